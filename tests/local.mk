@@ -1,6 +1,7 @@
 # tests/: unit tests of lib/ (TAP).  Each test is one program.
 noinst_HEADERS = tests/tap.h
 TESTS += tests/test-place
+UNIT_TESTS += tests/test-place
 check_PROGRAMS += tests/test-place
 tests_test_place_SOURCES = tests/test-place.c
 tests_test_place_LDADD = lib/libmmio.a
