@@ -1,1 +1,12 @@
-# daemon/ rules
+# daemon/: mmiod.  Everything but main.c goes into daemon/libmmiod.a so tests can link it.
+# Back ends add their sources to daemon_libmmiod_a_SOURCES from their own fragments.
+noinst_LIBRARIES += daemon/libmmiod.a
+daemon_libmmiod_a_SOURCES = \
+	daemon/toolstack.h \
+	daemon/toolstack.c
+daemon_libmmiod_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
+	$(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS) $(INIH_CFLAGS) \
+	$(LIBVIRT_CFLAGS) $(LIBXL_CFLAGS)
+MMIOD_LIBS = daemon/libmmiod.a lib/libmmio.a \
+	$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS) \
+	$(LIBVIRT_LIBS) $(LIBXL_LIBS)

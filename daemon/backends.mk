@@ -1,0 +1,1 @@
+# daemon/backends.mk: libvirt and libxl back ends

@@ -1,0 +1,1 @@
+# daemon/qmp.mk: the QEMU QMP back end

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * toolstack.h — the one small interface every toolstack back end implements
+ * (QEMU QMP, libvirt, libxenlight), in the manner of libvirt's driver tables.
+ *
+ * Rules:
+ *  - Functions of a driver are named tsd_<driver>_<op> (never the library's
+ *    own libxl_/vir prefix).  A NULL operation means "not supported" and the
+ *    daemon reports it as org.mmiod1.Error.NotSupported.
+ *  - Every operation takes `unsigned flags` and rejects unknown bits.
+ *  - Everything runs on the daemon's libevent loop (host->base); no threads.
+ *    Operations are asynchronous: they return 0 once started and call their
+ *    callback exactly once later (never from inside the initiating call), or
+ *    return < 0 with err filled and never call the callback.
+ *  - A back end tells the daemon about guests through the host callbacks;
+ *    the daemon owns the books (holds, reservations), the back end owns only
+ *    the connection to its toolstack.
+ */
+#ifndef MMIOD_TOOLSTACK_H
+#define MMIOD_TOOLSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmio-model.h"
+
+struct event_base;
+struct tsd_backend;
+
+/* Where a number came from; shown by `mmioctl status GUEST`. */
+enum tsd_source {
+	TSD_SRC_TOOLSTACK = 0, /* the device model's own live view (query-pci, info pci, qom-get) */
+	TSD_SRC_MODEL,         /* computed: hvmloader model from the domain config, or defaults */
+	TSD_SRC_PREDICTED,     /* mmiod's own prediction (an attach in flight, or a BAR the
+				* toolstack shows unassigned although the guest placed it) */
+};
+const char *tsd_source_name(enum tsd_source s); /* "toolstack", "model", "predicted" */
+
+#define TSD_ADDR_UNASSIGNED UINT64_MAX
+
+/* One BAR of a device present in the guest. */
+struct tsd_live_bar {
+	char device[64];        /* the toolstack's id for the device: qdev id, hostdev BDF */
+	char guest_slot[16];    /* "00:03.0" as the guest sees it, "" if unknown */
+	struct mmio_bar bar;
+	uint64_t addr;          /* TSD_ADDR_UNASSIGNED when the guest has not placed it */
+	uint8_t source;         /* enum tsd_source */
+};
+
+/* A guest's windows and occupancy as its back end reports them. */
+struct tsd_layout {
+	unsigned nwin;
+	struct mmio_window win[MMIO_MAX_WINDOWS];
+	uint8_t win_source[MMIO_MAX_WINDOWS];   /* enum tsd_source */
+	size_t nbars;
+	struct tsd_live_bar *bars;              /* malloc'd; freed by tsd_layout_clear */
+	size_t nclip;
+	struct mmio_range *clip;                /* E820 entries inside windows; malloc'd */
+	uint64_t min_mem;                       /* PCIBIOS_MIN_MEM if known, else 0 */
+	int free_slots;                         /* hot-pluggable root-bus slots left; -1 unknown */
+};
+void tsd_layout_clear(struct tsd_layout *l);
+int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src);
+
+struct tsd_guest {
+	char id[64];            /* unique within its back end: QMP socket name, libvirt UUID, domid */
+	char name[128];
+	char uuid[40];          /* "" if the toolstack has none */
+	bool can_attach;        /* false for PV/PVH Xen guests, inactive domains, ... */
+	char why_not[160];      /* the reason when !can_attach */
+};
+
+/* Result codes of asynchronous operations; the D-Bus layer maps them to errors. */
+enum tsd_rc {
+	TSD_OK = 0,
+	TSD_E_FAILED,           /* the toolstack refused or failed  -> Error.ToolstackFailed */
+	TSD_E_UNASSIGNED,       /* attached, but the guest left a BAR unassigned -> ToolstackFailed */
+	TSD_E_NOGUEST,          /* the guest went away              -> Error.NoSuchGuest */
+	TSD_E_NOTSUPPORTED,     /*                                  -> Error.NotSupported */
+	TSD_E_TIMEOUT,          /* no answer in time                -> ToolstackFailed */
+	TSD_E_MISMATCH,         /* the device's real BARs differ from the declaration -> InvalidDevice */
+};
+const char *tsd_rc_name(enum tsd_rc rc);
+
+struct tsd_result {
+	enum tsd_rc rc;
+	char msg[512];          /* human-readable, with the toolstack's own words */
+	char attached_id[64];   /* on attach success: the id to detach it by (qdev id, BDF) */
+};
+
+#define TSD_ATTACH_PERSISTENT  0x1u  /* libvirt: also change the persistent config */
+#define TSD_ATTACH_ASSIGNABLE  0x2u  /* libxl: make the host device assignable first */
+#define TSD_ATTACH_KNOWN_FLAGS (TSD_ATTACH_PERSISTENT | TSD_ATTACH_ASSIGNABLE)
+
+struct tsd_attach_req {
+	const struct mmio_device *device;  /* what mmiod admitted (BARs as declared or read) */
+	const char *host_bdf;              /* "0000:03:00.0" for a host device, else NULL */
+	const char *qemu_device;           /* explicit QEMU device spec ("pci-testdev,membar=1M"),
+					    * required by the QMP back end for bars:/profile: */
+	const char *attach_id;             /* the id mmiod chose for it (qdev id); back ends use it */
+};
+
+typedef void (*tsd_done_fn)(void *ud, const struct tsd_result *res);
+typedef void (*tsd_layout_fn)(void *ud, enum tsd_rc rc, const struct tsd_layout *layout,
+			      const char *msg);
+
+/* How a back end talks back to the daemon. */
+struct tsd_host {
+	struct event_base *base;
+	void *ud;
+	/* A guest appeared (or is known at start-up).  layout may be NULL if not read yet. */
+	void (*guest_up)(void *ud, struct tsd_backend *be, const struct tsd_guest *g,
+			 const struct tsd_layout *layout);
+	/* A guest went away (shut down, destroyed, socket closed). */
+	void (*guest_down)(void *ud, struct tsd_backend *be, const char *guest_id);
+	/* A guest's layout changed outside mmiod (device added/removed by someone else). */
+	void (*guest_changed)(void *ud, struct tsd_backend *be, const char *guest_id,
+			      const struct tsd_layout *layout);
+	/* One line for the log, attributed to the back end. priority as syslog (LOG_INFO...). */
+	void (*log)(void *ud, struct tsd_backend *be, int priority, const char *msg);
+};
+
+#define TSD_DECLINED 1  /* open(): this back end cannot run on this host (reason in err) */
+
+struct tsd_driver {
+	const char *name;       /* "qmp", "libvirt", "libxl" */
+	/* arg: what follows "NAME:" in --backend (a directory, a URI), may be "".
+	 * Returns 0 (running; guests are announced through host), TSD_DECLINED,
+	 * or < 0 on a configuration error. */
+	int (*open)(const struct tsd_host *host, const char *arg, unsigned flags,
+		    struct tsd_backend **out, struct mmio_error *err);
+	void (*close)(struct tsd_backend *be);
+	/* Re-read one guest's windows and occupancy from the toolstack. */
+	int (*refresh)(struct tsd_backend *be, const char *guest_id, unsigned flags,
+		       tsd_layout_fn cb, void *ud, struct mmio_error *err);
+	/* Perform the hot-attach; on success the callback's result carries attached_id.
+	 * Back ends re-read the layout after the attach and report TSD_E_UNASSIGNED
+	 * when the guest left any BAR of the new device unassigned (where they can tell). */
+	int (*attach)(struct tsd_backend *be, const char *guest_id, const struct tsd_attach_req *req,
+		      unsigned flags, tsd_done_fn cb, void *ud, struct mmio_error *err);
+	int (*detach)(struct tsd_backend *be, const char *guest_id, const char *attached_id,
+		      unsigned flags, tsd_done_fn cb, void *ud, struct mmio_error *err);
+};
+
+/* Every back end's handle starts with this. */
+struct tsd_backend {
+	const struct tsd_driver *drv;
+	const struct tsd_host *host;
+	char spec[256];         /* the --backend argument it was opened with */
+};
+
+/* The registry (daemon/toolstack.c): drivers compiled into this build. */
+const struct tsd_driver *tsd_driver_find(const char *name);
+/* Comma-separated names of compiled-in drivers, for --help and the Backends property. */
+const char *tsd_driver_names(void);
+
+extern const struct tsd_driver tsd_qmp_driver;
+#ifdef HAVE_LIBVIRT
+extern const struct tsd_driver tsd_libvirt_driver;
+#endif
+#ifdef HAVE_LIBXL
+extern const struct tsd_driver tsd_libxl_driver;
+#endif
+
+#endif
