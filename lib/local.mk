@@ -3,5 +3,6 @@ noinst_LIBRARIES += lib/libmmio.a
 lib_libmmio_a_SOURCES = \
 	lib/mmio-model.h \
 	lib/error.c \
+	lib/space-internal.h \
 	lib/space.c \
 	lib/place.c

@@ -107,8 +107,13 @@ void mmio_bdf_format(const struct mmio_bdf *bdf, char *buf, size_t len);
 enum mmio_status mmio_size_parse(const char *s, uint64_t *out, struct mmio_error *err);
 
 /* "bars:KIND:SIZE[,KIND:SIZE...]"; the "bars:" prefix is required.
+ * KIND is mem32, mem32p, mem64, mem64p, io or rom (p = prefetchable).
  * BAR indices are given in declaration order as real hardware would
- * number them: a mem64 BAR takes two registers, "rom" is index 6. */
+ * number them: a mem64 BAR takes two registers, "rom" is index 6.
+ * "KIND:SIZE@INDEX" places a BAR at an explicit register (0..5) when the
+ * hardware skips registers (Intel X710: BAR0 mem64p, BAR3 mem64p); the
+ * index must not be below the next free register.  "rom" may appear
+ * anywhere (at most once) and is stored last; bars[] is in index order. */
 enum mmio_status mmio_bars_parse(const char *s, struct mmio_device *out, struct mmio_error *err);
 /* Checks a single BAR for the rules above (power of two, minimum sizes,
  * I/O at most 256 bytes).  Used by every path that builds a device. */
@@ -140,6 +145,9 @@ struct mmio_catalogue {
 
 enum mmio_status mmio_catalogue_load(const char *path, struct mmio_catalogue *cat,
 				     struct mmio_error *err);
+/* Same, from INI text in memory; origin names it in error messages. */
+enum mmio_status mmio_catalogue_load_string(const char *text, const char *origin,
+					    struct mmio_catalogue *cat, struct mmio_error *err);
 void mmio_catalogue_free(struct mmio_catalogue *cat);
 const struct mmio_profile *mmio_catalogue_find(const struct mmio_catalogue *cat, const char *name);
 

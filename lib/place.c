@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * place.c — where a Linux guest will put a hot-plugged device's BARs.
+ *
+ * mmio_place() replays, step for step, what Linux x86 does when an endpoint
+ * appears on a bus through ACPI hot-plug (acpiphp enable_slot ->
+ * __pci_bus_assign_resources), 4.19 .. 6.1:
+ *
+ *  1. pdev_sort_resources(): every BAR and the ROM in one list, descending
+ *     alignment (= size), ties in BAR-index order.
+ *  2. Each resource is assigned independently; a failure leaves the others
+ *     (partial assignment), and is not retried.
+ *  3. _pci_assign_resource(): up to three passes with a type mask — exact
+ *     match of PREFETCH and MEM_64; then, for 64-bit prefetchable BARs, any
+ *     prefetchable window; then any memory window.  A non-prefetchable BAR
+ *     never goes into a prefetchable window.
+ *  4. pci_bus_alloc_resource(): a 64-bit BAR first tries every window
+ *     clipped to [4 GiB, max], then [0, max]; others use [0, 4 GiB).
+ *     Windows are tried in bus-resource (_CRS) order.
+ *  5. __find_resource(): the gaps between the window's children, in address
+ *     order; each gap is clamped to [min, max] (min = PCIBIOS_MIN_MEM or
+ *     PCIBIOS_MIN_IO), then arch_remove_reservations() cuts the BIOS ROM
+ *     area and E820 entries out keeping the larger side, then the start is
+ *     aligned to the size and passed through pcibios_align_resource()
+ *     (memory: not below 1 MiB; I/O: a start with bits 8-9 set moves to the
+ *     next 1 KiB).  Only that one candidate per gap is tried: the first gap
+ *     it fits in wins — first fit from the bottom.
+ *
+ * Root windows from ACPI _CRS carry neither PREFETCH nor MEM_64, so on a
+ * root bus every 64-bit BAR tries above 4 GiB first, then below; 32-bit
+ * BARs and the ROM only below.  Largest-first with that preference is
+ * exact (see docs/model.md): it fails only when no placement exists, which
+ * is what lets mmio_fits() answer from counts alone.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmio-model.h"
+#include "space-internal.h"
+
+#define RES_PREFETCH 0x1u
+#define RES_MEM64    0x2u
+
+struct scratch {
+	size_t n[MMIO_MAX_WINDOWS];
+	struct mmio_range *g[MMIO_MAX_WINDOWS];
+	struct mmio_range *buf;
+};
+
+struct mmio_placement *mmio_placement_alloc(size_t ndevices)
+{
+	struct mmio_placement *p;
+
+	p = calloc(1, sizeof(*p) + ndevices * MMIO_MAX_BARS * sizeof(p->items[0]));
+	return p;
+}
+
+static enum mmio_status scratch_init(struct scratch *s, const struct mmio_space *sp, size_t nbars)
+{
+	size_t total = 0;
+	struct mmio_range *cur;
+
+	for (unsigned i = 0; i < sp->nwin; i++)
+		total += sp->w[i].ngaps + nbars;
+	s->buf = malloc((total ? total : 1) * sizeof(*s->buf));
+	if (!s->buf)
+		return MMIO_E_NOMEM;
+	cur = s->buf;
+	for (unsigned i = 0; i < sp->nwin; i++) {
+		s->g[i] = cur;
+		s->n[i] = sp->w[i].ngaps;
+		memcpy(cur, sp->w[i].gaps, sp->w[i].ngaps * sizeof(*cur));
+		cur += sp->w[i].ngaps + nbars;
+	}
+	return MMIO_OK;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a, bool *overflow)
+{
+	uint64_t r = (v + a - 1) & ~(a - 1);
+
+	*overflow = r < v;
+	return r;
+}
+
+/* __find_resource() on one window, within [lo, hi). Returns the gap index or -1. */
+static long find_in_window(const struct mmio_space *sp, const struct scratch *s, unsigned wi,
+			   const struct mmio_bar *bar, uint64_t lo, uint64_t hi, uint64_t *addr)
+{
+	bool io = bar->kind == MMIO_BAR_IO;
+
+	for (size_t i = 0; i < s->n[wi]; i++) {
+		struct mmio_range t = s->g[wi][i];
+		uint64_t cand;
+		bool ovf;
+
+		if (t.start < lo)
+			t.start = lo;
+		if (t.end > hi)
+			t.end = hi;
+		if (t.start >= t.end)
+			continue;
+		if (!io && (mmio_gap_usable_mem(sp, &t), t.start >= t.end))
+			continue;
+		cand = align_up(t.start, bar->size, &ovf);
+		if (ovf)
+			continue;
+		if (io) {
+			if (cand & 0x300)
+				cand = (cand + 0x3ff) & ~UINT64_C(0x3ff);
+		} else if (cand < MMIO_1M) {
+			cand = MMIO_1M;
+		}
+		if (cand >= t.start && cand + bar->size > cand && cand + bar->size <= t.end) {
+			*addr = cand;
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
+			const struct mmio_bar *bar, unsigned mask, unsigned *wi, long *gi,
+			uint64_t *addr)
+{
+	bool io = bar->kind == MMIO_BAR_IO;
+	unsigned bflags = (bar->prefetch ? RES_PREFETCH : 0) | (bar->kind == MMIO_BAR_MEM64 ? RES_MEM64 : 0);
+	/* pci_high then pci_64_bit for 64-bit BARs; pci_32_bit otherwise */
+	static const struct mmio_range r64[] = { { MMIO_4G, UINT64_MAX }, { 0, UINT64_MAX } };
+	static const struct mmio_range r32[] = { { 0, MMIO_4G } };
+	const struct mmio_range *regions = bar->kind == MMIO_BAR_MEM64 ? r64 : r32;
+	unsigned nreg = bar->kind == MMIO_BAR_MEM64 ? 2 : 1;
+	uint64_t min = io ? MMIO_X86_MIN_IO : sp->min_mem;
+
+	for (unsigned r = 0; r < nreg; r++) {
+		for (unsigned w = 0; w < sp->nwin; w++) {
+			const struct mmio_window *win = &sp->w[w].win;
+			unsigned wflags = win->flags & (MMIO_WF_PREFETCH | MMIO_WF_MEM64);
+			uint64_t lo, hi;
+
+			if ((win->kind == MMIO_WIN_IO) != io)
+				continue;
+			if (!io && ((bflags ^ wflags) & mask))
+				continue;
+			if (!io && (wflags & RES_PREFETCH) && !(bflags & RES_PREFETCH))
+				continue;
+			lo = win->start > regions[r].start ? win->start : regions[r].start;
+			hi = win->end < regions[r].end ? win->end : regions[r].end;
+			if (lo >= hi)
+				continue;
+			if (lo < min)
+				lo = min;
+			*gi = find_in_window(sp, s, w, bar, lo, hi, addr);
+			if (*gi >= 0) {
+				*wi = w;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* _pci_assign_resource(): the type-mask passes. */
+static bool assign_one(const struct mmio_space *sp, const struct scratch *s,
+		       const struct mmio_bar *bar, unsigned *wi, long *gi, uint64_t *addr)
+{
+	bool pref = bar->prefetch, m64 = bar->kind == MMIO_BAR_MEM64;
+
+	if (bar->kind == MMIO_BAR_IO)
+		return try_regions(sp, s, bar, 0, wi, gi, addr);
+	if (try_regions(sp, s, bar, RES_PREFETCH | RES_MEM64, wi, gi, addr))
+		return true;
+	if (pref && m64 && try_regions(sp, s, bar, RES_PREFETCH, wi, gi, addr))
+		return true;
+	if ((pref || m64) && try_regions(sp, s, bar, 0, wi, gi, addr))
+		return true;
+	return false;
+}
+
+static uint64_t largest_in(const struct mmio_space *sp, const struct scratch *s, unsigned wi,
+			   bool io)
+{
+	uint64_t best = 0;
+
+	/* The largest block a BAR of this window's type could take now: try sizes down. */
+	for (int k = io ? 8 : 63; k >= (io ? 2 : 4); k--) {
+		struct mmio_bar probe = {
+			.kind = io ? MMIO_BAR_IO : MMIO_BAR_MEM64, .size = UINT64_C(1) << k,
+		};
+		uint64_t lo = sp->w[wi].win.start, hi = sp->w[wi].win.end, a;
+		uint64_t min = io ? MMIO_X86_MIN_IO : sp->min_mem;
+
+		if (lo < min)
+			lo = min;
+		if (find_in_window(sp, s, wi, &probe, lo, hi, &a) >= 0) {
+			best = probe.size;
+			break;
+		}
+	}
+	return best;
+}
+
+static void explain(const struct mmio_space *sp, const struct scratch *s,
+		    const struct mmio_device *dev, const struct mmio_bar *bar, struct mmio_error *err)
+{
+	char what[80], sz[32], lg[32], buf[sizeof(err->msg)];
+	size_t off;
+	bool io = bar->kind == MMIO_BAR_IO, any = false;
+
+	mmio_bar_describe(bar, what, sizeof(what));
+	mmio_size_format(bar->size, sz, sizeof(sz));
+	/* The kernel's own words first ("BAR 1: no space for [mem size ...]"),
+	 * because that is what the admin will find in the guest's dmesg. */
+	off = (size_t)snprintf(buf, sizeof(buf),
+			       "%s BAR %u%s: no space for [%s] (%s %s, needs a %s-aligned block)",
+			       dev->name, bar->index, bar->index == MMIO_BAR_ROM ? " (ROM)" : "",
+			       what, sz, mmio_bar_kind_name(bar), sz);
+	for (unsigned w = 0; w < sp->nwin && off < sizeof(buf); w++) {
+		const struct mmio_window *win = &sp->w[w].win;
+		bool eligible;
+
+		if (io)
+			eligible = win->kind == MMIO_WIN_IO;
+		else if (bar->kind == MMIO_BAR_MEM64)
+			eligible = win->kind != MMIO_WIN_IO;
+		else
+			eligible = win->kind != MMIO_WIN_IO && win->start < MMIO_4G;
+		if (!eligible)
+			continue;
+		mmio_size_format(largest_in(sp, s, w, io), lg, sizeof(lg));
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+					"%s %s window [0x%" PRIx64 "-0x%" PRIx64 "]: largest aligned free block %s",
+					any ? ";" : ":", mmio_window_kind_name(win->kind), win->start,
+					win->end - 1, lg);
+		any = true;
+	}
+	if (!any && off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, ": the guest has no %s",
+			 io ? "I/O window" :
+			 bar->kind == MMIO_BAR_MEM64 ? "memory window" : "memory window below 4 GiB");
+	mmio_error_set(err, MMIO_E_NOSPACE, "%s", buf);
+}
+
+static void sort_bars(const struct mmio_device *dev, uint8_t order[MMIO_MAX_BARS])
+{
+	/* stable insertion sort by descending size: pdev_sort_resources() */
+	for (unsigned i = 0; i < dev->nbars; i++) {
+		unsigned j = i;
+		while (j > 0 && dev->bars[order[j - 1]].size < dev->bars[i].size) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = (uint8_t)i;
+	}
+}
+
+enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_device *devs,
+			    size_t ndev, struct mmio_placement *out, struct mmio_error *err)
+{
+	struct scratch s;
+	size_t nbars = 0, n = 0;
+	enum mmio_status st = MMIO_OK;
+
+	for (size_t d = 0; d < ndev; d++) {
+		if (devs[d].nbars > MMIO_MAX_BARS)
+			return mmio_error_set(err, MMIO_E_INVALID, "%s has %u BARs, at most %d",
+					      devs[d].name, devs[d].nbars, MMIO_MAX_BARS);
+		for (unsigned b = 0; b < devs[d].nbars; b++)
+			if (!mmio_is_pow2(devs[d].bars[b].size))
+				return mmio_error_set(err, MMIO_E_INVALID,
+						      "%s BAR %u: size 0x%" PRIx64 " is not a power of two",
+						      devs[d].name, devs[d].bars[b].index,
+						      devs[d].bars[b].size);
+		nbars += devs[d].nbars;
+	}
+	if (scratch_init(&s, sp, nbars) != MMIO_OK)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory placing %zu BARs", nbars);
+
+	for (size_t d = 0; d < ndev; d++) {
+		const struct mmio_device *dev = &devs[d];
+		uint8_t order[MMIO_MAX_BARS];
+
+		sort_bars(dev, order);
+		for (unsigned k = 0; k < dev->nbars; k++) {
+			const struct mmio_bar *bar = &dev->bars[order[k]];
+			unsigned wi = 0;
+			long gi = -1;
+			uint64_t addr = 0;
+			bool ok = assign_one(sp, &s, bar, &wi, &gi, &addr);
+
+			if (out) {
+				out->items[n] = (struct mmio_bar_place){
+					.device = (uint16_t)d, .bar = order[k], .placed = ok,
+					.window = ok ? (int8_t)wi : -1, .addr = ok ? addr : 0,
+					.size = bar->size,
+				};
+				n++;
+			}
+			if (ok) {
+				mmio_gaps_split(s.g[wi], &s.n[wi], (size_t)gi,
+						(struct mmio_range){ addr, addr + bar->size });
+			} else if (st == MMIO_OK) {
+				explain(sp, &s, dev, bar, err);
+				st = MMIO_E_NOSPACE;
+			}
+		}
+	}
+	if (out)
+		out->n = n;
+	free(s.buf);
+	return st;
+}
+
+/* Closed form, per size order from the largest down (docs/model.md):
+ * S_k = 2 (S_{k+1} - used_{k+1}) + c_k slots; 64-bit items take high slots
+ * first, the rest and all 32-bit items take low slots. */
+#define SLOTS_CAP (UINT64_C(1) << 40)
+
+static uint64_t carry(uint64_t left, uint32_t c)
+{
+	uint64_t v = left > SLOTS_CAP ? SLOTS_CAP : left;
+	v = 2 * v + c;
+	return v > SLOTS_CAP ? SLOTS_CAP : v;
+}
+
+bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev)
+{
+	uint32_t cl[64] = { 0 }, ch[64] = { 0 }, ci[64] = { 0 };
+	uint8_t n32[64] = { 0 }, n64[64] = { 0 }, nio[64] = { 0 };
+	uint64_t sl = 0, sh = 0, si = 0;
+
+	if (!sp->closed_form_exact) {
+		enum mmio_status st = mmio_place(sp, dev, 1, NULL, NULL);
+		return st == MMIO_OK;
+	}
+	for (unsigned b = 0; b < dev->nbars; b++) {
+		const struct mmio_bar *bar = &dev->bars[b];
+		unsigned k;
+
+		if (!mmio_is_pow2(bar->size))
+			return false;
+		k = mmio_log2(bar->size);
+		if (bar->kind == MMIO_BAR_IO)
+			nio[k]++;
+		else if (bar->kind == MMIO_BAR_MEM64)
+			n64[k]++;
+		else
+			n32[k]++;
+	}
+	for (unsigned w = 0; w < sp->nwin; w++) {
+		const struct mmio_window_space *ws = &sp->w[w];
+		uint32_t *c = ws->win.kind == MMIO_WIN_IO ? ci :
+			      ws->win.start >= MMIO_4G ? ch : cl;
+		for (unsigned k = 0; k < 64; k++)
+			c[k] += ws->blocks[k];
+	}
+	for (int k = 63; k >= 0; k--) {
+		uint64_t h, need;
+
+		sl = carry(sl, cl[k]);
+		sh = carry(sh, ch[k]);
+		si = carry(si, ci[k]);
+		h = n64[k] < sh ? n64[k] : sh;
+		sh -= h;
+		need = n32[k] + (n64[k] - h);
+		if (need > sl || nio[k] > si)
+			return false;
+		sl -= need;
+		si -= nio[k];
+	}
+	return true;
+}

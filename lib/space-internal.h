@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* space-internal.h — helpers shared by space.c and place.c only. */
+#ifndef MMIO_SPACE_INTERNAL_H
+#define MMIO_SPACE_INTERNAL_H
+
+#include "mmio-model.h"
+
+bool mmio_gap_clip(struct mmio_range *g, struct mmio_range c);
+bool mmio_gap_usable_mem(const struct mmio_space *sp, struct mmio_range *g);
+void mmio_window_stats(const struct mmio_space *sp, struct mmio_window_space *ws, bool *inexact);
+/* Removes r (inside gaps[i]) from the sorted gap array; needs one spare slot. */
+void mmio_gaps_split(struct mmio_range *gaps, size_t *n, size_t i, struct mmio_range r);
+
+#endif
