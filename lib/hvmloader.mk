@@ -1,1 +1,2 @@
-# lib/hvmloader.mk
+# lib/hvmloader.mk — the hvmloader model and the mmio_hole planner.
+lib_libmmio_a_SOURCES += lib/hvmloader.h lib/hvmloader.c
