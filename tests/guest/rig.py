@@ -288,6 +288,16 @@ class Guest:
     def __exit__(self, *exc):
         self.close()
 
+    def rss_kib(self):
+        """Resident set size of the QEMU process (KiB), or None."""
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for l in f:
+                    if l.startswith("VmRSS:"):
+                        return int(l.split()[1])
+        except OSError:
+            return None
+
     # ---- command channel -------------------------------------------------
     def _readline(self, timeout):
         deadline = time.time() + timeout
@@ -402,8 +412,7 @@ class Guest:
 
     def plug(self, driver, dev_id, enable=True, timeout=60, **props):
         """device_add, wait for the guest to add it, return the BAR outcome."""
-        props = {k.replace("_", "-") if k not in ("id",) else k: qmp_value(k, v)
-                 for k, v in props.items()}
+        props = {k: qmp_value(k, v) for k, v in props.items()}
         t0 = time.time()
         self.qmp.cmd("device_add", driver=driver, id=dev_id, **props)
         d = self.find_pci(dev_id)
@@ -515,8 +524,12 @@ def main():
         for pl in a.plug:
             drv, p = parse_optstr(pl)
             did = p.pop("id")
-            out["plugged"].append(g.plug(drv, did, **p))
+            try:
+                out["plugged"].append(g.plug(drv, did, **p))
+            except RigError as e:
+                out["plugged"].append({"id": did, "error": str(e)})
         out["shell"] = [g.command("sh " + c) for c in a.shell]
+        out["qemu_rss_kib"] = g.rss_kib()
         json.dump(out, sys.stdout, indent=1)
         print()
     finally:
