@@ -199,6 +199,10 @@ struct mmio_space {
 	size_t nclip;
 	struct mmio_range *clip;   /* E820 entries: Linux clips a gap, keeping the larger side */
 	uint64_t min_mem;
+	/* Per class (low memory, high memory, I/O): summed block counts and the
+	 * highest order present, so the closed form touches no window. */
+	uint32_t class_blocks[3][64];
+	int8_t class_top[3];
 	bool closed_form_exact;    /* false when clipping or bridge flags make counts inexact */
 };
 

@@ -327,21 +327,31 @@ static uint64_t carry(uint64_t left, uint32_t c)
 
 bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev)
 {
-	uint32_t cl[64] = { 0 }, ch[64] = { 0 }, ci[64] = { 0 };
-	uint8_t n32[64] = { 0 }, n64[64] = { 0 }, nio[64] = { 0 };
+	uint8_t n32[64], n64[64], nio[64];
+	const uint32_t *cl = sp->class_blocks[0], *ch = sp->class_blocks[1], *ci = sp->class_blocks[2];
 	uint64_t sl = 0, sh = 0, si = 0;
+	int top = -1, bottom = 64, start;
 
-	if (!sp->closed_form_exact) {
-		enum mmio_status st = mmio_place(sp, dev, 1, NULL, NULL);
-		return st == MMIO_OK;
+	if (!sp->closed_form_exact)
+		return mmio_place(sp, dev, 1, NULL, NULL) == MMIO_OK;
+	for (unsigned b = 0; b < dev->nbars; b++) {
+		int k;
+
+		if (!mmio_is_pow2(dev->bars[b].size))
+			return false;
+		k = (int)mmio_log2(dev->bars[b].size);
+		top = k > top ? k : top;
+		bottom = k < bottom ? k : bottom;
 	}
+	if (top < 0)
+		return true;
+	/* only the orders the device uses are touched: this is the hot path */
+	for (int j = bottom; j <= top; j++)
+		n32[j] = n64[j] = nio[j] = 0;
 	for (unsigned b = 0; b < dev->nbars; b++) {
 		const struct mmio_bar *bar = &dev->bars[b];
-		unsigned k;
+		int k = (int)mmio_log2(bar->size);
 
-		if (!mmio_is_pow2(bar->size))
-			return false;
-		k = mmio_log2(bar->size);
 		if (bar->kind == MMIO_BAR_IO)
 			nio[k]++;
 		else if (bar->kind == MMIO_BAR_MEM64)
@@ -349,14 +359,20 @@ bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev)
 		else
 			n32[k]++;
 	}
-	for (unsigned w = 0; w < sp->nwin; w++) {
-		const struct mmio_window_space *ws = &sp->w[w];
-		uint32_t *c = ws->win.kind == MMIO_WIN_IO ? ci :
-			      ws->win.start >= MMIO_4G ? ch : cl;
-		for (unsigned k = 0; k < 64; k++)
-			c[k] += ws->blocks[k];
+	/* Blocks above the largest BAR only matter through the slots they carry down. */
+	start = sp->class_top[0];
+	if (sp->class_top[1] > start)
+		start = sp->class_top[1];
+	if (sp->class_top[2] > start)
+		start = sp->class_top[2];
+	if (start < top)
+		return false; /* no block as large as the largest BAR anywhere */
+	for (int k = start; k > top; k--) {
+		sl = carry(sl, cl[k]);
+		sh = carry(sh, ch[k]);
+		si = carry(si, ci[k]);
 	}
-	for (int k = 63; k >= 0; k--) {
+	for (int k = top; k >= bottom; k--) {
 		uint64_t h, need;
 
 		sl = carry(sl, cl[k]);
@@ -364,7 +380,7 @@ bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev)
 		si = carry(si, ci[k]);
 		h = n64[k] < sh ? n64[k] : sh;
 		sh -= h;
-		need = n32[k] + (n64[k] - h);
+		need = n32[k] + (uint64_t)(n64[k] - h);
 		if (need > sl || nio[k] > si)
 			return false;
 		sl -= need;

@@ -159,6 +159,33 @@ static bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 	return a0 < b1 && b0 < a1;
 }
 
+/* Which closed-form class a window's blocks count for: by address, as the
+ * kernel decides (a window straddling 4 GiB makes the form inexact). */
+static unsigned window_class(const struct mmio_window *w)
+{
+	if (w->kind == MMIO_WIN_IO)
+		return 2;
+	return w->start >= MMIO_4G ? 1 : 0;
+}
+
+static void space_sum_classes(struct mmio_space *sp)
+{
+	memset(sp->class_blocks, 0, sizeof(sp->class_blocks));
+	for (unsigned i = 0; i < sp->nwin; i++) {
+		uint32_t *c = sp->class_blocks[window_class(&sp->w[i].win)];
+		for (unsigned k = 0; k < 64; k++)
+			c[k] = c[k] + sp->w[i].blocks[k] < c[k] ? UINT32_MAX : c[k] + sp->w[i].blocks[k];
+	}
+	for (unsigned c = 0; c < 3; c++) {
+		sp->class_top[c] = -1;
+		for (int k = 63; k >= 0; k--)
+			if (sp->class_blocks[c][k]) {
+				sp->class_top[c] = (int8_t)k;
+				break;
+			}
+	}
+}
+
 static void space_classify(struct mmio_space *sp)
 {
 	bool inexact = false;
@@ -179,6 +206,7 @@ static void space_classify(struct mmio_space *sp)
 		mmio_window_stats(sp, &sp->w[i], &inexact);
 	}
 	sp->closed_form_exact = !inexact;
+	space_sum_classes(sp);
 }
 
 enum mmio_status mmio_space_init(struct mmio_space *sp, const struct mmio_space_params *p,
@@ -305,6 +333,7 @@ enum mmio_status mmio_space_take(struct mmio_space *sp, unsigned wi, struct mmio
 		mmio_gaps_split(ws->gaps, &ws->ngaps, i, r);
 		mmio_window_stats(sp, ws, &inexact);
 		sp->closed_form_exact = !inexact;
+		space_sum_classes(sp);
 		return MMIO_OK;
 	}
 	return mmio_error_set(err, MMIO_E_INVALID,
