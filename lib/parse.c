@@ -92,11 +92,13 @@ enum mmio_status mmio_bdf_parse(const char *s, struct mmio_bdf *out, struct mmio
 
 	/* The domain is optional; two colons say it is there. */
 	if (colons >= 2) {
+		size_t len = (size_t)(strchr(p, ':') - p);
+
 		n = hex_run(p, &v);
-		if (n != 4)
+		if (n != 4 || len != 4)
 			return mmio_error_set(err, MMIO_E_INVALID,
 					      "domain \"%.*s\" must be 4 hex digits in \"%.*s\"",
-					      (int)(strchr(p, ':') - p), p, QUOTE_MAX, s);
+					      (int)len, p, QUOTE_MAX, s);
 		b.domain = (uint16_t)v;
 		p += n + 1;
 	}
@@ -171,8 +173,6 @@ enum mmio_status mmio_size_parse(const char *s, uint64_t *out, struct mmio_error
 		return mmio_error_set(err, MMIO_E_INVALID, "empty size");
 	if (*p == '-')
 		return mmio_error_set(err, MMIO_E_INVALID, "negative size \"%.*s\"", QUOTE_MAX, s);
-	if (*p == '+')
-		p++;
 
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
 		/* Hex takes no unit: "0x1B" is a number, not one byte-suffixed. */
@@ -221,6 +221,10 @@ enum mmio_status mmio_size_parse(const char *s, uint64_t *out, struct mmio_error
 				p += 2;
 			else if (tolower((unsigned char)p[0]) == 'b')
 				p++;
+		} else if (*p == '.') {
+			return mmio_error_set(err, MMIO_E_INVALID,
+					      "fractional size \"%.*s\" not supported (use a smaller unit: 1536M, not 1.5G)",
+					      QUOTE_MAX, s);
 		} else if (tolower((unsigned char)*p) == 'b') {
 			p++;
 		} else {
