@@ -1,1 +1,31 @@
-# client/ rules
+# client/: mmioctl, the command-line client, and its bash completion.
+bin_PROGRAMS += client/mmioctl
+client_mmioctl_SOURCES = \
+	client/mmioctl.h \
+	client/mmioctl-names.h \
+	client/mmioctl.c \
+	client/mmioctl-bus.c \
+	client/mmioctl-output.c \
+	client/cmd-status.c \
+	client/cmd-check.c \
+	client/cmd-attach.c \
+	client/cmd-watch.c \
+	client/cmd-profiles.c
+# -I daemon: the daemon's names header is the one source of the bus names.
+client_mmioctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
+	$(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+client_mmioctl_LDADD = lib/libmmio.a $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS) -lm
+
+bashcompletion_DATA = completion/mmioctl
+EXTRA_DIST += completion/mmioctl
+
+# End-to-end tests of mmioctl: usage and bad input (no bus), daemon down
+# (a private bus without mmiod), and the real daemon with a real QEMU guest.
+CLIENT_TESTS = \
+	tests/client/test-usage.sh \
+	tests/client/test-daemon-down.sh \
+	tests/client/test-completion.sh \
+	tests/client/test-e2e.sh
+TESTS += $(CLIENT_TESTS)
+dist_check_SCRIPTS += $(CLIENT_TESTS)
+EXTRA_DIST += tests/client/lib.sh

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd-attach.c — the verbs that change a guest: attach, detach, reserve,
+ * release.  Each waits for the daemon's answer; attach and detach show a
+ * spinner with the elapsed time on a terminal because the guest's hot-plug
+ * can take seconds.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmioctl.h"
+
+int cmd_attach(struct mmioctl *c, int argc, char **argv)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	struct place_list pl = { 0 };
+	const char *guest = argv[0], *attach_id;
+	char dev[MMIO_DEVICE_NAME_MAX + 256], what[sizeof(dev) + 256];
+	int r;
+
+	snprintf(what, sizeof(what), "attach %s to %s", argv[1], guest);
+	if ((r = guest_validate(guest, "attach")) || (r = device_validate(argv[1], dev, sizeof(dev), what)))
+		return r;
+	if (c->qemu_device && !*c->qemu_device) {
+		mmioctl_usage_error("--qemu-device: empty device specification");
+		return MMIOCTL_EXIT_USAGE;
+	}
+	if (c->reservation && !*c->reservation) {
+		mmioctl_usage_error("--reservation: empty reservation id");
+		return MMIOCTL_EXIT_USAGE;
+	}
+	r = bus_connect(c);
+	if (r)
+		return r;
+	r = bus_new_manager_call(c, "Attach", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", guest, dev);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && c->qemu_device)
+		r = bus_append_option_s(m, "qemu-device", c->qemu_device);
+	if (r >= 0 && c->reservation)
+		r = bus_append_option_s(m, "reservation", c->reservation);
+	if (r >= 0 && c->persistent)
+		r = bus_append_option_b(m, "persistent", true);
+	if (r >= 0)
+		r = bus_append_option_b(m, "wait", !c->no_wait);
+	if (r >= 0)
+		r = bus_append_option_b(m, "interactive", c->interactive);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0) {
+		r = bus_report_errno(c, r, what);
+		goto out;
+	}
+	r = bus_call(c, m, true, what, &reply);
+	if (r)
+		goto out;
+	r = sd_bus_message_read(reply, "s", &attach_id);
+	if (r >= 0)
+		r = place_list_read(reply, &pl);
+	if (r < 0) {
+		r = bus_report_errno(c, r, what);
+		goto out;
+	}
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "guest", json_str(guest));
+		json_object_object_add(o, "device", json_str(dev));
+		json_object_object_add(o, "attach_id", json_str(attach_id));
+		json_object_object_add(o, "finished", json_object_new_boolean(!c->no_wait));
+		json_object_object_add(o, "placement", place_list_json(&pl));
+		json_print(c, o);
+	} else {
+		if (c->no_wait)
+			printf("Admitted %s into %s; attach %s is in progress (follow it with: mmioctl watch)\n",
+			       dev, guest, attach_id);
+		else
+			printf("Attached %s to %s (attach %s)\n", dev, guest, attach_id);
+		if (pl.n) {
+			if (c->legend)
+				printf("\n");
+			place_list_print(c, &pl, NULL);
+		}
+	}
+	r = 0;
+out:
+	place_list_free(&pl);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+int cmd_detach(struct mmioctl *c, int argc, char **argv)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	const char *guest = argv[0];
+	char dev[MMIO_DEVICE_NAME_MAX + 256], what[sizeof(dev) + 256];
+	int r;
+
+	snprintf(what, sizeof(what), "detach %s from %s", argv[1], guest);
+	if ((r = guest_validate(guest, "detach")))
+		return r;
+	/* The same spellings as attach, so what was attached can be detached
+	 * by the very string that attached it. */
+	if ((r = device_validate(argv[1], dev, sizeof(dev), what)))
+		return r;
+	r = bus_connect(c);
+	if (r)
+		return r;
+	r = bus_new_manager_call(c, "Detach", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", guest, dev);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0)
+		r = bus_append_option_b(m, "interactive", c->interactive);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0) {
+		r = bus_report_errno(c, r, what);
+		goto out;
+	}
+	r = bus_call(c, m, true, what, &reply);
+	if (r)
+		goto out;
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "guest", json_str(guest));
+		json_object_object_add(o, "device", json_str(dev));
+		json_print(c, o);
+	} else {
+		printf("Detached %s from %s\n", dev, guest);
+	}
+out:
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+int cmd_reserve(struct mmioctl *c, int argc, char **argv)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	struct place_list pl = { 0 };
+	const char *guest = argv[0], *id;
+	char **devs = NULL;
+	int r;
+
+	if ((r = guest_validate(guest, "reserve")) ||
+	    (r = device_list_validate(argv + 1, (size_t)argc - 1, &devs, "reserve")))
+		return r;
+	r = bus_connect(c);
+	if (r)
+		goto out;
+	r = bus_new_manager_call(c, "Reserve", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "s", guest);
+	if (r >= 0)
+		r = sd_bus_message_append_strv(m, devs);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && c->label)
+		r = bus_append_option_s(m, "label", c->label);
+	if (r >= 0)
+		r = bus_append_option_b(m, "interactive", c->interactive);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0) {
+		r = bus_report_errno(c, r, "reserve");
+		goto out;
+	}
+	r = bus_call(c, m, false, "reserve", &reply);
+	if (r)
+		goto out;
+	r = sd_bus_message_read(reply, "s", &id);
+	if (r >= 0)
+		r = place_list_read(reply, &pl);
+	if (r < 0) {
+		r = bus_report_errno(c, r, "reserve");
+		goto out;
+	}
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "guest", json_str(guest));
+		json_object_object_add(o, "id", json_str(id));
+		json_object_object_add(o, "label", json_str(c->label));
+		json_object_object_add(o, "placement", place_list_json(&pl));
+		json_print(c, o);
+	} else {
+		printf("Reserved %s in %s\n", id, guest);
+		if (pl.n) {
+			if (c->legend)
+				printf("\n");
+			place_list_print(c, &pl, NULL);
+		}
+	}
+	r = 0;
+out:
+	place_list_free(&pl);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	device_list_free(devs);
+	return r;
+}
+
+int cmd_release(struct mmioctl *c, int argc, char **argv)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	const char *guest = argv[0], *id = argv[1];
+	int r;
+
+	if ((r = guest_validate(guest, "release")))
+		return r;
+	if (!*id) {
+		mmioctl_error("release: empty reservation id");
+		return MMIOCTL_EXIT_USAGE;
+	}
+	r = bus_connect(c);
+	if (r)
+		return r;
+	r = bus_new_manager_call(c, "Release", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ssa{sv}", guest, id, 0);
+	if (r < 0) {
+		r = bus_report_errno(c, r, "release");
+		goto out;
+	}
+	r = bus_call(c, m, false, "release", &reply);
+	if (r)
+		goto out;
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "guest", json_str(guest));
+		json_object_object_add(o, "id", json_str(id));
+		json_print(c, o);
+	} else {
+		printf("Released %s in %s\n", id, guest);
+	}
+out:
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}

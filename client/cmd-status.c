@@ -1,0 +1,673 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd-status.c — `mmioctl status [GUEST]` and the hidden `list-guests`.
+ *
+ * One GetManagedObjects call fetches every guest with all its properties,
+ * so the picture printed is one consistent snapshot, not a property-by-
+ * property walk that races with attaches.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmioctl.h"
+
+struct window {
+	char *kind;
+	uint64_t start, end, free, largest;
+	char *source;
+};
+
+struct dev_bar {
+	char *device, *slot;
+	uint32_t bar;
+	char *kind;
+	uint64_t size, address;
+	char *source;
+};
+
+struct reservation {
+	char *id, *label;
+	char **devices;
+	uint64_t bytes;
+};
+
+struct attach {
+	char *id, *device, *state;
+};
+
+struct guest {
+	char *path;
+	char *id, *name, *uuid, *backend;
+	bool can_attach;
+	size_t nwin, ndev, nres, natt;
+	struct window *win;
+	struct dev_bar *dev;
+	struct reservation *res;
+	struct attach *att;
+};
+
+struct guest_list {
+	size_t n;
+	struct guest *v;
+};
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void guest_free(struct guest *g)
+{
+	free(g->path);
+	free(g->id);
+	free(g->name);
+	free(g->uuid);
+	free(g->backend);
+	for (size_t i = 0; i < g->nwin; i++) {
+		free(g->win[i].kind);
+		free(g->win[i].source);
+	}
+	free(g->win);
+	for (size_t i = 0; i < g->ndev; i++) {
+		free(g->dev[i].device);
+		free(g->dev[i].slot);
+		free(g->dev[i].kind);
+		free(g->dev[i].source);
+	}
+	free(g->dev);
+	for (size_t i = 0; i < g->nres; i++) {
+		free(g->res[i].id);
+		free(g->res[i].label);
+		strv_free(g->res[i].devices);
+	}
+	free(g->res);
+	for (size_t i = 0; i < g->natt; i++) {
+		free(g->att[i].id);
+		free(g->att[i].device);
+		free(g->att[i].state);
+	}
+	free(g->att);
+}
+
+static void guest_list_free(struct guest_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		guest_free(&l->v[i]);
+	free(l->v);
+	*l = (struct guest_list){ 0 };
+}
+
+/* Grows *v (of *n elements of size sz) by one zeroed element. */
+static void *grow(void *pv, size_t *n, size_t sz)
+{
+	void **v = pv;
+	char *nv = realloc(*v, (*n + 1) * sz);
+
+	if (!nv)
+		return NULL;
+	memset(nv + *n * sz, 0, sz);
+	*v = nv;
+	return nv + (*n)++ * sz;
+}
+
+static int dup_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = strdup(s);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int read_string_prop(sd_bus_message *m, char **dst)
+{
+	const char *s;
+	int r = sd_bus_message_read(m, "v", "s", &s);
+
+	return r < 0 ? r : dup_str(dst, s);
+}
+
+static int read_windows(sd_bus_message *m, struct guest *g)
+{
+	int r = sd_bus_message_enter_container(m, 'v', "a(stttts)");
+
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(m, 'a', "(stttts)");
+	if (r < 0)
+		return r;
+	for (;;) {
+		const char *kind, *src;
+		uint64_t s, e, f, l;
+		struct window *w;
+
+		r = sd_bus_message_read(m, "(stttts)", &kind, &s, &e, &f, &l, &src);
+		if (r <= 0)
+			break;
+		w = grow(&g->win, &g->nwin, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		*w = (struct window){ .start = s, .end = e, .free = f, .largest = l };
+		if (dup_str(&w->kind, kind) < 0 || dup_str(&w->source, src) < 0)
+			return -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static int read_devices(sd_bus_message *m, struct guest *g)
+{
+	int r = sd_bus_message_enter_container(m, 'v', "a(ssustts)");
+
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(m, 'a', "(ssustts)");
+	if (r < 0)
+		return r;
+	for (;;) {
+		const char *dev, *slot, *kind, *src;
+		uint32_t bar;
+		uint64_t size, addr;
+		struct dev_bar *d;
+
+		r = sd_bus_message_read(m, "(ssustts)", &dev, &slot, &bar, &kind, &size, &addr, &src);
+		if (r <= 0)
+			break;
+		d = grow(&g->dev, &g->ndev, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		*d = (struct dev_bar){ .bar = bar, .size = size, .address = addr };
+		if (dup_str(&d->device, dev) < 0 || dup_str(&d->slot, slot) < 0 ||
+		    dup_str(&d->kind, kind) < 0 || dup_str(&d->source, src) < 0)
+			return -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static int read_reservations(sd_bus_message *m, struct guest *g)
+{
+	int r = sd_bus_message_enter_container(m, 'v', "a(ssast)");
+
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(m, 'a', "(ssast)");
+	if (r < 0)
+		return r;
+	for (;;) {
+		const char *id, *label;
+		struct reservation *res;
+
+		r = sd_bus_message_enter_container(m, 'r', "ssast");
+		if (r <= 0)
+			break;
+		r = sd_bus_message_read(m, "ss", &id, &label);
+		if (r < 0)
+			return r;
+		res = grow(&g->res, &g->nres, sizeof(*res));
+		if (!res)
+			return -ENOMEM;
+		if (dup_str(&res->id, id) < 0 || dup_str(&res->label, label) < 0)
+			return -ENOMEM;
+		r = sd_bus_message_read_strv(m, &res->devices);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_read(m, "t", &res->bytes);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static int read_attaches(sd_bus_message *m, struct guest *g)
+{
+	int r = sd_bus_message_enter_container(m, 'v', "a(sss)");
+
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(m, 'a', "(sss)");
+	if (r < 0)
+		return r;
+	for (;;) {
+		const char *id, *dev, *state;
+		struct attach *a;
+
+		r = sd_bus_message_read(m, "(sss)", &id, &dev, &state);
+		if (r <= 0)
+			break;
+		a = grow(&g->att, &g->natt, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		if (dup_str(&a->id, id) < 0 || dup_str(&a->device, dev) < 0 ||
+		    dup_str(&a->state, state) < 0)
+			return -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+/* Reads the a{sv} of org.mmiod1.Guest.  Unknown properties are skipped so a
+ * newer daemon with more properties still works with this client. */
+static int read_guest_props(sd_bus_message *m, struct guest *g)
+{
+	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const char *name;
+
+		r = sd_bus_message_read(m, "s", &name);
+		if (r < 0)
+			return r;
+		if (strcmp(name, "Id") == 0)
+			r = read_string_prop(m, &g->id);
+		else if (strcmp(name, "Name") == 0)
+			r = read_string_prop(m, &g->name);
+		else if (strcmp(name, "Uuid") == 0)
+			r = read_string_prop(m, &g->uuid);
+		else if (strcmp(name, "Backend") == 0)
+			r = read_string_prop(m, &g->backend);
+		else if (strcmp(name, "CanAttach") == 0) {
+			int b = 0;
+
+			r = sd_bus_message_read(m, "v", "b", &b);
+			g->can_attach = b;
+		} else if (strcmp(name, "Windows") == 0)
+			r = read_windows(m, g);
+		else if (strcmp(name, "Devices") == 0)
+			r = read_devices(m, g);
+		else if (strcmp(name, "Reservations") == 0)
+			r = read_reservations(m, g);
+		else if (strcmp(name, "Attaches") == 0)
+			r = read_attaches(m, g);
+		else
+			r = sd_bus_message_skip(m, "v");
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+static int guest_cmp(const void *a, const void *b)
+{
+	const struct guest *x = a, *y = b;
+
+	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+/* a{oa{sa{sv}}} -> the objects that carry org.mmiod1.Guest. */
+static int read_managed_objects(sd_bus_message *m, struct guest_list *out)
+{
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "{oa{sa{sv}}}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "oa{sa{sv}}")) > 0) {
+		const char *path;
+		struct guest *g = NULL;
+
+		r = sd_bus_message_read(m, "o", &path);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+		if (r < 0)
+			return r;
+		while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+			const char *iface;
+
+			r = sd_bus_message_read(m, "s", &iface);
+			if (r < 0)
+				return r;
+			if (strcmp(iface, MMIOD_GUEST_INTERFACE) == 0) {
+				g = grow(&out->v, &out->n, sizeof(*g));
+				if (!g || dup_str(&g->path, path) < 0)
+					return -ENOMEM;
+				r = read_guest_props(m, g);
+			} else {
+				r = sd_bus_message_skip(m, "a{sv}");
+			}
+			if (r < 0)
+				return r;
+			r = sd_bus_message_exit_container(m);
+			if (r < 0)
+				return r;
+		}
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+		/* An id is what every verb takes; fall back to the path's tail. */
+		if (g && !g->id) {
+			char *id = NULL;
+
+			if (sd_bus_path_decode(path, MMIOD_GUEST_PATH_PREFIX, &id) > 0)
+				g->id = id;
+			else if (dup_str(&g->id, path) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	if (r < 0)
+		return r;
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), guest_cmp);
+	return 0;
+}
+
+static int fetch_guests(struct mmioctl *c, struct guest_list *out, const char *what)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	int r;
+
+	r = bus_connect(c);
+	if (r)
+		return r;
+	r = sd_bus_message_new_method_call(c->bus, &m, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
+					   "org.freedesktop.DBus.ObjectManager",
+					   "GetManagedObjects");
+	if (r < 0)
+		return bus_report_errno(c, r, what);
+	r = bus_call(c, m, false, what, &reply);
+	sd_bus_message_unref(m);
+	if (r)
+		return r;
+	r = read_managed_objects(reply, out);
+	sd_bus_message_unref(reply);
+	if (r < 0) {
+		guest_list_free(out);
+		return bus_report_errno(c, r, what);
+	}
+	return 0;
+}
+
+static bool guest_matches(const struct guest *g, const char *name)
+{
+	return (g->id && strcmp(g->id, name) == 0) || (g->name && strcmp(g->name, name) == 0) ||
+	       (g->uuid && *g->uuid && strcasecmp(g->uuid, name) == 0);
+}
+
+/* ---- JSON ---- */
+
+static json_object *guest_json(const struct guest *g)
+{
+	json_object *o = json_object_new_object(), *a;
+
+	json_object_object_add(o, "id", json_str(g->id));
+	json_object_object_add(o, "name", json_str(g->name));
+	json_object_object_add(o, "uuid", json_str(g->uuid));
+	json_object_object_add(o, "backend", json_str(g->backend));
+	json_object_object_add(o, "can_attach", json_object_new_boolean(g->can_attach));
+	a = json_object_new_array();
+	for (size_t i = 0; i < g->nwin; i++) {
+		const struct window *w = &g->win[i];
+		json_object *wo = json_object_new_object();
+
+		json_object_object_add(wo, "kind", json_str(w->kind));
+		json_object_object_add(wo, "start", json_u64(w->start));
+		json_object_object_add(wo, "end", json_u64(w->end));
+		json_object_object_add(wo, "size", json_u64(w->end - w->start));
+		json_object_object_add(wo, "free", json_u64(w->free));
+		json_object_object_add(wo, "largest_free", json_u64(w->largest));
+		json_object_object_add(wo, "source", json_str(w->source));
+		json_object_array_add(a, wo);
+	}
+	json_object_object_add(o, "windows", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < g->ndev; i++) {
+		const struct dev_bar *d = &g->dev[i];
+		json_object *dobj = json_object_new_object();
+
+		json_object_object_add(dobj, "device", json_str(d->device));
+		json_object_object_add(dobj, "slot", json_str(d->slot));
+		json_object_object_add(dobj, "bar", json_u64(d->bar));
+		json_object_object_add(dobj, "kind", json_str(d->kind));
+		json_object_object_add(dobj, "size", json_u64(d->size));
+		json_object_object_add(dobj, "address",
+				       d->address == UINT64_MAX ? NULL : json_u64(d->address));
+		json_object_object_add(dobj, "source", json_str(d->source));
+		json_object_array_add(a, dobj);
+	}
+	json_object_object_add(o, "devices", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < g->nres; i++) {
+		const struct reservation *res = &g->res[i];
+		json_object *ro = json_object_new_object(), *da = json_object_new_array();
+
+		json_object_object_add(ro, "id", json_str(res->id));
+		json_object_object_add(ro, "label", json_str(res->label));
+		for (char **p = res->devices; p && *p; p++)
+			json_object_array_add(da, json_str(*p));
+		json_object_object_add(ro, "devices", da);
+		json_object_object_add(ro, "bytes", json_u64(res->bytes));
+		json_object_array_add(a, ro);
+	}
+	json_object_object_add(o, "reservations", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < g->natt; i++) {
+		json_object *ao = json_object_new_object();
+
+		json_object_object_add(ao, "id", json_str(g->att[i].id));
+		json_object_object_add(ao, "device", json_str(g->att[i].device));
+		json_object_object_add(ao, "state", json_str(g->att[i].state));
+		json_object_array_add(a, ao);
+	}
+	json_object_object_add(o, "attaches", a);
+	return o;
+}
+
+/* ---- text ---- */
+
+static void fmt_range(const struct window *w, char *buf, size_t len)
+{
+	/* Inclusive end, the way Linux prints resources in /proc/iomem. */
+	if (w->end > w->start)
+		snprintf(buf, len, "0x%" PRIx64 "-0x%" PRIx64, w->start, w->end - 1);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* Width of the free-space bar: wide enough to read, narrow enough that a
+ * status line stays within 100 columns. */
+#define FREE_BAR_WIDTH 20
+
+static void add_window_rows(struct mmioctl *c, struct table *t, const struct guest *g,
+			    bool guest_cols)
+{
+	if (g->nwin == 0) {
+		if (guest_cols)
+			table_addf(t, g->id, g->name, g->backend, "-", "", "", "", "", "");
+		return;
+	}
+	for (size_t i = 0; i < g->nwin; i++) {
+		const struct window *w = &g->win[i];
+		char range[48], size[48], fr[48], lg[48], bar[FREE_BAR_WIDTH + 3] = "";
+		const char *kind = strcmp(w->kind, "io") == 0 ? "I/O" : w->kind;
+
+		fmt_range(w, range, sizeof(range));
+		fmt_size(w->end - w->start, size, sizeof(size));
+		fmt_size(w->free, fr, sizeof(fr));
+		fmt_size(w->largest, lg, sizeof(lg));
+		if (c->stdout_tty)
+			fmt_bar(w->end - w->start, w->free, FREE_BAR_WIDTH, bar, sizeof(bar));
+		/* The guest's columns only on its first line: one block per guest. */
+		if (guest_cols)
+			table_addf(t, i == 0 ? g->id : "", i == 0 ? g->name : "",
+				   i == 0 ? g->backend : "", kind, range, size, fr, lg, bar);
+		else
+			table_addf(t, kind, range, size, fr, lg, w->source, bar);
+	}
+}
+
+static void print_all(struct mmioctl *c, const struct guest_list *l)
+{
+	static const char *const hdr[] = { "GUEST", "NAME", "BACKEND", "WINDOW", "RANGE", "SIZE",
+					   "FREE", "LARGEST FREE", "" };
+	struct table *t = table_new(9, hdr);
+
+	for (size_t i = 0; i < l->n; i++)
+		add_window_rows(c, t, &l->v[i], true);
+	if (l->n)
+		table_print(t, c->legend, NULL);
+	else if (c->legend)
+		printf("No guests.\n");
+	table_free(t);
+}
+
+static void print_one(struct mmioctl *c, const struct guest *g)
+{
+	static const char *const whdr[] = { "WINDOW", "RANGE", "SIZE", "FREE", "LARGEST FREE",
+					    "SOURCE", "" };
+	static const char *const dhdr[] = { "DEVICE", "SLOT", "BAR", "KIND", "ADDRESS", "SIZE",
+					    "SOURCE" };
+	static const char *const rhdr[] = { "RESERVATION", "LABEL", "SIZE", "DEVICES" };
+	static const char *const ahdr[] = { "ATTACH", "DEVICE", "STATE" };
+	struct table *t;
+
+	if (c->legend) {
+		printf("Guest:      %s\n", g->id);
+		printf("Name:       %s\n", g->name && *g->name ? g->name : "-");
+		printf("UUID:       %s\n", g->uuid && *g->uuid ? g->uuid : "-");
+		printf("Back end:   %s\n", g->backend && *g->backend ? g->backend : "-");
+		printf("Can attach: %s\n\n", g->can_attach ? "yes" : "no");
+	}
+
+	t = table_new(7, whdr);
+	add_window_rows(c, t, g, false);
+	table_print(t, c->legend, NULL);
+	table_free(t);
+
+	t = table_new(7, dhdr);
+	for (size_t i = 0; i < g->ndev; i++) {
+		const struct dev_bar *d = &g->dev[i];
+		char bar[12], addr[24], size[48];
+
+		if (d->address == UINT64_MAX)
+			snprintf(addr, sizeof(addr), "unassigned");
+		else
+			fmt_hex(d->address, addr, sizeof(addr));
+		fmt_size(d->size, size, sizeof(size));
+		table_addf(t, d->device, *d->slot ? d->slot : "-", bar_name(d->bar, bar, sizeof(bar)),
+			   d->kind, addr, size, d->source);
+	}
+	if (c->legend)
+		printf("\n");
+	if (table_rows(t))
+		table_print(t, c->legend, NULL);
+	else if (c->legend)
+		printf("No placed BARs.\n");
+	table_free(t);
+
+	t = table_new(4, rhdr);
+	for (size_t i = 0; i < g->nres; i++) {
+		const struct reservation *res = &g->res[i];
+		char size[48], devs[512] = "";
+		size_t o = 0;
+
+		fmt_size(res->bytes, size, sizeof(size));
+		for (char **p = res->devices; p && *p && o < sizeof(devs); p++)
+			o += (size_t)snprintf(devs + o, sizeof(devs) - o, "%s%s",
+					      p == res->devices ? "" : ",", *p);
+		table_addf(t, res->id, *res->label ? res->label : "-", size, devs);
+	}
+	if (table_rows(t)) {
+		if (c->legend)
+			printf("\n");
+		table_print(t, c->legend, NULL);
+	}
+	table_free(t);
+
+	t = table_new(3, ahdr);
+	for (size_t i = 0; i < g->natt; i++)
+		table_addf(t, g->att[i].id, g->att[i].device, g->att[i].state);
+	if (table_rows(t)) {
+		if (c->legend)
+			printf("\n");
+		table_print(t, c->legend, NULL);
+	}
+	table_free(t);
+}
+
+int cmd_status(struct mmioctl *c, int argc, char **argv)
+{
+	struct guest_list l = { 0 };
+	const struct guest *one = NULL;
+	int r;
+
+	if (argc > 0 && (r = guest_validate(argv[0], "status")))
+		return r;
+	r = fetch_guests(c, &l, "status");
+	if (r)
+		return r;
+	if (argc > 0) {
+		for (size_t i = 0; i < l.n && !one; i++)
+			if (guest_matches(&l.v[i], argv[0]))
+				one = &l.v[i];
+		if (!one) {
+			mmioctl_error("status: no such guest \"%s\" (see: mmioctl status)", argv[0]);
+			guest_list_free(&l);
+			return MMIOCTL_EXIT_USAGE;
+		}
+	}
+	if (c->json) {
+		json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+		for (size_t i = 0; i < l.n; i++)
+			if (!one || one == &l.v[i])
+				json_object_array_add(a, guest_json(&l.v[i]));
+		json_object_object_add(o, "guests", a);
+		json_print(c, o);
+	} else if (one) {
+		print_one(c, one);
+	} else {
+		print_all(c, &l);
+	}
+	guest_list_free(&l);
+	return 0;
+}
+
+int cmd_list_guests(struct mmioctl *c, int argc, char **argv)
+{
+	struct guest_list l = { 0 };
+	int r = fetch_guests(c, &l, "list-guests");
+
+	if (r)
+		return r;
+	/* Names too: completion offers what a user would type. */
+	for (size_t i = 0; i < l.n; i++) {
+		puts(l.v[i].id);
+		if (l.v[i].name && *l.v[i].name && strcmp(l.v[i].name, l.v[i].id) != 0)
+			puts(l.v[i].name);
+	}
+	guest_list_free(&l);
+	return 0;
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mmioctl-output.c — tables, human units, JSON, and the local checks of
+ * what the user typed.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmioctl.h"
+
+struct table {
+	unsigned ncols;
+	size_t nrows, cap;
+	char **cells;            /* nrows * ncols, row-major; row 0 is the header */
+};
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	/* A client that cannot allocate a few bytes has nothing useful left to do. */
+	if (!d) {
+		mmioctl_error("out of memory");
+		exit(MMIOCTL_EXIT_NO);
+	}
+	return d;
+}
+
+struct table *table_new(unsigned ncols, const char *const *headers)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		mmioctl_error("out of memory");
+		exit(MMIOCTL_EXIT_NO);
+	}
+	t->ncols = ncols;
+	table_add(t, headers);
+	return t;
+}
+
+void table_add(struct table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		char **nc;
+
+		t->cap = t->cap ? t->cap * 2 : 8;
+		nc = realloc(t->cells, t->cap * t->ncols * sizeof(*nc));
+		if (!nc) {
+			mmioctl_error("out of memory");
+			exit(MMIOCTL_EXIT_NO);
+		}
+		t->cells = nc;
+	}
+	for (unsigned i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i]);
+	t->nrows++;
+}
+
+void table_addf(struct table *t, ...)
+{
+	const char *cells[16];
+	va_list ap;
+
+	va_start(ap, t);
+	for (unsigned i = 0; i < t->ncols && i < 16; i++)
+		cells[i] = va_arg(ap, const char *);
+	va_end(ap);
+	table_add(t, cells);
+}
+
+size_t table_rows(const struct table *t)
+{
+	return t->nrows - 1;
+}
+
+void table_print(const struct table *t, bool legend, const char *indent)
+{
+	size_t w[16] = { 0 };
+
+	/* Column widths over what is printed, so --no-legend output is not
+	 * padded for a header nobody sees. */
+	for (size_t r = legend ? 0 : 1; r < t->nrows; r++)
+		for (unsigned i = 0; i < t->ncols && i < 16; i++) {
+			size_t l = strlen(t->cells[r * t->ncols + i]);
+
+			if (l > w[i])
+				w[i] = l;
+		}
+	for (size_t r = legend ? 0 : 1; r < t->nrows; r++) {
+		char *const *row = &t->cells[r * t->ncols];
+		int last = (int)t->ncols - 1;
+
+		/* no trailing blanks: stop at the row's last non-empty cell */
+		while (last > 0 && !row[last][0])
+			last--;
+		fputs(indent ? indent : "", stdout);
+		for (int i = 0; i <= last; i++) {
+			if (i == last)
+				fputs(row[i], stdout);
+			else
+				printf("%-*s  ", (int)w[i], row[i]);
+		}
+		putchar('\n');
+	}
+}
+
+void table_free(struct table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+void fmt_size(uint64_t size, char *buf, size_t len)
+{
+	mmio_size_format(size, buf, len);
+}
+
+void fmt_hex(uint64_t v, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%" PRIx64, v);
+}
+
+void fmt_bar(uint64_t total, uint64_t free, unsigned width, char *buf, size_t len)
+{
+	unsigned used_cells = 0;
+	size_t o = 0;
+
+	if (len < width + 3) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	if (total && free <= total) {
+		/* Round up so any use shows at least one mark, and a fully free
+		 * window shows none: the bar is read at a glance. */
+		long double frac = (long double)(total - free) / (long double)total;
+
+		used_cells = (unsigned)(frac * width + 0.999L);
+		if (used_cells > width)
+			used_cells = width;
+	}
+	buf[o++] = '[';
+	for (unsigned i = 0; i < width; i++)
+		buf[o++] = i < used_cells ? '#' : '.';
+	buf[o++] = ']';
+	buf[o] = '\0';
+}
+
+const char *bar_name(uint32_t bar, char *buf, size_t len)
+{
+	if (bar == MMIO_BAR_ROM)
+		return "rom";
+	snprintf(buf, len, "%" PRIu32, bar);
+	return buf;
+}
+
+void place_list_print(struct mmioctl *c, const struct place_list *l, const char *indent)
+{
+	static const char *const hdr[] = { "DEVICE", "BAR", "KIND", "SIZE", "WINDOW", "ADDRESS" };
+	struct table *t = table_new(6, hdr);
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct place *p = &l->v[i];
+		char bar[12], size[48], addr[24];
+
+		fmt_size(p->size, size, sizeof(size));
+		if (p->placed)
+			fmt_hex(p->address, addr, sizeof(addr));
+		else
+			snprintf(addr, sizeof(addr), "(no space)");
+		table_addf(t, p->device, bar_name(p->bar, bar, sizeof(bar)), p->kind, size,
+			   p->window[0] ? p->window : "-", addr);
+	}
+	if (table_rows(t))
+		table_print(t, c->legend, indent);
+	table_free(t);
+}
+
+json_object *json_u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+json_object *json_str(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+json_object *place_list_json(const struct place_list *l)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct place *p = &l->v[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "device", json_str(p->device));
+		json_object_object_add(o, "bar", json_u64(p->bar));
+		json_object_object_add(o, "kind", json_str(p->kind));
+		json_object_object_add(o, "size", json_u64(p->size));
+		/* null, not "", for "not placed": a script tests one thing */
+		json_object_object_add(o, "window", p->window[0] ? json_str(p->window) : NULL);
+		json_object_object_add(o, "address", p->placed ? json_u64(p->address) : NULL);
+		json_object_object_add(o, "placed", json_object_new_boolean(p->placed));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+void json_print(struct mmioctl *c, json_object *o)
+{
+	/* Pretty for people, one line for pipes; never escape '/' in paths. */
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (c->stdout_tty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+				   : JSON_C_TO_STRING_PLAIN);
+
+	puts(json_object_to_json_string_ext(o, flags));
+	json_object_put(o);
+}
+
+/* Catalogue names are identifiers; anything else is a typo or a shell
+ * accident (an unquoted glob), and is cheaper to catch here. */
+static bool profile_name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.+", *s))
+			return false;
+	return true;
+}
+
+int device_validate(const char *spec, char *out, size_t len, const char *what)
+{
+	struct mmio_error err = { 0 };
+
+	if (strncmp(spec, "profile:", 8) == 0) {
+		if (!profile_name_ok(spec + 8)) {
+			mmioctl_error("%s: invalid profile name \"%s\": expected letters, digits, '-', '_', '.', '+' (see: mmioctl profiles)",
+				      what, spec + 8);
+			return MMIOCTL_EXIT_USAGE;
+		}
+		snprintf(out, len, "%s", spec);
+	} else if (strncmp(spec, "bars:", 5) == 0) {
+		struct mmio_device dev;
+
+		if (mmio_bars_parse(spec, &dev, &err) != MMIO_OK) {
+			mmioctl_error("%s: %s", what, err.msg);
+			return MMIOCTL_EXIT_USAGE;
+		}
+		snprintf(out, len, "%s", spec);
+	} else if (isxdigit((unsigned char)spec[0]) && strchr(spec, ':')) {
+		/* every PCI address has a ':'; without one it is no BDF typo */
+		struct mmio_bdf bdf;
+
+		if (mmio_bdf_parse(spec, &bdf, &err) != MMIO_OK) {
+			mmioctl_error("%s: %s", what, err.msg);
+			return MMIOCTL_EXIT_USAGE;
+		}
+		/* the full form, so the daemon and the output agree on one spelling */
+		mmio_bdf_format(&bdf, out, len);
+	} else {
+		mmioctl_error("%s: unrecognised device \"%s\": expected a PCI address (0000:03:00.0), \"bars:KIND:SIZE,...\" or \"profile:NAME\"",
+			      what, spec);
+		return MMIOCTL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int guest_validate(const char *guest, const char *what)
+{
+	if (!*guest) {
+		mmioctl_error("%s: empty guest name", what);
+		return MMIOCTL_EXIT_USAGE;
+	}
+	for (const char *s = guest; *s; s++)
+		if (iscntrl((unsigned char)*s)) {
+			mmioctl_error("%s: guest name contains a control character", what);
+			return MMIOCTL_EXIT_USAGE;
+		}
+	return 0;
+}
+
+/* Validates every DEVICE argument locally; out gets the spellings to send. */
+int device_list_validate(char **argv, size_t n, char ***out, const char *what)
+{
+	char **v = calloc(n + 1, sizeof(*v));
+	int r;
+
+	if (!v) {
+		mmioctl_error("out of memory");
+		return MMIOCTL_EXIT_NO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char buf[MMIO_DEVICE_NAME_MAX + 256];
+
+		r = device_validate(argv[i], buf, sizeof(buf), what);
+		if (r) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			free(v);
+			return r;
+		}
+		v[i] = strdup(buf);
+		if (!v[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			free(v);
+			mmioctl_error("out of memory");
+			return MMIOCTL_EXIT_NO;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+void device_list_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
