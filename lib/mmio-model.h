@@ -191,6 +191,11 @@ struct mmio_window_space {
 	uint64_t free_bytes;       /* sum of usable (clipped) gaps */
 	uint64_t largest_block;    /* largest naturally aligned free block usable by a BAR */
 	uint32_t blocks[64];       /* maximal dyadic free blocks per order (closed form) */
+	/* Max-tree over the raw gaps' largest aligned block order (-1 = none),
+	 * so placement finds "the first gap from the bottom that could hold
+	 * 2^k" in O(log n) instead of scanning: leaves at [tree_leaves, 2*tree_leaves). */
+	size_t tree_leaves;
+	int8_t *tree;
 };
 
 struct mmio_space {

@@ -43,9 +43,12 @@
 #define RES_PREFETCH 0x1u
 #define RES_MEM64    0x2u
 
+/* What one call has placed so far, per window, in address order.  The
+ * space itself is never copied: a base gap minus these ranges is exactly
+ * the list of gaps the kernel would walk after those placements. */
 struct scratch {
 	size_t n[MMIO_MAX_WINDOWS];
-	struct mmio_range *g[MMIO_MAX_WINDOWS];
+	struct mmio_range *taken[MMIO_MAX_WINDOWS];
 	struct mmio_range *buf;
 };
 
@@ -59,22 +62,26 @@ struct mmio_placement *mmio_placement_alloc(size_t ndevices)
 
 static enum mmio_status scratch_init(struct scratch *s, const struct mmio_space *sp, size_t nbars)
 {
-	size_t total = 0;
-	struct mmio_range *cur;
-
-	for (unsigned i = 0; i < sp->nwin; i++)
-		total += sp->w[i].ngaps + nbars;
-	s->buf = malloc((total ? total : 1) * sizeof(*s->buf));
+	s->buf = malloc((sp->nwin * nbars + 1) * sizeof(*s->buf));
 	if (!s->buf)
 		return MMIO_E_NOMEM;
-	cur = s->buf;
 	for (unsigned i = 0; i < sp->nwin; i++) {
-		s->g[i] = cur;
-		s->n[i] = sp->w[i].ngaps;
-		memcpy(cur, sp->w[i].gaps, sp->w[i].ngaps * sizeof(*cur));
-		cur += sp->w[i].ngaps + nbars;
+		s->taken[i] = s->buf + i * nbars;
+		s->n[i] = 0;
 	}
 	return MMIO_OK;
+}
+
+static void scratch_take(struct scratch *s, unsigned wi, struct mmio_range r)
+{
+	size_t j = s->n[wi];
+
+	while (j > 0 && s->taken[wi][j - 1].start > r.start) {
+		s->taken[wi][j] = s->taken[wi][j - 1];
+		j--;
+	}
+	s->taken[wi][j] = r;
+	s->n[wi]++;
 }
 
 static uint64_t align_up(uint64_t v, uint64_t a, bool *overflow)
@@ -85,45 +92,80 @@ static uint64_t align_up(uint64_t v, uint64_t a, bool *overflow)
 	return r;
 }
 
-/* __find_resource() on one window, within [lo, hi). Returns the gap index or -1. */
-static long find_in_window(const struct mmio_space *sp, const struct scratch *s, unsigned wi,
+/* One gap of __find_resource(): clamp, clip, align, alignf, fit. */
+static bool try_gap(const struct mmio_space *sp, struct mmio_range t, const struct mmio_bar *bar,
+		    uint64_t lo, uint64_t hi, uint64_t *addr)
+{
+	bool io = bar->kind == MMIO_BAR_IO, ovf;
+	uint64_t cand;
+
+	if (t.start < lo)
+		t.start = lo;
+	if (t.end > hi)
+		t.end = hi;
+	if (t.start >= t.end)
+		return false;
+	if (!io && (mmio_gap_usable_mem(sp, &t), t.start >= t.end))
+		return false;
+	cand = align_up(t.start, bar->size, &ovf);
+	if (ovf)
+		return false;
+	if (io) {
+		if (cand & 0x300)
+			cand = (cand + 0x3ff) & ~UINT64_C(0x3ff);
+	} else if (cand < MMIO_1M) {
+		cand = MMIO_1M;
+	}
+	if (cand >= t.start && cand + bar->size > cand && cand + bar->size <= t.end) {
+		*addr = cand;
+		return true;
+	}
+	return false;
+}
+
+/* __find_resource() on one window within [lo, hi): the gaps in address
+ * order, first fit wins.  Base gaps too small to hold the BAR even before
+ * any clamp are skipped through the window's max-tree. */
+static bool find_in_window(const struct mmio_space *sp, const struct scratch *s, unsigned wi,
 			   const struct mmio_bar *bar, uint64_t lo, uint64_t hi, uint64_t *addr)
 {
-	bool io = bar->kind == MMIO_BAR_IO;
+	const struct mmio_window_space *ws = &sp->w[wi];
+	const struct mmio_range *taken = s ? s->taken[wi] : NULL;
+	size_t ntaken = s ? s->n[wi] : 0, first = 0, top = ws->ngaps;
+	int k = (int)mmio_log2(bar->size);
+	long i;
 
-	for (size_t i = 0; i < s->n[wi]; i++) {
-		struct mmio_range t = s->g[wi][i];
-		uint64_t cand;
-		bool ovf;
-
-		if (t.start < lo)
-			t.start = lo;
-		if (t.end > hi)
-			t.end = hi;
-		if (t.start >= t.end)
-			continue;
-		if (!io && (mmio_gap_usable_mem(sp, &t), t.start >= t.end))
-			continue;
-		cand = align_up(t.start, bar->size, &ovf);
-		if (ovf)
-			continue;
-		if (io) {
-			if (cand & 0x300)
-				cand = (cand + 0x3ff) & ~UINT64_C(0x3ff);
-		} else if (cand < MMIO_1M) {
-			cand = MMIO_1M;
-		}
-		if (cand >= t.start && cand + bar->size > cand && cand + bar->size <= t.end) {
-			*addr = cand;
-			return (long)i;
-		}
+	/* the first base gap that ends above lo */
+	while (first < top) {
+		size_t mid = first + (top - first) / 2;
+		if (ws->gaps[mid].end <= lo)
+			first = mid + 1;
+		else
+			top = mid;
 	}
-	return -1;
+	for (i = mmio_window_next(ws, first, k); i >= 0; i = mmio_window_next(ws, (size_t)i + 1, k)) {
+		struct mmio_range g = ws->gaps[i];
+		uint64_t cur = g.start;
+
+		if (g.start >= hi)
+			break;
+		/* the base gap minus what this call already placed in it */
+		for (size_t j = 0; j < ntaken && cur < g.end; j++) {
+			if (taken[j].end <= cur || taken[j].start >= g.end)
+				continue;
+			if (taken[j].start > cur &&
+			    try_gap(sp, (struct mmio_range){ cur, taken[j].start }, bar, lo, hi, addr))
+				return true;
+			cur = taken[j].end;
+		}
+		if (cur < g.end && try_gap(sp, (struct mmio_range){ cur, g.end }, bar, lo, hi, addr))
+			return true;
+	}
+	return false;
 }
 
 static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
-			const struct mmio_bar *bar, unsigned mask, unsigned *wi, long *gi,
-			uint64_t *addr)
+			const struct mmio_bar *bar, unsigned mask, unsigned *wi, uint64_t *addr)
 {
 	bool io = bar->kind == MMIO_BAR_IO;
 	unsigned bflags = (bar->prefetch ? RES_PREFETCH : 0) | (bar->kind == MMIO_BAR_MEM64 ? RES_MEM64 : 0);
@@ -152,8 +194,7 @@ static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
 				continue;
 			if (lo < min)
 				lo = min;
-			*gi = find_in_window(sp, s, w, bar, lo, hi, addr);
-			if (*gi >= 0) {
+			if (find_in_window(sp, s, w, bar, lo, hi, addr)) {
 				*wi = w;
 				return true;
 			}
@@ -164,17 +205,17 @@ static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
 
 /* _pci_assign_resource(): the type-mask passes. */
 static bool assign_one(const struct mmio_space *sp, const struct scratch *s,
-		       const struct mmio_bar *bar, unsigned *wi, long *gi, uint64_t *addr)
+		       const struct mmio_bar *bar, unsigned *wi, uint64_t *addr)
 {
 	bool pref = bar->prefetch, m64 = bar->kind == MMIO_BAR_MEM64;
 
 	if (bar->kind == MMIO_BAR_IO)
-		return try_regions(sp, s, bar, 0, wi, gi, addr);
-	if (try_regions(sp, s, bar, RES_PREFETCH | RES_MEM64, wi, gi, addr))
+		return try_regions(sp, s, bar, 0, wi, addr);
+	if (try_regions(sp, s, bar, RES_PREFETCH | RES_MEM64, wi, addr))
 		return true;
-	if (pref && m64 && try_regions(sp, s, bar, RES_PREFETCH, wi, gi, addr))
+	if (pref && m64 && try_regions(sp, s, bar, RES_PREFETCH, wi, addr))
 		return true;
-	if ((pref || m64) && try_regions(sp, s, bar, 0, wi, gi, addr))
+	if ((pref || m64) && try_regions(sp, s, bar, 0, wi, addr))
 		return true;
 	return false;
 }
@@ -194,7 +235,7 @@ static uint64_t largest_in(const struct mmio_space *sp, const struct scratch *s,
 
 		if (lo < min)
 			lo = min;
-		if (find_in_window(sp, s, wi, &probe, lo, hi, &a) >= 0) {
+		if (find_in_window(sp, s, wi, &probe, lo, hi, &a)) {
 			best = probe.size;
 			break;
 		}
@@ -286,9 +327,8 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
 		for (unsigned k = 0; k < dev->nbars; k++) {
 			const struct mmio_bar *bar = &dev->bars[order[k]];
 			unsigned wi = 0;
-			long gi = -1;
 			uint64_t addr = 0;
-			bool ok = assign_one(sp, &s, bar, &wi, &gi, &addr);
+			bool ok = assign_one(sp, &s, bar, &wi, &addr);
 
 			if (out) {
 				out->items[n] = (struct mmio_bar_place){
@@ -299,8 +339,7 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
 				n++;
 			}
 			if (ok) {
-				mmio_gaps_split(s.g[wi], &s.n[wi], (size_t)gi,
-						(struct mmio_range){ addr, addr + bar->size });
+				scratch_take(&s, wi, (struct mmio_range){ addr, addr + bar->size });
 			} else if (st == MMIO_OK) {
 				explain(sp, &s, dev, bar, err);
 				st = MMIO_E_NOSPACE;

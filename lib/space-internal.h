@@ -11,4 +11,9 @@ void mmio_window_stats(const struct mmio_space *sp, struct mmio_window_space *ws
 /* Removes r (inside gaps[i]) from the sorted gap array; needs one spare slot. */
 void mmio_gaps_split(struct mmio_range *gaps, size_t *n, size_t i, struct mmio_range r);
 
+/* (Re)builds ws->tree from ws->gaps. */
+enum mmio_status mmio_window_index(struct mmio_window_space *ws);
+/* Smallest gap index >= i whose raw order is >= k, or -1. */
+long mmio_window_next(const struct mmio_window_space *ws, size_t i, int k);
+
 #endif

@@ -128,6 +128,65 @@ void mmio_window_stats(const struct mmio_space *sp, struct mmio_window_space *ws
 		}
 }
 
+static int gap_order(uint64_t s, uint64_t e)
+{
+	int best = -1;
+
+	while (s < e) {
+		int k = (int)mmio_log2(e - s);
+		if (s && __builtin_ctzll(s) < k)
+			k = __builtin_ctzll(s);
+		if (k > best)
+			best = k;
+		s += UINT64_C(1) << k;
+	}
+	return best;
+}
+
+enum mmio_status mmio_window_index(struct mmio_window_space *ws)
+{
+	size_t p = 1;
+	int8_t *t;
+
+	while (p < ws->ngaps)
+		p <<= 1;
+	t = realloc(ws->tree, 2 * p);
+	if (!t)
+		return MMIO_E_NOMEM;
+	memset(t, -1, 2 * p);
+	for (size_t i = 0; i < ws->ngaps; i++)
+		t[p + i] = (int8_t)gap_order(ws->gaps[i].start, ws->gaps[i].end);
+	for (size_t i = p - 1; i >= 1; i--)
+		t[i] = t[2 * i] > t[2 * i + 1] ? t[2 * i] : t[2 * i + 1];
+	ws->tree = t;
+	ws->tree_leaves = p;
+	return MMIO_OK;
+}
+
+long mmio_window_next(const struct mmio_window_space *ws, size_t i, int k)
+{
+	size_t p = ws->tree_leaves, pos;
+
+	if (!ws->tree || i >= ws->ngaps)
+		return -1;
+	pos = i + p;
+	if (ws->tree[pos] >= k)
+		return (long)i;
+	/* climb until a right sibling holds a large enough gap, then descend leftmost */
+	for (;;) {
+		if (pos == 1)
+			return -1;
+		if (!(pos & 1) && ws->tree[pos + 1] >= k) {
+			pos++;
+			break;
+		}
+		pos >>= 1;
+	}
+	while (pos < p)
+		pos = ws->tree[2 * pos] >= k ? 2 * pos : 2 * pos + 1;
+	return pos - p < ws->ngaps ? (long)(pos - p) : -1;
+}
+
 static enum mmio_status window_gaps(struct mmio_window_space *ws, const struct mmio_range *used,
 				    size_t nused, struct mmio_error *err)
 {
@@ -151,6 +210,8 @@ static enum mmio_status window_gaps(struct mmio_window_space *ws, const struct m
 	if (cursor < ws->win.end)
 		ws->gaps[n++] = (struct mmio_range){ cursor, ws->win.end };
 	ws->ngaps = n;
+	if (mmio_window_index(ws) != MMIO_OK)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory indexing %zu gaps", n);
 	return MMIO_OK;
 }
 
@@ -280,8 +341,10 @@ fail:
 
 void mmio_space_free(struct mmio_space *sp)
 {
-	for (unsigned i = 0; i < MMIO_MAX_WINDOWS; i++)
+	for (unsigned i = 0; i < MMIO_MAX_WINDOWS; i++) {
 		free(sp->w[i].gaps);
+		free(sp->w[i].tree);
+	}
 	free(sp->clip);
 	memset(sp, 0, sizeof(*sp));
 }
@@ -291,8 +354,10 @@ enum mmio_status mmio_space_copy(struct mmio_space *dst, const struct mmio_space
 {
 	*dst = *src;
 	dst->clip = NULL;
-	for (unsigned i = 0; i < MMIO_MAX_WINDOWS; i++)
+	for (unsigned i = 0; i < MMIO_MAX_WINDOWS; i++) {
 		dst->w[i].gaps = NULL;
+		dst->w[i].tree = NULL;
+	}
 	if (src->nclip) {
 		dst->clip = malloc(src->nclip * sizeof(*dst->clip));
 		if (!dst->clip)
@@ -305,6 +370,8 @@ enum mmio_status mmio_space_copy(struct mmio_space *dst, const struct mmio_space
 		if (!dst->w[i].gaps)
 			goto nomem;
 		memcpy(dst->w[i].gaps, src->w[i].gaps, src->w[i].ngaps * sizeof(*dst->w[i].gaps));
+		if (mmio_window_index(&dst->w[i]) != MMIO_OK)
+			goto nomem;
 	}
 	return MMIO_OK;
 nomem:
@@ -331,6 +398,8 @@ enum mmio_status mmio_space_take(struct mmio_space *sp, unsigned wi, struct mmio
 			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory splitting a gap");
 		ws->gaps = ng;
 		mmio_gaps_split(ws->gaps, &ws->ngaps, i, r);
+		if (mmio_window_index(ws) != MMIO_OK)
+			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory indexing gaps");
 		mmio_window_stats(sp, ws, &inexact);
 		sp->closed_form_exact = !inexact;
 		space_sum_classes(sp);
