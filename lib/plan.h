@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan.h — how to create a guest so that devices hot-plugged later fit.
+ *
+ * Xen: the smallest xl.cfg mmio_hole (MiB) with which, after hvmloader has
+ * placed the boot devices (lib/hvmloader.h), a Linux guest can still place
+ * every later device (lib/place.c, one hot-plug after another).
+ *
+ * QEMU/libvirt: the pci-hole64-size that makes the 64-bit BARs of the
+ * needed devices fit, and how much 32-bit space they need.
+ *
+ * Pure: no I/O, no globals, no printing.  See docs/hvmloader-model.md.
+ */
+#ifndef MMIO_PLAN_H
+#define MMIO_PLAN_H
+
+#include "hvmloader.h"
+
+/* ---- Xen ---------------------------------------------------------------- */
+
+struct mmio_plan_params {
+	const struct mmio_device *boot;   /* devices on bus 0 at boot, devfn order,
+					   * emulated ones included (VGA, platform) */
+	size_t nboot;
+	const struct mmio_device *later;  /* hot-plugged later, in this order */
+	size_t nlater;
+	uint64_t max_memkb;               /* xl maxmem (or memory) in KiB */
+	uint64_t video_memkb;             /* xl videoram in KiB (8192 for Cirrus) */
+	bool allow_memory_relocate;       /* false for qemu-xen (what libxl writes) */
+	const struct mmio_range *reserved;/* RDM/RMRR entries of the guest map */
+	size_t nreserved;
+	unsigned phys_bits;               /* 0 = unknown (36) */
+	enum mmio_xen_rule rule;
+	bool platform_bar_wb;             /* 4.21+, see struct mmio_hvm_params */
+	size_t platform_dev;
+};
+
+enum mmio_plan_verdict {
+	MMIO_PLAN_FITS_DEFAULT = 0,       /* fits without mmio_hole */
+	MMIO_PLAN_NEEDS_HOLE,             /* set mmio_hole = hole_mb */
+	MMIO_PLAN_IMPOSSIBLE,             /* no mmio_hole in 256..3840 works */
+};
+
+const char *mmio_plan_verdict_name(enum mmio_plan_verdict v); /* "fits", "needs-mmio-hole", "impossible" */
+
+struct mmio_plan_result {
+	enum mmio_plan_verdict verdict;
+	unsigned hole_mb;                 /* NEEDS_HOLE: the smallest mmio_hole that works */
+	/* The layout after boot for the answer (the default layout for
+	 * FITS_DEFAULT and IMPOSSIBLE). */
+	uint64_t low_start, low_end;      /* _CRS low window [pci_mem_start, 0xFC000000) */
+	bool high_exists;                 /* hvmloader created a 64-bit window */
+	uint64_t high_start, high_end;
+	bool high_needed;                 /* a later BAR lands in the high window */
+	uint64_t high_used;               /* bytes of later BARs placed high */
+	uint64_t low_used;                /* bytes of later BARs placed low */
+	/* Demand (sums of sizes). */
+	uint64_t later32;                 /* later 32-bit memory BARs and ROMs */
+	uint64_t later64;                 /* later 64-bit memory BARs */
+	uint64_t later_io;
+	uint64_t largest64;               /* largest later 64-bit BAR */
+	size_t boot_pending;              /* boot BARs hvmloader left unprogrammed; Linux
+					   * assigns them at boot, before any hot-plug */
+	unsigned candidates;              /* hole sizes evaluated */
+	char reason[1024];                /* one paragraph for a human */
+};
+
+/* MMIO_OK with a verdict (IMPOSSIBLE is a verdict, not an error);
+ * MMIO_E_INVALID for malformed input; MMIO_E_NOMEM. */
+enum mmio_status mmio_plan_xen(const struct mmio_plan_params *p, struct mmio_plan_result *out,
+			       struct mmio_error *err);
+
+/* Evaluates one setting: hole_mb = 0 is "no mmio_hole".  *fits tells
+ * whether every later device (and every pending boot BAR) fits; res (may
+ * be NULL) receives the layout; err->msg names the first BAR that failed. */
+enum mmio_status mmio_plan_xen_eval(const struct mmio_plan_params *p, unsigned hole_mb, bool *fits,
+				    struct mmio_plan_result *res, struct mmio_error *err);
+
+/* ---- QEMU / libvirt ------------------------------------------------------ */
+
+enum mmio_qemu_machine {
+	MMIO_QEMU_I440FX = 0,   /* root-bus hot-plug (acpiphp); pci-hole64-size default 2 GiB */
+	MMIO_QEMU_Q35,          /* hot-plug behind pcie-root-port; default 32 GiB */
+};
+
+#define MMIO_QEMU_I440FX_HOLE64_DEFAULT (UINT64_C(2) << 30)
+#define MMIO_QEMU_Q35_HOLE64_DEFAULT    (UINT64_C(32) << 30)
+
+struct mmio_qemu_plan {
+	uint64_t hole64_size;      /* pci-hole64-size to set: a power of two, >= 1 GiB; 0 = no 64-bit BARs */
+	uint64_t hole64_need;      /* bytes needed, including alignment slack for a 1 GiB-aligned start */
+	uint64_t hole64_default;
+	bool default_ok;           /* hole64_size <= hole64_default */
+	uint64_t low_need;         /* 32-bit memory BARs and ROMs, packed largest first */
+	uint64_t io_need;
+	uint64_t largest64;
+	char reason[512];
+};
+
+/* devs: every device that must fit in the 64-bit hole (cold-plugged ones
+ * the firmware places there, and the hot-plugged ones).  On q35 the
+ * devices sit behind root ports, whose non-prefetchable window is 32-bit
+ * only, so a 64-bit non-prefetchable BAR counts as 32-bit there. */
+enum mmio_status mmio_plan_qemu(enum mmio_qemu_machine machine, const struct mmio_device *devs,
+				size_t ndev, struct mmio_qemu_plan *out, struct mmio_error *err);
+
+#endif

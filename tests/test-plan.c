@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* test-plan.c — the mmio_hole planner and the pci-hole64-size planner. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plan.h"
+#include "tap.h"
+
+#define KiB (UINT64_C(1) << 10)
+#define MiB (UINT64_C(1) << 20)
+#define GiB (UINT64_C(1) << 30)
+
+#define IO(i, s)     { .index = (i), .kind = MMIO_BAR_IO, .size = (s) }
+#define M32(i, s)    { .index = (i), .kind = MMIO_BAR_MEM32, .size = (s) }
+#define M32P(i, s)   { .index = (i), .kind = MMIO_BAR_MEM32, .prefetch = true, .size = (s) }
+#define M64(i, s)    { .index = (i), .kind = MMIO_BAR_MEM64, .size = (s) }
+#define M64P(i, s)   { .index = (i), .kind = MMIO_BAR_MEM64, .prefetch = true, .size = (s) }
+#define ROM(s)       { .index = MMIO_BAR_ROM, .kind = MMIO_BAR_MEM32, .prefetch = true, .size = (s) }
+
+static const struct mmio_device cirrus = {
+	.name = "cirrus", .nbars = 2, .bars = { M32P(0, 32 * MiB), M32(1, 4 * KiB) } };
+static const struct mmio_device platform = {
+	.name = "xen-platform", .nbars = 2, .bars = { IO(0, 256), M32P(1, 16 * MiB) } };
+static const struct mmio_device gpu = {
+	.name = "gpu", .nbars = 5,
+	.bars = { M32(0, 16 * MiB), M64P(1, 256 * MiB), M64P(3, 32 * MiB), IO(5, 128), ROM(512 * KiB) } };
+static const struct mmio_device big8g = {
+	.name = "big8g", .nbars = 1, .bars = { M64P(0, 8 * GiB) } };
+static const struct mmio_device seed = {
+	.name = "seed", .nbars = 3,
+	.bars = { M64P(0, 512 * MiB), M64P(2, 512 * MiB), M64P(4, 1 * GiB) } };
+static const struct mmio_device nic = {
+	.name = "nic", .nbars = 3, .bars = { M32(0, 128 * KiB), M64(2, 16 * KiB), ROM(256 * KiB) } };
+static const struct mmio_device fb256 = {
+	.name = "fb256", .nbars = 1, .bars = { M32P(0, 256 * MiB) } };
+static const struct mmio_device big4g = {
+	.name = "big4g", .nbars = 2, .bars = { M32(0, 16 * MiB), M64P(1, 4 * GiB) } };
+static const struct mmio_device twogig32 = {
+	.name = "twogig32", .nbars = 1, .bars = { M32P(0, 2 * GiB) } };
+
+static struct mmio_plan_params params(const struct mmio_device *boot, size_t nboot,
+				      const struct mmio_device *later, size_t nlater)
+{
+	return (struct mmio_plan_params){
+		.boot = boot, .nboot = nboot, .later = later, .nlater = nlater,
+		.max_memkb = 4096 * 1024, .video_memkb = 8 * 1024,
+		.rule = MMIO_XEN_4_17_4_PLUS,
+	};
+}
+
+static void plan(const struct mmio_plan_params *p, struct mmio_plan_result *r, const char *what)
+{
+	struct mmio_error err = { 0 };
+	enum mmio_status st = mmio_plan_xen(p, r, &err);
+
+	if (!tap_ok(st == MMIO_OK, "%s: planner runs", what))
+		tap_diag("  %s: %s", mmio_status_name(st), err.msg);
+	tap_diag("%s: %s, hole %u, %u candidates: %s", what, mmio_plan_verdict_name(r->verdict),
+		 r->hole_mb, r->candidates, r->reason);
+}
+
+/* The hvmloader result turned into a free-space map. */
+static void test_space_from_model(void)
+{
+	const struct mmio_device devs[] = { cirrus, platform, gpu };
+	struct mmio_hvm_params p = {
+		.devs = devs, .ndev = 3, .low_mem_end = 0xF0000000, .high_mem_end = 0x10F800000,
+		.rule = MMIO_XEN_4_17_4_PLUS,
+	};
+	struct mmio_hvm_result r;
+	struct mmio_space_params spp;
+	struct mmio_space sp;
+	struct mmio_error err = { 0 };
+	enum mmio_status st;
+
+	mmio_hvm_run(&p, &r, &err);
+	mmio_hvm_space_params(&r, &spp);
+	st = mmio_space_init(&sp, &spp, &err);
+	if (!tap_ok(st == MMIO_OK, "space from model: mmio_space_init accepts it"))
+		tap_diag("  %s", err.msg);
+	tap_is_u64(sp.nwin, 3, "space from model: three windows");
+	tap_is_u64(sp.w[0].free_bytes, 0x5F7F000, "space from model: ~95.5 MiB free low");
+	tap_is_u64(sp.w[1].free_bytes, 0, "space from model: high window full");
+	tap_is_u64(sp.min_mem, 0xF0000000, "space from model: min_mem");
+	tap_ok(mmio_fits(&sp, &nic), "space from model: a small NIC fits");
+	tap_ok(!mmio_fits(&sp, &fb256), "space from model: a 256 MiB 32-bit BAR does not");
+	mmio_space_free(&sp);
+	mmio_hvm_result_free(&r);
+}
+
+static void test_default_fits(void)
+{
+	const struct mmio_device boot[] = { cirrus, platform, gpu };
+	struct mmio_plan_params p = params(boot, 3, &nic, 1);
+	struct mmio_plan_result r;
+
+	plan(&p, &r, "default fits");
+	tap_ok(r.verdict == MMIO_PLAN_FITS_DEFAULT, "default fits: verdict");
+	tap_is_u64(r.hole_mb, 0, "default fits: no hole");
+	tap_ok(r.high_exists && r.high_start == 0x110000000 && r.high_end == 0x120000000,
+	       "default fits: reports the 64-bit window");
+	tap_ok(!r.high_needed, "default fits: NIC does not need it (window full)");
+	tap_is_u64(r.later32, 384 * KiB, "default fits: 32-bit demand incl. ROM");
+	tap_is_u64(r.later64, 16 * KiB, "default fits: 64-bit demand");
+	tap_contains(r.reason, "without mmio_hole", "default fits: reason");
+}
+
+/* A later 256 MiB 32-bit BAR needs a second free 256 MiB-aligned block:
+ * only from mmio_hole=1024 (start 0xC0000000) up, worked out by hand. */
+static void test_needs_hole(void)
+{
+	const struct mmio_device boot[] = { cirrus, platform, gpu };
+	struct mmio_plan_params p = params(boot, 3, &fb256, 1);
+	struct mmio_plan_result r;
+	struct mmio_error err = { 0 };
+	bool fits;
+
+	plan(&p, &r, "fb256");
+	tap_ok(r.verdict == MMIO_PLAN_NEEDS_HOLE, "fb256: needs mmio_hole");
+	tap_is_u64(r.hole_mb, 1024, "fb256: smallest hole 1024 MiB");
+	tap_is_u64(r.low_start, 0xC0000000, "fb256: low window starts at 0xC0000000");
+	tap_ok(!r.high_exists, "fb256: GPU BAR1 stays low, no 64-bit window");
+	tap_contains(r.reason, "mmio_hole=1024", "fb256: reason names the setting");
+
+	tap_ok(mmio_plan_xen_eval(&p, 1023, &fits, &r, &err) == MMIO_OK && !fits,
+	       "fb256: 1023 does not fit");
+	tap_contains(r.reason, "0x10000000", "fb256: failure names the BAR size");
+	tap_ok(mmio_plan_xen_eval(&p, 1000, &fits, &r, &err) == MMIO_OK && !fits,
+	       "fb256: 1000 (start 0xC1800000) does not fit");
+}
+
+/* The seed thread: two 512 MiB + one 1 GiB 64-bit BARs hot-plugged into a
+ * guest that booted with only emulated devices (no 64-bit window). */
+static void test_seed(void)
+{
+	const struct mmio_device boot[] = { cirrus, platform };
+	struct mmio_plan_params p = params(boot, 2, &seed, 1);
+	struct mmio_plan_result r;
+	struct mmio_error err = { 0 };
+	bool fits;
+
+	plan(&p, &r, "seed");
+	tap_ok(r.verdict == MMIO_PLAN_NEEDS_HOLE, "seed: needs mmio_hole");
+	tap_is_u64(r.hole_mb, 2624, "seed: smallest hole 2624 MiB (boot BARs below 0x60000000)");
+	tap_is_u64(r.low_start, 0x5C000000, "seed: low window from 0x5C000000");
+	tap_ok(!r.high_exists && !r.high_needed, "seed: all low, no 64-bit window");
+	tap_is_u64(r.low_used, 2 * GiB, "seed: 2 GiB placed low");
+	tap_ok(mmio_plan_xen_eval(&p, 2623, &fits, NULL, &err) == MMIO_OK && !fits,
+	       "seed: 2623 leaves the platform BAR in the way");
+
+	/* Booted with the seed device instead: hvmloader puts the 1 GiB BAR
+	 * high and then the 512 MiB ones too (the window is only 192 MiB). */
+	const struct mmio_device boot2[] = { cirrus, platform, seed };
+	p = params(boot2, 3, &nic, 1);
+	plan(&p, &r, "seed at boot");
+	tap_ok(r.verdict == MMIO_PLAN_FITS_DEFAULT, "seed at boot: a NIC still fits");
+	tap_ok(r.high_exists && r.high_start == 0x140000000 && r.high_end == 0x1C0000000,
+	       "seed at boot: 64-bit window [0x140000000, 0x1C0000000)");
+}
+
+static void test_impossible(void)
+{
+	const struct mmio_device boot[] = { cirrus, platform };
+	const struct mmio_device later32[] = { twogig32, twogig32 };
+	struct mmio_plan_params p = params(boot, 2, later32, 2);
+	struct mmio_plan_result r;
+	struct timespec t0, t1;
+	double ms;
+
+	plan(&p, &r, "32-bit over 3.75 GiB");
+	tap_ok(r.verdict == MMIO_PLAN_IMPOSSIBLE, "32-bit over 3.75 GiB: impossible");
+	tap_contains(r.reason, "32-bit", "32-bit over 3.75 GiB: reason says 32-bit");
+	tap_ok(r.candidates == 1, "32-bit over 3.75 GiB: decided without a search");
+
+	p = params(boot, 2, &big4g, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	plan(&p, &r, "4 GiB 64-bit BAR, no 64-bit window");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	tap_ok(r.verdict == MMIO_PLAN_IMPOSSIBLE, "4 GiB 64-bit: impossible");
+	tap_contains(r.reason, "cannot create a 64-bit window", "4 GiB 64-bit: says why");
+	tap_contains(r.reason, "boot the guest with", "4 GiB 64-bit: suggests the fix");
+	tap_is_u64(r.candidates, 1 + 3840 - 256 + 1 - 0, "4 GiB 64-bit: whole range searched");
+	tap_diag("worst case: %u candidates in %.1f ms", r.candidates, ms);
+
+	/* The suggested fix: boot with the 8 GiB device (4.17.4 sends it high;
+	 * the window is rounded up to 16 GiB, ~7.75 GiB slack). */
+	const struct mmio_device boot2[] = { cirrus, platform, gpu, big8g };
+	p = params(boot2, 4, &big4g, 1);
+	plan(&p, &r, "4 GiB 64-bit after booting with 8 GiB BAR");
+	tap_ok(r.verdict == MMIO_PLAN_FITS_DEFAULT, "boot with 8 GiB BAR: later 4 GiB BAR fits");
+	tap_ok(r.high_exists && r.high_end == 0x600000000, "boot with 8 GiB BAR: window to 0x600000000");
+	tap_ok(r.high_needed && r.high_used == 4 * GiB, "boot with 8 GiB BAR: used 4 GiB high");
+}
+
+/* A boot BAR that hvmloader leaves unprogrammed is placed by Linux first. */
+static void test_pending(void)
+{
+	const struct mmio_device a = { .name = "a", .nbars = 1, .bars = { M32(0, 128 * MiB) } };
+	const struct mmio_device boot[] = { a, a };
+	const struct mmio_device later = { .name = "l", .nbars = 1, .bars = { M32(0, 64 * MiB) } };
+	struct mmio_plan_params p = params(boot, 2, &later, 1);
+	struct mmio_plan_result r;
+
+	plan(&p, &r, "pending boot BAR");
+	tap_is_u64(r.verdict, MMIO_PLAN_NEEDS_HOLE, "pending boot BAR: needs a hole");
+	tap_is_u64(r.hole_mb, 384, "pending boot BAR: 384 MiB, start 128 MiB-aligned");
+}
+
+static void test_rule_difference(void)
+{
+	/* Boot with a 2 GiB 64-bit BAR device on a 2 GiB guest, then hot-plug
+	 * a 512 MiB 32-bit BAR: 4.17.0 grew the hole to 2 GiB at boot, 4.17.4
+	 * did not. */
+	const struct mmio_device huge2g = { .name = "huge2g", .nbars = 1, .bars = { M64P(0, 2 * GiB) } };
+	const struct mmio_device boot[] = { cirrus, platform, huge2g };
+	const struct mmio_device l = { .name = "l", .nbars = 1, .bars = { M32P(0, 512 * MiB) } };
+	struct mmio_plan_params p = params(boot, 3, &l, 1);
+	struct mmio_plan_result r;
+
+	p.max_memkb = 2048 * 1024;
+	p.rule = MMIO_XEN_4_17_0;
+	plan(&p, &r, "rule 4.17.0");
+	tap_ok(r.verdict == MMIO_PLAN_FITS_DEFAULT, "rule 4.17.0: fits thanks to the inflated hole");
+	tap_is_u64(r.low_start, 0x80000000, "rule 4.17.0: low window from 0x80000000");
+	p.rule = MMIO_XEN_4_17_4_PLUS;
+	plan(&p, &r, "rule 4.17.4");
+	tap_ok(r.verdict == MMIO_PLAN_NEEDS_HOLE, "rule 4.17.4: needs mmio_hole");
+	tap_is_u64(r.hole_mb, 1088, "rule 4.17.4: hole 1088 MiB (boot BARs end below 0xC0000000)");
+}
+
+static void test_qemu(void)
+{
+	const struct mmio_device a100 = { .name = "a100", .nbars = 4,
+		.bars = { M32(0, 16 * MiB), M64P(1, 32 * GiB), M64P(3, 32 * MiB), ROM(512 * KiB) } };
+	const struct mmio_device nvme = { .name = "nvme", .nbars = 1, .bars = { M64(0, 16 * KiB) } };
+	struct mmio_qemu_plan q;
+	struct mmio_error err = { 0 };
+
+	tap_ok(mmio_plan_qemu(MMIO_QEMU_Q35, &a100, 1, &q, &err) == MMIO_OK, "qemu q35 a100: runs");
+	tap_is_u64(q.hole64_need, 32 * GiB + 32 * MiB + 31 * GiB, "qemu q35 a100: need incl. slack");
+	tap_is_u64(q.hole64_size, 64 * GiB, "qemu q35 a100: pci-hole64-size 64 GiB");
+	tap_ok(!q.default_ok, "qemu q35 a100: default 32 GiB too small");
+	tap_is_u64(q.low_need, 16 * MiB + 512 * KiB, "qemu q35 a100: low need");
+	tap_contains(q.reason, "pci-hole64-size=64G", "qemu q35 a100: reason gives the option");
+	tap_diag("%s", q.reason);
+
+	tap_ok(mmio_plan_qemu(MMIO_QEMU_I440FX, &seed, 1, &q, &err) == MMIO_OK, "qemu i440fx seed: runs");
+	tap_is_u64(q.hole64_size, 2 * GiB, "qemu i440fx seed: 2 GiB");
+	tap_ok(q.default_ok, "qemu i440fx seed: default is enough");
+
+	tap_ok(mmio_plan_qemu(MMIO_QEMU_Q35, &nvme, 1, &q, &err) == MMIO_OK, "qemu q35 nvme: runs");
+	tap_is_u64(q.hole64_size, 0, "qemu q35 nvme: 64-bit non-pref BAR needs no hole64");
+	tap_is_u64(q.low_need, 16 * KiB, "qemu q35 nvme: counted as 32-bit behind a root port");
+	tap_ok(mmio_plan_qemu(MMIO_QEMU_I440FX, &nvme, 1, &q, &err) == MMIO_OK && q.hole64_size == GiB,
+	       "qemu i440fx nvme: root bus, 1 GiB minimum hole");
+}
+
+int main(void)
+{
+	test_space_from_model();
+	test_default_fits();
+	test_needs_hole();
+	test_seed();
+	test_impossible();
+	test_pending();
+	test_rule_difference();
+	test_qemu();
+	tap_done();
+	return tap_exit();
+}
