@@ -1,1 +1,24 @@
 # daemon/backends.mk: libvirt and libxl back ends
+# The pure mapping halves (libxl-map.c, libvirt-map.c) are tested without a
+# hypervisor; the back ends themselves link the real libraries.
+if HAVE_LIBXL
+daemon_libmmiod_a_SOURCES += \
+	daemon/libxl-map.h \
+	daemon/libxl-map.c \
+	daemon/toolstack-libxl.c
+
+TESTS += tests/backends/test-libxl-map tests/backends/test-libxl-open
+UNIT_TESTS += tests/backends/test-libxl-map tests/backends/test-libxl-open
+check_PROGRAMS += tests/backends/test-libxl-map tests/backends/test-libxl-open
+tests_backends_test_libxl_map_SOURCES = tests/backends/test-libxl-map.c
+tests_backends_test_libxl_map_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
+	-DBACKENDS_FIXTURES='"$(abs_top_srcdir)/tests/backends"'
+tests_backends_test_libxl_map_LDADD = $(MMIOD_LIBS)
+tests_backends_test_libxl_open_SOURCES = tests/backends/test-libxl-open.c
+tests_backends_test_libxl_open_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_backends_test_libxl_open_LDADD = $(MMIOD_LIBS)
+endif
+
+EXTRA_DIST += tests/backends/README.md \
+	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
+	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json

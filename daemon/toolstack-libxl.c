@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * toolstack-libxl.c — the libxenlight back end (Xen hosts).
+ *
+ * One libxl_ctx for the back end's life.  libxl's file descriptors and
+ * timeouts are put on the daemon's libevent loop through
+ * libxl_osevent_register_hooks; its events (domain death) come through
+ * libxl_event_register_callbacks; its children (the flock helper of the QMP
+ * lock, ...) are reaped by libxl itself, selectively, so the daemon may keep
+ * children of its own.  Every libxl call that can take long is made
+ * asynchronously (an ao_how callback), and results reach the daemon through
+ * a deferred libevent callback so that a callback never runs inside the
+ * call that started it, whatever libxl does.
+ *
+ * Everything that maps libxl's data lives in libxl-map.c and is tested
+ * there; this file only sequences calls.  Without a hypervisor
+ * libxl_ctx_alloc fails, and open() declines with one line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+
+#include "libxl-map.h"
+#include <libxl_utils.h>
+#include <xentoollog.h>
+
+/* How often to look for new domains: libxl has no "domain created" event. */
+#define TSD_LIBXL_RESCAN_SEC 5
+/* After a successful pci_add the guest places the BARs on its own time
+ * (ACPI hot-plug): look this many times, this far apart. */
+#define TSD_LIBXL_SETTLE_TRIES 10
+#define TSD_LIBXL_SETTLE_MS 500
+
+struct tsd_libxl;
+
+struct tsd_libxl_logger {
+	xentoollog_logger vtable;       /* first: libxl calls through it */
+	struct tsd_libxl *be;
+};
+
+struct tsd_libxl_guest {
+	struct tsd_libxl_guest *next;
+	uint32_t domid;
+	char id[16];
+	bool up;                        /* announced through guest_up */
+	bool seen;                      /* in the last libxl_list_domain */
+	libxl_evgen_domain_death *death;
+};
+
+struct tsd_libxl_timeout {
+	struct tsd_libxl_timeout *next, **prev;
+	struct tsd_libxl *be;
+	struct event *ev;
+	void *for_libxl;
+};
+
+struct tsd_libxl_fd {
+	struct tsd_libxl *be;
+	struct event *ev;
+	int fd;
+	short events;                   /* poll(2) bits libxl asked for */
+	void *for_libxl;
+};
+
+enum tsd_libxl_op_kind { OP_DISCOVER, OP_REFRESH, OP_ATTACH, OP_DETACH };
+
+/* One asynchronous operation: retrieve config -> info pci -> result, or
+ * pci_add -> info pci (until settled) -> result, or pci_remove -> result. */
+struct tsd_libxl_op {
+	struct tsd_libxl_op *next, **prev;
+	struct tsd_libxl *be;
+	enum tsd_libxl_op_kind kind;
+	uint32_t domid;
+	libxl_domain_config cfg;
+	bool cfg_init;
+	libxl_device_pci pci;
+	bool pci_init;
+	char *monitor_out;
+	int tries;
+	struct event *ev;               /* deferral and settle timer */
+	void (*next_step)(struct tsd_libxl_op *op);
+	int libxl_rc;
+	/* result */
+	enum tsd_rc rc;
+	char msg[512];
+	struct tsd_guest guest;
+	struct tsd_layout layout;
+	bool have_layout;
+	char attached_id[64];
+	tsd_done_fn done;
+	tsd_layout_fn layout_cb;
+	void *ud;
+};
+
+struct tsd_libxl {
+	struct tsd_backend base;        /* first: the daemon sees this */
+	struct tsd_libxl_logger logger;
+	libxl_ctx *ctx;
+	/* libxl keeps pointers to these: they live as long as the ctx. */
+	libxl_osevent_hooks os_hooks;
+	libxl_event_hooks ev_hooks;
+	libxl_childproc_hooks child_hooks;
+	struct event *rescan;
+	struct tsd_libxl_guest *guests;
+	struct tsd_libxl_timeout *timeouts;
+	struct tsd_libxl_op *ops;
+	char first_error[256];          /* captured while opening */
+	bool opening;
+};
+
+/* snprintf that may truncate on purpose (log lines, messages built from
+ * other messages); through vsnprintf so -Wformat-truncation stays quiet
+ * where cutting is the intent. */
+static void fmt_cut(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fmt_cut(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static void be_log(struct tsd_libxl *be, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void be_log(struct tsd_libxl *be, int prio, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (be->base.host && be->base.host->log)
+		be->base.host->log(be->base.host->ud, &be->base, prio, line);
+}
+
+/* ---- logger: libxl's messages become the daemon's log lines ------------ */
+
+static void logger_vmessage(xentoollog_logger *l, xentoollog_level level, int errnoval,
+			    const char *context, const char *format, va_list al)
+	__attribute__((format(printf, 5, 0)));
+static void logger_vmessage(xentoollog_logger *l, xentoollog_level level, int errnoval,
+			    const char *context, const char *format, va_list al)
+{
+	struct tsd_libxl *be = ((struct tsd_libxl_logger *)l)->be;
+	char msg[400];
+
+	vsnprintf(msg, sizeof(msg), format, al);
+	if (be->opening) {
+		/* While opening, keep only the first error: it becomes the one
+		 * line of TSD_DECLINED on a host without Xen. */
+		if (level >= XTL_ERROR && !be->first_error[0])
+			fmt_cut(be->first_error, sizeof(be->first_error), "%s%s%s%s%s",
+				 context ? context : "", context ? ": " : "", msg,
+				 errnoval >= 0 ? ": " : "", errnoval >= 0 ? strerror(errnoval) : "");
+		return;
+	}
+	if (level < XTL_NOTICE)
+		return;
+	be_log(be, level >= XTL_ERROR ? LOG_ERR : level >= XTL_WARN ? LOG_WARNING : LOG_NOTICE,
+	       "%s%s%s%s%s", context ? context : "", context ? ": " : "", msg,
+	       errnoval >= 0 ? ": " : "", errnoval >= 0 ? strerror(errnoval) : "");
+}
+
+static void logger_progress(xentoollog_logger *l, const char *context, const char *doing_what,
+			    int percent, unsigned long done, unsigned long total)
+{
+}
+
+static void logger_destroy(xentoollog_logger *l)
+{
+	/* Embedded in struct tsd_libxl: nothing to free. */
+}
+
+/* ---- osevent hooks: libxl's fds and timeouts on libevent --------------- */
+
+static void fd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libxl_fd *r = arg;
+	short revents = 0;
+	if (what & EV_READ)
+		revents |= POLLIN;
+	if (what & EV_WRITE)
+		revents |= POLLOUT;
+	libxl_osevent_occurred_fd(r->be->ctx, r->for_libxl, r->fd, r->events, revents & r->events);
+}
+
+static int fd_arm(struct tsd_libxl_fd *r)
+{
+	short ev = EV_PERSIST;
+	if (r->events & (POLLIN | POLLPRI))
+		ev |= EV_READ;
+	if (r->events & POLLOUT)
+		ev |= EV_WRITE;
+	if (r->ev) {
+		event_free(r->ev);
+		r->ev = NULL;
+	}
+	if (!(ev & (EV_READ | EV_WRITE)))
+		return 0; /* events == 0 is legal: registered, but idle */
+	r->ev = event_new(r->be->base.host->base, r->fd, ev, fd_cb, r);
+	if (!r->ev || event_add(r->ev, NULL) < 0)
+		return ERROR_OSEVENT_REG_FAIL;
+	return 0;
+}
+
+static int hook_fd_register(void *user, int fd, void **reg, short events, void *for_libxl)
+{
+	struct tsd_libxl_fd *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ERROR_NOMEM;
+	*r = (struct tsd_libxl_fd){ .be = user, .fd = fd, .events = events, .for_libxl = for_libxl };
+	int rc = fd_arm(r);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	*reg = r;
+	return 0;
+}
+
+static int hook_fd_modify(void *user, int fd, void **reg, short events)
+{
+	struct tsd_libxl_fd *r = *reg;
+	r->events = events;
+	return fd_arm(r);
+}
+
+static void hook_fd_deregister(void *user, int fd, void *reg)
+{
+	struct tsd_libxl_fd *r = reg;
+	if (r->ev)
+		event_free(r->ev);
+	free(r);
+}
+
+static void timeout_unlink(struct tsd_libxl_timeout *t)
+{
+	*t->prev = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	event_free(t->ev);
+	free(t);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libxl_timeout *t = arg;
+	struct tsd_libxl *be = t->be;
+	void *for_libxl = t->for_libxl;
+	/* A fired timeout counts as deregistered: free it first, libxl may
+	 * register a new one from inside the call. */
+	timeout_unlink(t);
+	libxl_osevent_occurred_timeout(be->ctx, for_libxl);
+}
+
+static struct timeval until(struct timeval abs)
+{
+	struct timeval now, d = { 0, 0 };
+	gettimeofday(&now, NULL);
+	if (timercmp(&abs, &now, >))
+		timersub(&abs, &now, &d);
+	return d;
+}
+
+static int hook_timeout_register(void *user, void **reg, struct timeval abs, void *for_libxl)
+{
+	struct tsd_libxl *be = user;
+	struct tsd_libxl_timeout *t = calloc(1, sizeof(*t));
+	if (!t)
+		return ERROR_NOMEM;
+	t->be = be;
+	t->for_libxl = for_libxl;
+	t->ev = evtimer_new(be->base.host->base, timeout_cb, t);
+	struct timeval d = until(abs);
+	if (!t->ev || evtimer_add(t->ev, &d) < 0) {
+		if (t->ev)
+			event_free(t->ev);
+		free(t);
+		return ERROR_OSEVENT_REG_FAIL;
+	}
+	t->next = be->timeouts;
+	t->prev = &be->timeouts;
+	if (t->next)
+		t->next->prev = &t->next;
+	be->timeouts = t;
+	*reg = t;
+	return 0;
+}
+
+static int hook_timeout_modify(void *user, void **reg, struct timeval abs)
+{
+	/* libxl only ever passes {0,0}: "fire as soon as possible". */
+	struct tsd_libxl_timeout *t = *reg;
+	struct timeval d = until(abs);
+	evtimer_del(t->ev);
+	return evtimer_add(t->ev, &d) < 0 ? ERROR_OSEVENT_REG_FAIL : 0;
+}
+
+static void hook_timeout_deregister(void *user, void *reg)
+{
+	/* Never called by libxl 4.17 (libxl_event.h); kept for completeness. */
+	timeout_unlink(reg);
+}
+
+/* ---- guests --------------------------------------------------------------- */
+
+static struct tsd_libxl_guest *guest_find(struct tsd_libxl *be, uint32_t domid)
+{
+	for (struct tsd_libxl_guest *g = be->guests; g; g = g->next)
+		if (g->domid == domid)
+			return g;
+	return NULL;
+}
+
+static void guest_forget(struct tsd_libxl *be, uint32_t domid, bool announce)
+{
+	for (struct tsd_libxl_guest **p = &be->guests; *p; p = &(*p)->next) {
+		struct tsd_libxl_guest *g = *p;
+		if (g->domid != domid)
+			continue;
+		*p = g->next;
+		if (g->death)
+			libxl_evdisable_domain_death(be->ctx, g->death);
+		if (announce && g->up && be->base.host->guest_down)
+			be->base.host->guest_down(be->base.host->ud, &be->base, g->id);
+		free(g);
+		return;
+	}
+}
+
+static void event_occurs(void *user, libxl_event *ev)
+{
+	struct tsd_libxl *be = user;
+	if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_DEATH) {
+		be_log(be, LOG_INFO, "domain %" PRIu32 " died", ev->domid);
+		guest_forget(be, ev->domid, true);
+	} else if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN) {
+		/* A reboot keeps the domid; the death event follows a real
+		 * shutdown.  Nothing to do yet. */
+		be_log(be, LOG_DEBUG, "domain %" PRIu32 " shut down (reason %d)", ev->domid,
+		       (int)ev->u.domain_shutdown.shutdown_reason);
+	}
+	libxl_event_free(be->ctx, ev);
+}
+
+static void disaster(void *user, libxl_event_type type, const char *msg, int errnoval)
+{
+	struct tsd_libxl *be = user;
+	/* Without this hook libxl would exit(-1) the whole daemon. */
+	be_log(be, LOG_CRIT, "libxl disaster (event type %d): %s%s%s; libxl guests are no "
+	       "longer tracked reliably", (int)type, msg, errnoval ? ": " : "",
+	       errnoval ? strerror(errnoval) : "");
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+static void op_free(struct tsd_libxl_op *op)
+{
+	*op->prev = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	if (op->ev)
+		event_free(op->ev);
+	if (op->cfg_init)
+		libxl_domain_config_dispose(&op->cfg);
+	if (op->pci_init)
+		libxl_device_pci_dispose(&op->pci);
+	free(op->monitor_out);
+	tsd_layout_clear(&op->layout);
+	free(op);
+}
+
+static void op_step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libxl_op *op = arg;
+	op->next_step(op);
+}
+
+/* Runs step after delay_ms on the loop: the only way results travel, so
+ * no daemon callback runs inside a libxl call. */
+static void op_then(struct tsd_libxl_op *op, void (*step)(struct tsd_libxl_op *), int delay_ms)
+{
+	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	op->next_step = step;
+	if (!op->ev)
+		op->ev = evtimer_new(op->be->base.host->base, op_step_cb, op);
+	if (!op->ev || evtimer_add(op->ev, &tv) < 0) {
+		/* Out of memory in libevent: nothing sane left to do. */
+		be_log(op->be, LOG_CRIT, "cannot schedule a libxl step");
+	}
+}
+
+static struct tsd_libxl_op *op_new(struct tsd_libxl *be, enum tsd_libxl_op_kind kind,
+				   uint32_t domid)
+{
+	struct tsd_libxl_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->be = be;
+	op->kind = kind;
+	op->domid = domid;
+	op->layout.free_slots = -1;
+	op->next = be->ops;
+	op->prev = &be->ops;
+	if (op->next)
+		op->next->prev = &op->next;
+	be->ops = op;
+	return op;
+}
+
+static void op_fail(struct tsd_libxl_op *op, int libxl_rc, const char *what)
+{
+	op->rc = tsd_libxl_rc(libxl_rc);
+	snprintf(op->msg, sizeof(op->msg), "libxl: %s of domain %" PRIu32 " failed: %s (%d)",
+		 what, op->domid, tsd_libxl_rc_name(libxl_rc), libxl_rc);
+}
+
+static void op_finish(struct tsd_libxl_op *op);
+
+/* Both ao callbacks land here: record rc, continue on the loop. */
+static void ao_done(libxl_ctx *ctx, int rc, void *for_callback)
+{
+	struct tsd_libxl_op *op = for_callback;
+	op->libxl_rc = rc;
+	op_then(op, op->next_step, 0);
+}
+
+static int op_start_monitor(struct tsd_libxl_op *op, void (*then)(struct tsd_libxl_op *))
+{
+	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
+	free(op->monitor_out);
+	op->monitor_out = NULL;
+	op->next_step = then;
+	return libxl_qemu_monitor_command(op->be->ctx, op->domid, "info pci", &op->monitor_out,
+					  &how);
+}
+
+/* info pci answered (refresh, discover): build the layout. */
+static void step_layout(struct tsd_libxl_op *op)
+{
+	struct tsd_libxl_model_input in;
+	struct tsd_live_bar *bars = NULL;
+	size_t nbars = 0;
+	struct mmio_error err;
+	char note[256];
+
+	if (op->libxl_rc) {
+		op_fail(op, op->libxl_rc, "info pci");
+		op_finish(op);
+		return;
+	}
+	if (tsd_libxl_model_input(&op->cfg, &in, &err) != MMIO_OK ||
+	    tsd_libxl_parse_info_pci(op->monitor_out ? op->monitor_out : "", &bars, &nbars,
+				     &err) != MMIO_OK ||
+	    tsd_libxl_layout(&in, bars, nbars, &op->layout, note, sizeof(note), &err) != MMIO_OK) {
+		op->rc = TSD_E_FAILED;
+		fmt_cut(op->msg, sizeof(op->msg), "domain %" PRIu32 ": %s", op->domid, err.msg);
+	} else {
+		op->have_layout = true;
+		if (note[0])
+			be_log(op->be, LOG_NOTICE, "domain %" PRIu32 ": %s", op->domid, note);
+	}
+	free(bars);
+	op_finish(op);
+}
+
+/* The configuration arrived: decide attachability, then ask QEMU. */
+static void step_config(struct tsd_libxl_op *op)
+{
+	if (op->libxl_rc) {
+		op_fail(op, op->libxl_rc, "retrieving the configuration");
+		op_finish(op);
+		return;
+	}
+	snprintf(op->guest.id, sizeof(op->guest.id), "%" PRIu32, op->domid);
+	if (op->cfg.c_info.name)
+		snprintf(op->guest.name, sizeof(op->guest.name), "%s", op->cfg.c_info.name);
+	snprintf(op->guest.uuid, sizeof(op->guest.uuid), LIBXL_UUID_FMT,
+		 LIBXL_UUID_BYTES(op->cfg.c_info.uuid));
+	op->guest.can_attach = tsd_libxl_attachable(&op->cfg, op->guest.why_not,
+						    sizeof(op->guest.why_not));
+	if (!op->guest.can_attach) {
+		/* PV and PVH guests are listed, with the reason; no layout. */
+		op_finish(op);
+		return;
+	}
+	int rc = op_start_monitor(op, step_layout);
+	if (rc) {
+		op->libxl_rc = rc;
+		op_then(op, step_layout, 0);
+	}
+}
+
+static int op_start_config(struct tsd_libxl_op *op)
+{
+	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
+	libxl_domain_config_init(&op->cfg);
+	op->cfg_init = true;
+	op->next_step = step_config;
+	return libxl_retrieve_domain_configuration(op->be->ctx, op->domid, &op->cfg, &how);
+}
+
+/* After pci_add: look at the new device's BARs until the guest placed them
+ * or we stop waiting. */
+static void step_settle(struct tsd_libxl_op *op);
+
+static void step_settled(struct tsd_libxl_op *op)
+{
+	struct tsd_live_bar *bars = NULL;
+	size_t nbars = 0;
+	struct mmio_error err;
+	char which[256], qdev[16];
+
+	if (op->libxl_rc) {
+		/* Attached, but we cannot see it: say so, keep it attached. */
+		op->rc = TSD_OK;
+		snprintf(op->msg, sizeof(op->msg), "attached; info pci failed afterwards (%s): "
+			 "BAR placement not verified", tsd_libxl_rc_name(op->libxl_rc));
+		op_finish(op);
+		return;
+	}
+	tsd_libxl_pt_id(&(struct mmio_bdf){ (uint16_t)op->pci.domain, op->pci.bus, op->pci.dev,
+					    op->pci.func }, qdev, sizeof(qdev));
+	if (tsd_libxl_parse_info_pci(op->monitor_out ? op->monitor_out : "", &bars, &nbars,
+				     &err) != MMIO_OK) {
+		op->rc = TSD_OK;
+		fmt_cut(op->msg, sizeof(op->msg), "attached; info pci unreadable (%s): BAR "
+			 "placement not verified", err.msg);
+		op_finish(op);
+		return;
+	}
+	size_t n = tsd_libxl_unassigned(bars, nbars, qdev, which, sizeof(which));
+	free(bars);
+	if (n && ++op->tries < TSD_LIBXL_SETTLE_TRIES) {
+		op_then(op, step_settle, TSD_LIBXL_SETTLE_MS);
+		return;
+	}
+	if (n) {
+		op->rc = TSD_E_UNASSIGNED;
+		snprintf(op->msg, sizeof(op->msg), "%s attached to domain %" PRIu32 ", but the "
+			 "guest left %zu BAR%s unassigned after %d s: %s", qdev, op->domid, n,
+			 n == 1 ? "" : "s", TSD_LIBXL_SETTLE_TRIES * TSD_LIBXL_SETTLE_MS / 1000,
+			 which);
+	} else {
+		op->rc = TSD_OK;
+	}
+	op_finish(op);
+}
+
+static void step_settle(struct tsd_libxl_op *op)
+{
+	int rc = op_start_monitor(op, step_settled);
+	if (rc) {
+		op->libxl_rc = rc;
+		op_then(op, step_settled, 0);
+	}
+}
+
+static void step_added(struct tsd_libxl_op *op)
+{
+	if (op->libxl_rc) {
+		op_fail(op, op->libxl_rc, "libxl_device_pci_add");
+		op_finish(op);
+		return;
+	}
+	op_then(op, step_settle, 0);
+}
+
+static void step_removed(struct tsd_libxl_op *op)
+{
+	if (op->libxl_rc)
+		op_fail(op, op->libxl_rc, "libxl_device_pci_remove");
+	op_finish(op);
+}
+
+static void op_finish(struct tsd_libxl_op *op)
+{
+	struct tsd_libxl *be = op->be;
+	const struct tsd_host *h = be->base.host;
+
+	switch (op->kind) {
+	case OP_DISCOVER: {
+		struct tsd_libxl_guest *g = guest_find(be, op->domid);
+		if (!g) {
+			break; /* died meanwhile */
+		} else if (op->rc == TSD_E_NOGUEST) {
+			guest_forget(be, op->domid, false);
+		} else if (op->rc != TSD_OK && !op->guest.id[0]) {
+			/* No configuration (not created by libxl, e.g. a
+			 * stubdomain): not a guest mmiod can serve. */
+			be_log(be, LOG_DEBUG, "%s", op->msg);
+		} else {
+			if (op->rc != TSD_OK)
+				be_log(be, LOG_WARNING, "%s", op->msg);
+			g->up = true;
+			if (h->guest_up)
+				h->guest_up(h->ud, &be->base, &op->guest,
+					    op->have_layout ? &op->layout : NULL);
+		}
+		break;
+	}
+	case OP_REFRESH:
+		if (op->layout_cb)
+			op->layout_cb(op->ud, op->rc, op->have_layout ? &op->layout : NULL,
+				      op->rc ? op->msg : NULL);
+		break;
+	case OP_ATTACH:
+	case OP_DETACH: {
+		struct tsd_result res = { .rc = op->rc };
+		snprintf(res.msg, sizeof(res.msg), "%s", op->msg);
+		snprintf(res.attached_id, sizeof(res.attached_id), "%s", op->attached_id);
+		if (op->done)
+			op->done(op->ud, &res);
+		break;
+	}
+	}
+	op_free(op);
+}
+
+/* ---- discovery --------------------------------------------------------------- */
+
+static void discover(struct tsd_libxl *be, uint32_t domid)
+{
+	struct tsd_libxl_guest *g = calloc(1, sizeof(*g));
+	struct tsd_libxl_op *op = g ? op_new(be, OP_DISCOVER, domid) : NULL;
+	if (!op) {
+		free(g);
+		be_log(be, LOG_ERR, "out of memory discovering domain %" PRIu32, domid);
+		return;
+	}
+	g->domid = domid;
+	g->seen = true;
+	snprintf(g->id, sizeof(g->id), "%" PRIu32, domid);
+	g->next = be->guests;
+	be->guests = g;
+	int rc = libxl_evenable_domain_death(be->ctx, domid, domid, &g->death);
+	if (rc) {
+		g->death = NULL;
+		be_log(be, LOG_WARNING, "domain %" PRIu32 ": no death events (%s); the rescan "
+		       "will notice it going", domid, tsd_libxl_rc_name(rc));
+	}
+	rc = op_start_config(op);
+	if (rc) {
+		op->libxl_rc = rc;
+		op_then(op, step_config, 0);
+	}
+}
+
+static void rescan(struct tsd_libxl *be)
+{
+	int n = 0;
+	libxl_dominfo *info = libxl_list_domain(be->ctx, &n);
+	if (!info) {
+		be_log(be, LOG_WARNING, "libxl_list_domain failed");
+		return;
+	}
+	for (struct tsd_libxl_guest *g = be->guests; g; g = g->next)
+		g->seen = false;
+	for (int i = 0; i < n; i++) {
+		if (info[i].domid == 0 || info[i].dying)
+			continue; /* dom0 is not a guest; dying ones are leaving */
+		struct tsd_libxl_guest *g = guest_find(be, info[i].domid);
+		if (g)
+			g->seen = true;
+		else
+			discover(be, info[i].domid);
+	}
+	libxl_dominfo_list_free(info, n);
+	/* A domain gone without a death event (events not enabled). */
+	for (struct tsd_libxl_guest *g = be->guests, *next; g; g = next) {
+		next = g->next;
+		if (!g->seen)
+			guest_forget(be, g->domid, true);
+	}
+}
+
+static void rescan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rescan(arg);
+}
+
+/* ---- the driver ---------------------------------------------------------------- */
+
+static void tsd_libxl_close(struct tsd_backend *tbe)
+{
+	struct tsd_libxl *be = (struct tsd_libxl *)tbe;
+	if (!be)
+		return;
+	if (be->rescan)
+		event_free(be->rescan);
+	/* Outstanding operations: their callers get nothing more; the
+	 * daemon closes back ends only when it is going away. */
+	while (be->ops)
+		op_free(be->ops);
+	while (be->guests)
+		guest_forget(be, be->guests->domid, false);
+	libxl_ctx_free(be->ctx);
+	/* libxl never deregisters timeouts (libxl_event.h): free what is left. */
+	while (be->timeouts)
+		timeout_unlink(be->timeouts);
+	free(be);
+}
+
+static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned flags,
+			  struct tsd_backend **out, struct mmio_error *err)
+{
+	if (flags) {
+		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown open flags 0x%x", flags);
+		return -1;
+	}
+	if (arg && arg[0]) {
+		mmio_error_set(err, MMIO_E_INVALID, "libxl: takes no argument (got \"%s\")", arg);
+		return -1;
+	}
+	struct tsd_libxl *be = calloc(1, sizeof(*be));
+	if (!be) {
+		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+		return -1;
+	}
+	be->base.drv = &tsd_libxl_driver;
+	be->base.host = host;
+	snprintf(be->base.spec, sizeof(be->base.spec), "libxl%s%s", arg && arg[0] ? ":" : "",
+		 arg ? arg : "");
+	be->logger.vtable = (xentoollog_logger){ .vmessage = logger_vmessage,
+						 .progress = logger_progress,
+						 .destroy = logger_destroy };
+	be->logger.be = be;
+	be->opening = true;
+	int rc = libxl_ctx_alloc(&be->ctx, LIBXL_VERSION, 0, &be->logger.vtable);
+	be->opening = false;
+	if (rc) {
+		/* No /dev/xen/privcmd or no xenstored: not a Xen dom0. */
+		mmio_error_set(err, MMIO_E_UNSUPPORTED, "libxl: not a Xen dom0 (libxl_ctx_alloc: "
+			       "%s%s%s)", tsd_libxl_rc_name(rc), be->first_error[0] ? "; " : "",
+			       be->first_error);
+		free(be);
+		return TSD_DECLINED;
+	}
+	/* libxl forks helpers; reap only those, so the daemon can keep
+	 * children (and libevent's SIGCHLD handling) of its own.  Must come
+	 * before libxl has any child. */
+	be->child_hooks = (libxl_childproc_hooks){
+		.chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
+	};
+	libxl_childproc_setmode(be->ctx, &be->child_hooks, be);
+	be->os_hooks = (libxl_osevent_hooks){
+		.fd_register = hook_fd_register, .fd_modify = hook_fd_modify,
+		.fd_deregister = hook_fd_deregister, .timeout_register = hook_timeout_register,
+		.timeout_modify = hook_timeout_modify, .timeout_deregister = hook_timeout_deregister,
+	};
+	libxl_osevent_register_hooks(be->ctx, &be->os_hooks, be);
+	be->ev_hooks = (libxl_event_hooks){
+		.event_occurs_mask = LIBXL_EVENTMASK_ALL, .event_occurs = event_occurs,
+		.disaster = disaster,
+	};
+	libxl_event_register_callbacks(be->ctx, &be->ev_hooks, be);
+
+	be->rescan = event_new(host->base, -1, EV_PERSIST, rescan_cb, be);
+	struct timeval tv = { TSD_LIBXL_RESCAN_SEC, 0 };
+	if (!be->rescan || event_add(be->rescan, &tv) < 0) {
+		mmio_error_set(err, MMIO_E_NOMEM, "libxl: cannot arm the rescan timer");
+		tsd_libxl_close(&be->base);
+		return -1;
+	}
+	rescan(be);
+	*out = &be->base;
+	return 0;
+}
+
+static int parse_domid(const char *id, uint32_t *domid, struct mmio_error *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(id, &end, 10);
+	if (errno || end == id || *end || v == 0 || v >= 0x7FF0) {
+		mmio_error_set(err, MMIO_E_INVALID, "libxl: \"%s\" is not a domid", id);
+		return -1;
+	}
+	*domid = (uint32_t)v;
+	return 0;
+}
+
+static int tsd_libxl_refresh(struct tsd_backend *tbe, const char *guest_id, unsigned flags,
+			     tsd_layout_fn cb, void *ud, struct mmio_error *err)
+{
+	struct tsd_libxl *be = (struct tsd_libxl *)tbe;
+	uint32_t domid;
+	if (flags) {
+		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown refresh flags 0x%x", flags);
+		return -1;
+	}
+	if (parse_domid(guest_id, &domid, err) < 0)
+		return -1;
+	struct tsd_libxl_op *op = op_new(be, OP_REFRESH, domid);
+	if (!op) {
+		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+		return -1;
+	}
+	op->layout_cb = cb;
+	op->ud = ud;
+	int rc = op_start_config(op);
+	if (rc) {
+		op->libxl_rc = rc;
+		op_then(op, step_config, 0);
+	}
+	return 0;
+}
+
+static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
+			    const struct tsd_attach_req *req, unsigned flags, tsd_done_fn cb,
+			    void *ud, struct mmio_error *err)
+{
+	struct tsd_libxl *be = (struct tsd_libxl *)tbe;
+	struct mmio_bdf bdf;
+	uint32_t domid;
+
+	if (flags & ~TSD_ATTACH_KNOWN_FLAGS) {
+		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown attach flags 0x%x", flags);
+		return -1;
+	}
+	if (parse_domid(guest_id, &domid, err) < 0)
+		return -1;
+	if (!req->host_bdf) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED, "libxl attaches host PCI devices only; "
+			       "\"%s\" is not one", req->device ? req->device->name : "?");
+		return -1;
+	}
+	if (mmio_bdf_parse(req->host_bdf, &bdf, err) != MMIO_OK)
+		return -1;
+	struct tsd_libxl_op *op = op_new(be, OP_ATTACH, domid);
+	if (!op) {
+		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+		return -1;
+	}
+	op->done = cb;
+	op->ud = ud;
+	libxl_device_pci_init(&op->pci);
+	op->pci_init = true;
+	op->pci.domain = bdf.domain;
+	op->pci.bus = bdf.bus;
+	op->pci.dev = bdf.dev;
+	op->pci.func = bdf.fn;
+	mmio_bdf_format(&bdf, op->attached_id, sizeof(op->attached_id));
+	if (flags & TSD_ATTACH_ASSIGNABLE) {
+		/* Synchronous and quick (sysfs writes); idempotent. */
+		int rc = libxl_device_pci_assignable_add(be->ctx, &op->pci, 1);
+		if (rc) {
+			mmio_error_set(err, MMIO_E_IO, "libxl: making %s assignable failed: %s",
+				       op->attached_id, tsd_libxl_rc_name(rc));
+			op_free(op);
+			return -1;
+		}
+	}
+	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
+	op->next_step = step_added;
+	int rc = libxl_device_pci_add(be->ctx, domid, &op->pci, &how);
+	if (rc) {
+		mmio_error_set(err, MMIO_E_IO, "libxl: libxl_device_pci_add of %s to domain %"
+			       PRIu32 " failed to start: %s", op->attached_id, domid,
+			       tsd_libxl_rc_name(rc));
+		op_free(op);
+		return -1;
+	}
+	return 0;
+}
+
+static int tsd_libxl_detach(struct tsd_backend *tbe, const char *guest_id,
+			    const char *attached_id, unsigned flags, tsd_done_fn cb, void *ud,
+			    struct mmio_error *err)
+{
+	struct tsd_libxl *be = (struct tsd_libxl *)tbe;
+	struct mmio_bdf bdf;
+	uint32_t domid;
+
+	if (flags) {
+		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown detach flags 0x%x", flags);
+		return -1;
+	}
+	if (parse_domid(guest_id, &domid, err) < 0 ||
+	    mmio_bdf_parse(attached_id, &bdf, err) != MMIO_OK)
+		return -1;
+	struct tsd_libxl_op *op = op_new(be, OP_DETACH, domid);
+	if (!op) {
+		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+		return -1;
+	}
+	op->done = cb;
+	op->ud = ud;
+	libxl_device_pci_init(&op->pci);
+	op->pci_init = true;
+	op->pci.domain = bdf.domain;
+	op->pci.bus = bdf.bus;
+	op->pci.dev = bdf.dev;
+	op->pci.func = bdf.fn;
+	snprintf(op->attached_id, sizeof(op->attached_id), "%s", attached_id);
+	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
+	op->next_step = step_removed;
+	int rc = libxl_device_pci_remove(be->ctx, domid, &op->pci, &how);
+	if (rc) {
+		mmio_error_set(err, MMIO_E_IO, "libxl: libxl_device_pci_remove of %s failed to "
+			       "start: %s", attached_id, tsd_libxl_rc_name(rc));
+		op_free(op);
+		return -1;
+	}
+	return 0;
+}
+
+const struct tsd_driver tsd_libxl_driver = {
+	.name = "libxl",
+	.open = tsd_libxl_open,
+	.close = tsd_libxl_close,
+	.refresh = tsd_libxl_refresh,
+	.attach = tsd_libxl_attach,
+	.detach = tsd_libxl_detach,
+};
