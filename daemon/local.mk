@@ -10,3 +10,22 @@ daemon_libmmiod_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 MMIOD_LIBS = daemon/libmmiod.a lib/libmmio.a \
 	$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS) \
 	$(LIBVIRT_LIBS) $(LIBXL_LIBS)
+
+# ---- the daemon proper (D-Bus layer, books, state) ----------------------------
+daemon_libmmiod_a_SOURCES += \
+	daemon/mmiod-names.h \
+	daemon/daemon.h \
+	daemon/daemon.c \
+	daemon/books.h \
+	daemon/books.c \
+	daemon/state.h \
+	daemon/state.c \
+	daemon/log.h \
+	daemon/log.c \
+	daemon/authz.h \
+	daemon/authz.c \
+	daemon/bus-errors.h \
+	daemon/bus-errors.c \
+	daemon/bus-manager.c \
+	daemon/bus-guest.c \
+	daemon/introspect.c

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * books.c — one guest's books and the admission rule.
+ *
+ * Admission of device D: mmio_place(D) on the space built from the windows
+ * minus (live assigned BARs ∪ in-flight holds); then every outstanding
+ * reservation's devices must still fit after D (mmio_place of
+ * [D, reserved devices...] in reservation creation order), because a
+ * reservation is a capacity promise the guest kernel knows nothing about:
+ * it will put D at the lowest free address whatever we promised.
+ *
+ * Memory and I/O ranges go into one used list: x86 I/O ports lie below
+ * 0x10000 and no memory window starts that low, so they never collide.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "books.h"
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+const char *books_attach_state_name(enum books_attach_state s)
+{
+	switch (s) {
+	case BOOKS_ATTACH_INFLIGHT: return "attaching";
+	case BOOKS_ATTACH_ATTACHED: return "attached";
+	case BOOKS_ATTACH_DETACHING: return "detaching";
+	}
+	return "unknown";
+}
+
+int books_attach_state_from_name(const char *s)
+{
+	for (int i = BOOKS_ATTACH_INFLIGHT; i <= BOOKS_ATTACH_DETACHING; i++)
+		if (strcmp(s, books_attach_state_name((enum books_attach_state)i)) == 0)
+			return i;
+	return -1;
+}
+
+void books_init(struct books *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->layout.free_slots = -1;
+}
+
+static void reservation_free(struct books_reservation *r)
+{
+	free(r->devs);
+	r->devs = NULL;
+	r->n = 0;
+}
+
+void books_free(struct books *b)
+{
+	tsd_layout_clear(&b->layout);
+	free(b->attaches);
+	for (size_t i = 0; i < b->nres; i++)
+		reservation_free(&b->res[i]);
+	free(b->res);
+	books_init(b);
+}
+
+enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, struct mmio_error *err)
+{
+	struct tsd_layout copy;
+
+	if (tsd_layout_copy(&copy, l) < 0)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory copying a guest layout");
+	tsd_layout_clear(&b->layout);
+	b->layout = copy;
+	b->have_layout = true;
+	return MMIO_OK;
+}
+
+/* ---- used ranges ----------------------------------------------------------- */
+
+struct rangev {
+	size_t n, cap;
+	struct mmio_range *v;
+};
+
+static int rangev_push(struct rangev *rv, uint64_t start, uint64_t size)
+{
+	if (!size)
+		return 0;
+	if (rv->n == rv->cap) {
+		size_t cap = rv->cap ? rv->cap * 2 : 16;
+		struct mmio_range *v = realloc(rv->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		rv->v = v;
+		rv->cap = cap;
+	}
+	rv->v[rv->n++] = (struct mmio_range){ start, start + size };
+	return 0;
+}
+
+static int push_entry(struct rangev *rv, const struct books_entry *e)
+{
+	for (unsigned i = 0; i < e->nbars; i++)
+		if (e->bars[i].placed && rangev_push(rv, e->bars[i].addr, e->bars[i].bar.size) < 0)
+			return -1;
+	return 0;
+}
+
+static const struct books_attach *attach_by_tsd_id(const struct books *b, const char *dev)
+{
+	for (size_t i = 0; i < b->nattach; i++)
+		if (b->attaches[i].tsd_id[0] && strcmp(b->attaches[i].tsd_id, dev) == 0)
+			return &b->attaches[i];
+	return NULL;
+}
+
+/* The predicted BAR of an attached device matching a live BAR the toolstack
+ * shows unassigned (Linux placed it; QEMU shows all-ones until the driver
+ * enables decode). */
+static const struct books_bar *predicted_bar(const struct books_attach *a, const struct mmio_bar *bar)
+{
+	for (unsigned i = 0; i < a->e.nbars; i++)
+		if (a->e.bars[i].bar.index == bar->index && a->e.bars[i].placed)
+			return &a->e.bars[i];
+	return NULL;
+}
+
+static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
+{
+	if (use & BOOKS_USE_LIVE) {
+		for (size_t i = 0; i < b->layout.nbars; i++) {
+			const struct tsd_live_bar *lb = &b->layout.bars[i];
+			if (lb->addr != TSD_ADDR_UNASSIGNED) {
+				if (rangev_push(rv, lb->addr, lb->bar.size) < 0)
+					return -1;
+				continue;
+			}
+			const struct books_attach *a = attach_by_tsd_id(b, lb->device);
+			const struct books_bar *pb = a ? predicted_bar(a, &lb->bar) : NULL;
+			if (pb && rangev_push(rv, pb->addr, pb->bar.size) < 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < b->nattach; i++) {
+		const struct books_attach *a = &b->attaches[i];
+		if ((use & BOOKS_USE_HOLDS) && a->state == BOOKS_ATTACH_INFLIGHT &&
+		    push_entry(rv, &a->e) < 0)
+			return -1;
+	}
+	if (use & BOOKS_USE_RESERVATIONS)
+		for (size_t i = 0; i < b->nres; i++)
+			for (size_t j = 0; j < b->res[i].n; j++)
+				if (push_entry(rv, &b->res[i].devs[j]) < 0)
+					return -1;
+	return 0;
+}
+
+enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_space *sp,
+			     struct mmio_error *err)
+{
+	struct rangev rv = { 0 };
+	enum mmio_status st;
+
+	if (!b->have_layout)
+		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
+				      "the guest's windows are not known yet (back end has not read them)");
+	if (collect_used(b, use, &rv) < 0) {
+		free(rv.v);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory collecting used ranges");
+	}
+	struct mmio_space_params p = {
+		.windows = b->layout.win,
+		.nwin = b->layout.nwin,
+		.used = rv.v,
+		.nused = rv.n,
+		.clip = b->layout.clip,
+		.nclip = b->layout.nclip,
+		.min_mem = b->layout.min_mem,
+	};
+	st = mmio_space_init(sp, &p, err);
+	free(rv.v);
+	return st;
+}
+
+/* ---- placement ------------------------------------------------------------- */
+
+void books_entries_fill(const struct mmio_space *sp, const struct mmio_device *devs,
+			const char *const *specs, size_t n, const struct mmio_placement *pl,
+			struct books_entry *out)
+{
+	for (size_t d = 0; d < n; d++) {
+		struct books_entry *e = &out[d];
+		memset(e, 0, sizeof(*e));
+		copy_str(e->spec, sizeof(e->spec), specs ? specs[d] : devs[d].name);
+		e->dev = devs[d];
+		e->nbars = devs[d].nbars;
+		for (unsigned i = 0; i < devs[d].nbars; i++)
+			e->bars[i].bar = devs[d].bars[i];
+	}
+	if (!pl)
+		return;
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct mmio_bar_place *p = &pl->items[i];
+		if (p->device >= n || p->bar >= out[p->device].nbars)
+			continue;
+		struct books_bar *bb = &out[p->device].bars[p->bar];
+		bb->placed = p->placed && p->window >= 0;
+		if (bb->placed) {
+			bb->window = sp->w[p->window].win.kind;
+			bb->addr = p->addr;
+		}
+	}
+}
+
+static size_t count_reserved(const struct books *b)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->nres; i++)
+		n += b->res[i].n;
+	return n;
+}
+
+/* Places devs (then, if with_res, every reserved device) as sequential
+ * hot-plugs on the space minus live BARs and holds. */
+static enum mmio_status place_with_reservations(const struct books *b, const struct mmio_device *devs,
+						const char *const *specs, size_t n,
+						struct books_entry *out, struct mmio_error *err)
+{
+	struct mmio_space sp;
+	struct mmio_placement *pl = NULL;
+	struct mmio_device *all = NULL;
+	size_t nres = count_reserved(b);
+	enum mmio_status st;
+
+	st = books_space(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
+	if (st != MMIO_OK)
+		return st;
+	pl = mmio_placement_alloc(n ? n : 1);
+	if (!pl) {
+		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
+		goto out;
+	}
+	st = mmio_place(&sp, devs, n, pl, err);
+	books_entries_fill(&sp, devs, specs, n, pl, out);
+	if (st != MMIO_OK || nres == 0)
+		goto out;
+
+	/* Reservations are capacity promises: they must still fit after devs. */
+	all = malloc((n + nres) * sizeof(*all));
+	if (!all) {
+		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
+		goto out;
+	}
+	memcpy(all, devs, n * sizeof(*all));
+	size_t k = n;
+	for (size_t i = 0; i < b->nres; i++)
+		for (size_t j = 0; j < b->res[i].n; j++)
+			all[k++] = b->res[i].devs[j].dev;
+	struct mmio_error why = { 0 };
+	st = mmio_place(&sp, all, k, NULL, &why);
+	if (st == MMIO_E_NOSPACE) {
+		/* which reservation broke: the first one that does not fit */
+		const char *rid = "?";
+		size_t acc = n;
+		for (size_t i = 0; i < b->nres; i++) {
+			acc += b->res[i].n;
+			if (mmio_place(&sp, all, acc, NULL, NULL) != MMIO_OK) {
+				rid = b->res[i].id;
+				break;
+			}
+		}
+		st = mmio_error_set(err, MMIO_E_NOSPACE,
+				    "fits only by breaking reservation %s: %s", rid, why.msg);
+	} else if (st != MMIO_OK) {
+		*err = why;
+	}
+out:
+	free(all);
+	free(pl);
+	mmio_space_free(&sp);
+	return st;
+}
+
+enum mmio_status books_check(const struct books *b, const struct mmio_device *devs,
+			     const char *const *specs, size_t n, struct books_entry *out,
+			     struct mmio_error *err)
+{
+	return place_with_reservations(b, devs, specs, n, out, err);
+}
+
+enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, const char *spec,
+			     const char *attach_id, const char *host_bdf, const char *qemu_device,
+			     size_t *index, struct mmio_error *err)
+{
+	struct books_attach a;
+	enum mmio_status st;
+
+	if (books_find_attach(b, attach_id) >= 0)
+		return mmio_error_set(err, MMIO_E_INVALID, "attach id %s is already in use", attach_id);
+	memset(&a, 0, sizeof(a));
+	st = place_with_reservations(b, dev, &spec, 1, &a.e, err);
+	if (st != MMIO_OK)
+		return st;
+	copy_str(a.id, sizeof(a.id), attach_id);
+	copy_str(a.host_bdf, sizeof(a.host_bdf), host_bdf);
+	copy_str(a.qemu_device, sizeof(a.qemu_device), qemu_device);
+	a.state = BOOKS_ATTACH_INFLIGHT;
+	st = books_add_attach(b, &a, err);
+	if (st == MMIO_OK && index)
+		*index = b->nattach - 1;
+	return st;
+}
+
+enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
+			       const char *const *specs, size_t n, const char *id,
+			       const char *label, struct mmio_error *err)
+{
+	size_t nres = count_reserved(b);
+	struct mmio_device *all = NULL;
+	const char **allspecs = NULL;
+	struct books_entry *ents = NULL;
+	struct books_reservation r;
+	enum mmio_status st;
+
+	if (n == 0)
+		return mmio_error_set(err, MMIO_E_INVALID, "a reservation needs at least one device");
+	if (books_find_reservation(b, id) >= 0)
+		return mmio_error_set(err, MMIO_E_INVALID, "reservation id %s is already in use", id);
+	all = calloc(nres + n, sizeof(*all));
+	allspecs = calloc(nres + n, sizeof(*allspecs));
+	ents = calloc(nres + n, sizeof(*ents));
+	if (!all || !allspecs || !ents) {
+		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
+		goto out;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < b->nres; i++)
+		for (size_t j = 0; j < b->res[i].n; j++) {
+			allspecs[k] = b->res[i].devs[j].spec;
+			all[k++] = b->res[i].devs[j].dev;
+		}
+	for (size_t i = 0; i < n; i++) {
+		allspecs[k] = specs ? specs[i] : devs[i].name;
+		all[k++] = devs[i];
+	}
+	/* existing reservations first (creation order), then the new one */
+	struct mmio_space sp;
+	st = books_space(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
+	if (st != MMIO_OK)
+		goto out;
+	struct mmio_placement *pl = mmio_placement_alloc(k);
+	if (!pl) {
+		mmio_space_free(&sp);
+		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
+		goto out;
+	}
+	st = mmio_place(&sp, all, k, pl, err);
+	books_entries_fill(&sp, all, allspecs, k, pl, ents);
+	free(pl);
+	mmio_space_free(&sp);
+	if (st != MMIO_OK)
+		goto out;
+
+	memset(&r, 0, sizeof(r));
+	copy_str(r.id, sizeof(r.id), id);
+	copy_str(r.label, sizeof(r.label), label);
+	r.n = n;
+	r.devs = ents + nres;
+	st = books_add_reservation(b, &r, err);
+out:
+	free(ents);
+	free(allspecs);
+	free(all);
+	return st;
+}
+
+ssize_t books_find_reservation(const struct books *b, const char *id)
+{
+	for (size_t i = 0; i < b->nres; i++)
+		if (strcmp(b->res[i].id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+void books_release(struct books *b, size_t index)
+{
+	if (index >= b->nres)
+		return;
+	reservation_free(&b->res[index]);
+	memmove(&b->res[index], &b->res[index + 1], (b->nres - index - 1) * sizeof(*b->res));
+	b->nres--;
+}
+
+ssize_t books_find_attach(const struct books *b, const char *key)
+{
+	for (size_t i = 0; i < b->nattach; i++)
+		if (strcmp(b->attaches[i].id, key) == 0)
+			return (ssize_t)i;
+	for (size_t i = 0; i < b->nattach; i++) {
+		const struct books_attach *a = &b->attaches[i];
+		if ((a->tsd_id[0] && strcmp(a->tsd_id, key) == 0) ||
+		    (a->host_bdf[0] && strcmp(a->host_bdf, key) == 0) ||
+		    strcmp(a->e.spec, key) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+void books_remove_attach(struct books *b, size_t index)
+{
+	if (index >= b->nattach)
+		return;
+	memmove(&b->attaches[index], &b->attaches[index + 1],
+		(b->nattach - index - 1) * sizeof(*b->attaches));
+	b->nattach--;
+}
+
+enum mmio_status books_add_attach(struct books *b, const struct books_attach *a,
+				  struct mmio_error *err)
+{
+	struct books_attach *v = realloc(b->attaches, (b->nattach + 1) * sizeof(*v));
+	if (!v)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for an attach");
+	b->attaches = v;
+	v[b->nattach++] = *a;
+	return MMIO_OK;
+}
+
+enum mmio_status books_add_reservation(struct books *b, const struct books_reservation *r,
+				       struct mmio_error *err)
+{
+	struct books_reservation *v = realloc(b->res, (b->nres + 1) * sizeof(*v));
+	struct books_entry *devs = malloc((r->n ? r->n : 1) * sizeof(*devs));
+	if (!v || !devs) {
+		free(devs);
+		if (v)
+			b->res = v;
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
+	}
+	memcpy(devs, r->devs, r->n * sizeof(*devs));
+	b->res = v;
+	v[b->nres] = *r;
+	v[b->nres].devs = devs;
+	b->nres++;
+	return MMIO_OK;
+}
+
+bool books_layout_has_device(const struct books *b, const char *tsd_id)
+{
+	if (!tsd_id[0])
+		return false;
+	for (size_t i = 0; i < b->layout.nbars; i++)
+		if (strcmp(b->layout.bars[i].device, tsd_id) == 0)
+			return true;
+	return false;
+}
+
+unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_MAX_WINDOWS])
+{
+	struct mmio_space sp;
+	struct mmio_error err;
+	unsigned n = b->layout.nwin;
+	bool have_space;
+
+	if (n > MMIO_MAX_WINDOWS)
+		n = MMIO_MAX_WINDOWS;
+	have_space = books_space(b, BOOKS_USE_ALL, &sp, &err) == MMIO_OK;
+	for (unsigned i = 0; i < n; i++) {
+		const struct mmio_window *w = &b->layout.win[i];
+		out[i] = (struct books_window_view){
+			.kind = w->kind,
+			.start = w->start,
+			.end = w->end,
+			.free = have_space ? sp.w[i].free_bytes : 0,
+			.largest = have_space ? sp.w[i].largest_block : 0,
+			.source = b->layout.win_source[i],
+		};
+	}
+	if (have_space)
+		mmio_space_free(&sp);
+	return n;
+}
+
+uint64_t books_reservation_bytes(const struct books_reservation *r)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < r->n; i++)
+		for (unsigned j = 0; j < r->devs[i].nbars; j++)
+			sum += r->devs[i].bars[j].bar.size;
+	return sum;
+}

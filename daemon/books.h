@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * books.h — one guest's books: what the back end reports (windows, live
+ * BARs), what mmiod holds (attaches in flight, each with its predicted
+ * placement), what it promised (reservations) and what it attached.
+ *
+ * Pure functions over the lib/ model: no D-Bus, no libevent, no I/O.
+ * Admission and the hold happen in one call (books_admit) so that two
+ * racing attaches can never both get the last block.
+ */
+#ifndef MMIOD_BOOKS_H
+#define MMIOD_BOOKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mmio-model.h"
+#include "toolstack.h"
+
+#define BOOKS_ID_MAX   64
+#define BOOKS_SPEC_MAX 256
+
+/* One BAR with where the model predicts the guest will put it. */
+struct books_bar {
+	struct mmio_bar bar;
+	bool placed;
+	uint8_t window;         /* enum mmio_window_kind when placed */
+	uint64_t addr;
+};
+
+/* One device with its predicted placement. */
+struct books_entry {
+	char spec[BOOKS_SPEC_MAX];      /* as the caller gave it */
+	struct mmio_device dev;
+	unsigned nbars;
+	struct books_bar bars[MMIO_MAX_BARS];
+};
+
+enum books_attach_state {
+	BOOKS_ATTACH_INFLIGHT = 0,   /* admitted, held, toolstack working */
+	BOOKS_ATTACH_ATTACHED,       /* done; the device is in the guest */
+	BOOKS_ATTACH_DETACHING,      /* detach in progress */
+};
+const char *books_attach_state_name(enum books_attach_state s);
+int books_attach_state_from_name(const char *s);   /* -1 if unknown */
+
+struct books_attach {
+	char id[BOOKS_ID_MAX];          /* mmiod's attach id (also the qdev id asked for) */
+	char tsd_id[BOOKS_ID_MAX];      /* the back end's id to detach by; "" until known */
+	char host_bdf[16];              /* "" unless a host device */
+	char qemu_device[BOOKS_SPEC_MAX];
+	uint8_t state;                  /* enum books_attach_state */
+	struct books_entry e;
+};
+
+struct books_reservation {
+	char id[BOOKS_ID_MAX];
+	char label[128];
+	size_t n;
+	struct books_entry *devs;       /* malloc'd, predicted placement at creation */
+};
+
+struct books {
+	bool have_layout;
+	struct tsd_layout layout;       /* as last read from the back end */
+	size_t nattach;
+	struct books_attach *attaches;
+	size_t nres;
+	struct books_reservation *res;  /* in creation order */
+};
+
+void books_init(struct books *b);
+void books_free(struct books *b);
+/* Replaces the layout (deep copy). */
+enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, struct mmio_error *err);
+
+/* What counts as used when building a space. */
+#define BOOKS_USE_LIVE         0x1u  /* assigned live BARs + predicted BARs of devices mmiod attached */
+#define BOOKS_USE_HOLDS        0x2u  /* in-flight attaches */
+#define BOOKS_USE_RESERVATIONS 0x4u  /* reservations' predicted ranges */
+#define BOOKS_USE_ALL (BOOKS_USE_LIVE | BOOKS_USE_HOLDS | BOOKS_USE_RESERVATIONS)
+
+/* Builds the guest's free space (windows minus what `use` names).
+ * Fails with MMIO_E_UNSUPPORTED when the layout is not known yet. */
+enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_space *sp,
+			     struct mmio_error *err);
+
+/* Fills out[0..n) from a placement of devs on sp. */
+void books_entries_fill(const struct mmio_space *sp, const struct mmio_device *devs,
+			const char *const *specs, size_t n, const struct mmio_placement *pl,
+			struct books_entry *out);
+
+/* Check: places devs[0..n) as sequential hot-plugs on the space minus live
+ * BARs and holds, then requires every outstanding reservation to still fit
+ * after them.  Returns MMIO_OK (fits), MMIO_E_NOSPACE (err->msg = reason;
+ * out still holds the partial placement), or another error.
+ * out[0..n) receives the predicted placement. */
+enum mmio_status books_check(const struct books *b, const struct mmio_device *devs,
+			     const char *const *specs, size_t n, struct books_entry *out,
+			     struct mmio_error *err);
+
+/* Admission + hold in one step: books_check of the one device and, if it
+ * fits, a new in-flight attach holding its predicted placement.
+ * *index receives the position of the new attach in b->attaches. */
+enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, const char *spec,
+			     const char *attach_id, const char *host_bdf, const char *qemu_device,
+			     size_t *index, struct mmio_error *err);
+
+/* A reservation of devs: they must fit after the existing reservations,
+ * placed in creation order after everything held.  Appends it. */
+enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
+			       const char *const *specs, size_t n, const char *id,
+			       const char *label, struct mmio_error *err);
+
+ssize_t books_find_reservation(const struct books *b, const char *id);
+void books_release(struct books *b, size_t index);
+ssize_t books_find_attach(const struct books *b, const char *key); /* id, tsd id, BDF or spec */
+void books_remove_attach(struct books *b, size_t index);
+/* Appends a copy of a (used by the state loader). */
+enum mmio_status books_add_attach(struct books *b, const struct books_attach *a,
+				  struct mmio_error *err);
+enum mmio_status books_add_reservation(struct books *b, const struct books_reservation *r,
+				       struct mmio_error *err);
+
+/* Is the device mmiod attached under tsd_id present in the live layout? */
+bool books_layout_has_device(const struct books *b, const char *tsd_id);
+
+/* One row of the Windows property. */
+struct books_window_view {
+	uint8_t kind;
+	uint64_t start, end, free, largest;
+	uint8_t source;         /* enum tsd_source */
+};
+/* Free/largest with everything (live, holds, reservations) counted as used.
+ * Returns the number of rows written (at most MMIO_MAX_WINDOWS). */
+unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_MAX_WINDOWS]);
+
+/* Total bytes of a reservation's BARs. */
+uint64_t books_reservation_bytes(const struct books_reservation *r);
+
+#endif

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bus-guest.c — org.mmiod1.Guest: one object per guest under
+ * /org/mmiod1/guest, served by one fallback vtable (find callback +
+ * node enumerator), announced through the ObjectManager at /org/mmiod1.
+ * Translation only: every number comes from the guest's books.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "mmiod-names.h"
+
+static int get_str(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		   sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	const char *v = "";
+
+	if (strcmp(prop, "Id") == 0)
+		v = g->id;
+	else if (strcmp(prop, "Name") == 0)
+		v = g->info.name;
+	else if (strcmp(prop, "Uuid") == 0)
+		v = g->info.uuid;
+	else if (strcmp(prop, "Backend") == 0)
+		v = g->bi->spec;
+	return sd_bus_message_append(reply, "s", v);
+}
+
+static int get_can_attach(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			  sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	return sd_bus_message_append(reply, "b", (int)g->info.can_attach);
+}
+
+static int get_windows(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		       sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	struct books_window_view w[MMIO_MAX_WINDOWS];
+	unsigned n = g->books.have_layout ? books_windows(&g->books, w) : 0;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_WINDOW);
+	for (unsigned i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(reply, MMIOD_SIG_WINDOW,
+					  mmio_window_kind_name(w[i].kind), w[i].start, w[i].end,
+					  w[i].free, w[i].largest, tsd_source_name(w[i].source));
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const struct books_attach *attach_of(const struct guest *g, const char *dev)
+{
+	for (size_t i = 0; i < g->books.nattach; i++) {
+		const struct books_attach *a = &g->books.attaches[i];
+		if (strcmp(a->tsd_id[0] ? a->tsd_id : a->id, dev) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static int get_devices(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		       sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	const struct tsd_layout *l = &g->books.layout;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_DEVICE);
+	for (size_t i = 0; r >= 0 && i < l->nbars; i++) {
+		const struct tsd_live_bar *lb = &l->bars[i];
+		uint64_t addr = lb->addr;
+		const char *src = tsd_source_name(lb->source);
+		if (addr == TSD_ADDR_UNASSIGNED) {
+			/* Linux placed it, QEMU shows all-ones until the driver enables
+			 * decode: show mmiod's prediction for devices it attached */
+			const struct books_attach *a = attach_of(g, lb->device);
+			for (unsigned j = 0; a && j < a->e.nbars; j++)
+				if (a->e.bars[j].bar.index == lb->bar.index && a->e.bars[j].placed) {
+					addr = a->e.bars[j].addr;
+					src = tsd_source_name(TSD_SRC_PREDICTED);
+				}
+		}
+		r = sd_bus_message_append(reply, MMIOD_SIG_DEVICE, lb->device, lb->guest_slot,
+					  (uint32_t)lb->bar.index, mmio_bar_kind_name(&lb->bar),
+					  lb->bar.size, addr, src);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int get_reservations(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			    sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_RESERVATION);
+	for (size_t i = 0; r >= 0 && i < g->books.nres; i++) {
+		const struct books_reservation *res = &g->books.res[i];
+		r = sd_bus_message_open_container(reply, 'r', "ssast");
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "ss", res->id, res->label);
+		if (r >= 0)
+			r = sd_bus_message_open_container(reply, 'a', "s");
+		for (size_t j = 0; r >= 0 && j < res->n; j++)
+			r = sd_bus_message_append(reply, "s", res->devs[j].spec);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "t", books_reservation_bytes(res));
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int get_attaches(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_ATTACH);
+	for (size_t i = 0; r >= 0 && i < g->books.nattach; i++) {
+		const struct books_attach *a = &g->books.attaches[i];
+		if (a->state == BOOKS_ATTACH_ATTACHED)
+			continue;
+		r = sd_bus_message_append(reply, MMIOD_SIG_ATTACH, a->id, a->e.spec,
+					  books_attach_state_name(a->state));
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+const sd_bus_vtable bus_guest_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("Id", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("Name", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Uuid", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Backend", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("CanAttach", "b", get_can_attach, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Windows", "a" MMIOD_SIG_WINDOW, get_windows, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Devices", "a" MMIOD_SIG_DEVICE, get_devices, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Reservations", "a" MMIOD_SIG_RESERVATION, get_reservations, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Attaches", "a" MMIOD_SIG_ATTACH, get_attaches, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_VTABLE_END
+};
+
+static int guest_find(sd_bus *bus, const char *path, const char *iface, void *ud, void **found,
+		      sd_bus_error *error)
+{
+	struct daemon *d = ud;
+	struct guest *g = daemon_guest_by_path(d, path);
+
+	if (!g)
+		return 0;
+	*found = g;
+	return 1;
+}
+
+static int guest_enumerate(sd_bus *bus, const char *prefix, void *ud, char ***nodes,
+			   sd_bus_error *error)
+{
+	struct daemon *d = ud;
+	char **v = calloc(d->nguests + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nguests; i++) {
+		v[i] = strdup(d->guests[i]->path);
+		if (!v[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	*nodes = v;
+	return 0;
+}
+
+int bus_guest_register(struct daemon *d)
+{
+	int r;
+
+	r = sd_bus_add_fallback_vtable(d->bus, NULL, MMIOD_PATH_GUEST_PREFIX, MMIOD_IFACE_GUEST,
+				       bus_guest_vtable, guest_find, d);
+	if (r >= 0)
+		r = sd_bus_add_node_enumerator(d->bus, NULL, MMIOD_PATH_GUEST_PREFIX, guest_enumerate, d);
+	return r;
+}
+
+int bus_guest_announce(struct guest *g, bool added)
+{
+	struct daemon *d = g->d;
+	int r;
+
+	if (!d->bus)
+		return 0;
+	if (added)
+		r = sd_bus_emit_object_added(d->bus, g->path);
+	else
+		r = sd_bus_emit_object_removed(d->bus, g->path);
+	if (r >= 0)
+		r = sd_bus_emit_signal(d->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER,
+				       added ? "GuestAdded" : "GuestRemoved", "so", g->id, g->path);
+	daemon_bus_kick(d);
+	return r;
+}

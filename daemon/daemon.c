@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.c — guests as the back ends announce them, their books, refresh,
+ * the state file and reconciliation after a restart.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "mmiod-names.h"
+#include "state.h"
+
+void daemon_test_abort_at(const char *step)
+{
+	const char *at = getenv(MMIOD_ENV_TEST_ABORT_AT);   /* TEST ONLY */
+
+	if (at && strcmp(at, step) == 0) {
+		log_warn("%s=%s: aborting as asked (test-only fault injection)",
+			 MMIOD_ENV_TEST_ABORT_AT, step);
+		abort();
+	}
+}
+
+void daemon_new_id(struct daemon *d, char prefix, char *buf, size_t len)
+{
+	/* unique across restarts too: time + serial */
+	snprintf(buf, len, "%c%lx%03lu", prefix, (unsigned long)time(NULL) & 0xffffffu,
+		 ++d->next_serial % 1000);
+}
+
+enum mmio_status daemon_resolve(struct daemon *d, const char *spec, struct mmio_device *out,
+				struct mmio_error *err)
+{
+	return mmio_device_resolve(spec, d->cfg.sysfs_root, d->have_cat ? &d->cat : NULL, out, err);
+}
+
+/* ---- lookup -------------------------------------------------------------- */
+
+struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_error *error)
+{
+	struct guest *hit = NULL;
+	unsigned nhits = 0;
+
+	/* the id wins outright; then name or uuid, which must be unambiguous */
+	for (size_t i = 0; i < d->nguests; i++)
+		if (strcmp(d->guests[i]->id, key) == 0)
+			return d->guests[i];
+	for (size_t i = 0; i < d->nguests; i++) {
+		struct guest *g = d->guests[i];
+		if (strcmp(g->info.name, key) == 0 || (g->info.uuid[0] && strcasecmp(g->info.uuid, key) == 0)) {
+			hit = g;
+			nhits++;
+		}
+	}
+	if (nhits == 1)
+		return hit;
+
+	char known[1024] = "";
+	size_t off = 0;
+	for (size_t i = 0; i < d->nguests && off < sizeof(known) - 1; i++) {
+		int n = snprintf(known + off, sizeof(known) - off, "%s%s (%s)", i ? ", " : "",
+				 d->guests[i]->id, d->guests[i]->info.name);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (nhits > 1)
+		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST,
+				  "\"%s\" names %u guests; use the id. Known guests: %s", key, nhits, known);
+	else
+		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST, "no guest \"%s\"; known guests: %s",
+				  key, d->nguests ? known : "none");
+	return NULL;
+}
+
+struct guest *daemon_guest_by_path(struct daemon *d, const char *path)
+{
+	for (size_t i = 0; i < d->nguests; i++)
+		if (strcmp(d->guests[i]->path, path) == 0)
+			return d->guests[i];
+	return NULL;
+}
+
+static void guest_free(struct guest *g)
+{
+	books_free(&g->books);
+	free(g->path);
+	free(g);
+}
+
+void daemon_guest_unref_op(struct guest *g)
+{
+	if (g->ops)
+		g->ops--;
+	if (g->gone && !g->ops)
+		guest_free(g);
+}
+
+void daemon_guest_changed(struct guest *g, ...)
+{
+	char *names[16];
+	unsigned n = 0;
+	va_list ap;
+
+	if (g->gone || !g->d->bus)
+		return;
+	va_start(ap, g);
+	for (const char *s; (s = va_arg(ap, const char *)) && n < 15;)
+		names[n++] = (char *)s;
+	va_end(ap);
+	names[n] = NULL;
+	sd_bus_emit_properties_changed_strv(g->d->bus, g->path, MMIOD_IFACE_GUEST, names);
+	daemon_bus_kick(g->d);
+}
+
+/* ---- state ------------------------------------------------------------------ */
+
+static void state_key(const struct backend_inst *bi, const char *tsd_id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s|%s", bi->spec, tsd_id);
+}
+
+static void abort_while_saving(void)
+{
+	daemon_test_abort_at("while-saving");
+}
+
+int daemon_save(struct daemon *d)
+{
+	struct json_object *root = json_object_new_object(), *guests = json_object_new_object();
+	struct mmio_error err = { 0 };
+	char key[512];
+	enum mmio_status st;
+
+	json_object_object_add(root, "version", json_object_new_int(MMIOD_STATE_VERSION));
+	/* books of guests not announced (yet) are kept as they were */
+	if (d->pending_state) {
+		json_object_object_foreach(d->pending_state, k, v)
+			json_object_object_add(guests, k, json_object_get(v));
+	}
+	for (size_t i = 0; i < d->nguests; i++) {
+		struct guest *g = d->guests[i];
+		struct json_object *o = state_books_to_json(&g->books);
+		json_object_object_add(o, "backend", json_object_new_string(g->bi->spec));
+		json_object_object_add(o, "guest", json_object_new_string(g->tsd_id));
+		state_key(g->bi, g->tsd_id, key, sizeof(key));
+		json_object_object_add(guests, key, o);
+	}
+	json_object_object_add(root, "guests", guests);
+	st = state_write_atomic(d->cfg.state_dir, MMIOD_STATE_FILE,
+				json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY),
+				abort_while_saving, &err);
+	json_object_put(root);
+	if (st != MMIO_OK) {
+		log_error("saving state: %s", err.msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- guests from back ends ------------------------------------------------ */
+
+static struct backend_inst *backend_of(struct daemon *d, struct tsd_backend *be)
+{
+	for (size_t i = 0; i < d->nbackends; i++)
+		if (d->backends[i]->be == be)
+			return d->backends[i];
+	/* announced from inside open(): the one being opened */
+	for (size_t i = 0; i < d->nbackends; i++)
+		if (!d->backends[i]->be)
+			return d->backends[i];
+	return NULL;
+}
+
+static struct guest *guest_by_tsd(struct daemon *d, struct backend_inst *bi, const char *tsd_id)
+{
+	for (size_t i = 0; i < d->nguests; i++)
+		if (d->guests[i]->bi == bi && strcmp(d->guests[i]->tsd_id, tsd_id) == 0)
+			return d->guests[i];
+	return NULL;
+}
+
+/* An in-flight attach whose device is in the guest is kept as attached;
+ * one that is not is released.  Attached devices that left the guest are
+ * forgotten.  Returns whether anything changed. */
+static bool reconcile(struct guest *g)
+{
+	bool changed = false;
+	struct log_fields lf = { .guest = g->id, .message_id = MMIOD_MESSAGE_RECONCILE };
+
+	if (!g->books.have_layout)
+		return false;
+	for (size_t i = 0; i < g->books.nattach;) {
+		struct books_attach *a = &g->books.attaches[i];
+		const char *tid = a->tsd_id[0] ? a->tsd_id : a->id;
+		bool present = books_layout_has_device(&g->books, tid);
+
+		lf.device = a->e.spec;
+		if (a->state == BOOKS_ATTACH_INFLIGHT && present) {
+			log_full(LOG_NOTICE, &lf, "attach %s of %s was in flight and the device is in the guest: kept as attached",
+				 a->id, a->e.spec);
+			snprintf(a->tsd_id, sizeof(a->tsd_id), "%s", tid);
+			a->state = BOOKS_ATTACH_ATTACHED;
+			changed = true;
+		} else if (!present) {
+			log_full(LOG_NOTICE, &lf, "attach %s of %s (%s) is not in the guest: released",
+				 a->id, a->e.spec, books_attach_state_name(a->state));
+			books_remove_attach(&g->books, i);
+			changed = true;
+			continue;
+		} else if (a->state == BOOKS_ATTACH_DETACHING) {
+			a->state = BOOKS_ATTACH_ATTACHED;
+			changed = true;
+		}
+		i++;
+	}
+	return changed;
+}
+
+static void guest_id_choose(struct daemon *d, struct backend_inst *bi, const char *tsd_id,
+			    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", tsd_id);
+	for (size_t i = 0; i < d->nguests; i++)
+		if (strcmp(d->guests[i]->id, buf) == 0) {
+			if (snprintf(buf, len, "%s-%s", bi->drv->name, tsd_id) >= (int)len)
+				buf[len - 1] = '\0';
+			return;
+		}
+}
+
+static void reconcile_after_refresh(void *ud, struct guest *g, enum tsd_rc rc, const char *msg)
+{
+	if (g->gone)
+		return;
+	if (rc != TSD_OK) {
+		log_full(LOG_WARNING, &(struct log_fields){ .guest = g->id },
+			 "cannot read the guest's layout: %s", msg ? msg : tsd_rc_name(rc));
+		return;
+	}
+	if (reconcile(g)) {
+		daemon_save(g->d);
+		daemon_guest_changed(g, "Attaches", "Devices", "Windows", NULL);
+	}
+}
+
+static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_guest *tg,
+			  const struct tsd_layout *layout)
+{
+	struct daemon *d = ud;
+	struct backend_inst *bi = backend_of(d, be);
+	struct mmio_error err = { 0 };
+	struct guest *g;
+	char key[512];
+
+	if (!bi)
+		return;
+	g = guest_by_tsd(d, bi, tg->id);
+	if (g) {
+		g->info = *tg;
+		if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
+			log_error("%s: %s", g->id, err.msg);
+		if (layout && reconcile(g))
+			daemon_save(d);
+		daemon_guest_changed(g, "Name", "Uuid", "CanAttach", "Windows", "Devices", "Attaches",
+				     NULL);
+		return;
+	}
+	g = calloc(1, sizeof(*g));
+	struct guest **v = realloc(d->guests, (d->nguests + 1) * sizeof(*v));
+	if (!g || !v) {
+		free(g);
+		if (v)
+			d->guests = v;
+		log_error("out of memory adding guest %s", tg->id);
+		return;
+	}
+	d->guests = v;
+	g->d = d;
+	g->bi = bi;
+	g->info = *tg;
+	snprintf(g->tsd_id, sizeof(g->tsd_id), "%s", tg->id);
+	guest_id_choose(d, bi, tg->id, g->id, sizeof(g->id));
+	books_init(&g->books);
+	if (sd_bus_path_encode(MMIOD_PATH_GUEST_PREFIX, g->id, &g->path) < 0) {
+		free(g);
+		log_error("out of memory adding guest %s", tg->id);
+		return;
+	}
+	if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
+		log_error("%s: %s", g->id, err.msg);
+
+	state_key(bi, g->tsd_id, key, sizeof(key));
+	struct json_object *saved;
+	bool had_state = false;
+	if (d->pending_state && json_object_object_get_ex(d->pending_state, key, &saved)) {
+		if (state_books_from_json(saved, &g->books, &err) != MMIO_OK)
+			log_error("%s: saved books unreadable, dropped: %s", g->id, err.msg);
+		else
+			log_info("%s: restored %zu reservation(s) and %zu attach record(s)", g->id,
+				 g->books.nres, g->books.nattach);
+		json_object_object_del(d->pending_state, key);
+		had_state = true;
+	}
+	d->guests[d->nguests++] = g;
+	log_full(LOG_INFO, &(struct log_fields){ .guest = g->id }, "guest %s (%s) announced by %s%s",
+		 g->id, g->info.name, bi->spec, g->info.can_attach ? "" : " (cannot attach)");
+	bus_guest_announce(g, true);
+	if (had_state) {
+		if (g->books.have_layout) {
+			if (reconcile(g))
+				daemon_save(d);
+		} else if (daemon_refresh(g, reconcile_after_refresh, NULL, &err) < 0) {
+			log_warn("%s: cannot reconcile saved books: %s", g->id, err.msg);
+		}
+	}
+}
+
+static void host_guest_down(void *ud, struct tsd_backend *be, const char *guest_id)
+{
+	struct daemon *d = ud;
+	struct backend_inst *bi = backend_of(d, be);
+	struct guest *g = bi ? guest_by_tsd(d, bi, guest_id) : NULL;
+	char key[512];
+
+	if (!g)
+		return;
+	log_full(LOG_INFO, &(struct log_fields){ .guest = g->id }, "guest %s went away", g->id);
+	/* its devices went with it; reservations are kept for when it returns */
+	if (g->books.nres) {
+		struct books keep;
+		books_init(&keep);
+		keep.nres = g->books.nres;
+		keep.res = g->books.res;
+		struct json_object *o = state_books_to_json(&keep);
+		json_object_object_add(o, "backend", json_object_new_string(bi->spec));
+		json_object_object_add(o, "guest", json_object_new_string(g->tsd_id));
+		if (!d->pending_state)
+			d->pending_state = json_object_new_object();
+		state_key(bi, g->tsd_id, key, sizeof(key));
+		json_object_object_add(d->pending_state, key, o);
+	}
+	bus_guest_announce(g, false);   /* while the object is still found */
+	for (size_t i = 0; i < d->nguests; i++)
+		if (d->guests[i] == g) {
+			memmove(&d->guests[i], &d->guests[i + 1], (d->nguests - i - 1) * sizeof(*d->guests));
+			d->nguests--;
+			break;
+		}
+	g->gone = true;
+	daemon_save(d);
+	if (!g->ops)
+		guest_free(g);
+}
+
+static void host_guest_changed(void *ud, struct tsd_backend *be, const char *guest_id,
+			       const struct tsd_layout *layout)
+{
+	struct daemon *d = ud;
+	struct backend_inst *bi = backend_of(d, be);
+	struct guest *g = bi ? guest_by_tsd(d, bi, guest_id) : NULL;
+	struct mmio_error err = { 0 };
+
+	if (!g || !layout)
+		return;
+	if (books_set_layout(&g->books, layout, &err) != MMIO_OK) {
+		log_error("%s: %s", g->id, err.msg);
+		return;
+	}
+	daemon_guest_changed(g, "Windows", "Devices", NULL);
+}
+
+static void host_log(void *ud, struct tsd_backend *be, int priority, const char *msg)
+{
+	log_full(priority, NULL, "%s: %s", be ? be->spec : "back end", msg);
+}
+
+void daemon_host_init(struct daemon *d);
+void daemon_host_init(struct daemon *d)
+{
+	d->host = (struct tsd_host){
+		.base = d->base,
+		.ud = d,
+		.guest_up = host_guest_up,
+		.guest_down = host_guest_down,
+		.guest_changed = host_guest_changed,
+		.log = host_log,
+	};
+}
+
+/* ---- refresh ---------------------------------------------------------------- */
+
+struct refresh_ctx {
+	struct guest *g;
+	daemon_refresh_fn cb;
+	void *ud;
+};
+
+static void refresh_done(void *ud, enum tsd_rc rc, const struct tsd_layout *layout, const char *msg)
+{
+	struct refresh_ctx *c = ud;
+	struct guest *g = c->g;
+	struct mmio_error err = { 0 };
+
+	if (!g->gone && rc == TSD_OK && layout) {
+		if (books_set_layout(&g->books, layout, &err) != MMIO_OK) {
+			rc = TSD_E_FAILED;
+			msg = err.msg;
+		} else {
+			daemon_guest_changed(g, "Windows", "Devices", NULL);
+		}
+	}
+	if (g->gone && rc == TSD_OK)
+		rc = TSD_E_NOGUEST, msg = "the guest went away";
+	c->cb(c->ud, g, rc, msg);
+	free(c);
+	daemon_guest_unref_op(g);
+}
+
+static void refresh_deferred(evutil_socket_t fd, short what, void *ud)
+{
+	refresh_done(ud, TSD_OK, NULL, NULL);
+}
+
+int daemon_refresh(struct guest *g, daemon_refresh_fn cb, void *ud, struct mmio_error *err)
+{
+	struct refresh_ctx *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c) {
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	*c = (struct refresh_ctx){ g, cb, ud };
+	g->ops++;
+	if (!g->bi->drv->refresh) {
+		/* nothing to re-read: go on with the books as they are, but later */
+		struct timeval now = { 0, 0 };
+		if (event_base_once(g->d->base, -1, EV_TIMEOUT, refresh_deferred, c, &now) == 0)
+			return 0;
+		mmio_error_set(err, MMIO_E_NOMEM, "cannot schedule a refresh");
+		r = -ENOMEM;
+	} else {
+		r = g->bi->drv->refresh(g->bi->be, g->tsd_id, 0, refresh_done, c, err);
+		if (r >= 0)
+			return 0;
+	}
+	free(c);
+	g->ops--;
+	return r;
+}

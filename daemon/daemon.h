@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h — the daemon's objects: the daemon itself, its running back
+ * ends and its guests (each with its books).  Shared by main.c, the bus-*.c
+ * translation layer, state.c and authz.c.
+ */
+#ifndef MMIOD_DAEMON_H
+#define MMIOD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "books.h"
+#include "mmio-model.h"
+#include "toolstack.h"
+
+struct event_base;
+struct event;
+struct json_object;
+
+struct backend_inst {
+	struct daemon *d;
+	const struct tsd_driver *drv;
+	struct tsd_backend *be;
+	char spec[256];                 /* "qmp:/run/mmiod/qmp" */
+};
+
+struct guest {
+	struct daemon *d;
+	struct backend_inst *bi;
+	char id[64];                    /* Id: unique within mmiod */
+	char tsd_id[64];                /* the back end's id */
+	struct tsd_guest info;
+	char *path;                     /* object path */
+	struct books books;
+	unsigned ops;                   /* toolstack operations in flight (refresh/attach/detach) */
+	bool gone;                      /* removed; freed when ops drops to 0 */
+};
+
+struct daemon_config {
+	char **backends;                /* NULL-terminated "NAME:ARG" */
+	char *catalogue;
+	char *state_dir;
+	char *sysfs_root;
+	char *config_file;
+	uint64_t safety_margin;
+	bool session_bus;
+	char *bus_address;
+	int verbose;
+};
+
+struct daemon {
+	struct event_base *base;
+	sd_bus *bus;
+	struct event *bus_io, *bus_timer, *bus_kick;
+	sd_bus_slot *slots[8];
+	struct tsd_host host;
+	struct daemon_config cfg;
+
+	size_t nbackends;
+	struct backend_inst **backends;
+	size_t nguests;
+	struct guest **guests;
+
+	struct mmio_catalogue cat;
+	bool have_cat;
+
+	struct json_object *pending_state;  /* per-guest books loaded, guest not announced yet */
+	unsigned long next_serial;
+	bool ready;
+	bool quitting;
+};
+
+/* ---- guests ---------------------------------------------------------------- */
+/* Finds a guest by id, name or uuid.  On failure fills error with
+ * NoSuchGuest naming the known guests (or the ambiguity). */
+struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_error *error);
+struct guest *daemon_guest_by_path(struct daemon *d, const char *path);
+void daemon_guest_unref_op(struct guest *g);
+
+/* A fresh id "a<serial>-<time>" / "r..." */
+void daemon_new_id(struct daemon *d, char prefix, char *buf, size_t len);
+
+/* Saves the whole state atomically; < 0 with a message logged on failure. */
+int daemon_save(struct daemon *d);
+
+/* Emits PropertiesChanged for a guest (NULL-terminated names). */
+void daemon_guest_changed(struct guest *g, ...) __attribute__((sentinel));
+
+/* Processes the bus and re-arms its events soon (call after sending). */
+void daemon_bus_kick(struct daemon *d);
+
+/* The TEST-ONLY fault hook: abort() if MMIOD_TEST_ABORT_AT equals step. */
+void daemon_test_abort_at(const char *step);
+
+/* Resolves a device spec with the daemon's catalogue and sysfs root. */
+enum mmio_status daemon_resolve(struct daemon *d, const char *spec, struct mmio_device *out,
+				struct mmio_error *err);
+
+/* Refreshes a guest's layout from its back end; cb(ud, guest, rc, msg)
+ * is called exactly once (possibly after the guest went away: check g->gone). */
+typedef void (*daemon_refresh_fn)(void *ud, struct guest *g, enum tsd_rc rc, const char *msg);
+int daemon_refresh(struct guest *g, daemon_refresh_fn cb, void *ud, struct mmio_error *err);
+
+/* ---- bus objects (bus-manager.c, bus-guest.c) ------------------------------- */
+extern const sd_bus_vtable bus_manager_vtable[];
+extern const sd_bus_vtable bus_guest_vtable[];
+int bus_manager_register(struct daemon *d);
+int bus_guest_register(struct daemon *d);
+int bus_guest_announce(struct guest *g, bool added);
+/* Placement array "a(suststb)" from entries. */
+int bus_append_placement(sd_bus_message *m, const struct books_entry *e, size_t n);
+
+/* ---- introspection without a bus (introspect.c) --------------------------- */
+/* Prints <interface> XML generated from a vtable. */
+void bus_introspect_print(FILE *f, const char *iface, const sd_bus_vtable *vt);
+
+#endif
