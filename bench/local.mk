@@ -11,3 +11,11 @@ bench: bench/bench-model
 bench-quick: bench/bench-model
 	bench/bench-model --quick
 .PHONY: bench bench-quick
+
+EXTRA_PROGRAMS += bench/echo-service bench/bench-dbus
+bench_echo_service_SOURCES = bench/echo-service.c
+bench_echo_service_CPPFLAGS = $(AM_CPPFLAGS) $(LIBSYSTEMD_CFLAGS)
+bench_echo_service_LDADD = $(LIBSYSTEMD_LIBS)
+bench_bench_dbus_SOURCES = bench/bench-dbus.c
+bench_bench_dbus_CPPFLAGS = $(AM_CPPFLAGS) $(LIBSYSTEMD_CFLAGS)
+bench_bench_dbus_LDADD = $(LIBSYSTEMD_LIBS)
