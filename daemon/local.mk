@@ -29,3 +29,12 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/bus-manager.c \
 	daemon/bus-guest.c \
 	daemon/introspect.c
+
+# The default configuration, installed once as /etc/mmiod/mmiod.conf.
+mmiodconfdir = $(sysconfdir)/mmiod
+mmiodconf_DATA = data/mmiod.conf
+
+# Integration tests on a private bus (tests/daemon/).  The mmiod program and
+# these tests join TESTS once every back end the registry names is in the tree.
+EXTRA_DIST += tests/daemon/busctx.py tests/daemon/run-py \
+	tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
