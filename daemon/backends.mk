@@ -19,6 +19,25 @@ tests_backends_test_libxl_open_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 tests_backends_test_libxl_open_LDADD = $(MMIOD_LIBS)
 endif
 
-EXTRA_DIST += tests/backends/README.md \
+if HAVE_LIBVIRT
+daemon_libmmiod_a_SOURCES += \
+	daemon/libvirt-map.h \
+	daemon/libvirt-map.c \
+	daemon/toolstack-libvirt.c
+
+TESTS += tests/backends/test-libvirt-map tests/backends/test-libvirt
+UNIT_TESTS += tests/backends/test-libvirt-map tests/backends/test-libvirt
+check_PROGRAMS += tests/backends/test-libvirt-map tests/backends/test-libvirt
+tests_backends_test_libvirt_map_SOURCES = tests/backends/test-libvirt-map.c
+tests_backends_test_libvirt_map_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
+	-DBACKENDS_FIXTURES='"$(abs_top_srcdir)/tests/backends"'
+tests_backends_test_libvirt_map_LDADD = $(MMIOD_LIBS)
+tests_backends_test_libvirt_SOURCES = tests/backends/test-libvirt.c
+tests_backends_test_libvirt_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
+	-DBACKENDS_FIXTURES='"$(abs_top_srcdir)/tests/backends"'
+tests_backends_test_libvirt_LDADD = $(MMIOD_LIBS)
+endif
+
+EXTRA_DIST += tests/backends/README.md tests/backends/node.xml \
 	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
 	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json
