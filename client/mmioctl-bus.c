@@ -112,7 +112,7 @@ int bus_report_error(struct mmioctl *c, const sd_bus_error *e, const char *what)
 		return MMIOCTL_EXIT_NO_DAEMON;
 	}
 	if (sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT)) {
-		mmioctl_error("%s: the mmiod daemon did not answer within %.0f s (see: systemctl status mmiod)",
+		mmioctl_error("%s: the mmiod daemon did not answer within %g s (see: systemctl status mmiod)",
 			      what, (double)c->timeout_usec / 1e6);
 		return MMIOCTL_EXIT_NO_DAEMON;
 	}
@@ -193,7 +193,9 @@ int bus_call(struct mmioctl *c, sd_bus_message *m, bool spin, const char *what,
 		return bus_report_errno(c, r, what);
 	while (!p.done) {
 		r = sd_bus_process(c->bus, NULL);
-		if (r < 0)
+		/* A timed-out call runs its callback yet may report 0 ("nothing
+		 * done"): look at the flag before waiting for more. */
+		if (r < 0 || p.done)
 			break;
 		if (r > 0)
 			continue;
