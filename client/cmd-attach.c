@@ -41,15 +41,15 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 	if (r >= 0)
 		r = sd_bus_message_open_container(m, 'a', "{sv}");
 	if (r >= 0 && c->qemu_device)
-		r = bus_append_option_s(m, "qemu-device", c->qemu_device);
+		r = bus_append_option_s(m, MMIOD_OPT_QEMU_DEVICE, c->qemu_device);
 	if (r >= 0 && c->reservation)
-		r = bus_append_option_s(m, "reservation", c->reservation);
+		r = bus_append_option_s(m, MMIOD_OPT_RESERVATION, c->reservation);
 	if (r >= 0 && c->persistent)
-		r = bus_append_option_b(m, "persistent", true);
+		r = bus_append_option_b(m, MMIOD_OPT_PERSISTENT, true);
 	if (r >= 0)
-		r = bus_append_option_b(m, "wait", !c->no_wait);
+		r = bus_append_option_b(m, MMIOD_OPT_WAIT, !c->no_wait);
 	if (r >= 0)
-		r = bus_append_option_b(m, "interactive", c->interactive);
+		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r < 0) {
@@ -105,10 +105,17 @@ int cmd_detach(struct mmioctl *c, int argc, char **argv)
 	snprintf(what, sizeof(what), "detach %s from %s", argv[1], guest);
 	if ((r = guest_validate(guest, "detach")))
 		return r;
-	/* The same spellings as attach, so what was attached can be detached
-	 * by the very string that attached it. */
-	if ((r = device_validate(argv[1], dev, sizeof(dev), what)))
+	/* DEVICE is what attach was given (checked like there, so a typo in a
+	 * BDF is caught here) or the attach id attach printed (the daemon's
+	 * word, passed on as it stands). */
+	if (device_looks_like_spec(argv[1])) {
+		if ((r = device_validate(argv[1], dev, sizeof(dev), what)))
+			return r;
+	} else if ((r = name_validate(argv[1], "device or attach id", what))) {
 		return r;
+	} else {
+		snprintf(dev, sizeof(dev), "%s", argv[1]);
+	}
 	r = bus_connect(c);
 	if (r)
 		return r;
@@ -118,7 +125,7 @@ int cmd_detach(struct mmioctl *c, int argc, char **argv)
 	if (r >= 0)
 		r = sd_bus_message_open_container(m, 'a', "{sv}");
 	if (r >= 0)
-		r = bus_append_option_b(m, "interactive", c->interactive);
+		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r < 0) {
@@ -165,9 +172,9 @@ int cmd_reserve(struct mmioctl *c, int argc, char **argv)
 	if (r >= 0)
 		r = sd_bus_message_open_container(m, 'a', "{sv}");
 	if (r >= 0 && c->label)
-		r = bus_append_option_s(m, "label", c->label);
+		r = bus_append_option_s(m, MMIOD_OPT_LABEL, c->label);
 	if (r >= 0)
-		r = bus_append_option_b(m, "interactive", c->interactive);
+		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r < 0) {
@@ -217,10 +224,8 @@ int cmd_release(struct mmioctl *c, int argc, char **argv)
 
 	if ((r = guest_validate(guest, "release")))
 		return r;
-	if (!*id) {
-		mmioctl_error("release: empty reservation id");
-		return MMIOCTL_EXIT_USAGE;
-	}
+	if ((r = name_validate(id, "reservation id", "release")))
+		return r;
 	r = bus_connect(c);
 	if (r)
 		return r;

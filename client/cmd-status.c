@@ -342,7 +342,7 @@ static int read_managed_objects(sd_bus_message *m, struct guest_list *out)
 			r = sd_bus_message_read(m, "s", &iface);
 			if (r < 0)
 				return r;
-			if (strcmp(iface, MMIOD_GUEST_INTERFACE) == 0) {
+			if (strcmp(iface, MMIOD_IFACE_GUEST) == 0) {
 				g = grow(&out->v, &out->n, sizeof(*g));
 				if (!g || dup_str(&g->path, path) < 0)
 					return -ENOMEM;
@@ -368,7 +368,7 @@ static int read_managed_objects(sd_bus_message *m, struct guest_list *out)
 		if (g && !g->id) {
 			char *id = NULL;
 
-			if (sd_bus_path_decode(path, MMIOD_GUEST_PATH_PREFIX, &id) > 0)
+			if (sd_bus_path_decode(path, MMIOD_PATH_GUEST_PREFIX, &id) > 0)
 				g->id = id;
 			else if (dup_str(&g->id, path) < 0)
 				return -ENOMEM;
@@ -392,7 +392,7 @@ static int fetch_guests(struct mmioctl *c, struct guest_list *out, const char *w
 	r = bus_connect(c);
 	if (r)
 		return r;
-	r = sd_bus_message_new_method_call(c->bus, &m, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
+	r = sd_bus_message_new_method_call(c->bus, &m, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
 					   "org.freedesktop.DBus.ObjectManager",
 					   "GetManagedObjects");
 	if (r < 0)

@@ -32,7 +32,7 @@ static void emit(struct mmioctl *c, json_object *o, const char *text)
 static int on_guest_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
 	struct mmioctl *c = userdata;
-	bool added = sd_bus_message_is_signal(m, MMIOD_MANAGER_INTERFACE, "GuestAdded");
+	bool added = sd_bus_message_is_signal(m, MMIOD_IFACE_MANAGER, "GuestAdded");
 	const char *guest, *path, *ev = added ? "guest-added" : "guest-removed";
 	char line[1024];
 	json_object *o;
@@ -104,14 +104,14 @@ int cmd_watch(struct mmioctl *c, int argc, char **argv)
 	r = bus_connect(c);
 	if (r)
 		return r;
-	r = sd_bus_match_signal(c->bus, NULL, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
-				MMIOD_MANAGER_INTERFACE, "GuestAdded", on_guest_signal, c);
+	r = sd_bus_match_signal(c->bus, NULL, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
+				MMIOD_IFACE_MANAGER, "GuestAdded", on_guest_signal, c);
 	if (r >= 0)
-		r = sd_bus_match_signal(c->bus, NULL, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
-					MMIOD_MANAGER_INTERFACE, "GuestRemoved", on_guest_signal, c);
+		r = sd_bus_match_signal(c->bus, NULL, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
+					MMIOD_IFACE_MANAGER, "GuestRemoved", on_guest_signal, c);
 	if (r >= 0)
-		r = sd_bus_match_signal(c->bus, NULL, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
-					MMIOD_MANAGER_INTERFACE, "AttachFinished",
+		r = sd_bus_match_signal(c->bus, NULL, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
+					MMIOD_IFACE_MANAGER, "AttachFinished",
 					on_attach_finished, c);
 	if (r >= 0)
 		r = sd_bus_add_match(c->bus, NULL,
@@ -123,8 +123,8 @@ int cmd_watch(struct mmioctl *c, int argc, char **argv)
 		return bus_report_errno(c, r, "watch");
 
 	/* Fail now, like every other verb, if there is no daemon to watch. */
-	r = sd_bus_get_property_trivial(c->bus, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
-					MMIOD_MANAGER_INTERFACE, "Version", &err, 'u', &version);
+	r = sd_bus_get_property_trivial(c->bus, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
+					MMIOD_IFACE_MANAGER, "Version", &err, 'u', &version);
 	if (r < 0) {
 		code = sd_bus_error_is_set(&err) ? bus_report_error(c, &err, "watch")
 						 : bus_report_errno(c, r, "watch");

@@ -2,7 +2,6 @@
 bin_PROGRAMS += client/mmioctl
 client_mmioctl_SOURCES = \
 	client/mmioctl.h \
-	client/mmioctl-names.h \
 	client/mmioctl.c \
 	client/mmioctl-bus.c \
 	client/mmioctl-output.c \

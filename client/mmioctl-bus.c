@@ -67,8 +67,8 @@ void bus_print_not_running(struct mmioctl *c)
 
 int bus_new_manager_call(struct mmioctl *c, const char *member, sd_bus_message **m)
 {
-	return sd_bus_message_new_method_call(c->bus, m, MMIOD_BUS_NAME, MMIOD_MANAGER_PATH,
-					      MMIOD_MANAGER_INTERFACE, member);
+	return sd_bus_message_new_method_call(c->bus, m, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
+					      MMIOD_IFACE_MANAGER, member);
 }
 
 /* Exit code per D-Bus error name.  Unknown guest, device and reservation
@@ -269,7 +269,7 @@ int place_list_read(sd_bus_message *m, struct place_list *out)
 	int r;
 
 	*out = (struct place_list){ 0 };
-	r = sd_bus_message_enter_container(m, 'a', MMIOCTL_PLACE_SIG);
+	r = sd_bus_message_enter_container(m, 'a', MMIOD_SIG_PLACE);
 	if (r < 0)
 		return r;
 	for (;;) {
@@ -279,7 +279,7 @@ int place_list_read(sd_bus_message *m, struct place_list *out)
 		int placed;
 		struct place *p;
 
-		r = sd_bus_message_read(m, MMIOCTL_PLACE_SIG, &dev, &bar, &kind, &size, &win, &addr,
+		r = sd_bus_message_read(m, MMIOD_SIG_PLACE, &dev, &bar, &kind, &size, &win, &addr,
 					&placed);
 		if (r < 0)
 			goto fail;

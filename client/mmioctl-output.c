@@ -260,7 +260,7 @@ int device_validate(const char *spec, char *out, size_t len, const char *what)
 			return MMIOCTL_EXIT_USAGE;
 		}
 		snprintf(out, len, "%s", spec);
-	} else if (isxdigit((unsigned char)spec[0]) && strchr(spec, ':')) {
+	} else if (device_looks_like_spec(spec)) {
 		/* every PCI address has a ':'; without one it is no BDF typo */
 		struct mmio_bdf bdf;
 
@@ -278,18 +278,29 @@ int device_validate(const char *spec, char *out, size_t len, const char *what)
 	return 0;
 }
 
-int guest_validate(const char *guest, const char *what)
+bool device_looks_like_spec(const char *spec)
 {
-	if (!*guest) {
-		mmioctl_error("%s: empty guest name", what);
+	return strncmp(spec, "profile:", 8) == 0 || strncmp(spec, "bars:", 5) == 0 ||
+	       (isxdigit((unsigned char)spec[0]) && strchr(spec, ':'));
+}
+
+int name_validate(const char *name, const char *noun, const char *what)
+{
+	if (!*name) {
+		mmioctl_error("%s: empty %s", what, noun);
 		return MMIOCTL_EXIT_USAGE;
 	}
-	for (const char *s = guest; *s; s++)
+	for (const char *s = name; *s; s++)
 		if (iscntrl((unsigned char)*s)) {
-			mmioctl_error("%s: guest name contains a control character", what);
+			mmioctl_error("%s: %s contains a control character", what, noun);
 			return MMIOCTL_EXIT_USAGE;
 		}
 	return 0;
+}
+
+int guest_validate(const char *guest, const char *what)
+{
+	return name_validate(guest, "guest name", what);
 }
 
 /* Validates every DEVICE argument locally; out gets the spellings to send. */

@@ -15,7 +15,7 @@
 #include <systemd/sd-bus.h>
 
 #include "mmio-model.h"
-#include "mmioctl-names.h"
+#include "mmiod-names.h"
 
 /* Exit codes: a contract with scripts, documented in mmioctl(1). */
 enum {
@@ -130,6 +130,10 @@ json_object *json_str(const char *s); /* NULL -> "" */
  * input fails with exit 2 before the bus is touched.  Writes the spelling
  * to send (a BDF in its full form) into out. */
 int device_validate(const char *spec, char *out, size_t len, const char *what);
+/* BDF-like, bars: or profile: (anything else may be an attach id). */
+bool device_looks_like_spec(const char *spec);
+/* Non-empty, no control characters: "mmioctl: <what>: empty <noun>". */
+int name_validate(const char *name, const char *noun, const char *what);
 int guest_validate(const char *guest, const char *what);
 /* device_validate over a list; *out is a NULL-terminated copy to send. */
 int device_list_validate(char **argv, size_t n, char ***out, const char *what);

@@ -76,7 +76,9 @@ bad "empty profile name" 'invalid profile name' attach vm1 profile:
 bad "empty guest" 'empty guest' check "" bars:mem32:4K
 bad "bad device after a good one" '' check vm1 bars:mem32:4K 0000:03:00.8
 bad "bad device in plan" '' plan --guest vm1 bars:mem32:5K
-bad "bad device in detach" '' detach vm1 0000:03:00.x
+bad "bad device in detach" "" detach vm1 0000:03:00.x
+bad "empty attach id in detach" "empty device or attach id" detach vm1 ""
+bad "empty reservation id" "empty reservation id" release vm1 ""
 
 # --json changes nothing about usage errors: still nothing on stdout
 expect 2 "--json with bad input" --json check vm1 bars:mem32:3000
