@@ -34,7 +34,27 @@ daemon_libmmiod_a_SOURCES += \
 mmiodconfdir = $(sysconfdir)/mmiod
 mmiodconf_DATA = data/mmiod.conf
 
-# Integration tests on a private bus (tests/daemon/).  The mmiod program and
-# these tests join TESTS once every back end the registry names is in the tree.
-EXTRA_DIST += tests/daemon/busctx.py tests/daemon/run-py \
+# ---- the program -------------------------------------------------------------
+sbin_PROGRAMS += daemon/mmiod
+daemon_mmiod_SOURCES = daemon/main.c
+daemon_mmiod_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+daemon_mmiod_LDADD = $(MMIOD_LIBS)
+
+# ---- tests/daemon/ ---------------------------------------------------------------
+# The books without a bus or a back end (a unit test: runs under the sanitizers too).
+TESTS += tests/daemon/test-books
+UNIT_TESTS += tests/daemon/test-books
+check_PROGRAMS += tests/daemon/test-books
+tests_daemon_test_books_SOURCES = tests/daemon/test-books.c
+tests_daemon_test_books_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_daemon_test_books_LDADD = $(MMIOD_LIBS)
+
+# Integration tests: a private dbus-daemon and the real mmiod (python3 with
+# the dbus module, through run-py; each skips itself when something it needs
+# is missing).  They find mmiod at $(top_builddir)/daemon/mmiod.
+TEST_EXTENSIONS += .py
+PY_LOG_DRIVER = $(LOG_DRIVER)
+TESTS += tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
+dist_check_SCRIPTS += tests/daemon/run-py \
 	tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
+EXTRA_DIST += tests/daemon/busctx.py

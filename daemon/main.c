@@ -142,7 +142,7 @@ static void strv_clear(char ***v)
 struct conf_ctx {
 	struct daemon_config *cfg;
 	bool set_backends, set_catalogue, set_margin;
-	char error[256];
+	char error[600];   /* room for a parser message (512) and its key */
 };
 
 static int conf_handler(void *ud, const char *section, const char *name, const char *value)
