@@ -58,7 +58,7 @@ not_ok()
 	echo "not ok $tap_n - $*"
 }
 
-diag() { printf '# %s\n' "$@"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
 # check DESCRIPTION COMMAND...: one test point from a command's status.
 check()
