@@ -252,12 +252,13 @@ static void explain(const struct mmio_space *sp, const struct scratch *s,
 
 	mmio_bar_describe(bar, what, sizeof(what));
 	mmio_size_format(bar->size, sz, sizeof(sz));
-	/* The kernel's own words first ("BAR 1: no space for [mem size ...]"),
-	 * because that is what the admin will find in the guest's dmesg. */
+	/* The kernel's own words first, because that is what the admin will
+	 * find in the guest's dmesg: "BAR 0 [mem size 0x10000000]: can't assign;
+	 * no space" (Linux >= 6.8, and Debian 12's 6.1.1xx; older kernels said
+	 * "BAR 0: no space for [mem size 0x10000000]"). */
 	off = (size_t)snprintf(buf, sizeof(buf),
-			       "%s BAR %u%s: no space for [%s] (%s %s, needs a %s-aligned block)",
-			       dev->name, bar->index, bar->index == MMIO_BAR_ROM ? " (ROM)" : "",
-			       what, sz, mmio_bar_kind_name(bar), sz);
+			       "%s BAR %u [%s]: can't assign; no space (%s %s needs a %s-aligned block)",
+			       dev->name, bar->index, what, sz, mmio_bar_kind_name(bar), sz);
 	for (unsigned w = 0; w < sp->nwin && off < sizeof(buf); w++) {
 		const struct mmio_window *win = &sp->w[w].win;
 		bool eligible;

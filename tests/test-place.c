@@ -375,7 +375,7 @@ static void test_no_space_reason(void)
 
 	space(&sp, w, 1, used, 1, NULL, 0, 0);
 	tap_ok(mmio_place(&sp, &dev, 1, pl, &err) == MMIO_E_NOSPACE, "full hole: no space");
-	tap_contains(err.msg, "0000:03:00.0 BAR 0: no space for [mem size 0x10000000]",
+	tap_contains(err.msg, "0000:03:00.0 BAR 0 [mem size 0x10000000]: can't assign; no space",
 		     "reason uses the kernel's words");
 	tap_contains(err.msg, "low window [0xf0000000-0xfbffffff]: largest aligned free block 16 MiB",
 		     "reason names the window and its largest aligned block");
