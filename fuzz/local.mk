@@ -21,6 +21,8 @@ EXTRA_DIST += \
 	fuzz/run-fuzzers \
 	fuzz/.gitignore \
 	fuzz/fuzz.h \
+	fuzz/fuzz-layout.h \
+	fuzz/fuzz-stubs.c \
 	fuzz/fuzz-bdf.c \
 	fuzz/fuzz-size.c \
 	fuzz/fuzz-bars.c \
@@ -29,4 +31,7 @@ EXTRA_DIST += \
 	fuzz/fuzz-catalogue.c \
 	fuzz/fuzz-resolve.c \
 	fuzz/fuzz-model.c \
+	fuzz/fuzz-info-pci.c \
+	fuzz/fuzz-libvirt-xml.c \
+	fuzz/fuzz-query-pci.c \
 	fuzz/corpus
