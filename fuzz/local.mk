@@ -7,7 +7,7 @@
 #   make fuzz FUZZ_SECONDS=60
 #   fuzz/run-fuzzers 60          the same without configure; see docs/reliability.md
 FUZZ_SECONDS = 300
-FUZZ_WORKDIR = $(abs_top_builddir)/fuzz-work
+FUZZ_WORKDIR = $(abs_top_builddir)/fuzz/work
 
 fuzz:
 	FUZZ_WORKDIR='$(FUZZ_WORKDIR)' $(SHELL) $(top_srcdir)/fuzz/run-fuzzers $(FUZZ_SECONDS)
