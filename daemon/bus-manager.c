@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,26 @@
 #include "daemon.h"
 #include "log.h"
 #include "mmiod-names.h"
+#include "plan.h"
 
 #define MAX_DEVICES 64
 
 /* ---- options ------------------------------------------------------------ */
+
+/* Plan's options: not in mmiod-names.h (the client does not send them yet). */
+#define OPT_MACHINE        "machine"
+#define OPT_XEN_MEMORY_MIB "xen-memory-mib"
+#define OPT_XEN_VERSION    "xen-version"
 
 struct opts {
 	int refresh, wait, interactive, persistent, assignable;
 	char qemu_device[BOOKS_SPEC_MAX];
 	char reservation[BOOKS_ID_MAX];
 	char label[128];
+	char machine[16];
+	char xen_version[16];
+	uint32_t xen_memory_mib;
+	bool have_xen_memory;
 };
 
 /* Reads a{sv}; accepts only the keys in `allowed` (space-separated). */
@@ -50,6 +61,7 @@ static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_
 		char *sdst = NULL;
 		size_t slen = 0;
 		int *bdst = NULL;
+		uint32_t *udst = NULL;
 
 		r = sd_bus_message_read(m, "s", &key);
 		if (r < 0)
@@ -70,7 +82,10 @@ static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_
 		else if (strcmp(key, MMIOD_OPT_QEMU_DEVICE) == 0) sdst = o->qemu_device, slen = sizeof(o->qemu_device);
 		else if (strcmp(key, MMIOD_OPT_RESERVATION) == 0) sdst = o->reservation, slen = sizeof(o->reservation);
 		else if (strcmp(key, MMIOD_OPT_LABEL) == 0) sdst = o->label, slen = sizeof(o->label);
-		want = bdst ? 'b' : 's';
+		else if (strcmp(key, OPT_MACHINE) == 0) sdst = o->machine, slen = sizeof(o->machine);
+		else if (strcmp(key, OPT_XEN_VERSION) == 0) sdst = o->xen_version, slen = sizeof(o->xen_version);
+		else if (strcmp(key, OPT_XEN_MEMORY_MIB) == 0) udst = &o->xen_memory_mib, o->have_xen_memory = true;
+		want = bdst ? 'b' : udst ? 'u' : 's';
 		const char *contents = NULL;
 		char type;
 		r = sd_bus_message_peek_type(m, &type, &contents);
@@ -82,6 +97,8 @@ static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_
 						 contents ? contents : "?");
 		if (bdst)
 			r = sd_bus_message_read(m, "v", "b", bdst);
+		else if (udst)
+			r = sd_bus_message_read(m, "v", "u", udst);
 		else {
 			const char *s;
 			r = sd_bus_message_read(m, "v", "s", &s);
@@ -885,26 +902,277 @@ fail:
 
 /* ---- Plan, ListProfiles ---------------------------------------------------- */
 
+/* The Xen HVM boot devices xl creates by default (qemu-xen, no vif, no
+ * USB), in devfn order: PIIX3 IDE 00:01.1 (BAR4, 16 I/O ports), Cirrus VGA
+ * 00:02.0 (32 MiB prefetchable framebuffer, 4 KiB registers) and the Xen
+ * platform device 00:03.0 (256 I/O ports, 16 MiB prefetchable).  Used when
+ * Plan has no live guest to take the boot devices from. */
+static const struct mmio_device xen_default_boot[] = {
+	{ .name = "piix3-ide", .nbars = 1,
+	  .bars = { { .index = 4, .kind = MMIO_BAR_IO, .size = 16 } } },
+	{ .name = "cirrus-vga", .nbars = 2,
+	  .bars = { { .index = 0, .kind = MMIO_BAR_MEM32, .prefetch = true, .size = 32 * MMIO_1M },
+		    { .index = 1, .kind = MMIO_BAR_MEM32, .size = 4096 } } },
+	{ .name = "xen-platform", .nbars = 2,
+	  .bars = { { .index = 0, .kind = MMIO_BAR_IO, .size = 256 },
+		    { .index = 1, .kind = MMIO_BAR_MEM32, .prefetch = true, .size = 16 * MMIO_1M } } },
+};
+#define XEN_DEFAULT_MEMORY_MIB 4096u
+#define XEN_DEFAULT_VIDEORAM_KIB 8192u   /* Cirrus */
+
+struct plan_out {
+	bool possible;
+	char reason[2048];
+	bool have_qemu, have_xen;
+	struct mmio_qemu_plan q;
+	enum mmio_qemu_machine machine;
+	struct mmio_plan_result x;
+	char xl_cfg[128], qemu_args[256], libvirt_xml[256];
+};
+
+static void reason_append(struct plan_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reason_append(struct plan_out *o, const char *fmt, ...)
+{
+	size_t off = strlen(o->reason);
+	va_list ap;
+
+	if (off >= sizeof(o->reason) - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->reason + off, sizeof(o->reason) - off, fmt, ap);
+	va_end(ap);
+}
+
+/* A guest's live devices (one mmio_device per toolstack device id, in the
+ * order the layout lists them) appended to devs[*n..cap). */
+static void live_devices(const struct guest *g, struct mmio_device *devs, size_t *n, size_t cap)
+{
+	const struct tsd_layout *l = &g->books.layout;
+
+	for (size_t i = 0; i < l->nbars; i++) {
+		const struct tsd_live_bar *lb = &l->bars[i];
+		struct mmio_device *d = NULL;
+		for (size_t k = 0; k < *n; k++)
+			if (strcmp(devs[k].name, lb->device) == 0)
+				d = &devs[k];
+		if (!d) {
+			if (*n >= cap)
+				continue;
+			d = &devs[(*n)++];
+			memset(d, 0, sizeof(*d));
+			snprintf(d->name, sizeof(d->name), "%s", lb->device);
+		}
+		if (d->nbars < MMIO_MAX_BARS)
+			d->bars[d->nbars++] = lb->bar;
+	}
+}
+
+static enum mmio_status plan_qemu(struct plan_out *o, const struct mmio_device *devs, size_t n,
+				  const struct guest *g, struct mmio_error *err)
+{
+	/* the 64-bit hole must hold what the guest has as well as the new devices */
+	struct mmio_device *all = calloc(n + 2 * MAX_DEVICES, sizeof(*all));
+	size_t k = 0;
+	enum mmio_status st;
+	char sz[32];
+
+	if (!all)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+	if (g)
+		live_devices(g, all, &k, 2 * MAX_DEVICES);
+	size_t nlive = k;
+	memcpy(all + k, devs, n * sizeof(*devs));
+	k += n;
+	st = mmio_plan_qemu(o->machine, all, k, &o->q, err);
+	free(all);
+	if (st != MMIO_OK)
+		return st;
+	o->have_qemu = true;
+	const char *host = o->machine == MMIO_QEMU_Q35 ? "q35-pcihost" : "i440FX-pcihost";
+	const char *root = o->machine == MMIO_QEMU_Q35 ? "pcie-root" : "pci-root";
+	/* only when the default is too small: setting a smaller hole would
+	 * take space away from the guest */
+	if (!o->q.default_ok) {
+		snprintf(o->qemu_args, sizeof(o->qemu_args), "-global %s.pci-hole64-size=%" PRIu64 "G",
+			 host, o->q.hole64_size >> 30);
+		snprintf(o->libvirt_xml, sizeof(o->libvirt_xml),
+			 "<controller type='pci' index='0' model='%s'>\n"
+			 "  <pcihole64 unit='GiB'>%" PRIu64 "</pcihole64>\n"
+			 "</controller>", root, o->q.hole64_size >> 30);
+	}
+	if (g) {
+		reason_append(o, "QEMU (%s), counting the %zu device(s) guest %s has: ",
+			      o->machine == MMIO_QEMU_Q35 ? "q35" : "pc", nlive, g->id);
+	} else {
+		reason_append(o, "QEMU (%s): ", o->machine == MMIO_QEMU_Q35 ? "q35" : "pc");
+	}
+	reason_append(o, "%s", o->q.reason);
+	for (unsigned i = 0; g && i < g->books.layout.nwin; i++) {
+		const struct mmio_window *w = &g->books.layout.win[i];
+		if (w->kind != MMIO_WIN_HIGH)
+			continue;
+		mmio_size_format(w->end - w->start, sz, sizeof(sz));
+		reason_append(o, "  The guest's 64-bit window now is %s%s.", sz,
+			      o->q.hole64_need <= w->end - w->start ? ", which is enough" :
+			      ", too small: the setting takes effect when the guest is restarted");
+		break;
+	}
+	return MMIO_OK;
+}
+
+static enum mmio_status plan_xen(struct plan_out *o, const struct mmio_device *devs, size_t n,
+				 const struct guest *g, const struct opts *opt, struct mmio_error *err)
+{
+	struct mmio_device boot[2 * MAX_DEVICES];
+	size_t nboot = 0;
+	enum mmio_xen_rule rule = MMIO_XEN_4_17_4_PLUS;
+	uint32_t mib = opt->have_xen_memory ? opt->xen_memory_mib : XEN_DEFAULT_MEMORY_MIB;
+	enum mmio_status st;
+
+	if (opt->xen_version[0]) {
+		bool found = false;
+		for (int r = MMIO_XEN_4_17_0; r <= MMIO_XEN_4_21_PLUS; r++)
+			if (strcmp(opt->xen_version, mmio_xen_rule_name((enum mmio_xen_rule)r)) == 0)
+				rule = (enum mmio_xen_rule)r, found = true;
+		if (!found)
+			return mmio_error_set(err, MMIO_E_INVALID,
+					      "option \"" OPT_XEN_VERSION "\": \"%s\" is not one of %s, %s, %s",
+					      opt->xen_version, mmio_xen_rule_name(MMIO_XEN_4_17_0),
+					      mmio_xen_rule_name(MMIO_XEN_4_17_4_PLUS),
+					      mmio_xen_rule_name(MMIO_XEN_4_21_PLUS));
+	}
+	if (mib < 64 || mib > (UINT32_C(1) << 24))
+		return mmio_error_set(err, MMIO_E_INVALID,
+				      "option \"" OPT_XEN_MEMORY_MIB "\": %" PRIu32 " MiB is out of range (64..16777216)", mib);
+	/* the guest's present devices are its boot devices as far as mmiod
+	 * can tell; with none known, xl's defaults */
+	if (g)
+		live_devices(g, boot, &nboot, sizeof(boot) / sizeof(boot[0]));
+	bool from_guest = nboot > 0;
+	if (!nboot) {
+		nboot = sizeof(xen_default_boot) / sizeof(xen_default_boot[0]);
+		memcpy(boot, xen_default_boot, sizeof(xen_default_boot));
+	}
+	struct mmio_plan_params p = {
+		.boot = boot, .nboot = nboot, .later = devs, .nlater = n,
+		.max_memkb = (uint64_t)mib * 1024, .video_memkb = XEN_DEFAULT_VIDEORAM_KIB,
+		.rule = rule,
+	};
+	st = mmio_plan_xen(&p, &o->x, err);
+	if (st != MMIO_OK)
+		return st;
+	o->have_xen = true;
+	if (o->x.verdict == MMIO_PLAN_NEEDS_HOLE)
+		snprintf(o->xl_cfg, sizeof(o->xl_cfg), "mmio_hole = %u", o->x.hole_mb);
+	if (o->reason[0])
+		reason_append(o, "\n");
+	reason_append(o, "Xen %s (maxmem %" PRIu32 " MiB%s, %s boot devices): %s",
+		      mmio_xen_rule_name(rule), mib, opt->have_xen_memory ? "" : " assumed",
+		      from_guest ? "the guest's" : "xl's default", o->x.reason);
+	return MMIO_OK;
+}
+
+static int plan_reply(sd_bus_message *m, const struct plan_out *o)
+{
+	sd_bus_message *reply = NULL;
+	int r = sd_bus_message_new_method_return(m, &reply);
+
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "bs", (int)o->possible, o->reason);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "{sv}");
+	if (r >= 0 && o->have_xen) {
+		r = sd_bus_message_append(reply, "{sv}", "mmio_hole_mib", "u",
+					  (uint32_t)(o->x.verdict == MMIO_PLAN_NEEDS_HOLE ? o->x.hole_mb : 0));
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "{sv}", "high_window_bytes", "t", o->x.high_used);
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "{sv}", "xl_cfg", "s", o->xl_cfg);
+	}
+	if (r >= 0 && o->have_qemu) {
+		r = sd_bus_message_append(reply, "{sv}", "pci_hole64_bytes", "t", o->q.hole64_size);
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "{sv}", "qemu_args", "s", o->qemu_args);
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "{sv}", "libvirt_xml", "s", o->libvirt_xml);
+	}
+	/* 32-bit demand: QEMU's packed figure when there is one, else Xen's sum */
+	if (r >= 0 && (o->have_qemu || o->have_xen))
+		r = sd_bus_message_append(reply, "{sv}", "low_bytes_needed", "t",
+					  o->have_qemu ? o->q.low_need : o->x.later32);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
 static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 {
 	struct daemon *d = ud;
+	struct mmio_device devs[MAX_DEVICES];
+	struct mmio_error err = { 0 };
+	struct plan_out *o = NULL;
+	struct guest *g = NULL;
 	char **specs = NULL;
 	const char *gname;
-	struct opts o;
+	struct opts opt;
+	size_t n = 0;
 	int r;
 
 	r = sd_bus_message_read_strv(m, &specs);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &gname);
 	if (r >= 0)
-		r = read_opts(m, "", &o, error);
-	if (r >= 0 && gname[0] && !daemon_guest_lookup(d, gname, error))
-		r = -ENOENT;
-	strv_free(specs);
+		r = read_opts(m, OPT_MACHINE " " OPT_XEN_MEMORY_MIB " " OPT_XEN_VERSION, &opt, error);
 	if (r < 0)
-		return r;
-	return sd_bus_error_set(error, MMIOD_ERROR_NOT_SUPPORTED,
-				"this build of mmiod has no planner yet (lib/plan.h)");
+		goto out;
+	if (gname[0] && !(g = daemon_guest_lookup(d, gname, error))) {
+		r = -ENOENT;
+		goto out;
+	}
+	r = resolve_devices(d, specs, devs, &n, error);
+	if (r < 0)
+		goto out;
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!opt.machine[0] || strcmp(opt.machine, "pc") == 0 || strcmp(opt.machine, "i440fx") == 0)
+		o->machine = MMIO_QEMU_I440FX;
+	else if (strcmp(opt.machine, "q35") == 0)
+		o->machine = MMIO_QEMU_Q35;
+	else {
+		r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+				      "option \"" OPT_MACHINE "\": \"%s\" is not pc, i440fx or q35", opt.machine);
+		goto out;
+	}
+	/* With a guest its back end decides which planner applies; without
+	 * one QEMU is always planned and Xen when Xen options are given. */
+	bool xen_guest = g && strcmp(g->bi->drv->name, "libxl") == 0;
+	bool want_xen = g ? xen_guest : (opt.have_xen_memory || opt.xen_version[0]);
+	bool want_qemu = !xen_guest;
+	enum mmio_status st = MMIO_OK;
+	if (want_qemu)
+		st = plan_qemu(o, devs, n, g, &err);
+	if (st == MMIO_OK && want_xen)
+		st = plan_xen(o, devs, n, g, &opt, &err);
+	if (st != MMIO_OK) {
+		r = sd_bus_error_set(error, st == MMIO_E_INVALID && strstr(err.msg, "option \"") ?
+				     SD_BUS_ERROR_INVALID_ARGS : bus_error_from_status(st), err.msg);
+		goto out;
+	}
+	/* QEMU's answer is a setting and always exists; Xen's may be "impossible" */
+	o->possible = !o->have_xen || o->x.verdict != MMIO_PLAN_IMPOSSIBLE;
+	r = plan_reply(m, o);
+	if (r >= 0)
+		r = 1;
+out:
+	free(o);
+	strv_free(specs);
+	return r;
 }
 
 static void bars_spec(const struct mmio_device *dev, char *buf, size_t len)

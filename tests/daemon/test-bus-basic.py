@@ -49,11 +49,47 @@ except t.dbus.DBusException as e:
     t.ok(e.get_dbus_name() == "org.freedesktop.DBus.Error.InvalidArgs" and "bogus" in e.get_dbus_message(),
          "unknown option -> InvalidArgs naming it", e)
 
+# Plan without a guest: QEMU always, Xen when asked
+G = 1 << 30
+possible, reason, res = mgr.Plan(["bars:mem64p:4G", "bars:mem32:16M"], "", {})
+t.ok(possible and "pci-hole64-size" in reason, "Plan: QEMU plan for a 4 GiB BAR", reason)
+t.ok(int(res["pci_hole64_bytes"]) == 8 * G,
+     "Plan: pci_hole64_bytes = 8 GiB (4 GiB BAR + 3 GiB alignment slack, rounded up)", dict(res))
+t.ok(str(res["qemu_args"]) == "-global i440FX-pcihost.pci-hole64-size=8G", "Plan: qemu_args",
+     str(res.get("qemu_args")))
+t.ok("<pcihole64 unit='GiB'>8</pcihole64>" in str(res["libvirt_xml"]) and "pci-root" in str(res["libvirt_xml"]),
+     "Plan: libvirt_xml", str(res.get("libvirt_xml")))
+t.ok(int(res["low_bytes_needed"]) == 16 << 20, "Plan: low_bytes_needed = 16 MiB")
+t.ok("mmio_hole_mib" not in res and "xl_cfg" not in res, "Plan: no Xen keys unless asked", sorted(res))
+possible, reason, res = mgr.Plan(["bars:mem64p:1G"], "", {"machine": "q35"})
+t.ok(possible and str(res["qemu_args"]) == "" and int(res["pci_hole64_bytes"]) == G,
+     "Plan q35: 1 GiB fits the default 32 GiB hole, no setting suggested", (reason, dict(res)))
+possible, reason, res = mgr.Plan(["bars:mem32:256M", "bars:mem32:256M"], "",
+                                 {"xen-memory-mib": t.dbus.UInt32(2048), "xen-version": "4.17.4+"})
+t.ok(possible and int(res["mmio_hole_mib"]) > 0 and str(res["xl_cfg"]) == "mmio_hole = %d" % int(res["mmio_hole_mib"]),
+     "Plan Xen: two 256 MiB 32-bit BARs need an mmio_hole (%s)" % str(res.get("xl_cfg")), (reason, dict(res)))
+t.ok("Xen 4.17.4+" in reason and "QEMU" in reason and "pci_hole64_bytes" in res,
+     "Plan Xen: both planners answer", reason)
+possible, reason, res = mgr.Plan(["bars:mem32p:2G", "bars:mem32p:2G"], "", {"xen-version": "4.17.0"})
+t.ok(not possible and reason, "Plan Xen: 4 GiB of 32-bit BARs is impossible", reason)
+for opts, what in (({"machine": "arm"}, "machine"), ({"xen-version": "3.0"}, "xen-version"),
+                   ({"xen-memory-mib": "big"}, "xen-memory-mib"), ({"refresh": True}, "refresh")):
+    try:
+        mgr.Plan(["bars:mem32:1M"], "", opts)
+        t.ok(False, "Plan refuses a bad %s" % what)
+    except t.dbus.DBusException as e:
+        t.ok(e.get_dbus_name() == "org.freedesktop.DBus.Error.InvalidArgs" and what in e.get_dbus_message(),
+             "Plan: bad %s -> InvalidArgs naming it" % what, e)
 try:
-    mgr.Plan(["bars:mem64p:1G"], "", {})
-    t.ok(True, "Plan answers")
+    mgr.Plan(["bars:mem32:3M"], "", {})
+    t.ok(False, "Plan refuses a bad device")
 except t.dbus.DBusException as e:
-    t.ok(e.get_dbus_name() == "org.mmiod1.Error.NotSupported", "Plan without a planner -> NotSupported", e)
+    t.ok(e.get_dbus_name() == "org.mmiod1.Error.InvalidDevice", "Plan: bad device -> InvalidDevice", e)
+try:
+    mgr.Plan(["bars:mem32:1M"], "vm-none", {})
+    t.ok(False, "Plan on an unknown guest fails")
+except t.dbus.DBusException as e:
+    t.ok(e.get_dbus_name() == "org.mmiod1.Error.NoSuchGuest", "Plan: unknown guest -> NoSuchGuest", e)
 
 with open(os.path.join(t.top_srcdir, "dbus", "org.mmiod1.xml")) as f:
     contract = t.normalise(f.read())
