@@ -9,6 +9,15 @@
  * reservation is a capacity promise the guest kernel knows nothing about:
  * it will put D at the lowest free address whatever we promised.
  *
+ * The safety margin (mmiod.conf safety_margin, bytes): after D and every
+ * reservation are placed, each memory window D puts a BAR into must still
+ * have at least that many bytes free (usable, E820-clipped bytes, with
+ * reservations counted where they were predicted).  It keeps headroom for
+ * what mmiod cannot see: a guest driver resizing a BAR, firmware or the
+ * kernel reassigning, another tool hot-plugging behind mmiod's back.  I/O
+ * windows are exempt (ports, not bytes; a margin in bytes means nothing
+ * there).  Check, Attach and Reserve apply the same rule.
+ *
  * Memory and I/O ranges go into one used list: x86 I/O ports lie below
  * 0x10000 and no memory window starts that low, so they never collide.
  */
@@ -59,12 +68,15 @@ static void reservation_free(struct books_reservation *r)
 
 void books_free(struct books *b)
 {
+	uint64_t margin = b->safety_margin;   /* configuration, not books */
+
 	tsd_layout_clear(&b->layout);
 	free(b->attaches);
 	for (size_t i = 0; i < b->nres; i++)
 		reservation_free(&b->res[i]);
 	free(b->res);
 	books_init(b);
+	b->safety_margin = margin;
 }
 
 enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, struct mmio_error *err)
@@ -224,8 +236,52 @@ static size_t count_reserved(const struct books *b)
 	return n;
 }
 
-/* Places devs (then, if with_res, every reserved device) as sequential
- * hot-plugs on the space minus live BARs and holds. */
+/* The safety margin check (see the top of this file): pl is the placement
+ * of the new BARs on sp_held (live + holds).  Returns MMIO_OK or NOSPACE
+ * naming the window. */
+static enum mmio_status check_margin(const struct books *b, const struct mmio_placement *pl,
+				     struct mmio_error *err)
+{
+	struct mmio_space all;
+	uint64_t take[MMIO_MAX_WINDOWS] = { 0 };
+	bool touched[MMIO_MAX_WINDOWS] = { false };
+	enum mmio_status st;
+
+	if (!b->safety_margin)
+		return MMIO_OK;
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->items[i].placed && pl->items[i].window >= 0 &&
+		    pl->items[i].window < MMIO_MAX_WINDOWS) {
+			take[pl->items[i].window] += pl->items[i].size;
+			touched[pl->items[i].window] = true;
+		}
+	/* windows are in layout order in both spaces (mmio_space_init keeps it) */
+	st = books_space(b, BOOKS_USE_ALL, &all, err);
+	if (st != MMIO_OK)
+		return st;
+	for (unsigned w = 0; w < all.nwin; w++) {
+		if (!touched[w] || all.w[w].win.kind == MMIO_WIN_IO)
+			continue;
+		uint64_t free_now = all.w[w].free_bytes;
+		uint64_t left = free_now > take[w] ? free_now - take[w] : 0;
+		if (left < b->safety_margin) {
+			char l[32], m[32];
+			mmio_size_format(left, l, sizeof(l));
+			mmio_size_format(b->safety_margin, m, sizeof(m));
+			st = mmio_error_set(err, MMIO_E_NOSPACE,
+					    "fits, but would leave %s free in the %s window [0x%" PRIx64 ", 0x%" PRIx64
+					    "), less than the safety margin of %s (safety_margin in mmiod.conf)",
+					    l, mmio_window_kind_name(all.w[w].win.kind), all.w[w].win.start,
+					    all.w[w].win.end, m);
+			break;
+		}
+	}
+	mmio_space_free(&all);
+	return st;
+}
+
+/* Places devs (then every reserved device) as sequential hot-plugs on the
+ * space minus live BARs and holds; then applies the safety margin. */
 static enum mmio_status place_with_reservations(const struct books *b, const struct mmio_device *devs,
 						const char *const *specs, size_t n,
 						struct books_entry *out, struct mmio_error *err)
@@ -279,6 +335,8 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 		*err = why;
 	}
 out:
+	if (st == MMIO_OK && pl)
+		st = check_margin(b, pl, err);
 	free(all);
 	free(pl);
 	mmio_space_free(&sp);
@@ -360,6 +418,16 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 	}
 	st = mmio_place(&sp, all, k, pl, err);
 	books_entries_fill(&sp, all, allspecs, k, pl, ents);
+	if (st == MMIO_OK) {
+		/* the margin counts only the new reservation's BARs (the old ones
+		 * are in books_space(ALL) already) */
+		size_t m = 0;
+		for (size_t i = 0; i < pl->n; i++)
+			if (pl->items[i].device >= nres)
+				pl->items[m++] = pl->items[i];
+		pl->n = m;
+		st = check_margin(b, pl, err);
+	}
 	free(pl);
 	mmio_space_free(&sp);
 	if (st != MMIO_OK)

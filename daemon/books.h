@@ -64,6 +64,9 @@ struct books_reservation {
 
 struct books {
 	bool have_layout;
+	/* Bytes each memory window must keep free after an admission or a
+	 * reservation (mmiod.conf safety_margin); 0 = none.  See books.c. */
+	uint64_t safety_margin;
 	struct tsd_layout layout;       /* as last read from the back end */
 	size_t nattach;
 	struct books_attach *attaches;

@@ -291,6 +291,7 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 	snprintf(g->tsd_id, sizeof(g->tsd_id), "%s", tg->id);
 	guest_id_choose(d, bi, tg->id, g->id, sizeof(g->id));
 	books_init(&g->books);
+	g->books.safety_margin = d->cfg.safety_margin;
 	if (sd_bus_path_encode(MMIOD_PATH_GUEST_PREFIX, g->id, &g->path) < 0) {
 		free(g);
 		log_error("out of memory adding guest %s", tg->id);

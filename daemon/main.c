@@ -289,7 +289,13 @@ static void sig_reload(evutil_socket_t sig, short what, void *ud)
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
 	log_info("SIGHUP: reloading %s and the device catalogue", d->cfg.config_file);
-	config_load(&d->cfg, false, false);
+	/* a key removed from the file falls back to its default */
+	uint64_t old_margin = d->cfg.safety_margin;
+	d->cfg.safety_margin = 0;
+	if (config_load(&d->cfg, false, false) < 0)
+		d->cfg.safety_margin = old_margin;   /* a broken file changes nothing */
+	for (size_t i = 0; i < d->nguests; i++)
+		d->guests[i]->books.safety_margin = d->cfg.safety_margin;
 	catalogue_load(d);
 	sd_notify(0, "READY=1\nSTATUS=Running");
 }

@@ -3,7 +3,7 @@
  * test-books.c — daemon/books.c without a bus or a back end: admission and
  * the hold in one step, the last block going to exactly one of two
  * admissions, reservations as capacity promises, release, predicted
- * addresses of BARs the toolstack shows unassigned.
+ * addresses of BARs the toolstack shows unassigned, the safety margin.
  *
  * The guest used throughout (small on purpose so every block is countable):
  *   low  [0xE0000000, 0xE0400000)  4 MiB, a live 1 MiB BAR of "vga" at the bottom
@@ -331,6 +331,35 @@ static void test_copy_in(void)
 	books_free(&b);
 }
 
+static void test_margin(void)
+{
+	struct books b;
+	struct mmio_error err;
+	struct books_entry out[1];
+
+	books_with_guest(&b);
+	b.safety_margin = 1 * M;
+	tap_ok(admit(&b, "bars:mem32:2M", "a1", &err) == MMIO_OK,
+	       "margin 1 MiB: a 2 MiB BAR leaving 1 MiB free is admitted");
+	tap_ok(admit(&b, "bars:mem32:1M", "a2", &err) == MMIO_E_NOSPACE,
+	       "margin 1 MiB: a 1 MiB BAR that would leave 0 free is refused");
+	tap_contains(err.msg, "safety margin of 1 MiB", "the reason names the margin");
+	tap_contains(err.msg, "low window", "and the window");
+	tap_ok(b.nattach == 1, "nothing held for the refused one");
+	struct mmio_device d = dev("bars:mem32:1M");
+	tap_ok(books_check(&b, &d, NULL, 1, out, &err) == MMIO_E_NOSPACE, "Check agrees with admission");
+	tap_ok(reserve(&b, "bars:mem32:1M", "r1", &err) == MMIO_E_NOSPACE && b.nres == 0,
+	       "a reservation is held to the margin too");
+	tap_ok(admit(&b, "bars:mem64p:256M", "a3", &err) == MMIO_OK,
+	       "the margin is per window: the high window has room");
+	tap_ok(admit(&b, "bars:io:256", "io1", &err) == MMIO_OK, "I/O windows are exempt");
+	b.safety_margin = 0;
+	tap_ok(admit(&b, "bars:mem32:1M", "a2", &err) == MMIO_OK, "margin 0: the last block is admitted");
+	b.safety_margin = 5;
+	books_free(&b);
+	tap_ok(b.safety_margin == 5, "books_free keeps the configured margin");
+}
+
 int main(void)
 {
 	test_no_layout();
@@ -342,6 +371,7 @@ int main(void)
 	test_io();
 	test_predicted();
 	test_copy_in();
+	test_margin();
 	tap_done();
 	return tap_exit();
 }
