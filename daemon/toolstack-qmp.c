@@ -1,31 +1,1307 @@
 /* SPDX-License-Identifier: MIT */
-/* toolstack-qmp.c — the QEMU QMP back end (--backend qmp:DIR).
- * First cut: the driver table exists so the daemon links; the real
- * implementation follows. */
+/*
+ * toolstack-qmp.c — the QEMU QMP back end: --backend qmp:DIR.
+ *
+ * DIR holds QMP unix sockets, one guest each (guest id = file name without
+ * its extension: "vm1.sock" -> "vm1").  DIR is rescanned every second and,
+ * when inotify is available, at once on a change (an inotify fd on the
+ * libevent loop; without it the 1 s poll alone).  Each socket gets one
+ * connection (qmp.c): greeting, qmp_capabilities, then query-name,
+ * query-uuid, qom-list /machine (which host bridge), the windows (qom-get)
+ * and query-pci; then host->guest_up.  The connection closing, the socket
+ * file vanishing or being replaced, or a SHUTDOWN event, takes the guest
+ * down (host->guest_down).  A socket that refuses connections (stale file,
+ * QEMU gone) is retried every RETRY_S seconds, logged once at LOG_DEBUG.
+ *
+ * What QEMU 7.2.22 (Debian 7.2+dfsg-7+deb12u18) really does, checked with
+ * qemu-system-x86_64 -accel tcg -nic none -S and without -S (SeaBIOS, no OS),
+ * 128 MiB RAM:
+ *  - Host bridge QOM paths: /machine/i440fx (pc), /machine/q35 (q35); both
+ *    are child<...> properties of /machine.  Properties: pci-hole-start and
+ *    pci-hole-end (uint32), pci-hole64-start / -end (uint64), and on q35
+ *    MCFG (uint64) and mcfg_size.
+ *  - pc:  pci-hole [0x08000000, 0xfec00000) (start = end of low RAM),
+ *         pci-hole64 [0x100000000, 0x180000000) (2 GiB, pci-hole64-size);
+ *         the same values before (-S) and after SeaBIOS ran.
+ *  - q35: pci-hole [0x08000000, 0xfec00000), pci-hole64 [0x100000000,
+ *         0x900000000) (32 GiB) both with -S and after SeaBIOS.  MCFG reads
+ *         all-ones and mcfg_size 0 with -S (MMCONFIG not enabled yet); after
+ *         SeaBIOS MCFG = 0xb0000000, mcfg_size = 256 MiB, while pci-hole-start
+ *         stays at the end of low RAM.  QEMU's q35 DSDT leaves MMCONFIG out of
+ *         the _CRS, so the low window is reported as two windows around it;
+ *         with -S the firmware's default 0xb0000000/256 MiB is assumed and
+ *         those two windows are marked "model".
+ *  - pci-hole64 values are live: the end grows to cover 64-bit BARs the
+ *    firmware put above it; the DSDT keeps what it was when the firmware
+ *    loaded the ACPI tables.  Before the firmware runs it is start + size.
+ *  - I/O window: 0x0d00-0xffff as in QEMU's DSDT; taken above 0x0d00 by QEMU
+ *    itself (info mtree): pc 0x5658 vmport, 0xae00-0xae17 PCI hot-plug,
+ *    0xaf00-0xaf1f CPU hot-plug, 0xafe0-0xafe3 GPE0; q35 only 0x5658.  These
+ *    are cut out, giving several I/O windows (qmp-map.c); PIIX4 PM/SMBus
+ *    (0x600/0x700 after SeaBIOS) and q35's ACPI blocks lie below 0x1000.
+ *  - query-pci "address" is -1 (all-ones, printed signed) for every BAR that
+ *    is not mapped: all of them with -S; ROMs after SeaBIOS; and a
+ *    hot-plugged device's BARs until a guest OS programs them.  So after an
+ *    attach QMP alone cannot tell "the guest failed to place a BAR" from
+ *    "the guest has not got round to it": TSD_E_UNASSIGNED is never
+ *    reported by this back end.
+ *  - device_add accepts strings for every qdev property ("membar":"1M",
+ *    "rombar":"0", "addr":"0x5"; "addr" is hex: "10" is slot 16) while a JSON
+ *    bool for an integer property fails ("Parameter 'rombar' expects
+ *    integer"); so specs are sent as strings, addr as "0x%x".
+ *  - q35: "Bus 'pcie.0' does not support hotplugging"; devices go into an
+ *    empty pcie-root-port (bus=<port id>).  Unplug from a root port with no
+ *    OS completes at once (DEVICE_DELETED right away).
+ *  - pc: device_del returns {} but without a guest OS (stopped with -S, or
+ *    SeaBIOS with nothing to boot) the ACPI eject never happens: no
+ *    DEVICE_DELETED, the device stays in query-pci, a second device_del says
+ *    "Device X is already in the process of unplug", and the id stays taken.
+ *    A system_reset completes it (DEVICE_DELETED at reset).  detach waits
+ *    UNPLUG_TIMEOUT_MS (10 s; MMIOD_QMP_UNPLUG_TIMEOUT_MS overrides it for
+ *    tests) and then reports TSD_E_TIMEOUT saying so.
+ *  - QEMU's monitor serves one client at a time; a second client connects
+ *    but gets no greeting until the first leaves.  Such a guest stays
+ *    "connecting" (not announced) without errors.
+ *
+ * Not done: bridge windows (a pci-bridge's or root port's forwarding
+ * ranges) are not reported as occupancy, only the BARs behind them; the
+ * windows of a q35 root port, which really bound a device hot-plugged
+ * into it, are not modelled; min_mem is unknown (0).
+ */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <event2/event.h>
+
+#include "qmp-map.h"
+#include "qmp.h"
 #include "toolstack.h"
+
+#define SCAN_INTERVAL_S      1
+#define RETRY_S              3
+#define UNPLUG_TIMEOUT_MS    10000
+#define MAX_BUSY             32
+
+struct qop;
+
+enum guest_state { G_IDLE, G_CONNECTING, G_PROBING, G_UP };
+
+struct qguest {
+	struct qguest *next;
+	struct qmp_be *qb;
+	char id[64];
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+	bool seen;                      /* found by the current scan */
+	enum guest_state st;
+	bool logged_refused;
+	struct timespec retry_at;
+	struct qmp_conn *conn;
+	struct tsd_guest info;
+	enum qmp_machine machine;
+	struct tsd_layout layout;       /* last read */
+	struct qmp_pci_slots slots;
+	char busy[MAX_BUSY][64];        /* slots ("0x5") / ports taken by attaches in flight */
+	struct qop *probe;
+};
+
+struct qmp_be {
+	struct tsd_backend pub;         /* first: the daemon sees this */
+	struct event_base *base;
+	char dir[PATH_MAX];
+	struct event *scan_ev;
+	int ino_fd;
+	int ino_wd;
+	struct event *ino_ev;
+	bool logged_nodir;
+	struct qguest *guests;
+	struct qop *ops;
+	unsigned unplug_timeout_ms;
+};
+
+enum op_kind { OP_PROBE, OP_REFRESH, OP_ATTACH, OP_DETACH };
+
+struct qop {
+	struct qop *next;
+	struct qmp_be *qb;
+	struct qguest *g;               /* NULL once the guest is gone */
+	enum op_kind kind;
+	int outstanding;                /* replies still to come */
+	void (*on_all)(struct qop *);   /* called when outstanding drops to 0 */
+	bool finished, delivered;
+	bool orphaned;
+	struct event *done_ev;
+	struct event *timer;
+	/* what went wrong while replies were coming in */
+	enum tsd_rc err_rc;
+	char err_msg[512];
+	/* layout read */
+	struct qmp_holes holes;
+	json_object *pci;
+	struct tsd_layout layout;
+	struct qmp_pci_slots slots;
+	/* results */
+	struct tsd_result res;
+	tsd_layout_fn lcb;
+	tsd_done_fn dcb;
+	void *ud;
+	bool changed;                   /* also tell host->guest_changed */
+	/* attach / detach */
+	json_object *add_args;
+	bool has_decl;
+	struct mmio_device decl;
+	char dev_id[64];
+	char busy[64];
+	bool got_event, waiting_event;
+	void (*after_layout)(struct qop *);
+};
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static void qlog(struct qmp_be *qb, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void qlog(struct qmp_be *qb, int prio, const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+	if (!qb->pub.host->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	qb->pub.host->log(qb->pub.host->ud, &qb->pub, prio, buf);
+}
+
+static struct timespec now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+static bool ts_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+static struct qguest *guest_find(struct qmp_be *qb, const char *id)
+{
+	for (struct qguest *g = qb->guests; g; g = g->next)
+		if (strcmp(g->id, id) == 0)
+			return g;
+	return NULL;
+}
+
+static bool busy_has(const struct qguest *g, const char *what)
+{
+	for (int i = 0; i < MAX_BUSY; i++)
+		if (g->busy[i][0] && strcmp(g->busy[i], what) == 0)
+			return true;
+	return false;
+}
+
+static bool busy_add(struct qguest *g, const char *what)
+{
+	for (int i = 0; i < MAX_BUSY; i++)
+		if (!g->busy[i][0]) {
+			snprintf(g->busy[i], sizeof(g->busy[i]), "%s", what);
+			return true;
+		}
+	return false;
+}
+
+static void busy_del(struct qguest *g, const char *what)
+{
+	for (int i = 0; i < MAX_BUSY; i++)
+		if (strcmp(g->busy[i], what) == 0) {
+			g->busy[i][0] = '\0';
+			return;
+		}
+}
+
+/* ---- operations: completion is always deferred -------------------------------- */
+
+static void op_free(struct qop *op)
+{
+	struct qop **pp;
+	for (pp = &op->qb->ops; *pp; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	if (op->g && op->busy[0])
+		busy_del(op->g, op->busy);
+	if (op->done_ev)
+		event_free(op->done_ev);
+	if (op->timer)
+		event_free(op->timer);
+	json_object_put(op->pci);
+	json_object_put(op->add_args);
+	tsd_layout_clear(&op->layout);
+	free(op);
+}
+
+/* An op may go only when its result was delivered and no reply can still
+ * arrive for it (a reply callback holds op as its ud). */
+static void op_maybe_free(struct qop *op)
+{
+	if (op->delivered && op->outstanding == 0)
+		op_free(op);
+}
+
+static void op_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qop *op = arg;
+	struct qmp_be *qb = op->qb;
+	(void)fd;
+	(void)what;
+
+	op->delivered = true;
+	if (op->g && op->busy[0]) {
+		busy_del(op->g, op->busy);
+		op->busy[0] = '\0';
+	}
+	if (op->kind == OP_REFRESH && op->lcb)
+		op->lcb(op->ud, op->res.rc, op->res.rc == TSD_OK ? &op->layout : NULL, op->res.msg);
+	else if (op->dcb)
+		op->dcb(op->ud, &op->res);
+	/* The daemon books the attach first, then sees the layout holding it. */
+	if (op->changed && op->g && qb->pub.host->guest_changed)
+		qb->pub.host->guest_changed(qb->pub.host->ud, &qb->pub, op->g->id, &op->g->layout);
+	op_maybe_free(op);
+}
+
+static void op_finish(struct qop *op, enum tsd_rc rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void op_finish(struct qop *op, enum tsd_rc rc, const char *fmt, ...)
+{
+	va_list ap;
+	if (op->finished)
+		return;
+	op->finished = true;
+	op->on_all = NULL;
+	op->res.rc = rc;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(op->res.msg, sizeof(op->res.msg), fmt, ap);
+		va_end(ap);
+	}
+	if (op->timer)
+		event_del(op->timer);
+	if (op->kind == OP_PROBE) {
+		/* Internal: nobody to call back. */
+		op->delivered = true;
+		op_maybe_free(op);
+		return;
+	}
+	event_active(op->done_ev, EV_TIMEOUT, 0);
+}
+
+static struct qop *op_new(struct qmp_be *qb, struct qguest *g, enum op_kind kind)
+{
+	struct qop *op = calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->qb = qb;
+	op->g = g;
+	op->kind = kind;
+	op->layout.free_slots = -1;
+	op->done_ev = event_new(qb->base, -1, 0, op_done_cb, op);
+	if (!op->done_ev) {
+		free(op);
+		return NULL;
+	}
+	op->next = qb->ops;
+	qb->ops = op;
+	return op;
+}
+
+/* Bookkeeping common to every reply: returns false when the op no longer
+ * wants replies (finished, or its guest went away). */
+static bool reply_enter(struct qop *op, const char *cls, const char *desc)
+{
+	op->outstanding--;
+	if (op->finished)
+		return false;
+	if (!op->g || (cls && strcmp(cls, "Disconnected") == 0)) {
+		if (!op->err_rc) {
+			op->err_rc = TSD_E_NOGUEST;
+			snprintf(op->err_msg, sizeof(op->err_msg), "guest went away: %s",
+				 desc ? desc : "connection closed");
+		}
+	}
+	return true;
+}
+
+/* After a reply was handled: the next step once every reply is in. */
+static void reply_leave(struct qop *op)
+{
+	if (op->finished) {
+		op_maybe_free(op);
+		return;
+	}
+	if (op->outstanding == 0 && op->on_all) {
+		void (*fn)(struct qop *) = op->on_all;
+		op->on_all = NULL;
+		if (op->err_rc) {
+			op_finish(op, op->err_rc, "%s", op->err_msg);
+			return;
+		}
+		fn(op);
+	}
+}
+
+static int op_send(struct qop *op, const char *cmd, json_object *args, qmp_reply_fn cb)
+{
+	if (!op->g || !op->g->conn || qmp_send(op->g->conn, cmd, args, cb, op) < 0) {
+		if (!op->err_rc) {
+			op->err_rc = TSD_E_NOGUEST;
+			snprintf(op->err_msg, sizeof(op->err_msg), "guest %s: QMP connection is down",
+				 op->g ? op->g->id : "?");
+		}
+		return -1;
+	}
+	op->outstanding++;
+	return 0;
+}
+
+/* ---- reading a guest's layout ---------------------------------------------------- */
+
+enum { Q_HOLE_START, Q_HOLE_END, Q_HOLE64_START, Q_HOLE64_END, Q_MCFG, Q_MCFG_SIZE, Q_NPROPS };
+static const char *const hole_props[Q_NPROPS] = {
+	"pci-hole-start", "pci-hole-end", "pci-hole64-start", "pci-hole64-end", "MCFG", "mcfg_size",
+};
+
+struct prop_req {
+	struct qop *op;
+	int which;
+};
+
+static void prop_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct prop_req *pr = ud;
+	struct qop *op = pr->op;
+	int which = pr->which;
+	uint64_t v;
+	free(pr);
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	/* A missing property just leaves that window out. */
+	if (ret && qmp_map_u64(ret, &v)) {
+		struct qmp_holes *h = &op->holes;
+		switch (which) {
+		case Q_HOLE_START: h->hole_start = v; h->have_hole = true; break;
+		case Q_HOLE_END: h->hole_end = v; break;
+		case Q_HOLE64_START: h->hole64_start = v; h->have_hole64 = true; break;
+		case Q_HOLE64_END: h->hole64_end = v; break;
+		case Q_MCFG: h->mcfg_base = v; h->have_mcfg = true; break;
+		case Q_MCFG_SIZE: h->mcfg_size = v; break;
+		}
+	} else if (which == Q_HOLE_END) {
+		op->holes.have_hole = false;
+	}
+	reply_leave(op);
+}
+
+static void pci_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (ret) {
+		json_object_put(op->pci);
+		op->pci = json_object_get(ret);
+	} else if (!op->err_rc) {
+		op->err_rc = TSD_E_FAILED;
+		snprintf(op->err_msg, sizeof(op->err_msg), "query-pci: %s", desc);
+	}
+	reply_leave(op);
+}
+
+static void layout_mapped(struct qop *op);
+
+/* Sends the qom-gets and query-pci; once all replies are in, maps them
+ * into op->layout (and the guest's copy) and continues with next. */
+static void layout_read(struct qop *op, void (*next)(struct qop *))
+{
+	struct qguest *g = op->g;
+	const char *path = qmp_machine_host_path(g->machine);
+	int nprops = g->machine == QMP_MACHINE_Q35 ? Q_NPROPS : Q_MCFG;
+
+	memset(&op->holes, 0, sizeof(op->holes));
+	op->holes.machine = g->machine;
+	json_object_put(op->pci);
+	op->pci = NULL;
+	op->after_layout = next;
+	for (int i = 0; path && i < nprops; i++) {
+		struct prop_req *pr = malloc(sizeof(*pr));
+		json_object *args = json_object_new_object();
+		if (!pr || !args) {
+			free(pr);
+			json_object_put(args);
+			op->err_rc = TSD_E_FAILED;
+			snprintf(op->err_msg, sizeof(op->err_msg), "out of memory");
+			break;
+		}
+		pr->op = op;
+		pr->which = i;
+		json_object_object_add(args, "path", json_object_new_string(path));
+		json_object_object_add(args, "property", json_object_new_string(hole_props[i]));
+		if (!g->conn || qmp_send(g->conn, "qom-get", args, prop_reply, pr) < 0) {
+			free(pr);
+			op->err_rc = TSD_E_NOGUEST;
+			snprintf(op->err_msg, sizeof(op->err_msg), "QMP connection is down");
+			break;
+		}
+		op->outstanding++;
+	}
+	if (!op->err_rc)
+		op_send(op, "query-pci", NULL, pci_reply);
+	op->on_all = layout_mapped;
+	if (op->outstanding == 0) {
+		/* Nothing went out: fail now (still deferred to the caller). */
+		op->on_all = NULL;
+		op_finish(op, op->err_rc ? op->err_rc : TSD_E_FAILED, "%s", op->err_msg);
+	}
+}
+
+static int free_slots(const struct qguest *g, const struct qmp_pci_slots *s)
+{
+	int n = 0;
+	char key[64];
+	switch (g->machine) {
+	case QMP_MACHINE_PC:
+		for (int slot = 1; slot < 32; slot++) {
+			snprintf(key, sizeof(key), "0x%x", slot);
+			if (!(s->root_used & (UINT32_C(1) << slot)) && !busy_has(g, key))
+				n++;
+		}
+		return n;
+	case QMP_MACHINE_Q35:
+		for (unsigned i = 0; i < s->nports; i++)
+			if (!busy_has(g, s->ports[i]))
+				n++;
+		return n;
+	case QMP_MACHINE_UNKNOWN:
+		break;
+	}
+	return -1;
+}
+
+static void layout_mapped(struct qop *op)
+{
+	struct mmio_error err = { 0 };
+	struct qguest *g = op->g;
+	void (*next)(struct qop *) = op->after_layout;
+
+	op->after_layout = NULL;
+	tsd_layout_clear(&op->layout);
+	if (g->machine != QMP_MACHINE_UNKNOWN &&
+	    qmp_map_windows(&op->holes, &op->layout, &err) != MMIO_OK) {
+		op_finish(op, TSD_E_FAILED, "guest %s: windows: %s", g->id, err.msg);
+		return;
+	}
+	if (!op->pci || qmp_map_pci(op->pci, &op->layout, &op->slots, &err) != MMIO_OK) {
+		op_finish(op, TSD_E_FAILED, "guest %s: %s", g->id, op->pci ? err.msg : "no query-pci");
+		return;
+	}
+	op->layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
+	op->layout.free_slots = free_slots(g, &op->slots);
+	struct tsd_layout copy;
+	if (tsd_layout_copy(&copy, &op->layout) < 0) {
+		op_finish(op, TSD_E_FAILED, "out of memory");
+		return;
+	}
+	tsd_layout_clear(&g->layout);
+	g->layout = copy;
+	g->slots = op->slots;
+	if (next)
+		next(op);
+	else
+		op_finish(op, TSD_OK, NULL);
+}
+
+/* ---- guests: connect, probe, events, disconnect --------------------------------- */
+
+static void guest_disconnect(struct qguest *g, bool tell);
+
+static void name_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	json_object *v;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (op->g && ret && json_object_object_get_ex(ret, "name", &v) &&
+	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
+		snprintf(op->g->info.name, sizeof(op->g->info.name), "%s", json_object_get_string(v));
+	reply_leave(op);
+}
+
+static void uuid_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	json_object *v;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	/* QEMU answers all zeros when -uuid was not given: that is no uuid. */
+	if (op->g && ret && json_object_object_get_ex(ret, "UUID", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), "00000000-0000-0000-0000-000000000000") != 0)
+		snprintf(op->g->info.uuid, sizeof(op->g->info.uuid), "%s", json_object_get_string(v));
+	reply_leave(op);
+}
+
+static void machine_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (op->g && ret && json_object_is_type(ret, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(ret); i++) {
+			json_object *p = json_object_array_get_idx(ret, i), *n, *t;
+			if (!json_object_object_get_ex(p, "name", &n) ||
+			    !json_object_object_get_ex(p, "type", &t))
+				continue;
+			const char *name = json_object_get_string(n), *type = json_object_get_string(t);
+			if (strcmp(name, "i440fx") == 0 || strcmp(type, "child<i440FX-pcihost>") == 0)
+				op->g->machine = QMP_MACHINE_PC;
+			else if (strcmp(name, "q35") == 0 || strcmp(type, "child<q35-pcihost>") == 0)
+				op->g->machine = QMP_MACHINE_Q35;
+		}
+	}
+	reply_leave(op);
+}
+
+static void probe_announce(struct qop *op)
+{
+	struct qguest *g = op->g;
+	struct qmp_be *qb = op->qb;
+
+	g->st = G_UP;
+	g->probe = NULL;
+	qlog(qb, LOG_INFO, "guest %s (%s): QEMU %s, %s machine, %d free slot(s)", g->id, g->info.name,
+	     qmp_conn_version(g->conn),
+	     g->machine == QMP_MACHINE_PC ? "pc" : g->machine == QMP_MACHINE_Q35 ? "q35" : "unknown",
+	     g->layout.free_slots);
+	op_finish(op, TSD_OK, NULL);
+	if (qb->pub.host->guest_up)
+		qb->pub.host->guest_up(qb->pub.host->ud, &qb->pub, &g->info, &g->layout);
+}
+
+static void probe_basics(struct qop *op)
+{
+	struct qguest *g = op->g;
+	if (g->machine == QMP_MACHINE_UNKNOWN) {
+		g->info.can_attach = false;
+		snprintf(g->info.why_not, sizeof(g->info.why_not),
+			 "QEMU machine has no i440FX or Q35 host bridge (only pc and q35 are supported)");
+	}
+	layout_read(op, probe_announce);
+}
+
+static void probe_start(struct qguest *g)
+{
+	struct qop *op = op_new(g->qb, g, OP_PROBE);
+	json_object *args = json_object_new_object();
+	if (!op || !args) {
+		json_object_put(args);
+		if (op)
+			op_free(op);
+		guest_disconnect(g, false);
+		return;
+	}
+	g->probe = op;
+	snprintf(g->info.id, sizeof(g->info.id), "%s", g->id);
+	snprintf(g->info.name, sizeof(g->info.name), "%s", g->id);
+	g->info.uuid[0] = '\0';
+	g->info.can_attach = true;
+	g->info.why_not[0] = '\0';
+	g->machine = QMP_MACHINE_UNKNOWN;
+	json_object_object_add(args, "path", json_object_new_string("/machine"));
+	op_send(op, "query-name", NULL, name_reply);
+	op_send(op, "query-uuid", NULL, uuid_reply);
+	op_send(op, "qom-list", args, machine_reply);
+	op->on_all = probe_basics;
+	if (op->outstanding == 0)
+		op_finish(op, TSD_E_NOGUEST, "QMP connection is down");
+}
+
+/* A background refresh after a change nobody here made (DEVICE_DELETED of
+ * a device mmiod did not detach): ends in host->guest_changed. */
+static void background_refresh(struct qguest *g)
+{
+	struct qop *op = op_new(g->qb, g, OP_REFRESH);
+	if (!op)
+		return;
+	op->changed = true;
+	layout_read(op, NULL);
+}
+
+static void detach_removed(struct qop *op);
+
+static void on_event(void *ud, const char *event, json_object *data)
+{
+	struct qguest *g = ud;
+	struct qmp_be *qb = g->qb;
+	json_object *v;
+
+	if (strcmp(event, "DEVICE_DELETED") == 0) {
+		const char *dev = NULL;
+		bool mine = false;
+		if (data && json_object_object_get_ex(data, "device", &v) &&
+		    json_object_is_type(v, json_type_string))
+			dev = json_object_get_string(v);
+		for (struct qop *op = qb->ops; dev && op; op = op->next)
+			if (op->g == g && op->kind == OP_DETACH && op->waiting_event &&
+			    strcmp(op->dev_id, dev) == 0) {
+				op->waiting_event = false;
+				op->got_event = true;
+				event_del(op->timer);
+				layout_read(op, detach_removed);
+				mine = true;
+			}
+		if (!mine && g->st == G_UP)
+			background_refresh(g);
+	} else if (strcmp(event, "SHUTDOWN") == 0) {
+		qlog(qb, LOG_INFO, "guest %s: shut down", g->id);
+		/* If QEMU lives on (-no-shutdown), the next scan finds it again. */
+		guest_disconnect(g, true);
+	}
+}
+
+static void on_state(void *ud, enum qmp_state st, bool refused, const char *why)
+{
+	struct qguest *g = ud;
+	struct qmp_be *qb = g->qb;
+
+	if (st == QMP_READY) {
+		g->logged_refused = false;
+		g->st = G_PROBING;
+		probe_start(g);
+		return;
+	}
+	if (refused) {
+		/* A stale socket or QEMU not listening yet: quietly, once. */
+		if (!g->logged_refused)
+			qlog(qb, LOG_DEBUG, "guest %s: %s; will retry", g->id, why);
+		g->logged_refused = true;
+	} else if (g->st == G_UP || g->st == G_PROBING) {
+		qlog(qb, LOG_INFO, "guest %s: %s", g->id, why);
+	}
+	guest_disconnect(g, true);
+}
+
+static void guest_connect(struct qguest *g)
+{
+	struct qmp_callbacks cb = { .state = on_state, .event = on_event, .ud = g };
+	g->conn = qmp_conn_new(g->qb->base, g->path, &cb);
+	if (!g->conn) {
+		qlog(g->qb, LOG_WARNING, "guest %s: %s", g->id, strerror(errno));
+		g->retry_at = now_mono();
+		g->retry_at.tv_sec += RETRY_S;
+		return;
+	}
+	g->st = G_CONNECTING;
+}
+
+/* Drops the connection; every operation of the guest ends (NOGUEST).  tell:
+ * announce guest_down when the guest was up. */
+static void guest_disconnect(struct qguest *g, bool tell)
+{
+	struct qmp_be *qb = g->qb;
+	bool was_up = g->st == G_UP;
+	struct qmp_conn *c = g->conn;
+
+	g->conn = NULL;
+	g->st = G_IDLE;
+	g->probe = NULL;
+	g->retry_at = now_mono();
+	/* The first refusal retries at the next scan (QEMU may have bound its
+	 * socket but not be listening yet); later ones every RETRY_S. */
+	g->retry_at.tv_sec += g->logged_refused ? RETRY_S : 0;
+	for (struct qop *op = qb->ops; op; op = op->next)
+		if (op->g == g) {
+			op->g = NULL;
+			op->orphaned = true;
+			op->busy[0] = '\0';
+		}
+	/* Pending replies come back "Disconnected" from inside this call. */
+	qmp_conn_free(c);
+	for (struct qop *op = qb->ops, *next; op; op = next) {
+		next = op->next;
+		if (op->orphaned && !op->finished)
+			op_finish(op, TSD_E_NOGUEST, "guest %s went away", g->id);
+	}
+	memset(g->busy, 0, sizeof(g->busy));
+	tsd_layout_clear(&g->layout);
+	if (was_up && tell && qb->pub.host->guest_down)
+		qb->pub.host->guest_down(qb->pub.host->ud, &qb->pub, g->id);
+}
+
+static void guest_remove(struct qmp_be *qb, struct qguest *g, bool tell)
+{
+	struct qguest **pp;
+	guest_disconnect(g, tell);
+	for (pp = &qb->guests; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	free(g);
+}
+
+/* ---- the directory ----------------------------------------------------------------- */
+
+static void watch_dir(struct qmp_be *qb)
+{
+	if (qb->ino_fd < 0 || qb->ino_wd >= 0)
+		return;
+	qb->ino_wd = inotify_add_watch(qb->ino_fd, qb->dir,
+				       IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+				       IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+}
+
+static void scan(struct qmp_be *qb)
+{
+	DIR *d = opendir(qb->dir);
+	struct dirent *de;
+	struct qguest **pp, *g;
+
+	if (!d) {
+		if (!qb->logged_nodir)
+			qlog(qb, LOG_WARNING, "%s: %s; watching for it", qb->dir, strerror(errno));
+		qb->logged_nodir = true;
+		while (qb->guests)
+			guest_remove(qb, qb->guests, true);
+		return;
+	}
+	qb->logged_nodir = false;
+	watch_dir(qb);
+	for (g = qb->guests; g; g = g->next)
+		g->seen = false;
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX], id[64];
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", qb->dir, de->d_name) >= sizeof(path))
+			continue;
+		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		/* The guest id is the file name without its extension. */
+		const char *dot = strrchr(de->d_name, '.');
+		size_t len = dot && dot != de->d_name ? (size_t)(dot - de->d_name) : strlen(de->d_name);
+		if (len >= sizeof(id))
+			continue;
+		memcpy(id, de->d_name, len);
+		id[len] = '\0';
+		g = guest_find(qb, id);
+		if (g && strcmp(g->path, path) != 0)
+			continue;       /* "vm.sock" and "vm.qmp": the first one wins */
+		if (g && (g->dev != st.st_dev || g->ino != st.st_ino)) {
+			/* A new QEMU bound the same path. */
+			guest_remove(qb, g, true);
+			g = NULL;
+		}
+		if (!g) {
+			g = calloc(1, sizeof(*g));
+			if (!g)
+				break;
+			g->qb = qb;
+			snprintf(g->id, sizeof(g->id), "%s", id);
+			snprintf(g->path, sizeof(g->path), "%s", path);
+			g->dev = st.st_dev;
+			g->ino = st.st_ino;
+			g->st = G_IDLE;
+			g->layout.free_slots = -1;
+			g->retry_at = now_mono();
+			g->next = qb->guests;
+			qb->guests = g;
+		}
+		g->seen = true;
+	}
+	closedir(d);
+	for (pp = &qb->guests; *pp;) {
+		g = *pp;
+		if (!g->seen) {
+			guest_remove(qb, g, true);
+			continue;       /* *pp is now the next one */
+		}
+		pp = &g->next;
+	}
+	struct timespec now = now_mono();
+	for (g = qb->guests; g; g = g->next)
+		if (g->st == G_IDLE && !ts_before(now, g->retry_at))
+			guest_connect(g);
+}
+
+static void scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	scan(arg);
+}
+
+static void inotify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmp_be *qb = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	(void)what;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+				if (qb->ino_wd >= 0 && !(ev->mask & IN_IGNORED))
+					inotify_rm_watch(qb->ino_fd, qb->ino_wd);
+				qb->ino_wd = -1;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	scan(qb);
+}
+
+/* ---- the driver operations ------------------------------------------------------------- */
+
+static struct qguest *guest_up_find(struct qmp_be *qb, const char *id, struct mmio_error *err)
+{
+	struct qguest *g = id ? guest_find(qb, id) : NULL;
+	if (!g || g->st != G_UP) {
+		mmio_error_set(err, MMIO_E_NOTFOUND, "qmp: no guest %s%s", id ? id : "(null)",
+			       g ? " (not connected)" : "");
+		return NULL;
+	}
+	return g;
+}
 
 static int tsd_qmp_open(const struct tsd_host *host, const char *arg, unsigned flags,
 			struct tsd_backend **out, struct mmio_error *err)
 {
-	(void)host;
-	(void)arg;
-	(void)flags;
-	(void)out;
-	mmio_error_set(err, MMIO_E_UNSUPPORTED, "qmp back end: not implemented yet");
-	return -1;
+	struct qmp_be *qb;
+	struct timeval tv = { SCAN_INTERVAL_S, 0 };
+	const char *env;
+
+	if (flags) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown flags 0x%x", flags);
+		return -1;
+	}
+	if (!arg || !*arg) {
+		mmio_error_set(err, MMIO_E_INVALID,
+			       "qmp: a directory of QMP sockets is needed: --backend qmp:DIR");
+		return -1;
+	}
+	if (strlen(arg) >= PATH_MAX - 64) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: directory name too long");
+		return -1;
+	}
+	qb = calloc(1, sizeof(*qb));
+	if (!qb) {
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return -1;
+	}
+	qb->pub.drv = &tsd_qmp_driver;
+	qb->pub.host = host;
+	/* spec is informational; a long DIR is cut there, not in qb->dir. */
+	size_t room = sizeof(qb->pub.spec) - 5;
+	memcpy(qb->pub.spec, "qmp:", 4);
+	memcpy(qb->pub.spec + 4, arg, strlen(arg) < room ? strlen(arg) + 1 : room);
+	qb->pub.spec[sizeof(qb->pub.spec) - 1] = '\0';
+	qb->base = host->base;
+	snprintf(qb->dir, sizeof(qb->dir), "%s", arg);
+	/* Trailing slashes would end up in every socket path. */
+	for (size_t n = strlen(qb->dir); n > 1 && qb->dir[n - 1] == '/'; n--)
+		qb->dir[n - 1] = '\0';
+	qb->unplug_timeout_ms = UNPLUG_TIMEOUT_MS;
+	env = getenv("MMIOD_QMP_UNPLUG_TIMEOUT_MS");
+	if (env && *env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+		if (!*end && v > 0 && v < 3600000)
+			qb->unplug_timeout_ms = (unsigned)v;
+	}
+	qb->ino_wd = -1;
+	qb->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (qb->ino_fd >= 0) {
+		qb->ino_ev = event_new(qb->base, qb->ino_fd, EV_READ | EV_PERSIST, inotify_cb, qb);
+		if (!qb->ino_ev || event_add(qb->ino_ev, NULL) < 0) {
+			/* Polling alone still works. */
+			if (qb->ino_ev)
+				event_free(qb->ino_ev);
+			qb->ino_ev = NULL;
+			close(qb->ino_fd);
+			qb->ino_fd = -1;
+		}
+	}
+	qb->scan_ev = event_new(qb->base, -1, EV_PERSIST, scan_cb, qb);
+	if (!qb->scan_ev || event_add(qb->scan_ev, &tv) < 0) {
+		if (qb->scan_ev)
+			event_free(qb->scan_ev);
+		if (qb->ino_ev)
+			event_free(qb->ino_ev);
+		if (qb->ino_fd >= 0)
+			close(qb->ino_fd);
+		free(qb);
+		mmio_error_set(err, MMIO_E_NOMEM, "qmp: cannot set up the scan timer");
+		return -1;
+	}
+	/* The first scan right away, but not from inside open(). */
+	event_active(qb->scan_ev, EV_TIMEOUT, 0);
+	*out = &qb->pub;
+	return 0;
 }
 
+/* Operations still in flight are dropped without their callbacks: after
+ * close() the daemon is not listening any more. */
 static void tsd_qmp_close(struct tsd_backend *be)
 {
-	(void)be;
+	struct qmp_be *qb = (struct qmp_be *)be;
+	if (!qb)
+		return;
+	event_free(qb->scan_ev);
+	if (qb->ino_ev)
+		event_free(qb->ino_ev);
+	if (qb->ino_fd >= 0)
+		close(qb->ino_fd);
+	while (qb->guests)
+		guest_remove(qb, qb->guests, false);
+	while (qb->ops)
+		op_free(qb->ops);
+	free(qb);
+}
+
+static int tsd_qmp_refresh(struct tsd_backend *be, const char *guest_id, unsigned flags,
+			   tsd_layout_fn cb, void *ud, struct mmio_error *err)
+{
+	struct qmp_be *qb = (struct qmp_be *)be;
+	struct qguest *g;
+	struct qop *op;
+
+	if (flags) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown refresh flags 0x%x", flags);
+		return -1;
+	}
+	if (!(g = guest_up_find(qb, guest_id, err)))
+		return -1;
+	if (!(op = op_new(qb, g, OP_REFRESH))) {
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return -1;
+	}
+	op->lcb = cb;
+	op->ud = ud;
+	layout_read(op, NULL);
+	return 0;
+}
+
+/* ---- attach ----------------------------------------------------------------------------- */
+
+static void attach_added(struct qop *op);
+
+static void add_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (!ret && !op->err_rc) {
+		op->err_rc = TSD_E_FAILED;
+		snprintf(op->err_msg, sizeof(op->err_msg), "device_add %s: %s", op->dev_id, desc);
+	}
+	reply_leave(op);
+}
+
+static void attach_place(struct qop *op)
+{
+	struct qguest *g = op->g;
+	char key[64] = "";
+
+	if (!json_object_object_get_ex(op->add_args, "bus", NULL) &&
+	    !json_object_object_get_ex(op->add_args, "addr", NULL)) {
+		if (g->machine == QMP_MACHINE_PC) {
+			for (int slot = 1; slot < 32 && !key[0]; slot++) {
+				char k[16];
+				snprintf(k, sizeof(k), "0x%x", slot);
+				if (!(op->slots.root_used & (UINT32_C(1) << slot)) && !busy_has(g, k))
+					snprintf(key, sizeof(key), "%s", k);
+			}
+			if (!key[0]) {
+				op_finish(op, TSD_E_FAILED, "guest %s: no free slot on pci.0", g->id);
+				return;
+			}
+			json_object_object_add(op->add_args, "bus", json_object_new_string("pci.0"));
+			json_object_object_add(op->add_args, "addr", json_object_new_string(key));
+		} else if (g->machine == QMP_MACHINE_Q35) {
+			for (unsigned i = 0; i < op->slots.nports && !key[0]; i++)
+				if (!busy_has(g, op->slots.ports[i]))
+					snprintf(key, sizeof(key), "%s", op->slots.ports[i]);
+			if (!key[0]) {
+				op_finish(op, TSD_E_FAILED,
+					  "guest %s: no empty pcie-root-port with an id to hot-plug into "
+					  "(q35's pcie.0 does not support hot-plug; start QEMU with spare "
+					  "-device pcie-root-port,id=...)", g->id);
+				return;
+			}
+			json_object_object_add(op->add_args, "bus", json_object_new_string(key));
+		}
+		if (key[0] && busy_add(g, key))
+			snprintf(op->busy, sizeof(op->busy), "%s", key);
+	}
+	op_send(op, "device_add", json_object_get(op->add_args), add_reply);
+	op->on_all = attach_added;
+	if (op->outstanding == 0)
+		op_finish(op, op->err_rc ? op->err_rc : TSD_E_NOGUEST, "%s", op->err_msg);
+}
+
+static void attach_checked(struct qop *op);
+
+static void attach_added(struct qop *op)
+{
+	layout_read(op, attach_checked);
+}
+
+static void mismatch_del_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	size_t n;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	n = strlen(op->res.msg);
+	if (ret)
+		snprintf(op->res.msg + n, sizeof(op->res.msg) - n,
+			 "; device_del %s requested (on pc it stays until the guest OS ejects it)",
+			 op->dev_id);
+	else
+		snprintf(op->res.msg + n, sizeof(op->res.msg) - n, "; device_del %s failed: %s",
+			 op->dev_id, desc);
+	op->err_rc = 0;         /* the result is the mismatch, whatever device_del said */
+	reply_leave(op);
+}
+
+static void attach_mismatch_done(struct qop *op)
+{
+	op->changed = true;
+	op_finish(op, TSD_E_MISMATCH, NULL);
+}
+
+static void attach_checked(struct qop *op)
+{
+	char diff[400];
+	const char *slot = "";
+
+	for (size_t i = 0; i < op->layout.nbars; i++)
+		if (strcmp(op->layout.bars[i].device, op->dev_id) == 0) {
+			slot = op->layout.bars[i].guest_slot;
+			break;
+		}
+	if (op->has_decl && !qmp_map_compare(&op->decl, &op->layout, op->dev_id, diff, sizeof(diff))) {
+		json_object *args = json_object_new_object();
+		snprintf(op->res.msg, sizeof(op->res.msg),
+			 "QEMU device %s does not match %s: %s", op->dev_id, op->decl.name, diff);
+		if (args)
+			json_object_object_add(args, "id", json_object_new_string(op->dev_id));
+		op_send(op, "device_del", args, mismatch_del_reply);
+		op->on_all = attach_mismatch_done;
+		if (op->outstanding == 0)
+			attach_mismatch_done(op);
+		return;
+	}
+	snprintf(op->res.attached_id, sizeof(op->res.attached_id), "%s", op->dev_id);
+	op->changed = true;
+	op_finish(op, TSD_OK, "attached %s at %s", op->dev_id, slot[0] ? slot : "(no BARs)");
+}
+
+static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
+			  const struct tsd_attach_req *req, unsigned flags, tsd_done_fn cb,
+			  void *ud, struct mmio_error *err)
+{
+	struct qmp_be *qb = (struct qmp_be *)be;
+	struct qguest *g;
+	struct qop *op;
+	json_object *args;
+
+	if (flags & ~TSD_ATTACH_KNOWN_FLAGS) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown attach flags 0x%x",
+			       flags & ~TSD_ATTACH_KNOWN_FLAGS);
+		return -1;
+	}
+	if (flags & TSD_ATTACH_PERSISTENT) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED,
+			       "qmp: QEMU has no persistent configuration; add the device to its "
+			       "command line yourself");
+		return -1;
+	}
+	if (flags & TSD_ATTACH_ASSIGNABLE) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED,
+			       "qmp: cannot make a host device assignable; bind it to vfio-pci first");
+		return -1;
+	}
+	if (!req || !req->attach_id || !*req->attach_id || strlen(req->attach_id) >= 64) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: attach needs an id of 1..63 characters");
+		return -1;
+	}
+	if (!(g = guest_up_find(qb, guest_id, err)))
+		return -1;
+	if (!g->info.can_attach) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED, "qmp: guest %s: %s", g->id, g->info.why_not);
+		return -1;
+	}
+	if (req->host_bdf) {
+		args = json_object_new_object();
+		if (args) {
+			json_object_object_add(args, "driver", json_object_new_string("vfio-pci"));
+			json_object_object_add(args, "host", json_object_new_string(req->host_bdf));
+		}
+	} else if (req->qemu_device) {
+		args = qmp_map_device_spec(req->qemu_device, err);
+		if (!args)
+			return -1;
+	} else {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED,
+			       "qmp: cannot attach %s without a QEMU device spec "
+			       "(e.g. qemu-device=pci-testdev,membar=1M)",
+			       req->device ? req->device->name : "a declared device");
+		return -1;
+	}
+	if (!args) {
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return -1;
+	}
+	json_object_object_add(args, "id", json_object_new_string(req->attach_id));
+	if (!(op = op_new(qb, g, OP_ATTACH))) {
+		json_object_put(args);
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return -1;
+	}
+	op->add_args = args;
+	op->dcb = cb;
+	op->ud = ud;
+	snprintf(op->dev_id, sizeof(op->dev_id), "%s", req->attach_id);
+	if (req->device) {
+		op->decl = *req->device;
+		op->has_decl = true;
+	}
+	/* A fresh query-pci first: the free slot must be free now. */
+	layout_read(op, attach_place);
+	return 0;
+}
+
+/* ---- detach ------------------------------------------------------------------------------ */
+
+static void detach_removed(struct qop *op)
+{
+	snprintf(op->res.attached_id, sizeof(op->res.attached_id), "%s", op->dev_id);
+	op->changed = true;
+	op_finish(op, TSD_OK, "removed %s", op->dev_id);
+}
+
+static void del_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	/* "already in the process of unplug": an earlier request is pending,
+	 * its DEVICE_DELETED is what we wait for anyway. */
+	if (!ret && op->waiting_event && op->g && !strstr(desc, "in the process of unplug")) {
+		op->waiting_event = false;
+		op_finish(op, TSD_E_FAILED, "device_del %s: %s", op->dev_id, desc);
+		op_maybe_free(op);
+		return;
+	}
+	reply_leave(op);
+}
+
+static void detach_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct qop *op = arg;
+	(void)fd;
+	(void)what;
+	if (!op->waiting_event)
+		return;
+	op->waiting_event = false;
+	op_finish(op, TSD_E_TIMEOUT,
+		  "QEMU did not remove %s within %u s: the unplug is pending until the guest OS "
+		  "ejects the device (on pc, ACPI hot-plug needs a running guest OS with acpiphp; "
+		  "without one it completes only at the next reset); the device is still there",
+		  op->dev_id, op->qb->unplug_timeout_ms / 1000);
+}
+
+static int tsd_qmp_detach(struct tsd_backend *be, const char *guest_id, const char *attached_id,
+			  unsigned flags, tsd_done_fn cb, void *ud, struct mmio_error *err)
+{
+	struct qmp_be *qb = (struct qmp_be *)be;
+	struct qguest *g;
+	struct qop *op;
+	json_object *args;
+	struct timeval tv;
+
+	if (flags) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown detach flags 0x%x", flags);
+		return -1;
+	}
+	if (!attached_id || !*attached_id || strlen(attached_id) >= 64) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: detach needs an id of 1..63 characters");
+		return -1;
+	}
+	if (!(g = guest_up_find(qb, guest_id, err)))
+		return -1;
+	if (!(op = op_new(qb, g, OP_DETACH)) ||
+	    !(op->timer = evtimer_new(qb->base, detach_timeout, op)) ||
+	    !(args = json_object_new_object())) {
+		if (op)
+			op_free(op);
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return -1;
+	}
+	op->dcb = cb;
+	op->ud = ud;
+	snprintf(op->dev_id, sizeof(op->dev_id), "%s", attached_id);
+	/* Waiting before sending: on q35 DEVICE_DELETED may come before the reply. */
+	op->waiting_event = true;
+	json_object_object_add(args, "id", json_object_new_string(attached_id));
+	if (op_send(op, "device_del", args, del_reply) < 0) {
+		op_free(op);
+		mmio_error_set(err, MMIO_E_NOTFOUND, "qmp: guest %s: QMP connection is down", guest_id);
+		return -1;
+	}
+	tv.tv_sec = qb->unplug_timeout_ms / 1000;
+	tv.tv_usec = (qb->unplug_timeout_ms % 1000) * 1000;
+	evtimer_add(op->timer, &tv);
+	return 0;
 }
 
 const struct tsd_driver tsd_qmp_driver = {
 	.name = "qmp",
 	.open = tsd_qmp_open,
 	.close = tsd_qmp_close,
+	.refresh = tsd_qmp_refresh,
+	.attach = tsd_qmp_attach,
+	.detach = tsd_qmp_detach,
 };

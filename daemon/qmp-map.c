@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmp-map.c — pure mappings for the QMP back end (see qmp-map.h).
+ *
+ * Facts these mappings rest on, checked on QEMU 7.2.22 (Debian 7.2+dfsg-7):
+ *  - query-pci prints "address" as a signed int64; an unmapped BAR
+ *    (PCI_BAR_UNMAPPED, all-ones) reads -1 for 32-bit, 64-bit and I/O BARs
+ *    alike.  Before the firmware ran (-S) every BAR is -1; after SeaBIOS,
+ *    only ROM BARs stay -1 (SeaBIOS does not enable ROM decode), and a
+ *    hot-plugged device stays -1 until a guest OS programs and enables it.
+ *  - "prefetch" / "mem_type_64" appear only on memory regions; the ROM
+ *    (bar 6) is reported with prefetch false.
+ *  - class_info.desc is missing for classes QEMU has no name for
+ *    (pci-testdev, nvme), so nothing here depends on it.
+ *  - Bridges carry "pci_bridge": {"bus": {...windows...}, "devices": [...]}
+ *    ("devices" is absent for an empty bridge).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qmp-map.h"
+
+/* QEMU's PCI I/O window on pc and q35 (the DSDT's _CRS offers 0x0d00-0xffff
+ * above the config ports; the model clips it to MMIO_X86_MIN_IO). */
+#define QMP_IO_START 0x0d00u
+#define QMP_IO_END   0x10000u
+
+/* Where SeaBIOS and OVMF put MMCONFIG on q35 when QEMU still shows it
+ * disabled (-S: the firmware has not run): Q35_HOST_BRIDGE_PCIEXBAR_ADDR
+ * and OVMF's PcdPciExpressBaseAddress, 256 MiB for 256 buses. */
+#define QMP_Q35_MCFG_DEFAULT      UINT64_C(0xB0000000)
+#define QMP_Q35_MCFG_SIZE_DEFAULT UINT64_C(0x10000000)
+
+/* I/O ports QEMU 7.2 decodes itself above 0x0d00, read from `info mtree`
+ * (address-space: I/O) of a running pc and q35 machine.  Everything else
+ * there lies below 0x0d00 (legacy ISA, PIIX4 PM at 0x600, SMBus at 0x700,
+ * q35's ICH9 PM at 0x600, its CPU hot-plug at 0x0cd8 and PCI hot-plug at
+ * 0x0cc4) or is a PCI BAR, which query-pci reports.  The ACPI blocks are
+ * claimed by DSDT devices, so Linux never places a BAR over them; vmport
+ * is not, but a BAR there would break the VMware backdoor, so it is kept
+ * out as well (one port, costs nothing). */
+static const struct qmp_fixed_ports pc_ports[] = {
+	{ 0x5658, 0x5659, "vmport" },
+	{ 0xae00, 0xae18, "acpi-pci-hotplug" },
+	{ 0xaf00, 0xaf20, "acpi-cpu-hotplug" },
+	{ 0xafe0, 0xafe4, "acpi-gpe0" },
+};
+static const struct qmp_fixed_ports q35_ports[] = {
+	{ 0x5658, 0x5659, "vmport" },
+};
+
+const struct qmp_fixed_ports *qmp_machine_fixed_ports(enum qmp_machine m, size_t *n)
+{
+	switch (m) {
+	case QMP_MACHINE_PC:
+		*n = sizeof(pc_ports) / sizeof(pc_ports[0]);
+		return pc_ports;
+	case QMP_MACHINE_Q35:
+		*n = sizeof(q35_ports) / sizeof(q35_ports[0]);
+		return q35_ports;
+	case QMP_MACHINE_UNKNOWN:
+		break;
+	}
+	*n = 0;
+	return NULL;
+}
+
+const char *qmp_machine_host_path(enum qmp_machine m)
+{
+	switch (m) {
+	case QMP_MACHINE_PC: return "/machine/i440fx";
+	case QMP_MACHINE_Q35: return "/machine/q35";
+	case QMP_MACHINE_UNKNOWN: break;
+	}
+	return NULL;
+}
+
+const char *qmp_machine_root_bus(enum qmp_machine m)
+{
+	switch (m) {
+	case QMP_MACHINE_PC: return "pci.0";
+	case QMP_MACHINE_Q35: return "pcie.0";
+	case QMP_MACHINE_UNKNOWN: break;
+	}
+	return NULL;
+}
+
+bool qmp_map_u64(json_object *v, uint64_t *out)
+{
+	if (!v || !json_object_is_type(v, json_type_int))
+		return false;
+	/* json-c stores integers above INT64_MAX as uint64 and clamps them in
+	 * get_int64; negative ones (query-pci's -1) are two's complement. */
+	int64_t s = json_object_get_int64(v);
+	if (s < 0)
+		*out = (uint64_t)s;
+	else if (s == INT64_MAX)
+		*out = json_object_get_uint64(v);
+	else
+		*out = (uint64_t)s;
+	return true;
+}
+
+static enum mmio_status add_window(struct tsd_layout *l, uint8_t kind, uint64_t start,
+				   uint64_t end, enum tsd_source src, struct mmio_error *err)
+{
+	if (end <= start)
+		return MMIO_OK;
+	if (l->nwin >= MMIO_MAX_WINDOWS)
+		return mmio_error_set(err, MMIO_E_UNSUPPORTED, "more than %d windows",
+				      MMIO_MAX_WINDOWS);
+	l->win[l->nwin] = (struct mmio_window){ .kind = kind, .flags = 0, .start = start, .end = end };
+	l->win_source[l->nwin] = (uint8_t)src;
+	l->nwin++;
+	return MMIO_OK;
+}
+
+enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l,
+				 struct mmio_error *err)
+{
+	enum mmio_status st;
+
+	l->nwin = 0;
+	/* Low window.  pci-hole-end is exclusive (0xfec00000, the IO-APIC). */
+	if (h->have_hole) {
+		if (h->hole_end <= h->hole_start || h->hole_end > MMIO_4G)
+			return mmio_error_set(err, MMIO_E_INVALID,
+					      "pci-hole [0x%" PRIx64 ", 0x%" PRIx64 ") makes no sense",
+					      h->hole_start, h->hole_end);
+		uint64_t mb = 0, ms = 0;
+		enum tsd_source msrc = TSD_SRC_TOOLSTACK;
+		if (h->machine == QMP_MACHINE_Q35) {
+			/* QEMU's q35 DSDT cuts MMCONFIG out of the low window
+			 * (two _CRS ranges), while pci-hole-start stays the end
+			 * of low RAM.  Before the firmware ran MCFG reads
+			 * all-ones: predict the firmware's placement. */
+			if (h->have_mcfg && h->mcfg_base != UINT64_MAX && h->mcfg_size) {
+				mb = h->mcfg_base;
+				ms = h->mcfg_size;
+			} else {
+				mb = QMP_Q35_MCFG_DEFAULT;
+				ms = QMP_Q35_MCFG_SIZE_DEFAULT;
+				msrc = TSD_SRC_MODEL;
+			}
+		}
+		if (ms && mb < h->hole_end && mb + ms > h->hole_start) {
+			st = add_window(l, MMIO_WIN_LOW, h->hole_start, mb, msrc, err);
+			if (st == MMIO_OK)
+				st = add_window(l, MMIO_WIN_LOW, mb + ms, h->hole_end, msrc, err);
+		} else {
+			st = add_window(l, MMIO_WIN_LOW, h->hole_start, h->hole_end,
+					TSD_SRC_TOOLSTACK, err);
+		}
+		if (st != MMIO_OK)
+			return st;
+	}
+	/* High window: only when QEMU has one (x-pci-hole64-fix machines
+	 * always do; its end includes 64-bit BARs the firmware placed). */
+	if (h->have_hole64 && h->hole64_end > h->hole64_start) {
+		st = add_window(l, MMIO_WIN_HIGH, h->hole64_start, h->hole64_end,
+				TSD_SRC_TOOLSTACK, err);
+		if (st != MMIO_OK)
+			return st;
+	}
+	/* I/O: QEMU's window minus the ports QEMU decodes itself, as separate
+	 * windows (a BAR never straddles them, so this is exact).  These are
+	 * not read from QEMU: they are QEMU 7.2's fixed layout. */
+	size_t n;
+	const struct qmp_fixed_ports *fp = qmp_machine_fixed_ports(h->machine, &n);
+	uint64_t at = QMP_IO_START;
+	for (size_t i = 0; i < n; i++) {
+		st = add_window(l, MMIO_WIN_IO, at, fp[i].start, TSD_SRC_MODEL, err);
+		if (st != MMIO_OK)
+			return st;
+		at = fp[i].end;
+	}
+	return add_window(l, MMIO_WIN_IO, at, QMP_IO_END, TSD_SRC_MODEL, err);
+}
+
+/* ---- query-pci ------------------------------------------------------------ */
+
+struct pci_acc {
+	struct tsd_live_bar *bars;
+	size_t n, cap;
+	struct qmp_pci_slots *slots;
+};
+
+static bool jint(json_object *o, const char *key, int64_t *out)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return true;
+}
+
+static bool jbool(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static enum mmio_status pci_region(json_object *reg, const char *dev, const char *slot,
+				   struct pci_acc *acc, struct mmio_error *err)
+{
+	int64_t idx, size, addr;
+	const char *type = jstr(reg, "type");
+
+	if (!jint(reg, "bar", &idx) || idx < 0 || idx > MMIO_BAR_ROM)
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: %s: region without a valid \"bar\"",
+				      slot);
+	if (!jint(reg, "size", &size) || size <= 0)
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: %s BAR%d: bad \"size\"", slot,
+				      (int)idx);
+	if (!type || (strcmp(type, "io") != 0 && strcmp(type, "memory") != 0))
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: %s BAR%d: bad \"type\"", slot,
+				      (int)idx);
+	if (!jint(reg, "address", &addr))
+		addr = -1;
+	if (acc->n == acc->cap) {
+		size_t nc = acc->cap ? acc->cap * 2 : 32;
+		struct tsd_live_bar *nb = realloc(acc->bars, nc * sizeof(*nb));
+		if (!nb)
+			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		acc->bars = nb;
+		acc->cap = nc;
+	}
+	struct tsd_live_bar *b = &acc->bars[acc->n++];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->device, sizeof(b->device), "%s", dev);
+	snprintf(b->guest_slot, sizeof(b->guest_slot), "%s", slot);
+	b->bar.index = (uint8_t)idx;
+	b->bar.size = (uint64_t)size;
+	if (strcmp(type, "io") == 0) {
+		b->bar.kind = MMIO_BAR_IO;
+	} else if (idx == MMIO_BAR_ROM) {
+		/* QEMU says prefetch false for the ROM; the model (like Linux)
+		 * calls it a prefetchable 32-bit BAR. */
+		b->bar.kind = MMIO_BAR_MEM32;
+		b->bar.prefetch = true;
+	} else {
+		b->bar.kind = jbool(reg, "mem_type_64") ? MMIO_BAR_MEM64 : MMIO_BAR_MEM32;
+		b->bar.prefetch = jbool(reg, "prefetch");
+	}
+	/* All-ones is PCI_BAR_UNMAPPED (-1 as QEMU prints it).  0xffffffff is
+	 * accepted too for a 32-bit BAR or I/O, which no real assignment can
+	 * produce (BARs are naturally aligned). */
+	uint64_t a = (uint64_t)addr;
+	if (addr == -1 || (b->bar.kind != MMIO_BAR_MEM64 && a == UINT32_MAX))
+		b->addr = TSD_ADDR_UNASSIGNED;
+	else
+		b->addr = a;
+	b->source = TSD_SRC_TOOLSTACK;
+	return MMIO_OK;
+}
+
+static enum mmio_status pci_devices(json_object *devs, int depth, struct pci_acc *acc,
+				    struct mmio_error *err)
+{
+	if (!json_object_is_type(devs, json_type_array))
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: \"devices\" is not a list");
+	if (depth > 16)
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: bridges nested too deep");
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		json_object *dev = json_object_array_get_idx(devs, i), *regions, *br;
+		int64_t bus, slot, fn;
+		char bdf[16], name[64];
+
+		if (!json_object_is_type(dev, json_type_object) || !jint(dev, "bus", &bus) ||
+		    !jint(dev, "slot", &slot) || !jint(dev, "function", &fn) || bus < 0 ||
+		    bus > 255 || slot < 0 || slot > 31 || fn < 0 || fn > 7)
+			return mmio_error_set(err, MMIO_E_INVALID,
+					      "query-pci: device %zu without bus/slot/function", i);
+		snprintf(bdf, sizeof(bdf), "%02x:%02x.%x", (unsigned)bus, (unsigned)slot,
+			 (unsigned)fn);
+		const char *qid = jstr(dev, "qdev_id");
+		snprintf(name, sizeof(name), "%s", qid && *qid ? qid : bdf);
+		if (bus == 0 && acc->slots)
+			acc->slots->root_used |= UINT32_C(1) << slot;
+		if (json_object_object_get_ex(dev, "regions", &regions)) {
+			if (!json_object_is_type(regions, json_type_array))
+				return mmio_error_set(err, MMIO_E_INVALID,
+						      "query-pci: %s: \"regions\" is not a list", bdf);
+			for (size_t r = 0; r < json_object_array_length(regions); r++) {
+				enum mmio_status st = pci_region(json_object_array_get_idx(regions, r),
+								 name, bdf, acc, err);
+				if (st != MMIO_OK)
+					return st;
+			}
+		}
+		if (json_object_object_get_ex(dev, "pci_bridge", &br)) {
+			json_object *sub;
+			bool has_devs = json_object_object_get_ex(br, "devices", &sub) &&
+					json_object_is_type(sub, json_type_array) &&
+					json_object_array_length(sub) > 0;
+			/* An empty bridge with an id is where q35 hot-plugs
+			 * (pcie-root-port); device_add needs the id as bus=. */
+			if (!has_devs && qid && *qid && acc->slots &&
+			    acc->slots->nports < QMP_MAX_PORTS)
+				snprintf(acc->slots->ports[acc->slots->nports++],
+					 sizeof(acc->slots->ports[0]), "%s", qid);
+			if (has_devs) {
+				enum mmio_status st = pci_devices(sub, depth + 1, acc, err);
+				if (st != MMIO_OK)
+					return st;
+			}
+		}
+	}
+	return MMIO_OK;
+}
+
+enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
+			     struct qmp_pci_slots *slots, struct mmio_error *err)
+{
+	json_object *ret = reply;
+	struct pci_acc acc = { .slots = slots };
+
+	if (json_object_is_type(reply, json_type_object) &&
+	    !json_object_object_get_ex(reply, "return", &ret))
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: no \"return\"");
+	if (!json_object_is_type(ret, json_type_array))
+		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: the reply is not a list of buses");
+	if (slots)
+		memset(slots, 0, sizeof(*slots));
+	for (size_t i = 0; i < json_object_array_length(ret); i++) {
+		json_object *bus = json_object_array_get_idx(ret, i), *devs;
+		if (!json_object_is_type(bus, json_type_object) ||
+		    !json_object_object_get_ex(bus, "devices", &devs)) {
+			free(acc.bars);
+			return mmio_error_set(err, MMIO_E_INVALID, "query-pci: bus %zu without devices", i);
+		}
+		enum mmio_status st = pci_devices(devs, 0, &acc, err);
+		if (st != MMIO_OK) {
+			free(acc.bars);
+			return st;
+		}
+	}
+	free(l->bars);
+	l->bars = acc.bars;
+	l->nbars = acc.n;
+	return MMIO_OK;
+}
+
+int qmp_map_free_root_slot(const struct qmp_pci_slots *s)
+{
+	for (int slot = 1; slot < 32; slot++)
+		if (!(s->root_used & (UINT32_C(1) << slot)))
+			return slot;
+	return -1;
+}
+
+int qmp_map_free_slots(enum qmp_machine m, const struct qmp_pci_slots *s)
+{
+	switch (m) {
+	case QMP_MACHINE_PC: {
+		int n = 0;
+		for (int slot = 1; slot < 32; slot++)
+			if (!(s->root_used & (UINT32_C(1) << slot)))
+				n++;
+		return n;
+	}
+	case QMP_MACHINE_Q35:
+		return (int)s->nports;
+	case QMP_MACHINE_UNKNOWN:
+		break;
+	}
+	return -1;
+}
+
+/* ---- device specs ---------------------------------------------------------- */
+
+/* Copies one comma-separated item of s into buf (",," -> ','), returns the
+ * position after it, or NULL when it does not fit. */
+static const char *spec_item(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	for (;;) {
+		if (*s == ',' && s[1] == ',') {
+			s += 2;
+			if (n + 1 >= len)
+				return NULL;
+			buf[n++] = ',';
+			continue;
+		}
+		if (*s == ',' || *s == '\0')
+			break;
+		if (n + 1 >= len)
+			return NULL;
+		buf[n++] = *s++;
+	}
+	buf[n] = '\0';
+	return s;
+}
+
+json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
+{
+	char item[512];
+	const char *p = spec;
+	json_object *args;
+
+	if (!spec || !*spec) {
+		mmio_error_set(err, MMIO_E_INVALID, "empty QEMU device spec");
+		return NULL;
+	}
+	args = json_object_new_object();
+	if (!args) {
+		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		return NULL;
+	}
+	for (bool first = true;; first = false) {
+		p = spec_item(p, item, sizeof(item));
+		if (!p) {
+			mmio_error_set(err, MMIO_E_INVALID, "QEMU device spec \"%s\": item too long", spec);
+			goto fail;
+		}
+		char *eq = strchr(item, '=');
+		const char *key = item, *val;
+		if (first && !eq) {
+			key = "driver";
+			val = item;
+		} else if (!eq) {
+			mmio_error_set(err, MMIO_E_INVALID,
+				       "QEMU device spec \"%s\": \"%s\" is not key=value", spec, item);
+			goto fail;
+		} else {
+			*eq = '\0';
+			val = eq + 1;
+		}
+		if (!*key || !*val) {
+			mmio_error_set(err, MMIO_E_INVALID,
+				       "QEMU device spec \"%s\": empty %s", spec,
+				       *key ? "value" : first ? "driver" : "key");
+			goto fail;
+		}
+		if (strcmp(key, "id") == 0) {
+			mmio_error_set(err, MMIO_E_INVALID,
+				       "QEMU device spec \"%s\": do not set id, mmiod names the device",
+				       spec);
+			goto fail;
+		}
+		if (json_object_object_get_ex(args, key, NULL)) {
+			mmio_error_set(err, MMIO_E_INVALID, "QEMU device spec \"%s\": \"%s\" given twice",
+				       spec, key);
+			goto fail;
+		}
+		json_object *v = json_object_new_string(val);
+		if (!v || json_object_object_add(args, key, v) != 0) {
+			json_object_put(v);
+			mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		if (*p == '\0')
+			break;
+		p++;    /* the separating comma */
+	}
+	return args;
+fail:
+	json_object_put(args);
+	return NULL;
+}
+
+/* ---- declared vs real BARs -------------------------------------------------- */
+
+static void appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+static void bar_words(const struct mmio_bar *b, char *buf, size_t len)
+{
+	char sz[32];
+	mmio_size_format(b->size, sz, sizeof(sz));
+	snprintf(buf, len, "%s %s", mmio_bar_kind_name(b), sz);
+}
+
+bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout *l,
+		     const char *id, char *diff, size_t difflen)
+{
+	const struct mmio_bar *dec[MMIO_MAX_BARS] = { 0 }, *real[MMIO_MAX_BARS] = { 0 };
+	bool same = true;
+	char a[64], b[64];
+
+	diff[0] = '\0';
+	for (unsigned i = 0; i < declared->nbars; i++)
+		if (declared->bars[i].index < MMIO_MAX_BARS)
+			dec[declared->bars[i].index] = &declared->bars[i];
+	for (size_t i = 0; i < l->nbars; i++)
+		if (strcmp(l->bars[i].device, id) == 0 && l->bars[i].bar.index < MMIO_MAX_BARS)
+			real[l->bars[i].bar.index] = &l->bars[i].bar;
+	for (unsigned i = 0; i < MMIO_MAX_BARS; i++) {
+		const struct mmio_bar *d = dec[i], *r = real[i];
+		if (!d && !r)
+			continue;
+		if (d && r && d->kind == r->kind && d->prefetch == r->prefetch && d->size == r->size)
+			continue;
+		same = false;
+		if (diff[0])
+			appendf(diff, difflen, "; ");
+		if (d)
+			bar_words(d, a, sizeof(a));
+		if (r)
+			bar_words(r, b, sizeof(b));
+		if (d && r)
+			appendf(diff, difflen, "BAR%u: declared %s, QEMU has %s", i, a, b);
+		else if (d)
+			appendf(diff, difflen, "BAR%u: declared %s, QEMU has none", i, a);
+		else
+			appendf(diff, difflen, "BAR%u: QEMU has %s, not declared", i, b);
+	}
+	return same;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmp-map.h — pure mappings for the QMP back end: QEMU's replies (already
+ * parsed by json-c) -> struct tsd_layout, and a QEMU device spec
+ * ("pci-testdev,membar=1M") -> device_add arguments.  No I/O, no libevent:
+ * everything here is unit-tested against replies captured from QEMU 7.2
+ * (tests/qmp/ fixtures).
+ */
+#ifndef MMIOD_QMP_MAP_H
+#define MMIOD_QMP_MAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "mmio-model.h"
+#include "toolstack.h"
+
+enum qmp_machine {
+	QMP_MACHINE_UNKNOWN = 0,
+	QMP_MACHINE_PC,         /* i440FX: /machine/i440fx, root bus pci.0 (ACPI hot-plug) */
+	QMP_MACHINE_Q35,        /* Q35: /machine/q35, root bus pcie.0 (no hot-plug on it) */
+};
+
+/* QOM path of the host bridge and name of the root bus. */
+const char *qmp_machine_host_path(enum qmp_machine m);
+const char *qmp_machine_root_bus(enum qmp_machine m);
+
+/* The host bridge's QOM properties, as qom-get returned them. */
+struct qmp_holes {
+	enum qmp_machine machine;
+	bool have_hole;
+	uint64_t hole_start, hole_end;          /* pci-hole-start, pci-hole-end */
+	bool have_hole64;
+	uint64_t hole64_start, hole64_end;      /* pci-hole64-start, pci-hole64-end */
+	/* q35: MCFG (all-ones while the firmware has not enabled MMCONFIG) and
+	 * mcfg_size (0 then). */
+	bool have_mcfg;
+	uint64_t mcfg_base, mcfg_size;
+};
+
+/* The I/O ports QEMU 7.2 itself decodes above 0x0d00 (from `info mtree`). */
+struct qmp_fixed_ports {
+	uint32_t start, end;    /* [start, end) */
+	const char *what;
+};
+const struct qmp_fixed_ports *qmp_machine_fixed_ports(enum qmp_machine m, size_t *n);
+
+/* A qom-get "return" value -> uint64.  QEMU prints uint64 properties as
+ * unsigned decimals (json-c keeps them exact) and int64 ones signed. */
+bool qmp_map_u64(json_object *v, uint64_t *out);
+
+/* Fills l->win / l->win_source / l->nwin from the host bridge's holes. */
+enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l,
+				 struct mmio_error *err);
+
+/* What query-pci says about free places for a hot-plugged device. */
+#define QMP_MAX_PORTS 32
+struct qmp_pci_slots {
+	uint32_t root_used;             /* bit n: root-bus (bus 0) slot n has a function */
+	unsigned nports;                /* empty hot-plug ports (bridges with an id, no
+					 * device behind them): q35 pcie-root-port */
+	char ports[QMP_MAX_PORTS][64];
+};
+
+/* query-pci's "return" (or the whole {"return": ...}) -> l->bars / l->nbars
+ * (replacing what was there) and, if slots is not NULL, the slot summary. */
+enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
+			     struct qmp_pci_slots *slots, struct mmio_error *err);
+
+/* The lowest free hot-pluggable root-bus slot of a pc machine (1..31), -1 if none. */
+int qmp_map_free_root_slot(const struct qmp_pci_slots *s);
+/* free_slots for the layout: pc counts free root-bus slots 1..31, q35 the empty ports. */
+int qmp_map_free_slots(enum qmp_machine m, const struct qmp_pci_slots *s);
+
+/* "driver,key=value,..." (",," is a literal comma, as in QEMU's -device) ->
+ * a new json object {"driver": ..., "key": "value", ...}.  Values stay
+ * strings: QEMU 7.2's device_add accepts strings for every qdev property
+ * ("membar":"1M", "addr":"0x5", "rombar":"0"), while a JSON bool for an
+ * integer property is refused.  "id" is refused (mmiod chooses it). */
+json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err);
+
+/* Compares a device's real BARs (live bars whose device == id) with the
+ * declared ones: index, kind, prefetch and size.  Returns true when they
+ * agree; otherwise diff says how, e.g. "BAR2: declared mem64p 2 MiB, QEMU
+ * has mem64p 1 MiB; BAR6: QEMU has rom 256 KiB, not declared". */
+bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout *l,
+		     const char *id, char *diff, size_t difflen);
+
+#endif
