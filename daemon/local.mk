@@ -58,3 +58,8 @@ TESTS += tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
 dist_check_SCRIPTS += tests/daemon/run-py \
 	tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
 EXTRA_DIST += tests/daemon/busctx.py
+# With real QEMU guests (qemu-system-x86_64, TCG, stopped with -S) through
+# the qmp back end; skipped when QEMU or the back end is missing.
+TESTS += tests/daemon/test-qemu.py
+dist_check_SCRIPTS += tests/daemon/test-qemu.py
+EXTRA_DIST += tests/daemon/qemuctx.py
