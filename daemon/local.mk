@@ -60,6 +60,6 @@ dist_check_SCRIPTS += tests/daemon/run-py \
 EXTRA_DIST += tests/daemon/busctx.py
 # With real QEMU guests (qemu-system-x86_64, TCG, stopped with -S) through
 # the qmp back end; skipped when QEMU or the back end is missing.
-TESTS += tests/daemon/test-qemu.py
-dist_check_SCRIPTS += tests/daemon/test-qemu.py
+TESTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py
+dist_check_SCRIPTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py
 EXTRA_DIST += tests/daemon/qemuctx.py
