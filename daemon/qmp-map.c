@@ -356,6 +356,39 @@ enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
 	return MMIO_OK;
 }
 
+static bool has_device(json_object *devs, const char *id, int depth)
+{
+	if (!json_object_is_type(devs, json_type_array) || depth > 16)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		json_object *dev = json_object_array_get_idx(devs, i), *br, *sub;
+		const char *qid = jstr(dev, "qdev_id");
+		if (qid && strcmp(qid, id) == 0)
+			return true;
+		if (json_object_object_get_ex(dev, "pci_bridge", &br) &&
+		    json_object_object_get_ex(br, "devices", &sub) && has_device(sub, id, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+bool qmp_map_has_device(json_object *reply, const char *qdev_id)
+{
+	json_object *ret = reply, *devs;
+	if (!reply || !qdev_id || !*qdev_id)
+		return false;
+	if (json_object_is_type(reply, json_type_object) &&
+	    !json_object_object_get_ex(reply, "return", &ret))
+		return false;
+	if (!json_object_is_type(ret, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(ret); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(ret, i), "devices", &devs) &&
+		    has_device(devs, qdev_id, 0))
+			return true;
+	return false;
+}
+
 int qmp_map_free_root_slot(const struct qmp_pci_slots *s)
 {
 	for (int slot = 1; slot < 32; slot++)

@@ -69,6 +69,9 @@ struct qmp_pci_slots {
 enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
 			     struct qmp_pci_slots *slots, struct mmio_error *err);
 
+/* Whether query-pci's reply lists a device with this qdev id (anywhere). */
+bool qmp_map_has_device(json_object *reply, const char *qdev_id);
+
 /* The lowest free hot-pluggable root-bus slot of a pc machine (1..31), -1 if none. */
 int qmp_map_free_root_slot(const struct qmp_pci_slots *s);
 /* free_slots for the layout: pc counts free root-bus slots 1..31, q35 the empty ports. */

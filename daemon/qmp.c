@@ -52,6 +52,7 @@ struct qmp_conn {
 	bool fail_refused;
 	char fail_why[256];
 	char version[32];
+	bool trace;             /* MMIOD_QMP_TRACE set: every line to stderr */
 };
 
 static void conn_release(struct qmp_conn *c);
@@ -121,6 +122,8 @@ static void fail_cb(evutil_socket_t fd, short what, void *arg)
 
 static int write_text(struct qmp_conn *c, const char *text)
 {
+	if (c->trace)
+		fprintf(stderr, "qmp %p -> %s\n", (void *)c, text);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	if (evbuffer_add(out, text, strlen(text)) < 0 || evbuffer_add(out, "\n", 1) < 0)
 		return -1;
@@ -300,6 +303,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	       (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
 		enum json_tokener_error jerr;
 		json_object *msg = len ? json_tokener_parse_verbose(line, &jerr) : NULL;
+		if (c->trace)
+			fprintf(stderr, "qmp %p <- %s\n", (void *)c, line);
 		if (len && !msg) {
 			char why[128];
 			snprintf(why, sizeof(why), "QEMU sent a line that is not JSON: %s",
@@ -353,6 +358,7 @@ struct qmp_conn *qmp_conn_new(struct event_base *base, const char *path,
 	c->base = base;
 	c->cb = *cb;
 	c->st = C_CONNECTING;
+	c->trace = getenv("MMIOD_QMP_TRACE") != NULL;
 	c->fail_ev = event_new(base, -1, 0, fail_cb, c);
 	if (!c->fail_ev) {
 		free(c);

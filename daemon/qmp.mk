@@ -15,6 +15,13 @@ tests_qmp_test_qmp_map_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
 	-DQMP_FIXTURES='"$(abs_top_srcdir)/tests/qmp"'
 tests_qmp_test_qmp_map_LDADD = $(MMIOD_LIBS)
 
+# Against real QEMUs (TCG, -S): not a unit test; skipped without qemu-system-x86_64.
+TESTS += tests/qmp/test-qmp-live
+check_PROGRAMS += tests/qmp/test-qmp-live
+tests_qmp_test_qmp_live_SOURCES = tests/qmp/test-qmp-live.c
+tests_qmp_test_qmp_live_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_qmp_test_qmp_live_LDADD = $(MMIOD_LIBS)
+
 EXTRA_DIST += tests/qmp/README.md \
 	tests/qmp/qom-pc-S.json tests/qmp/qom-pc-devs-bios.json \
 	tests/qmp/qom-q35-S.json tests/qmp/qom-q35-devs-bios.json \

@@ -50,13 +50,22 @@
  *    bool for an integer property fails ("Parameter 'rombar' expects
  *    integer"); so specs are sent as strings, addr as "0x%x".
  *  - q35: "Bus 'pcie.0' does not support hotplugging"; devices go into an
- *    empty pcie-root-port (bus=<port id>).  Unplug from a root port with no
- *    OS completes at once (DEVICE_DELETED right away).
+ *    empty pcie-root-port (bus=<port id>).  With -S the firmware has not
+ *    numbered the buses (the port's "secondary" is 0) and query-pci does not
+ *    show anything behind a root port, cold- or hot-plugged; QOM does
+ *    (/machine/peripheral/ID/ID lists "child[N]"), so ports are checked
+ *    there, and an attach whose device query-pci cannot show succeeds with
+ *    "BARs not checked".  After SeaBIOS the device shows up behind the port
+ *    (bus 1), with the port's I/O window possibly empty (limit < base).
+ *    Unplug from a root port is ACPI-driven as well in 7.2 and stays pending
+ *    without a guest OS, -S or not.
  *  - pc: device_del returns {} but without a guest OS (stopped with -S, or
  *    SeaBIOS with nothing to boot) the ACPI eject never happens: no
  *    DEVICE_DELETED, the device stays in query-pci, a second device_del says
  *    "Device X is already in the process of unplug", and the id stays taken.
- *    A system_reset completes it (DEVICE_DELETED at reset).  detach waits
+ *    A system_reset completes it: the id is free at once (a device_del then
+ *    says "Device 'X' not found") and DEVICE_DELETED follows ~50 ms later,
+ *    so a "not found" waits NOTFOUND_GRACE_MS for that event.  detach waits
  *    UNPLUG_TIMEOUT_MS (10 s; MMIOD_QMP_UNPLUG_TIMEOUT_MS overrides it for
  *    tests) and then reports TSD_E_TIMEOUT saying so.
  *  - QEMU's monitor serves one client at a time; a second client connects
@@ -94,6 +103,7 @@
 #define RETRY_S              3
 #define UNPLUG_TIMEOUT_MS    10000
 #define MAX_BUSY             32
+#define NOTFOUND_GRACE_MS    500
 
 struct qop;
 
@@ -167,7 +177,9 @@ struct qop {
 	char dev_id[64];
 	char busy[64];
 	bool got_event, waiting_event;
+	bool notfound;                  /* device_del said "not found": a short grace wait */
 	void (*after_layout)(struct qop *);
+	bool port_taken[QMP_MAX_PORTS];
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -504,26 +516,25 @@ static int free_slots(const struct qguest *g, const struct qmp_pci_slots *s)
 	return -1;
 }
 
-static void layout_mapped(struct qop *op)
+static void layout_finish(struct qop *op)
 {
-	struct mmio_error err = { 0 };
 	struct qguest *g = op->g;
 	void (*next)(struct qop *) = op->after_layout;
+	struct tsd_layout copy;
+	unsigned n = 0;
 
 	op->after_layout = NULL;
-	tsd_layout_clear(&op->layout);
-	if (g->machine != QMP_MACHINE_UNKNOWN &&
-	    qmp_map_windows(&op->holes, &op->layout, &err) != MMIO_OK) {
-		op_finish(op, TSD_E_FAILED, "guest %s: windows: %s", g->id, err.msg);
-		return;
-	}
-	if (!op->pci || qmp_map_pci(op->pci, &op->layout, &op->slots, &err) != MMIO_OK) {
-		op_finish(op, TSD_E_FAILED, "guest %s: %s", g->id, op->pci ? err.msg : "no query-pci");
-		return;
-	}
+	/* Drop the ports QOM says are occupied although query-pci shows them
+	 * empty (a device behind a port the firmware has not numbered yet). */
+	for (unsigned i = 0; i < op->slots.nports; i++)
+		if (!op->port_taken[i]) {
+			if (n != i)
+				memcpy(op->slots.ports[n], op->slots.ports[i], sizeof(op->slots.ports[0]));
+			n++;
+		}
+	op->slots.nports = n;
 	op->layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
 	op->layout.free_slots = free_slots(g, &op->slots);
-	struct tsd_layout copy;
 	if (tsd_layout_copy(&copy, &op->layout) < 0) {
 		op_finish(op, TSD_E_FAILED, "out of memory");
 		return;
@@ -535,6 +546,77 @@ static void layout_mapped(struct qop *op)
 		next(op);
 	else
 		op_finish(op, TSD_OK, NULL);
+}
+
+struct port_req {
+	struct qop *op;
+	unsigned idx;
+};
+
+static void port_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct port_req *pr = ud;
+	struct qop *op = pr->op;
+	unsigned idx = pr->idx;
+	free(pr);
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	/* A bus lists its devices as link properties "child[N]". */
+	if (ret && json_object_is_type(ret, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(ret); i++) {
+			json_object *p = json_object_array_get_idx(ret, i), *n;
+			if (json_object_object_get_ex(p, "name", &n) &&
+			    strncmp(json_object_get_string(n), "child[", 6) == 0)
+				op->port_taken[idx] = true;
+		}
+	reply_leave(op);
+}
+
+static void layout_mapped(struct qop *op)
+{
+	struct mmio_error err = { 0 };
+	struct qguest *g = op->g;
+
+	tsd_layout_clear(&op->layout);
+	memset(op->port_taken, 0, sizeof(op->port_taken));
+	if (g->machine != QMP_MACHINE_UNKNOWN &&
+	    qmp_map_windows(&op->holes, &op->layout, &err) != MMIO_OK) {
+		op_finish(op, TSD_E_FAILED, "guest %s: windows: %s", g->id, err.msg);
+		return;
+	}
+	if (!op->pci || qmp_map_pci(op->pci, &op->layout, &op->slots, &err) != MMIO_OK) {
+		op_finish(op, TSD_E_FAILED, "guest %s: %s", g->id, op->pci ? err.msg : "no query-pci");
+		return;
+	}
+	/* Before the firmware numbered the buses (-S), query-pci cannot see
+	 * behind a root port; QOM can: /machine/peripheral/ID/ID is its bus. */
+	for (unsigned i = 0; i < op->slots.nports; i++) {
+		struct port_req *pr = malloc(sizeof(*pr));
+		json_object *args = json_object_new_object();
+		char path[160];
+		if (!pr || !args) {
+			free(pr);
+			json_object_put(args);
+			break;
+		}
+		pr->op = op;
+		pr->idx = i;
+		snprintf(path, sizeof(path), "/machine/peripheral/%s/%s", op->slots.ports[i],
+			 op->slots.ports[i]);
+		json_object_object_add(args, "path", json_object_new_string(path));
+		if (!g->conn || qmp_send(g->conn, "qom-list", args, port_reply, pr) < 0) {
+			free(pr);
+			break;
+		}
+		op->outstanding++;
+	}
+	if (op->outstanding) {
+		op->on_all = layout_finish;
+		return;
+	}
+	layout_finish(op);
 }
 
 /* ---- guests: connect, probe, events, disconnect --------------------------------- */
@@ -1119,6 +1201,16 @@ static void attach_checked(struct qop *op)
 			slot = op->layout.bars[i].guest_slot;
 			break;
 		}
+	if (op->has_decl && !qmp_map_has_device(op->pci, op->dev_id)) {
+		/* Behind a root port the firmware has not numbered yet (-S):
+		 * QEMU accepted the device but query-pci cannot show it. */
+		snprintf(op->res.attached_id, sizeof(op->res.attached_id), "%s", op->dev_id);
+		op->changed = true;
+		op_finish(op, TSD_OK,
+			  "attached %s; query-pci does not show it yet (behind a bridge the firmware "
+			  "has not numbered), so its BARs were not checked", op->dev_id);
+		return;
+	}
 	if (op->has_decl && !qmp_map_compare(&op->decl, &op->layout, op->dev_id, diff, sizeof(diff))) {
 		json_object *args = json_object_new_object();
 		snprintf(op->res.msg, sizeof(op->res.msg),
@@ -1229,7 +1321,15 @@ static void del_reply(void *ud, json_object *ret, const char *cls, const char *d
 	}
 	/* "already in the process of unplug": an earlier request is pending,
 	 * its DEVICE_DELETED is what we wait for anyway. */
-	if (!ret && op->waiting_event && op->g && !strstr(desc, "in the process of unplug")) {
+	if (!ret && op->waiting_event && op->g && strcmp(cls, "DeviceNotFound") == 0) {
+		/* Right after a reset (or an unplug the guest just completed)
+		 * the id is already free while DEVICE_DELETED is still on its
+		 * way (QEMU 7.2: ~50 ms later).  Wait a little for it. */
+		struct timeval tv = { 0, NOTFOUND_GRACE_MS * 1000 };
+		op->notfound = true;
+		snprintf(op->err_msg, sizeof(op->err_msg), "device_del %s: %s", op->dev_id, desc);
+		evtimer_add(op->timer, &tv);
+	} else if (!ret && op->waiting_event && op->g && !strstr(desc, "in the process of unplug")) {
 		op->waiting_event = false;
 		op_finish(op, TSD_E_FAILED, "device_del %s: %s", op->dev_id, desc);
 		op_maybe_free(op);
@@ -1246,6 +1346,10 @@ static void detach_timeout(evutil_socket_t fd, short what, void *arg)
 	if (!op->waiting_event)
 		return;
 	op->waiting_event = false;
+	if (op->notfound) {
+		op_finish(op, TSD_E_FAILED, "%s", op->err_msg);
+		return;
+	}
 	op_finish(op, TSD_E_TIMEOUT,
 		  "QEMU did not remove %s within %u s: the unplug is pending until the guest OS "
 		  "ejects the device (on pc, ACPI hot-plug needs a running guest OS with acpiphp; "

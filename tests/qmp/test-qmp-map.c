@@ -216,6 +216,11 @@ static void test_pci_q35(void)
 	b = find_bar(&l, "rp1", 0);
 	tap_ok(b && b->bar.size == 4096, "the root port's own BAR");
 	tap_ok(s.nports == 1 && strcmp(s.ports[0], "rp2") == 0, "q35: only rp2 is empty");
+	json_object *o = load("query-pci-q35-devs-bios.json");
+	tap_ok(qmp_map_has_device(o, "ptd2") && qmp_map_has_device(o, "nic0") &&
+	       !qmp_map_has_device(o, "nosuch") && !qmp_map_has_device(o, ""),
+	       "has_device finds devices behind bridges and only those");
+	json_object_put(o);
 	tsd_layout_clear(&l);
 }
 
