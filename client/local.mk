@@ -13,7 +13,7 @@ client_mmioctl_SOURCES = \
 # -I daemon: the daemon's names header is the one source of the bus names.
 client_mmioctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
-client_mmioctl_LDADD = lib/libmmio.a $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS) -lm
+client_mmioctl_LDADD = lib/libmmio.a $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS)
 
 bashcompletion_DATA = completion/mmioctl
 EXTRA_DIST += completion/mmioctl
