@@ -454,6 +454,7 @@ int main(void)
 	tap_ok(d.called == 1 && d.res.rc == TSD_OK, "attach succeeded: %s", d.res.msg);
 	tap_is_str(d.res.attached_id, "mm1", "attached_id is the attach id");
 	tap_ok(rec.changes > changes && strcmp(rec.changed_id, "pcvm") == 0, "guest_changed after attach");
+	tsd_layout_clear(&lay.l);
 	memset(&lay, 0, sizeof(lay));
 	tap_ok(tsd_qmp_driver.refresh(be, "pcvm", 0, lay_cb, &lay, &err) == 0, "refresh started");
 	tap_ok(lay.called == 0, "no refresh callback from inside refresh()");
@@ -514,6 +515,7 @@ int main(void)
 		event_base_loop(base, EVLOOP_ONCE);
 	more = rec.changes >= changes + 2;
 	tap_ok(more, "guest_changed for the detach and for mm2 going away");
+	tsd_layout_clear(&lay.l);
 	memset(&lay, 0, sizeof(lay));
 	tsd_qmp_driver.refresh(be, "pcvm", 0, lay_cb, &lay, &err);
 	run_until(&lay.called, 10);
@@ -553,6 +555,7 @@ int main(void)
 	down = rec.downs;
 	tap_ok(down == 1 && strcmp(rec.down_id, "pcvm") == 0, "guest_down when QEMU dies (%.1f s)",
 	       now_s() - tk);
+	tsd_layout_clear(&lay.l);
 	memset(&lay, 0, sizeof(lay));
 	tap_ok(tsd_qmp_driver.refresh(be, "pcvm", 0, lay_cb, &lay, &err) < 0, "the gone guest is unknown");
 	/* A stale socket file left behind must not bring it back or spam the log. */
