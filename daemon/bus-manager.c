@@ -32,6 +32,7 @@
 /* Plan's options: not in mmiod-names.h (the client does not send them yet). */
 #define OPT_MACHINE        "machine"
 #define OPT_XEN_MEMORY_MIB "xen-memory-mib"
+#define QEMU_MAX_LOW_BYTES UINT64_C(0xF0000000)
 #define OPT_XEN_VERSION    "xen-version"
 
 struct opts {
@@ -1150,9 +1151,10 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 		goto out;
 	}
 	/* With a guest its back end decides which planner applies; without
-	 * one QEMU is always planned and Xen when Xen options are given. */
+	 * one both are planned (Xen with xl's defaults unless the xen-*
+	 * options say otherwise), since the admin asks before choosing. */
 	bool xen_guest = g && strcmp(g->bi->drv->name, "libxl") == 0;
-	bool want_xen = g ? xen_guest : (opt.have_xen_memory || opt.xen_version[0]);
+	bool want_xen = g ? xen_guest : true;
 	bool want_qemu = !xen_guest;
 	enum mmio_status st = MMIO_OK;
 	if (want_qemu)
@@ -1164,8 +1166,18 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 				     SD_BUS_ERROR_INVALID_ARGS : bus_error_from_status(st), err.msg);
 		goto out;
 	}
-	/* QEMU's answer is a setting and always exists; Xen's may be "impossible" */
-	o->possible = !o->have_xen || o->x.verdict != MMIO_PLAN_IMPOSSIBLE;
+	/* Possible = some planned toolstack can take the devices.  QEMU's
+	 * 64-bit hole is a setting that can always grow; its 32-bit hole cannot
+	 * pass 3.75 GiB (RAM starts at 0, the I/O APIC, LAPIC and firmware sit
+	 * at the top), whatever the machine. */
+	bool qemu_ok = o->have_qemu && o->q.low_need <= QEMU_MAX_LOW_BYTES;
+	bool xen_ok = o->have_xen && o->x.verdict != MMIO_PLAN_IMPOSSIBLE;
+	o->possible = qemu_ok || xen_ok;
+	if (o->have_qemu && !qemu_ok) {
+		char need[32];
+		mmio_size_format(o->q.low_need, need, sizeof(need));
+		reason_append(o, "\nQEMU: %s of 32-bit BARs cannot fit below 4 GiB on any machine.", need);
+	}
 	r = plan_reply(m, o);
 	if (r >= 0)
 		r = 1;
