@@ -123,7 +123,21 @@ void table_free(struct table *t)
 
 void fmt_size(uint64_t size, char *buf, size_t len)
 {
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)size;
+	unsigned u = 0;
+
+	/* Exact when the size is exact in one unit (BARs, most windows); a
+	 * window clipped by firmware gets one rounded decimal, marked with '~',
+	 * rather than a twelve-digit byte count nobody reads in a table. */
 	mmio_size_format(size, buf, len);
+	if (!strchr(buf, '('))
+		return;
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "~%.1f %s", v, units[u]);
 }
 
 void fmt_hex(uint64_t v, char *buf, size_t len)
