@@ -529,7 +529,7 @@ static void bar_words(const struct mmio_bar *b, char *buf, size_t len)
 }
 
 bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout *l,
-		     const char *id, char *diff, size_t difflen)
+		     const char *id, bool ignore_rom, char *diff, size_t difflen)
 {
 	const struct mmio_bar *dec[MMIO_MAX_BARS] = { 0 }, *real[MMIO_MAX_BARS] = { 0 };
 	bool same = true;
@@ -544,7 +544,7 @@ bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout
 			real[l->bars[i].bar.index] = &l->bars[i].bar;
 	for (unsigned i = 0; i < MMIO_MAX_BARS; i++) {
 		const struct mmio_bar *d = dec[i], *r = real[i];
-		if (!d && !r)
+		if ((!d && !r) || (ignore_rom && i == MMIO_BAR_ROM))
 			continue;
 		if (d && r && d->kind == r->kind && d->prefetch == r->prefetch && d->size == r->size)
 			continue;

@@ -87,8 +87,9 @@ json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err);
 /* Compares a device's real BARs (live bars whose device == id) with the
  * declared ones: index, kind, prefetch and size.  Returns true when they
  * agree; otherwise diff says how, e.g. "BAR2: declared mem64p 2 MiB, QEMU
- * has mem64p 1 MiB; BAR6: QEMU has rom 256 KiB, not declared". */
+ * has mem64p 1 MiB; BAR6: QEMU has rom 256 KiB, not declared".  ignore_rom:
+ * leave BAR6 out (vfio-pci may hide a host ROM that sysfs lists). */
 bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout *l,
-		     const char *id, char *diff, size_t difflen);
+		     const char *id, bool ignore_rom, char *diff, size_t difflen);
 
 #endif

@@ -119,6 +119,7 @@ struct qguest {
 	bool seen;                      /* found by the current scan */
 	enum guest_state st;
 	bool logged_refused;
+	unsigned refusals;              /* in a row */
 	struct timespec retry_at;
 	struct qmp_conn *conn;
 	struct tsd_guest info;
@@ -173,6 +174,7 @@ struct qop {
 	/* attach / detach */
 	json_object *add_args;
 	bool has_decl;
+	bool host_dev;                  /* vfio-pci: the ROM is not compared */
 	struct mmio_device decl;
 	char dev_id[64];
 	char busy[64];
@@ -291,7 +293,8 @@ static void op_done_cb(evutil_socket_t fd, short what, void *arg)
 	else if (op->dcb)
 		op->dcb(op->ud, &op->res);
 	/* The daemon books the attach first, then sees the layout holding it. */
-	if (op->changed && op->g && qb->pub.host->guest_changed)
+	if (op->changed && op->g && (op->res.rc == TSD_OK || op->res.rc == TSD_E_MISMATCH) &&
+	    qb->pub.host->guest_changed)
 		qb->pub.host->guest_changed(qb->pub.host->ud, &qb->pub, op->g->id, &op->g->layout);
 	op_maybe_free(op);
 }
@@ -780,11 +783,13 @@ static void on_state(void *ud, enum qmp_state st, bool refused, const char *why)
 
 	if (st == QMP_READY) {
 		g->logged_refused = false;
+		g->refusals = 0;
 		g->st = G_PROBING;
 		probe_start(g);
 		return;
 	}
 	if (refused) {
+		g->refusals++;
 		/* A stale socket or QEMU not listening yet: quietly, once. */
 		if (!g->logged_refused)
 			qlog(qb, LOG_DEBUG, "guest %s: %s; will retry", g->id, why);
@@ -822,7 +827,7 @@ static void guest_disconnect(struct qguest *g, bool tell)
 	g->retry_at = now_mono();
 	/* The first refusal retries at the next scan (QEMU may have bound its
 	 * socket but not be listening yet); later ones every RETRY_S. */
-	g->retry_at.tv_sec += g->logged_refused ? RETRY_S : 0;
+	g->retry_at.tv_sec += g->refusals > 1 ? RETRY_S : 0;
 	for (struct qop *op = qb->ops; op; op = op->next)
 		if (op->g == g) {
 			op->g = NULL;
@@ -1211,7 +1216,8 @@ static void attach_checked(struct qop *op)
 			  "has not numbered), so its BARs were not checked", op->dev_id);
 		return;
 	}
-	if (op->has_decl && !qmp_map_compare(&op->decl, &op->layout, op->dev_id, diff, sizeof(diff))) {
+	if (op->has_decl && !qmp_map_compare(&op->decl, &op->layout, op->dev_id, op->host_dev, diff,
+						 sizeof(diff))) {
 		json_object *args = json_object_new_object();
 		snprintf(op->res.msg, sizeof(op->res.msg),
 			 "QEMU device %s does not match %s: %s", op->dev_id, op->decl.name, diff);
@@ -1294,6 +1300,7 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 	op->dcb = cb;
 	op->ud = ud;
 	snprintf(op->dev_id, sizeof(op->dev_id), "%s", req->attach_id);
+	op->host_dev = req->host_bdf != NULL;
 	if (req->device) {
 		op->decl = *req->device;
 		op->has_decl = true;
