@@ -87,7 +87,7 @@ int main(void)
 	       "unknown unit: invalid");
 
 	struct tsd_live_bar *bars;
-	size_t n;
+	size_t n = 0;
 	char *json = slurp("query-pci-q35-qemu72.json");
 	tap_ok(json && tsd_libvirt_parse_query_pci(json, &bars, &n, &err) == MMIO_OK, "q35 query-pci parses");
 	tap_is_u64(n, 9, "nine regions");
