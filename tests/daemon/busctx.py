@@ -106,13 +106,21 @@ class Env:
         e["MMIOD_CATALOGUE"] = e.get("MMIOD_CATALOGUE", os.path.join(top_srcdir, "data", "profiles.ini"))
         self.log = open(os.path.join(self.dir, "mmiod.log"), "a")
         cmd = [MMIOD, "-v", "--state-dir", self.state_dir, "--config", "/dev/null"] + list(args)
+        # MMIOD_VALGRIND=DIR runs the daemon under valgrind, one log per
+        # process in DIR; scripts/check then requires every log to be clean.
+        vg = os.environ.get("MMIOD_VALGRIND")
+        if vg:
+            os.makedirs(vg, exist_ok=True)
+            cmd = ["valgrind", "--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                   "--show-leak-kinds=definite", "--track-fds=no",
+                   "--log-file=" + os.path.join(vg, "mmiod-%p.log")] + cmd
         self.daemon = subprocess.Popen(cmd, env=e, stderr=self.log)
         self.procs.append(self.daemon)
         if wait:
             self.wait_ready()
         return self.daemon
 
-    def wait_ready(self, timeout=20):
+    def wait_ready(self, timeout=60 if os.environ.get("MMIOD_VALGRIND") else 20):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.daemon.poll() is not None:
@@ -127,7 +135,7 @@ class Env:
         if self.daemon and self.daemon.poll() is None:
             self.daemon.send_signal(sig)
             try:
-                self.daemon.wait(10)
+                self.daemon.wait(60 if os.environ.get("MMIOD_VALGRIND") else 10)
             except subprocess.TimeoutExpired:
                 self.daemon.kill()
                 self.daemon.wait()
