@@ -31,6 +31,7 @@ EXTRA_DIST += \
 	fuzz/fuzz-catalogue.c \
 	fuzz/fuzz-resolve.c \
 	fuzz/fuzz-model.c \
+	fuzz/fuzz-qmp.c \
 	fuzz/fuzz-info-pci.c \
 	fuzz/fuzz-libvirt-xml.c \
 	fuzz/fuzz-query-pci.c \
