@@ -184,6 +184,10 @@ static int parse_bar_line(const char *s, struct tsd_live_bar *out)
 		out->bar.prefetch = true;
 	}
 	out->addr = (uint64_t)addr == UINT64_MAX ? TSD_ADDR_UNASSIGNED : (uint64_t)addr;
+	/* A BAR's low address bits are hard-wired to zero, so an unaligned
+	 * address is not something QEMU can print: the text is damaged. */
+	if (out->addr != TSD_ADDR_UNASSIGNED && (out->addr & (out->bar.size - 1)))
+		return -1;
 	out->source = TSD_SRC_TOOLSTACK;
 	return 0;
 }
@@ -274,6 +278,8 @@ fail:
 
 /* ---- windows ------------------------------------------------------------- */
 
+#define X86_PHYS_LIMIT (UINT64_C(1) << 52)
+
 static uint64_t bar_end(const struct tsd_live_bar *b)
 {
 	return b->addr + b->bar.size;
@@ -347,6 +353,12 @@ enum mmio_status tsd_libxl_layout(const struct tsd_libxl_model_input *in,
 	for (size_t i = 0; i < nbars; i++) {
 		const struct tsd_live_bar *b = &bars[i];
 		if (!is_mem(b) || b->addr == TSD_ADDR_UNASSIGNED)
+			continue;
+		/* A guest may program a 64-bit BAR anywhere, even where it wraps
+		 * or lies past any CPU's physical address width (52 bits on
+		 * x86): such a BAR decodes nothing and says nothing about the
+		 * windows hvmloader made. */
+		if (bar_end(b) < b->addr || bar_end(b) > X86_PHYS_LIMIT)
 			continue;
 		if (b->addr >= GiB4) {
 			if (b->addr < hi_min)

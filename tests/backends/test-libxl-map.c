@@ -172,6 +172,9 @@ static void test_info_pci(void)
 	tap_contains(err.msg, "line 2", "error names the line");
 	tap_ok(tsd_libxl_parse_info_pci("", &bars, &n, &err) == MMIO_OK && n == 0 && !bars,
 	       "empty output: no BARs");
+	const char *unaligned = "  Bus  0, device   3, function 0:\n      BAR0: 32 bit memory at 0xf0000400 [0xf0000bff].\n";
+	tap_ok(tsd_libxl_parse_info_pci(unaligned, &bars, &n, &err) == MMIO_E_INVALID,
+	       "a BAR address not aligned to its size is rejected (fuzz finding)");
 }
 
 static struct tsd_live_bar mk(const char *dev, unsigned idx, enum mmio_bar_kind kind,
@@ -246,6 +249,23 @@ static void test_layout(void)
 	       "layout of a 2 GiB guest");
 	tap_is_u64(l.win[0].start, 0xE0000000, "low window doubled to 0xE0000000");
 	tap_is_u64(l.nwin, 2, "no high window");
+	tsd_layout_clear(&l);
+
+	/* Fuzz finding: a guest-programmed 64-bit BAR that wraps past 2^64
+	 * must not turn into an inverted high window. */
+	struct tsd_live_bar wrap[] = {
+		mk("00:03.0", 0, MMIO_BAR_MEM64, 16, UINT64_C(0xfffffffffffffff0)),
+		mk("00:02.0", 0, MMIO_BAR_MEM32, 32 << 20, 0xF0000000),
+	};
+	tap_ok(tsd_libxl_layout(&in, wrap, 2, &l, note, sizeof(note), &err) == MMIO_OK,
+	       "layout with a wrapping 64-bit BAR");
+	{
+		struct mmio_space sp;
+		struct mmio_space_params sp_p = { .windows = l.win, .nwin = l.nwin };
+		tap_ok(mmio_space_init(&sp, &sp_p, &err) == MMIO_OK,
+		       "its windows are valid for the model (no inverted high window)");
+		mmio_space_free(&sp);
+	}
 	tsd_layout_clear(&l);
 
 	/* No live BARs (QEMU not answering yet): the hvmloader model decides. */
