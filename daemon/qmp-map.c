@@ -224,7 +224,9 @@ static enum mmio_status pci_region(json_object *reg, const char *dev, const char
 	if (!jint(reg, "bar", &idx) || idx < 0 || idx > MMIO_BAR_ROM)
 		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: %s: region without a valid \"bar\"",
 				      slot);
-	if (!jint(reg, "size", &size) || size <= 0)
+	/* BAR sizes are powers of two by construction (the low bits of a BAR
+	 * are hard-wired); anything else is a damaged reply. */
+	if (!jint(reg, "size", &size) || size <= 0 || !mmio_is_pow2((uint64_t)size))
 		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: %s BAR%d: bad \"size\"", slot,
 				      (int)idx);
 	if (!type || (strcmp(type, "io") != 0 && strcmp(type, "memory") != 0))

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mmio_error err;
 	json_object *spec, *reply;
 
-	fuzz_live_pow2 = false;
+	fuzz_live_pow2 = true; /* qmp-map now refuses non-power-of-two sizes */
 	if (nl)
 		*nl = '\0';
 	fuzz_err_poison(&err);

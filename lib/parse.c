@@ -638,6 +638,16 @@ enum mmio_status mmio_sysfs_read_device(const char *sysfs_root, const struct mmi
 				}
 				goto out;
 			}
+			if (present && d.nbars && n > 0 && n < MMIO_BAR_ROM &&
+			    d.bars[d.nbars - 1].index == n - 1 &&
+			    d.bars[d.nbars - 1].kind == MMIO_BAR_MEM64) {
+				/* Linux reports the upper register of a 64-bit BAR as an
+				 * empty line; a region there means the file is damaged. */
+				st = mmio_error_set(err, MMIO_E_INVALID,
+						    "%.200s line %u: a region in the upper half of 64-bit BAR %u",
+						    path, n, n - 1);
+				goto out;
+			}
 			if (present)
 				d.bars[d.nbars++] = bar;
 		}

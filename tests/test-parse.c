@@ -581,6 +581,17 @@ static void test_sysfs_broken(void)
 		   "non-power-of-two BAR in sysfs",
 		   "0000:01:00.0/resource: resource line 3: BAR size 0xc00000 is not a power of two");
 
+	/* A region in the upper register of a 64-bit BAR (fuzz finding). */
+	f = fopen(path, "w");
+	fprintf(f, "0x00000000d8000000 0x00000000d8ffffff 0x0000000000140200\n");
+	fprintf(f, "0x00000000d9000000 0x00000000d9ffffff 0x0000000000040200\n");
+	for (int i = 2; i < 7; i++)
+		fputs(z, f);
+	fclose(f);
+	expect_err(mmio_sysfs_read_device(root, &bdf, &d, &e), &e, MMIO_E_INVALID,
+		   "region in the upper half of a 64-bit BAR",
+		   "resource line 1: a region in the upper half of 64-bit BAR 0");
+
 	/* A bad SR-IOV line is never looked at. */
 	f = fopen(path, "w");
 	fprintf(f, "0x00000000d8000000 0x00000000d8ffffff 0x0000000000040200\n");
