@@ -66,9 +66,39 @@ static void reservation_free(struct books_reservation *r)
 	r->n = 0;
 }
 
+/* One cached space per `use` combination (BOOKS_USE_* are three bits). */
+#define CACHE_SLOTS 8
+
+struct books_cache_slot {
+	bool valid;
+	uint64_t layout_gen;
+	size_t nused;
+	struct mmio_range *used;        /* the ranges the space was built from */
+	struct mmio_space sp;
+};
+
+struct books_cache {
+	struct books_cache_slot slot[CACHE_SLOTS];
+};
+
+static void cache_free(struct books_cache *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < CACHE_SLOTS; i++)
+		if (c->slot[i].valid) {
+			mmio_space_free(&c->slot[i].sp);
+			free(c->slot[i].used);
+		}
+	free(c);
+}
+
 void books_free(struct books *b)
 {
 	uint64_t margin = b->safety_margin;   /* configuration, not books */
+	uint64_t gen = b->layout_gen;         /* stays monotonic across a reset */
+
+	cache_free(b->cache);
 
 	tsd_layout_clear(&b->layout);
 	free(b->attaches);
@@ -77,6 +107,7 @@ void books_free(struct books *b)
 	free(b->res);
 	books_init(b);
 	b->safety_margin = margin;
+	b->layout_gen = gen + 1;
 }
 
 enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, struct mmio_error *err)
@@ -88,6 +119,7 @@ enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, s
 	tsd_layout_clear(&b->layout);
 	b->layout = copy;
 	b->have_layout = true;
+	b->layout_gen++;
 	return MMIO_OK;
 }
 
@@ -198,6 +230,62 @@ enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_sp
 	return st;
 }
 
+enum mmio_status books_space_ref(const struct books *b, unsigned use, const struct mmio_space **out,
+				 struct mmio_error *err)
+{
+	struct rangev rv = { 0 };
+	struct books_cache_slot *slot;
+	struct books *mb = (struct books *)b; /* the cache is not part of the books' value */
+	enum mmio_status st;
+
+	if (!b->have_layout)
+		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
+				      "the guest's windows are not known yet (back end has not read them)");
+	/* Keyed by content, not by who changed what: attach states are also
+	 * written outside books.c, and collecting the ranges is cheap next to
+	 * building a map (sorting, block counts, gap index). */
+	if (collect_used(b, use, &rv) < 0) {
+		free(rv.v);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory collecting used ranges");
+	}
+	if (!mb->cache && !(mb->cache = calloc(1, sizeof(*mb->cache)))) {
+		free(rv.v);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for the space cache");
+	}
+	slot = &mb->cache->slot[use % CACHE_SLOTS];
+	if (slot->valid && slot->layout_gen == b->layout_gen && slot->nused == rv.n &&
+	    (rv.n == 0 || memcmp(slot->used, rv.v, rv.n * sizeof(*rv.v)) == 0)) {
+		free(rv.v);
+		*out = &slot->sp;
+		return MMIO_OK;
+	}
+	if (slot->valid) {
+		mmio_space_free(&slot->sp);
+		free(slot->used);
+		slot->valid = false;
+	}
+	struct mmio_space_params p = {
+		.windows = b->layout.win,
+		.nwin = b->layout.nwin,
+		.used = rv.v,
+		.nused = rv.n,
+		.clip = b->layout.clip,
+		.nclip = b->layout.nclip,
+		.min_mem = b->layout.min_mem,
+	};
+	st = mmio_space_init(&slot->sp, &p, err);
+	if (st != MMIO_OK) {
+		free(rv.v);
+		return st;
+	}
+	slot->used = rv.v;
+	slot->nused = rv.n;
+	slot->layout_gen = b->layout_gen;
+	slot->valid = true;
+	*out = &slot->sp;
+	return MMIO_OK;
+}
+
 /* ---- placement ------------------------------------------------------------- */
 
 void books_entries_fill(const struct mmio_space *sp, const struct mmio_device *devs,
@@ -242,7 +330,7 @@ static size_t count_reserved(const struct books *b)
 static enum mmio_status check_margin(const struct books *b, const struct mmio_placement *pl,
 				     struct mmio_error *err)
 {
-	struct mmio_space all;
+	const struct mmio_space *all;
 	uint64_t take[MMIO_MAX_WINDOWS] = { 0 };
 	bool touched[MMIO_MAX_WINDOWS] = { false };
 	enum mmio_status st;
@@ -256,13 +344,13 @@ static enum mmio_status check_margin(const struct books *b, const struct mmio_pl
 			touched[pl->items[i].window] = true;
 		}
 	/* windows are in layout order in both spaces (mmio_space_init keeps it) */
-	st = books_space(b, BOOKS_USE_ALL, &all, err);
+	st = books_space_ref(b, BOOKS_USE_ALL, &all, err);
 	if (st != MMIO_OK)
 		return st;
-	for (unsigned w = 0; w < all.nwin; w++) {
-		if (!touched[w] || all.w[w].win.kind == MMIO_WIN_IO)
+	for (unsigned w = 0; w < all->nwin; w++) {
+		if (!touched[w] || all->w[w].win.kind == MMIO_WIN_IO)
 			continue;
-		uint64_t free_now = all.w[w].free_bytes;
+		uint64_t free_now = all->w[w].free_bytes;
 		uint64_t left = free_now > take[w] ? free_now - take[w] : 0;
 		if (left < b->safety_margin) {
 			char l[32], m[32];
@@ -271,12 +359,11 @@ static enum mmio_status check_margin(const struct books *b, const struct mmio_pl
 			st = mmio_error_set(err, MMIO_E_NOSPACE,
 					    "fits, but would leave %s free in the %s window [0x%" PRIx64 ", 0x%" PRIx64
 					    "), less than the safety margin of %s (safety_margin in mmiod.conf)",
-					    l, mmio_window_kind_name(all.w[w].win.kind), all.w[w].win.start,
-					    all.w[w].win.end, m);
+					    l, mmio_window_kind_name(all->w[w].win.kind), all->w[w].win.start,
+					    all->w[w].win.end, m);
 			break;
 		}
 	}
-	mmio_space_free(&all);
 	return st;
 }
 
@@ -286,13 +373,13 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 						const char *const *specs, size_t n,
 						struct books_entry *out, struct mmio_error *err)
 {
-	struct mmio_space sp;
+	const struct mmio_space *sp;
 	struct mmio_placement *pl = NULL;
 	struct mmio_device *all = NULL;
 	size_t nres = count_reserved(b);
 	enum mmio_status st;
 
-	st = books_space(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
+	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
 	if (st != MMIO_OK)
 		return st;
 	pl = mmio_placement_alloc(n ? n : 1);
@@ -300,8 +387,8 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
 		goto out;
 	}
-	st = mmio_place(&sp, devs, n, pl, err);
-	books_entries_fill(&sp, devs, specs, n, pl, out);
+	st = mmio_place(sp, devs, n, pl, err);
+	books_entries_fill(sp, devs, specs, n, pl, out);
 	if (st != MMIO_OK || nres == 0)
 		goto out;
 
@@ -317,14 +404,14 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 		for (size_t j = 0; j < b->res[i].n; j++)
 			all[k++] = b->res[i].devs[j].dev;
 	struct mmio_error why = { 0 };
-	st = mmio_place(&sp, all, k, NULL, &why);
+	st = mmio_place(sp, all, k, NULL, &why);
 	if (st == MMIO_E_NOSPACE) {
 		/* which reservation broke: the first one that does not fit */
 		const char *rid = "?";
 		size_t acc = n;
 		for (size_t i = 0; i < b->nres; i++) {
 			acc += b->res[i].n;
-			if (mmio_place(&sp, all, acc, NULL, NULL) != MMIO_OK) {
+			if (mmio_place(sp, all, acc, NULL, NULL) != MMIO_OK) {
 				rid = b->res[i].id;
 				break;
 			}
@@ -339,7 +426,6 @@ out:
 		st = check_margin(b, pl, err);
 	free(all);
 	free(pl);
-	mmio_space_free(&sp);
 	return st;
 }
 
@@ -406,18 +492,17 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 		all[k++] = devs[i];
 	}
 	/* existing reservations first (creation order), then the new one */
-	struct mmio_space sp;
-	st = books_space(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
+	const struct mmio_space *sp;
+	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
 	if (st != MMIO_OK)
 		goto out;
 	struct mmio_placement *pl = mmio_placement_alloc(k);
 	if (!pl) {
-		mmio_space_free(&sp);
 		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
 		goto out;
 	}
-	st = mmio_place(&sp, all, k, pl, err);
-	books_entries_fill(&sp, all, allspecs, k, pl, ents);
+	st = mmio_place(sp, all, k, pl, err);
+	books_entries_fill(sp, all, allspecs, k, pl, ents);
 	if (st == MMIO_OK) {
 		/* the margin counts only the new reservation's BARs (the old ones
 		 * are in books_space(ALL) already) */
@@ -429,7 +514,6 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 		st = check_margin(b, pl, err);
 	}
 	free(pl);
-	mmio_space_free(&sp);
 	if (st != MMIO_OK)
 		goto out;
 
@@ -529,27 +613,25 @@ bool books_layout_has_device(const struct books *b, const char *tsd_id)
 
 unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_MAX_WINDOWS])
 {
-	struct mmio_space sp;
+	const struct mmio_space *sp = NULL;
 	struct mmio_error err;
 	unsigned n = b->layout.nwin;
 	bool have_space;
 
 	if (n > MMIO_MAX_WINDOWS)
 		n = MMIO_MAX_WINDOWS;
-	have_space = books_space(b, BOOKS_USE_ALL, &sp, &err) == MMIO_OK;
+	have_space = books_space_ref(b, BOOKS_USE_ALL, &sp, &err) == MMIO_OK;
 	for (unsigned i = 0; i < n; i++) {
 		const struct mmio_window *w = &b->layout.win[i];
 		out[i] = (struct books_window_view){
 			.kind = w->kind,
 			.start = w->start,
 			.end = w->end,
-			.free = have_space ? sp.w[i].free_bytes : 0,
-			.largest = have_space ? sp.w[i].largest_block : 0,
+			.free = have_space ? sp->w[i].free_bytes : 0,
+			.largest = have_space ? sp->w[i].largest_block : 0,
 			.source = b->layout.win_source[i],
 		};
 	}
-	if (have_space)
-		mmio_space_free(&sp);
 	return n;
 }
 

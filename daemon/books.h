@@ -72,6 +72,10 @@ struct books {
 	struct books_attach *attaches;
 	size_t nres;
 	struct books_reservation *res;  /* in creation order */
+	/* Built free-space maps, reused while the used ranges they were built
+	 * from are the same (books.c books_space_ref); private to books.c. */
+	uint64_t layout_gen;
+	struct books_cache *cache;
 };
 
 void books_init(struct books *b);
@@ -89,6 +93,10 @@ enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, s
  * Fails with MMIO_E_UNSUPPORTED when the layout is not known yet. */
 enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_space *sp,
 			     struct mmio_error *err);
+/* The same space, shared and read-only: valid until the next call on b.
+ * Rebuilt only when the layout or the used ranges changed. */
+enum mmio_status books_space_ref(const struct books *b, unsigned use, const struct mmio_space **sp,
+				 struct mmio_error *err);
 
 /* Fills out[0..n) from a placement of devs on sp. */
 void books_entries_fill(const struct mmio_space *sp, const struct mmio_device *devs,
