@@ -19,3 +19,13 @@ bench_echo_service_LDADD = $(LIBSYSTEMD_LIBS)
 bench_bench_dbus_SOURCES = bench/bench-dbus.c
 bench_bench_dbus_CPPFLAGS = $(AM_CPPFLAGS) $(LIBSYSTEMD_CFLAGS)
 bench_bench_dbus_LDADD = $(LIBSYSTEMD_LIBS)
+
+# ---- bench-scale (issue "Performance and scale", items 3 and 4) ----
+# Many guests through libvirt's test driver, and the Attach path overhead
+# against a fake QMP responder.  Figures only; never fail on time.
+EXTRA_DIST += bench/bench-scale.sh bench/notify-ready.py
+bench: bench-scale
+bench-scale: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus
+	top_srcdir=$(abs_top_srcdir) $(SHELL) $(abs_top_srcdir)/bench/bench-scale.sh || true
+.PHONY: bench-scale
+# ---- end bench-scale ----
