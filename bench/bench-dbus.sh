@@ -40,18 +40,28 @@ export DBUS_SYSTEM_BUS_ADDRESS="$addr"
 i=0; until "$b/client/mmioctl" check vm1 profile:nvidia-t4 >/dev/null 2>&1; do
 	i=$((i+1)); [ $i -lt 200 ] || { cat "$work/mmiod.log"; exit 1; }; sleep 0.05; done
 
-echo "# bench-dbus: Check(vm1, [profile:nvidia-t4]) through a private dbus-daemon $(dbus-daemon --version | head -1 | awk '{print $NF}'), $secs s per cell"
-echo "# $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%d)"
+rounds=${BENCH_ROUNDS:-3}
+echo "# bench-dbus: Check(vm1, [profile:nvidia-t4]) through a private dbus-daemon $(dbus-daemon --version | head -1 | awk '{print $NF}')"
+echo "# each cell: $rounds alternating rounds of mmiod then echo, $secs s each; medians shown"
+echo "# $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%d), command: bench/bench-dbus.sh $secs"
 printf '%-22s %12s %8s %8s %12s %8s %8s %8s\n' "clients x in-flight" "mmiod/s" "p50 us" "p99 us" "echo/s" "p50 us" "p99 us" "ratio"
+val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for cfg in "1 1" "4 1" "1 16" "4 4"; do
 	set -- $cfg
-	m=$("$b/bench/bench-dbus" "$addr" org.mmiod1 vm1 profile:nvidia-t4 "$secs" "$1" "$2")
-	e=$("$b/bench/bench-dbus" "$addr" org.mmiod1bench.Echo vm1 profile:nvidia-t4 "$secs" "$1" "$2")
-	val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+	: > "$work/m"; : > "$work/e"
+	r=0
+	while [ $r -lt "$rounds" ]; do
+		"$b/bench/bench-dbus" "$addr" org.mmiod1 vm1 profile:nvidia-t4 "$secs" "$1" "$2" >> "$work/m"
+		"$b/bench/bench-dbus" "$addr" org.mmiod1bench.Echo vm1 profile:nvidia-t4 "$secs" "$1" "$2" >> "$work/e"
+		r=$((r + 1))
+	done
+	col() { while read -r l; do val "$l" "$2"; done < "$1" | median; }
+	mc=$(col "$work/m" calls_per_s); ec=$(col "$work/e" calls_per_s)
 	printf '%-22s %12s %8s %8s %12s %8s %8s %8s\n' "$1 x $2" \
-		"$(val "$m" calls_per_s)" "$(val "$m" p50_us)" "$(val "$m" p99_us)" \
-		"$(val "$e" calls_per_s)" "$(val "$e" p50_us)" "$(val "$e" p99_us)" \
-		"$(awk -v a="$(val "$m" calls_per_s)" -v b="$(val "$e" calls_per_s)" 'BEGIN{printf "%.2f", a/b}')"
+		"$mc" "$(col "$work/m" p50_us)" "$(col "$work/m" p99_us)" \
+		"$ec" "$(col "$work/e" p50_us)" "$(col "$work/e" p99_us)" \
+		"$(awk -v a="$mc" -v b="$ec" 'BEGIN{printf "%.2f", a/b}')"
 done
 if [ "$(ps -p 1 -o comm= 2>/dev/null)" != systemd ]; then
 	echo "# dbus-broker: not measured (dbus-broker-launch needs systemd as PID 1 to start a bus)"
