@@ -43,6 +43,115 @@ enum mmio_status daemon_resolve(struct daemon *d, const char *spec, struct mmio_
 	return mmio_device_resolve(spec, d->cfg.sysfs_root, d->have_cat ? &d->cat : NULL, out, err);
 }
 
+/* ---- the guest index ------------------------------------------------------ */
+/* Chained hash tables over the listed guests (d->guests), one per key; a
+ * guest is in all four while listed.  d->gcap buckets each, grown to keep
+ * at most one guest per bucket on average. */
+
+enum { GKEY_ID, GKEY_TSD, GKEY_NAME, GKEY_UUID };
+
+static size_t hash_str(const char *s, bool fold, uint64_t h)
+{
+	/* FNV-1a */
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (fold && c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = (h ^ c) * 0x100000001b3ull;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+#define HASH_SEED 0xcbf29ce484222325ull
+
+static size_t gkey_hash(const struct backend_inst *bi, const char *key, int k)
+{
+	uint64_t seed = HASH_SEED;
+	if (k == GKEY_TSD)
+		seed ^= (uint64_t)(uintptr_t)bi * 0x9e3779b97f4a7c15ull;
+	return hash_str(key, k == GKEY_UUID, seed);
+}
+
+static const char *gkey_of(const struct guest *g, int k)
+{
+	switch (k) {
+	case GKEY_ID: return g->id;
+	case GKEY_TSD: return g->tsd_id;
+	case GKEY_NAME: return g->info.name;
+	default: return g->info.uuid;
+	}
+}
+
+static void index_link(struct daemon *d, struct guest *g)
+{
+	for (int k = 0; k < 4; k++) {
+		size_t b = gkey_hash(g->bi, gkey_of(g, k), k) & (d->gcap - 1);
+		g->hnext[k] = d->gidx[k][b];
+		d->gidx[k][b] = g;
+	}
+}
+
+static void index_unlink(struct daemon *d, struct guest *g)
+{
+	if (!d->gcap)
+		return;
+	for (int k = 0; k < 4; k++) {
+		size_t b = gkey_hash(g->bi, gkey_of(g, k), k) & (d->gcap - 1);
+		for (struct guest **p = &d->gidx[k][b]; *p; p = &(*p)->hnext[k])
+			if (*p == g) {
+				*p = g->hnext[k];
+				break;
+			}
+		g->hnext[k] = NULL;
+	}
+}
+
+/* Makes room for one more guest; false when out of memory (the index is
+ * then left as it was and still valid). */
+static bool index_reserve(struct daemon *d)
+{
+	size_t cap = d->gcap ? d->gcap : 64;
+	while (cap < d->nguests + 1)
+		cap *= 2;
+	if (cap == d->gcap)
+		return true;
+	struct guest **v[4];
+	for (int k = 0; k < 4; k++)
+		if (!(v[k] = calloc(cap, sizeof(**v)))) {
+			while (k--)
+				free(v[k]);
+			return false;
+		}
+	for (int k = 0; k < 4; k++) {
+		free(d->gidx[k]);
+		d->gidx[k] = v[k];
+	}
+	d->gcap = cap;
+	for (size_t i = 0; i < d->nguests; i++)
+		index_link(d, d->guests[i]);
+	return true;
+}
+
+void daemon_guest_index_free(struct daemon *d)
+{
+	for (int k = 0; k < 4; k++) {
+		free(d->gidx[k]);
+		d->gidx[k] = NULL;
+	}
+	d->gcap = 0;
+}
+
+static struct guest *guest_by_id(struct daemon *d, const char *id)
+{
+	if (!d->gcap)
+		return NULL;
+	for (struct guest *g = d->gidx[GKEY_ID][gkey_hash(NULL, id, GKEY_ID) & (d->gcap - 1)]; g;
+	     g = g->hnext[GKEY_ID])
+		if (strcmp(g->id, id) == 0)
+			return g;
+	return NULL;
+}
+
 /* ---- lookup -------------------------------------------------------------- */
 
 struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_error *error)
@@ -51,15 +160,23 @@ struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_erro
 	unsigned nhits = 0;
 
 	/* the id wins outright; then name or uuid, which must be unambiguous */
-	for (size_t i = 0; i < d->nguests; i++)
-		if (strcmp(d->guests[i]->id, key) == 0)
-			return d->guests[i];
-	for (size_t i = 0; i < d->nguests; i++) {
-		struct guest *g = d->guests[i];
-		if (strcmp(g->info.name, key) == 0 || (g->info.uuid[0] && strcasecmp(g->info.uuid, key) == 0)) {
-			hit = g;
-			nhits++;
-		}
+	if ((hit = guest_by_id(d, key)))
+		return hit;
+	if (d->gcap) {
+		size_t bn = gkey_hash(NULL, key, GKEY_NAME) & (d->gcap - 1);
+		size_t bu = gkey_hash(NULL, key, GKEY_UUID) & (d->gcap - 1);
+		for (struct guest *g = d->gidx[GKEY_NAME][bn]; g; g = g->hnext[GKEY_NAME])
+			if (strcmp(g->info.name, key) == 0) {
+				hit = g;
+				nhits++;
+			}
+		/* a guest whose name and uuid both match counts once */
+		for (struct guest *g = d->gidx[GKEY_UUID][bu]; g; g = g->hnext[GKEY_UUID])
+			if (g->info.uuid[0] && strcasecmp(g->info.uuid, key) == 0 &&
+			    strcmp(g->info.name, key) != 0) {
+				hit = g;
+				nhits++;
+			}
 	}
 	if (nhits == 1)
 		return hit;
@@ -84,10 +201,13 @@ struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_erro
 
 struct guest *daemon_guest_by_path(struct daemon *d, const char *path)
 {
-	for (size_t i = 0; i < d->nguests; i++)
-		if (strcmp(d->guests[i]->path, path) == 0)
-			return d->guests[i];
-	return NULL;
+	/* the path is the encoded id */
+	char *id = NULL;
+	if (sd_bus_path_decode(path, MMIOD_PATH_GUEST_PREFIX, &id) <= 0 || !id)
+		return NULL;
+	struct guest *g = guest_by_id(d, id);
+	free(id);
+	return g && strcmp(g->path, path) == 0 ? g : NULL;
 }
 
 static void guest_free(struct guest *g)
@@ -183,9 +303,12 @@ static struct backend_inst *backend_of(struct daemon *d, struct tsd_backend *be)
 
 static struct guest *guest_by_tsd(struct daemon *d, struct backend_inst *bi, const char *tsd_id)
 {
-	for (size_t i = 0; i < d->nguests; i++)
-		if (d->guests[i]->bi == bi && strcmp(d->guests[i]->tsd_id, tsd_id) == 0)
-			return d->guests[i];
+	if (!d->gcap)
+		return NULL;
+	for (struct guest *g = d->gidx[GKEY_TSD][gkey_hash(bi, tsd_id, GKEY_TSD) & (d->gcap - 1)]; g;
+	     g = g->hnext[GKEY_TSD])
+		if (g->bi == bi && strcmp(g->tsd_id, tsd_id) == 0)
+			return g;
 	return NULL;
 }
 
@@ -230,12 +353,8 @@ static void guest_id_choose(struct daemon *d, struct backend_inst *bi, const cha
 			    char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", tsd_id);
-	for (size_t i = 0; i < d->nguests; i++)
-		if (strcmp(d->guests[i]->id, buf) == 0) {
-			if (snprintf(buf, len, "%s-%s", bi->drv->name, tsd_id) >= (int)len)
-				buf[len - 1] = '\0';
-			return;
-		}
+	if (guest_by_id(d, buf) && snprintf(buf, len, "%s-%s", bi->drv->name, tsd_id) >= (int)len)
+		buf[len - 1] = '\0';
 }
 
 static void reconcile_after_refresh(void *ud, struct guest *g, enum tsd_rc rc, const char *msg)
@@ -266,7 +385,9 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 		return;
 	g = guest_by_tsd(d, bi, tg->id);
 	if (g) {
+		index_unlink(d, g);     /* name and uuid may change */
 		g->info = *tg;
+		index_link(d, g);
 		if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
 			log_error("%s: %s", g->id, err.msg);
 		if (layout && reconcile(g))
@@ -277,7 +398,7 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 	}
 	g = calloc(1, sizeof(*g));
 	struct guest **v = realloc(d->guests, (d->nguests + 1) * sizeof(*v));
-	if (!g || !v) {
+	if (!g || !v || !index_reserve(d)) {
 		free(g);
 		if (v)
 			d->guests = v;
@@ -313,6 +434,7 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 		had_state = true;
 	}
 	d->guests[d->nguests++] = g;
+	index_link(d, g);
 	log_full(LOG_INFO, &(struct log_fields){ .guest = g->id }, "guest %s (%s) announced by %s%s",
 		 g->id, g->info.name, bi->spec, g->info.can_attach ? "" : " (cannot attach)");
 	bus_guest_announce(g, true);
@@ -351,6 +473,7 @@ static void host_guest_down(void *ud, struct tsd_backend *be, const char *guest_
 		json_object_object_add(d->pending_state, key, o);
 	}
 	bus_guest_announce(g, false);   /* while the object is still found */
+	index_unlink(d, g);
 	for (size_t i = 0; i < d->nguests; i++)
 		if (d->guests[i] == g) {
 			memmove(&d->guests[i], &d->guests[i + 1], (d->nguests - i - 1) * sizeof(*d->guests));

@@ -37,6 +37,7 @@ struct guest {
 	struct books books;
 	unsigned ops;                   /* toolstack operations in flight (refresh/attach/detach) */
 	bool gone;                      /* removed; freed when ops drops to 0 */
+	struct guest *hnext[4];         /* chains of the daemon's guest index (daemon.c) */
 };
 
 struct daemon_config {
@@ -63,6 +64,10 @@ struct daemon {
 	struct backend_inst **backends;
 	size_t nguests;
 	struct guest **guests;
+	/* Hash index of the listed guests by id, (back end, tsd_id), name and
+	 * uuid: lookups stay O(1) with thousands of guests (daemon.c). */
+	size_t gcap;
+	struct guest **gidx[4];
 
 	struct mmio_catalogue cat;
 	bool have_cat;
@@ -79,6 +84,8 @@ struct daemon {
 struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_error *error);
 struct guest *daemon_guest_by_path(struct daemon *d, const char *path);
 void daemon_guest_unref_op(struct guest *g);
+/* Frees the guest index (at exit, after the guests). */
+void daemon_guest_index_free(struct daemon *d);
 
 /* A fresh id "a<serial>-<time>" / "r..." */
 void daemon_new_id(struct daemon *d, char prefix, char *buf, size_t len);

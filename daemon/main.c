@@ -550,6 +550,7 @@ out:
 		free(d->guests[i]);
 	}
 	free(d->guests);
+	daemon_guest_index_free(d);
 	if (d->bus_io)
 		event_free(d->bus_io);
 	if (d->bus_timer)

@@ -273,7 +273,8 @@ static void loop_unuse(void)
 #define RECONNECT_MAX_SEC 60
 
 struct tsd_libvirt_guest {
-	struct tsd_libvirt_guest *next;
+	struct tsd_libvirt_guest *next, **pprev;   /* be->guests */
+	struct tsd_libvirt_guest *hnext;           /* be->htab chain */
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	bool active;
 	bool seen;
@@ -304,6 +305,9 @@ struct tsd_libvirt {
 	struct event *reconnect;
 	int backoff;
 	struct tsd_libvirt_guest *guests;
+	/* guests by uuid: O(1) lookups with thousands of domains */
+	struct tsd_libvirt_guest **htab;
+	size_t hcap, nguests;
 	struct tsd_libvirt_op *ops;
 };
 
@@ -331,26 +335,76 @@ void *tsd_libvirt_test_connection(struct tsd_backend *tbe)
 	return ((struct tsd_libvirt *)tbe)->conn;
 }
 
+static size_t uuid_hash(const char *uuid)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *uuid; uuid++)
+		h = (h ^ (unsigned char)*uuid) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
 static struct tsd_libvirt_guest *guest_find(struct tsd_libvirt *be, const char *uuid)
 {
-	for (struct tsd_libvirt_guest *g = be->guests; g; g = g->next)
+	if (!be->hcap)
+		return NULL;
+	for (struct tsd_libvirt_guest *g = be->htab[uuid_hash(uuid) & (be->hcap - 1)]; g; g = g->hnext)
 		if (strcmp(g->uuid, uuid) == 0)
 			return g;
 	return NULL;
 }
 
+/* Lists t (its uuid set); false when out of memory. */
+static bool guest_add(struct tsd_libvirt *be, struct tsd_libvirt_guest *t)
+{
+	if (be->nguests + 1 > be->hcap) {
+		size_t cap = be->hcap ? be->hcap * 2 : 64;
+		struct tsd_libvirt_guest **h = calloc(cap, sizeof(*h));
+		if (!h)
+			return false;
+		for (struct tsd_libvirt_guest *g = be->guests; g; g = g->next) {
+			size_t b = uuid_hash(g->uuid) & (cap - 1);
+			g->hnext = h[b];
+			h[b] = g;
+		}
+		free(be->htab);
+		be->htab = h;
+		be->hcap = cap;
+	}
+	size_t b = uuid_hash(t->uuid) & (be->hcap - 1);
+	t->hnext = be->htab[b];
+	be->htab[b] = t;
+	t->next = be->guests;
+	t->pprev = &be->guests;
+	if (be->guests)
+		be->guests->pprev = &t->next;
+	be->guests = t;
+	be->nguests++;
+	return true;
+}
+
+static void guest_unlist(struct tsd_libvirt *be, struct tsd_libvirt_guest *g)
+{
+	for (struct tsd_libvirt_guest **p = &be->htab[uuid_hash(g->uuid) & (be->hcap - 1)]; *p;
+	     p = &(*p)->hnext)
+		if (*p == g) {
+			*p = g->hnext;
+			break;
+		}
+	*g->pprev = g->next;
+	if (g->next)
+		g->next->pprev = g->pprev;
+	be->nguests--;
+}
+
 static void guest_down(struct tsd_libvirt *be, const char *uuid)
 {
-	for (struct tsd_libvirt_guest **p = &be->guests; *p; p = &(*p)->next) {
-		struct tsd_libvirt_guest *g = *p;
-		if (strcmp(g->uuid, uuid) != 0)
-			continue;
-		*p = g->next;
-		if (be->base.host->guest_down)
-			be->base.host->guest_down(be->base.host->ud, &be->base, g->uuid);
-		free(g);
+	struct tsd_libvirt_guest *g = guest_find(be, uuid);
+	if (!g)
 		return;
-	}
+	guest_unlist(be, g);
+	if (be->base.host->guest_down)
+		be->base.host->guest_down(be->base.host->ud, &be->base, g->uuid);
+	free(g);
 }
 
 /* Live windows and BARs from QEMU itself; false when QEMU would not say. */
@@ -464,15 +518,15 @@ static void announce(struct tsd_libvirt *be, virDomainPtr dom)
 	if (t)
 		guest_down(be, g.uuid); /* a change of state is down, then up */
 	t = calloc(1, sizeof(*t));
-	if (!t) {
+	if (t)
+		snprintf(t->uuid, sizeof(t->uuid), "%.36s", g.uuid);
+	if (!t || !guest_add(be, t)) {
+		free(t);
 		tsd_layout_clear(&l);
 		return;
 	}
-	snprintf(t->uuid, sizeof(t->uuid), "%.36s", g.uuid);
 	t->active = active;
 	t->seen = true;
-	t->next = be->guests;
-	be->guests = t;
 	if (be->base.host->guest_up)
 		be->base.host->guest_up(be->base.host->ud, &be->base, &g, have ? &l : NULL);
 	tsd_layout_clear(&l);
@@ -709,6 +763,7 @@ static void tsd_libvirt_close(struct tsd_backend *tbe)
 		be->guests = g->next;
 		free(g);
 	}
+	free(be->htab);
 	loop_unuse();
 	free(be);
 }
