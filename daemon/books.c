@@ -77,8 +77,10 @@ struct books_cache_slot {
 	struct mmio_space sp;
 };
 
+/* Slots are allocated when first used (a space is ~3.5 KiB; most guests
+ * use one or two `use` combinations, many none until checked). */
 struct books_cache {
-	struct books_cache_slot slot[CACHE_SLOTS];
+	struct books_cache_slot *slot[CACHE_SLOTS];
 };
 
 static void cache_free(struct books_cache *c)
@@ -86,9 +88,12 @@ static void cache_free(struct books_cache *c)
 	if (!c)
 		return;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++)
-		if (c->slot[i].valid) {
-			mmio_space_free(&c->slot[i].sp);
-			free(c->slot[i].used);
+		if (c->slot[i]) {
+			if (c->slot[i]->valid) {
+				mmio_space_free(&c->slot[i]->sp);
+				free(c->slot[i]->used);
+			}
+			free(c->slot[i]);
 		}
 	free(c);
 }
@@ -230,11 +235,13 @@ enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_sp
 	return st;
 }
 
-enum mmio_status books_space_ref(const struct books *b, unsigned use, const struct mmio_space **out,
-				 struct mmio_error *err)
+/* The space for `use`: the cached one when it is current; else a new one,
+ * cached when tmp is NULL, built in *tmp (the caller frees it) otherwise. */
+static enum mmio_status space_get(const struct books *b, unsigned use, const struct mmio_space **out,
+				  struct mmio_space *tmp, struct mmio_error *err)
 {
 	struct rangev rv = { 0 };
-	struct books_cache_slot *slot;
+	struct books_cache_slot *slot = NULL;
 	struct books *mb = (struct books *)b; /* the cache is not part of the books' value */
 	enum mmio_status st;
 
@@ -248,21 +255,13 @@ enum mmio_status books_space_ref(const struct books *b, unsigned use, const stru
 		free(rv.v);
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory collecting used ranges");
 	}
-	if (!mb->cache && !(mb->cache = calloc(1, sizeof(*mb->cache)))) {
-		free(rv.v);
-		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for the space cache");
-	}
-	slot = &mb->cache->slot[use % CACHE_SLOTS];
-	if (slot->valid && slot->layout_gen == b->layout_gen && slot->nused == rv.n &&
+	if (mb->cache)
+		slot = mb->cache->slot[use % CACHE_SLOTS];
+	if (slot && slot->valid && slot->layout_gen == b->layout_gen && slot->nused == rv.n &&
 	    (rv.n == 0 || memcmp(slot->used, rv.v, rv.n * sizeof(*rv.v)) == 0)) {
 		free(rv.v);
 		*out = &slot->sp;
 		return MMIO_OK;
-	}
-	if (slot->valid) {
-		mmio_space_free(&slot->sp);
-		free(slot->used);
-		slot->valid = false;
 	}
 	struct mmio_space_params p = {
 		.windows = b->layout.win,
@@ -273,6 +272,26 @@ enum mmio_status books_space_ref(const struct books *b, unsigned use, const stru
 		.nclip = b->layout.nclip,
 		.min_mem = b->layout.min_mem,
 	};
+	if (tmp) {
+		st = mmio_space_init(tmp, &p, err);
+		free(rv.v);
+		if (st == MMIO_OK)
+			*out = tmp;
+		return st;
+	}
+	if (!mb->cache && !(mb->cache = calloc(1, sizeof(*mb->cache)))) {
+		free(rv.v);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for the space cache");
+	}
+	if (!slot && !(slot = mb->cache->slot[use % CACHE_SLOTS] = calloc(1, sizeof(*slot)))) {
+		free(rv.v);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for the space cache");
+	}
+	if (slot->valid) {
+		mmio_space_free(&slot->sp);
+		free(slot->used);
+		slot->valid = false;
+	}
 	st = mmio_space_init(&slot->sp, &p, err);
 	if (st != MMIO_OK) {
 		free(rv.v);
@@ -284,6 +303,12 @@ enum mmio_status books_space_ref(const struct books *b, unsigned use, const stru
 	slot->valid = true;
 	*out = &slot->sp;
 	return MMIO_OK;
+}
+
+enum mmio_status books_space_ref(const struct books *b, unsigned use, const struct mmio_space **out,
+				 struct mmio_error *err)
+{
+	return space_get(b, use, out, NULL, err);
 }
 
 /* ---- placement ------------------------------------------------------------- */
@@ -614,13 +639,16 @@ bool books_layout_has_device(const struct books *b, const char *tsd_id)
 unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_MAX_WINDOWS])
 {
 	const struct mmio_space *sp = NULL;
+	struct mmio_space tmp;
 	struct mmio_error err;
 	unsigned n = b->layout.nwin;
 	bool have_space;
 
 	if (n > MMIO_MAX_WINDOWS)
 		n = MMIO_MAX_WINDOWS;
-	have_space = books_space_ref(b, BOOKS_USE_ALL, &sp, &err) == MMIO_OK;
+	/* Reading Windows does not create a cached space: with thousands of
+	 * guests, one per guest listed would stay resident (~3.5 KiB each). */
+	have_space = space_get(b, BOOKS_USE_ALL, &sp, &tmp, &err) == MMIO_OK;
 	for (unsigned i = 0; i < n; i++) {
 		const struct mmio_window *w = &b->layout.win[i];
 		out[i] = (struct books_window_view){
@@ -632,6 +660,8 @@ unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_
 			.source = b->layout.win_source[i],
 		};
 	}
+	if (sp == &tmp)
+		mmio_space_free(&tmp);
 	return n;
 }
 
