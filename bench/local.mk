@@ -24,8 +24,15 @@ bench_bench_dbus_LDADD = $(LIBSYSTEMD_LIBS)
 # Many guests through libvirt's test driver, and the Attach path overhead
 # against a fake QMP responder.  Figures only; never fail on time.
 EXTRA_DIST += bench/bench-scale.sh bench/notify-ready.py
+if HAVE_LIBVIRT
+EXTRA_PROGRAMS += bench/libvirt-open
+bench_libvirt_open_SOURCES = bench/libvirt-open.c
+bench_libvirt_open_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS)
+bench_libvirt_open_LDADD = $(LIBVIRT_LIBS)
+BENCH_SCALE_DEPS = bench/libvirt-open
+endif
 bench: bench-scale
-bench-scale: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus
+bench-scale: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus $(BENCH_SCALE_DEPS)
 	top_srcdir=$(abs_top_srcdir) $(SHELL) $(abs_top_srcdir)/bench/bench-scale.sh || true
 .PHONY: bench-scale
 # ---- end bench-scale ----
