@@ -1,0 +1,659 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""mmiod's predictions against real Linux guests (TAP).
+
+For every scenario (tests/guest/scenarios/*.json) this boots the rig's guest
+(rig.py: Debian kernel, QEMU TCG) with two QMP sockets - one in the directory
+mmiod's qmp back end watches, one for the rig - starts a private dbus-daemon
+and mmiod (--backend qmp:DIR), and for every "plug" step:
+
+  1. `mmioctl --json check --refresh GUEST bars:...` - the prediction (the
+     declaration comes from the LAYOUTS table below; after the plug it is
+     compared with what QEMU really built, query-pci);
+  2. hot-plugs the device: through `mmioctl attach GUEST bars:...
+     --qemu-device SPEC` when mmiod admits it, else (mmiod refuses, the
+     step is marked "mmiod": "unpredictable", or the QEMU properties cannot
+     be written as a mmiod device spec) directly with QMP device_add;
+  3. reads the guest's sysfs resource lines and kernel messages, then
+     enables decode in the guest (echo 1 > .../enable) so that query-pci,
+     and with it mmiod's occupancy at the next --refresh, shows the
+     addresses the guest really assigned (observation O4; the ROM stays -1);
+  4. compares: predicted fits <=> every BAR (incl. the ROM) got an address,
+     and every BAR mmiod placed is where the guest put it (an unplaced BAR
+     must be unassigned in the guest too).
+
+"unplug" steps go through `mmioctl detach` for devices mmiod attached, else
+device_del.  Each scenario also compares mmiod's memory windows with the
+guest's root bus resources, and keeps the scenario author's expect /
+expect_bars as assertions on the guest's outcome.
+
+Scenario subset: MMIOD_GUEST_SCENARIOS = "ci" (default: the scenarios with
+"ci": true), "all", or names separated by spaces/commas.  MMIOD_GUEST_JOBS
+(default 2) guests run in parallel.  MMIOD_GUEST_KEEP=1 keeps the work dirs.
+Skips when QEMU, dbus-daemon or the built mmiod/mmioctl are missing, or the
+guest kernel cannot be fetched (no network, no busybox-static).
+
+Steps with "known_mismatch": "why" (and scenarios with "known_window_drift")
+report a known, reported mmiod bug as TAP TODO: the suite stays green while
+it is open and fails (XPASS) once it is fixed, so the marker gets removed.
+"""
+import atexit
+import concurrent.futures
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import rig  # noqa: E402
+
+SCN_DIR = os.path.join(HERE, "scenarios")
+top_srcdir = os.environ.get("top_srcdir", os.path.abspath(os.path.join(HERE, "..", "..")))
+top_builddir = os.environ.get("top_builddir", os.getcwd())
+MMIOD = os.environ.get("MMIOD", os.path.join(top_builddir, "daemon", "mmiod"))
+MMIOCTL = os.environ.get("MMIOCTL", os.path.join(top_builddir, "client", "mmioctl"))
+CATALOGUE = os.path.join(top_srcdir, "data", "profiles.ini")
+K, M, G = 1 << 10, 1 << 20, 1 << 30
+
+# ---- every process we start, so that every exit path ends them ---------------
+_live = []
+_live_lock = threading.Lock()
+
+
+def track(p):
+    with _live_lock:
+        _live.append(p)
+    return p
+
+
+def untrack(p):
+    with _live_lock:
+        if p in _live:
+            _live.remove(p)
+
+
+def stop(p, sig=signal.SIGTERM, wait=5):
+    if p is None:
+        return
+    if isinstance(p, rig.Guest):
+        p.close()
+    elif p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    untrack(p)
+
+
+def stop_all():
+    with _live_lock:
+        ps = list(reversed(_live))
+    for p in ps:
+        try:
+            stop(p)
+        except Exception:
+            pass
+
+
+atexit.register(stop_all)
+for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_s, lambda *a: sys.exit(1))
+
+
+# ---- what QEMU 7.2's devices really expose (docs/verification.md section 3) ----
+
+def size_name(n):
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return "%d%s" % (n >> shift, unit)
+    return str(n)
+
+
+def pow2_at_least(n):
+    p = 1
+    while p < n:
+        p <<= 1
+    return p
+
+
+def rom_bar(props, default_file_size=None):
+    """The ROM BAR QEMU gives a device with these props, or None."""
+    rf = props.get("romfile")
+    if rf == "" or str(props.get("rombar", "1")) == "0":
+        return None
+    if "romsize" in props:
+        return (6, "rom", rig.parse_size(props["romsize"]))
+    if rf == "@dummy":
+        return (6, "rom", 2048)
+    if default_file_size:
+        return (6, "rom", default_file_size)
+    return None
+
+
+def layout(driver, props, objects):
+    """[(bar, kind, size)] as QEMU builds the device; None if unknown."""
+    p = props
+    if driver == "pci-testdev":
+        bars = [(0, "mem32", 4 * K), (1, "io", 256)]
+        mb = rig.parse_size(p.get("membar", 0))
+        if mb:
+            bars.append((2, "mem64p", mb))
+    elif driver == "e1000":
+        bars = [(0, "mem32", 128 * K), (1, "io", 64)]
+    elif driver == "secondary-vga":
+        bars = [(0, "mem32p", int(p.get("vgamem_mb", 16)) * M), (2, "mem32", 4 * K)]
+    elif driver == "bochs-display":
+        bars = [(0, "mem32p", rig.parse_size(p.get("vgamem", "16M"))), (2, "mem32", 4 * K)]
+    elif driver == "qxl":
+        ram = pow2_at_least(rig.parse_size(p.get("ram_size", "64M")))
+        vram = pow2_at_least(rig.parse_size(p.get("vram_size", "64M")))
+        bars = [(0, "mem32", ram), (1, "mem32", vram), (2, "mem32", 8 * K), (3, "io", 32)]
+        v64 = int(p.get("vram64_size_mb", 0)) * M
+        if v64 > vram:
+            bars.append((4, "mem64p", pow2_at_least(v64)))
+    elif driver == "nvme":
+        bars = [(0, "mem64", 16 * K)]
+    elif driver == "virtio-net-pci":
+        bars = [(0, "io", 32), (1, "mem32", 4 * K), (4, "mem64p", 16 * K)]
+    elif driver == "edu":
+        bars = [(0, "mem32", 1 * M)]
+    elif driver == "ivshmem-plain":
+        size = objects.get(p.get("memdev"))
+        if size is None:
+            return None
+        bars = [(0, "mem32", 256), (2, "mem64p", size)]
+    else:
+        return None
+    r = rom_bar(p)
+    if r:
+        bars.append(r)
+    return bars
+
+
+def spec_of(bars):
+    items = []
+    for bar, kind, size in bars:
+        items.append("%s:%s@%d" % (kind, size_name(size), bar))
+    return "bars:" + ",".join(items)
+
+
+def real_layout(qdev):
+    out = []
+    for r in qdev.get("regions", []):
+        if r["bar"] == 6:
+            kind = "rom"
+        elif r["type"] == "io":
+            kind = "io"
+        else:
+            kind = ("mem64" if r.get("mem_type_64") else "mem32") + ("p" if r.get("prefetch") else "")
+        out.append((r["bar"], kind, r["size"]))
+    return sorted(out)
+
+
+# ---- a private bus and mmiod ------------------------------------------------
+
+class Daemon:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.qmpdir = os.path.join(workdir, "qmp")
+        os.makedirs(self.qmpdir)
+        os.makedirs(os.path.join(workdir, "state"))
+        conf = os.path.join(workdir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=%s/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="org.mmiod1"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+""" % workdir)
+        self.bus = track(subprocess.Popen(
+            ["dbus-daemon", "--config-file=" + conf, "--nofork", "--nopidfile", "--print-address"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+        self.address = self.bus.stdout.readline().strip()
+        if not self.address:
+            raise RuntimeError("dbus-daemon did not start")
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C")
+        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self.log_path = os.path.join(workdir, "mmiod.log")
+        self.log = open(self.log_path, "w")
+        self.mmiod = track(subprocess.Popen(
+            [MMIOD, "-v", "--bus-address=" + self.address, "--state-dir",
+             os.path.join(workdir, "state"), "--config", "/dev/null",
+             "--backend", "qmp:" + self.qmpdir, "--catalogue", CATALOGUE],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=self.env))
+
+    def ctl(self, *args, timeout=120):
+        r = subprocess.run([MMIOCTL, "--json", "--timeout", str(timeout)] + list(args),
+                           env=self.env, capture_output=True, text=True, timeout=timeout + 30)
+        js = None
+        if r.stdout.strip():
+            try:
+                js = json.loads(r.stdout)
+            except ValueError:
+                pass
+        return r.returncode, js, (r.stdout + r.stderr).strip()
+
+    def wait_guest(self, name, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.mmiod.poll() is not None:
+                raise RuntimeError("mmiod exited: " + self.logtail())
+            rc, js, _ = self.ctl("status", name, timeout=10)
+            if rc == 0 and js:
+                for g in js.get("guests", []):
+                    if g.get("id") == name and g.get("windows"):
+                        return g
+            time.sleep(0.2)
+        raise RuntimeError("mmiod never announced guest %s: %s" % (name, self.logtail()))
+
+    def logtail(self, n=3000):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    def close(self):
+        stop(self.mmiod)
+        stop(self.bus)
+        self.log.close()
+
+
+# ---- one scenario -------------------------------------------------------------
+
+def load(name):
+    path = name if os.path.exists(name) else os.path.join(SCN_DIR, name + ".json")
+    with open(path) as f:
+        s = json.load(f)
+    s.setdefault("name", os.path.basename(path)[:-5])
+    return s
+
+
+def make_rom(tmpdir):
+    p = os.path.join(tmpdir, "dummy.rom")
+    if not os.path.exists(p):
+        data = bytearray(2048)
+        data[0:3] = b"\x55\xaa\x04"
+        with open(p, "wb") as f:
+            f.write(data)
+    return p
+
+
+def fmt_addr(a):
+    return "unassigned" if a is None else "%#x" % a
+
+
+class Result:
+    """TAP points of one scenario, printed together."""
+
+    def __init__(self, name):
+        self.name = name
+        self.points = []      # (ok, text, directive, diag)
+        self.table = []       # rows for docs/verification.md
+        self.seconds = None
+        self.error = None
+
+    def point(self, ok, text, diag=None, directive=None):
+        self.points.append((bool(ok), text, directive, diag))
+
+
+# VGA-class devices accept rombar=0 on hot-plug; e1000, virtio-net and
+# bochs-display (class 0x0380) refuse it
+# ("Hot-plugged device without ROM bar can't have an option ROM").
+VGA_CLASS = ("secondary-vga", "qxl")
+
+
+# qdev properties of an integer (not "size") type: mmiod sends every spec value
+# as a JSON string and QEMU 7.2 refuses those ("Parameter 'romsize' expects
+# integer"), so a device needing them is plugged with QMP directly.
+INT_PROPS = ["romsize", "ram_size", "vram_size", "vram64_size_mb"]
+
+
+def qemu_spec(driver, props):
+    """device_add props as a mmiod --qemu-device spec, or None if it cannot say it."""
+    items = [driver]
+    if any(k in INT_PROPS for k in props):
+        return None
+    for k, v in props.items():
+        v = str(v)
+        if k == "romfile" and v == "" and driver in VGA_CLASS:
+            items.append("rombar=0")    # same device, no ROM BAR (QEMU loads no file)
+            continue
+        if v == "":
+            return None     # qmp_map_device_spec refuses empty values (romfile="")
+        items.append("%s=%s" % (k, v.replace(",", ",,")))
+    return ",".join(items)
+
+
+def pred_map(placement):
+    return {int(p["bar"]): (p["address"] if p.get("placed") else None) for p in placement}
+
+
+def compare(pred_fits, pred, guest_bars):
+    """Mismatch strings between mmiod's placement and the guest's outcome."""
+    g = {b["bar"]: (b["guest_start"] if b["assigned"] else None) for b in guest_bars}
+    gfits = all(v is not None for v in g.values())
+    mm = []
+    if bool(pred_fits) != gfits:
+        mm.append("mmiod: %s, guest: %s" % ("fits" if pred_fits else "no-fit",
+                                           "fits" if gfits else "no-fit"))
+    for bar in sorted(set(g) | set(pred)):
+        pa, ga = pred.get(bar, "absent"), g.get(bar, "absent")
+        if pa != ga:
+            mm.append("BAR%d: mmiod %s, guest %s" % (
+                bar, pa if pa == "absent" else fmt_addr(pa), ga if ga == "absent" else fmt_addr(ga)))
+    return gfits, mm
+
+
+def guest_windows_match(gwin, mwin):
+    """Memory windows >= 1 MiB the guest logged vs mmiod's low/high windows."""
+    gm = sorted((w["start"], w["end"] + 1) for w in gwin["mem"] if w["end"] + 1 - w["start"] >= M)
+    mm = sorted((w["start"], w["end"]) for w in mwin if w["kind"] in ("low", "high"))
+    return gm == mm, gm, mm
+
+
+def run_scenario(scn, base_tmp, keep):
+    name = scn["name"]
+    res = Result(name)
+    res.boot = res.kernel = None
+    t0 = time.time()
+    work = tempfile.mkdtemp(prefix=name + ".", dir=base_tmp)
+    d = g = None
+    guest_id = "g" + re.sub(r"[^A-Za-z0-9]", "", name)[:20]
+    objects = {}
+    via = {}          # scenario device id -> ("mmiod", attach_id) | ("qmp", id)
+    try:
+        d = Daemon(work)
+        g = rig.Guest(machine=scn.get("machine", "pc"), memory=scn.get("memory", "512M"),
+                      machine_opts=scn.get("machine_opts"), globals_=scn.get("globals"),
+                      devices=scn.get("boot_devices"), objects=scn.get("boot_objects"),
+                      append=scn.get("append", ""), smp=scn.get("smp", 1),
+                      workdir=os.path.join(work, "guest"),
+                      extra_args=["-name", guest_id, "-qmp",
+                                  "unix:%s,server=on,wait=off" % os.path.join(d.qmpdir, guest_id + ".sock")])
+        track(g)
+        g.start()
+        res.boot = round(g.boot_seconds, 1)
+        res.kernel = g.kernel_release
+        w = g.windows()
+        g.dump()   # consume boot-time kernel messages
+        st = d.wait_guest(guest_id)
+        mwin = st["windows"]
+        same, gm, mm = guest_windows_match(w, mwin)
+        res.point(same, "%s: mmiod's memory windows are the guest's root bus windows" % name,
+                  "guest: %s\nmmiod: %s" % ([(hex(a), hex(b)) for a, b in gm],
+                                            [(hex(a), hex(b)) for a, b in mm]))
+        unpredictable_all = scn.get("mmiod") == "unpredictable"
+        drift = None
+        for i, stp in enumerate(scn["steps"]):
+            op = stp["op"]
+            if op == "object_add":
+                props = stp.get("props", {})
+                g.object_add(stp["qom_type"], stp["id"], **props)
+                if "size" in props:
+                    objects[stp["id"]] = rig.parse_size(props["size"])
+            elif op == "plug":
+                plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictable_all)
+            elif op == "unplug":
+                how = via.pop(stp["id"], ("qmp", stp["id"]))
+                if how[0] == "mmiod":
+                    qd = g.find_pci(how[1])
+                    bdf = g._bdf(qd) if qd else None
+                    rc, js, txt = d.ctl("detach", guest_id, how[1])
+                    okd = rc == 0
+                    if okd and bdf:
+                        rcg, _ = g.command("waitgone %s 30" % bdf, 40)
+                        okd = rcg == 0
+                    g.command("klog")
+                    res.point(okd, "%s step %d: mmioctl detach %s (%s) and the guest removed it" % (
+                        name, i, stp["id"], how[1]), txt)
+                else:
+                    r = g.unplug(how[1])
+                    res.point(r["gone"], "%s step %d: device_del %s, gone from the guest" % (
+                        name, i, stp["id"]))
+                res.table.append({"step": i, "op": "unplug", "id": stp["id"], "via": how[0]})
+            elif op in ("iomem", "shell"):
+                pass
+            else:
+                raise rig.RigError("unknown op %r" % op)
+            if op in ("plug", "unplug") and drift is None:
+                # status has no --refresh: a check --refresh re-reads QEMU first
+                d.ctl("check", "--refresh", guest_id, "bars:mem32:4K")
+                rc, js, txt = d.ctl("status", guest_id)
+                if rc != 0 or not js or not js.get("guests"):
+                    drift = "after step %d: mmioctl status failed: %s" % (i, txt)
+                else:
+                    same, gm, mm = guest_windows_match(w, js["guests"][0]["windows"])
+                    if not same:
+                        drift = "after step %d (%s %s): guest %s, mmiod %s" % (
+                            i, op, stp["id"], [(hex(a), hex(b)) for a, b in gm],
+                            [(hex(a), hex(b)) for a, b in mm])
+        # The guest's _CRS windows never change; mmiod's must not either.
+        known = scn.get("known_window_drift")
+        res.point(drift is None, "%s: mmiod's memory windows stay the guest's after every plug/unplug"
+                  % name, drift, directive=("TODO " + known) if known else None)
+    except Exception as e:
+        res.error = "%s: %s" % (type(e).__name__, e)
+        res.point(False, "%s: runs to the end" % name,
+                  traceback.format_exc() + ("\nmmiod log:\n" + d.logtail(1500) if d else ""))
+    finally:
+        if g is not None:
+            stop(g)
+        if d is not None:
+            d.close()
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    res.seconds = round(time.time() - t0, 1)
+    return res
+
+
+def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictable_all):
+    name = scn["name"]
+    drv, sid = stp["driver"], stp["id"]
+    props = dict(stp.get("props", {}))
+    if props.get("romfile") == "@dummy":
+        props["romfile"] = make_rom(work)
+    decl = layout(drv, stp.get("props", {}), objects)
+    if decl is None:
+        raise rig.RigError("no BAR layout known for %s %s" % (drv, props))
+    spec = spec_of(decl)
+    unpredictable = unpredictable_all or stp.get("mmiod") == "unpredictable"
+    why_unpred = stp.get("mmiod_why") or scn.get("mmiod_why") or "mmiod cannot predict this"
+    t0 = time.time()
+    rc, chk, txt = d.ctl("check", "--refresh", guest_id, spec)
+    if rc not in (0, 1) or not chk or "fits" not in chk:
+        raise rig.RigError("mmioctl check %s %s: rc %d: %s" % (guest_id, spec, rc, txt))
+    pred_fits = chk["fits"]
+    pred = pred_map(chk["placement"])
+    qspec = qemu_spec(drv, props)
+    how = "qmp"
+    attach_note = ""
+    if pred_fits and not unpredictable and qspec is not None:
+        rc, att, txt = d.ctl("attach", guest_id, spec, "--qemu-device", qspec)
+        m = re.search(r"Parameter '([^']+)' expects integer", txt)
+        if m:
+            INT_PROPS.append(m.group(1))
+        if rc != 0 and "device_add" in txt:
+            # QEMU refused what mmiod sent (every property as a string;
+            # rombar=0): plug this one with QMP, the comparison stays.
+            attach_note = "mmiod attach failed (%s); plugged with QMP" % txt.split(": ", 2)[-1]
+            qspec = None
+        elif rc != 0 or not att:
+            res.point(False, "%s step %d: mmioctl attach %s" % (name, i, sid), txt)
+            raise rig.RigError("attach refused after check said fits: " + txt)
+    if qspec is not None and how == "qmp" and pred_fits and not unpredictable:
+        qid = att["attach_id"]
+        apred = pred_map(att["placement"])
+        if apred != pred:
+            attach_note = "attach placed %s, check said %s" % (apred, pred)
+            pred = apred
+        qd = g.find_pci(qid)
+        if qd is None:
+            raise rig.RigError("%s (%s) not in query-pci after attach" % (sid, qid))
+        bdf = g._bdf(qd)
+        rcw, _ = g.command("waitdev %s 60" % bdf, 70)
+        if rcw != 0:
+            raise rig.RigError("guest never saw %s at %s" % (sid, bdf))
+        r = g.outcome(qid, enable=True)
+        how = "mmiod"
+        via[sid] = ("mmiod", qid)
+    else:
+        if pred_fits and qspec is None and not attach_note:
+            attach_note = ("plugged with QMP: %s cannot be a mmiod device spec "
+                           "(empty value or integer property)" % props)
+        r = g.plug(drv, sid, **props)
+        qid = sid
+        via[sid] = ("qmp", sid)
+    secs = round(time.time() - t0, 1)
+    qd = g.find_pci(qid)
+    real = real_layout(qd) if qd else None
+    if real is not None and real != sorted(decl):
+        res.point(False, "%s step %d: %s's declared BARs are what QEMU built" % (name, i, sid),
+                  "declared %s\nQEMU %s" % (sorted(decl), real))
+    gfits, mm = compare(pred_fits, pred, r["bars"])
+    klog = [l for l in r.get("klog_dev", []) if re.search(r"assign|space|BAR|ROM|enabl", l)]
+    guest_s = ", ".join("BAR%d %s" % (b["bar"], fmt_addr(b["guest_start"] if b["assigned"] else None))
+                        for b in r["bars"])
+    pred_s = ", ".join("BAR%d %s" % (b, fmt_addr(a)) for b, a in sorted(pred.items()))
+    diag = "\n".join(["scenario %s step %d: %s %s %s" % (name, i, drv, sid, spec),
+                      "mmiod: %s: %s%s" % ("fits" if pred_fits else "no-fit", pred_s,
+                                           ("  (" + chk.get("reason", "") + ")") if chk.get("reason") else ""),
+                      "guest: %s: %s" % ("fits" if gfits else "no-fit", guest_s),
+                      "guest resource lines: " + "; ".join(
+                          "%d %#x-%#x %#x" % (b["bar"], b["guest_start"] or 0, b["guest_end"] or 0,
+                                               b["guest_flags"] or 0) for b in r["bars"])]
+                     + ["kernel: " + l for l in klog] + ([attach_note] if attach_note else []))
+    row = {"step": i, "op": "plug", "id": sid, "driver": drv, "spec": spec, "via": how,
+           "pred_fits": pred_fits, "guest_fits": gfits, "pred": pred_s, "guest": guest_s,
+           "mismatch": mm, "seconds": secs, "unpredictable": unpredictable,
+           "note": attach_note}
+    res.table.append(row)
+    text = "%s step %d: %s %s - mmiod %s, guest %s" % (
+        name, i, sid, spec, "fits" if pred_fits else "no-fit", "fits" if gfits else "no-fit")
+    if unpredictable:
+        res.point(True, text, diag if mm else None,
+                  directive="SKIP %s%s" % (why_unpred, " (mmiod differed: %s)" % "; ".join(mm) if mm else ""))
+    elif stp.get("known_mismatch"):
+        res.point(not mm, text, diag, directive="TODO " + stp["known_mismatch"])
+    else:
+        res.point(not mm, text, diag)
+    # The scenario's own reading of the guest (independent of mmiod).
+    exp = stp.get("expect")
+    ebars = stp.get("expect_bars") or {}
+    if exp or ebars:
+        emm = []
+        if exp in ("fits", "no-fit") and (exp == "fits") != gfits:
+            emm.append("expected %s" % exp)
+        gb = {b["bar"]: (b["guest_start"] if b["assigned"] else None) for b in r["bars"]}
+        for k, v in ebars.items():
+            want = None if v == "unassigned" else int(v, 16)
+            if gb.get(int(k), "absent") != want:
+                emm.append("BAR %s: expected %s, guest %s" % (k, v, fmt_addr(gb.get(int(k)))))
+        res.point(not emm, "%s step %d: guest outcome as the scenario expects" % (name, i),
+                  "\n".join(emm + [diag]))
+
+
+# ---- main ------------------------------------------------------------------------
+
+def skip_all(why):
+    print("1..0 # SKIP " + why)
+    sys.exit(0)
+
+
+def select(all_scns):
+    sel = os.environ.get("MMIOD_GUEST_SCENARIOS", "ci").strip()
+    if sel == "all":
+        return all_scns
+    if sel == "none":
+        skip_all("MMIOD_GUEST_SCENARIOS=none")
+    if sel == "ci":
+        return [s for s in all_scns if s.get("ci")]
+    want = [x for x in re.split(r"[\s,]+", sel) if x]
+    by = {s["name"]: s for s in all_scns}
+    out = []
+    for w in want:
+        hits = [s for n, s in by.items() if n == w or n.startswith(w + "-")]
+        if not hits:
+            print("Bail out! unknown scenario %s" % w)
+            sys.exit(1)
+        out += hits
+    return out
+
+
+def main():
+    for tool in (rig.QEMU, "dbus-daemon"):
+        if not shutil.which(tool):
+            skip_all("%s not installed" % tool)
+    for p in (MMIOD, MMIOCTL):
+        if not os.access(p, os.X_OK):
+            skip_all("%s not built" % p)
+    scns = select([load(p) for p in sorted(glob.glob(os.path.join(SCN_DIR, "*.json")))])
+    try:
+        img = rig.guest_image()
+    except subprocess.CalledProcessError as e:
+        skip_all("guest kernel/initramfs cannot be built (no network or no busybox-static?): %s" % e)
+    except OSError as e:
+        skip_all("guest kernel/initramfs cannot be built: %s" % e)
+    jobs = int(os.environ.get("MMIOD_GUEST_JOBS", "2"))
+    keep = bool(os.environ.get("MMIOD_GUEST_KEEP"))
+    base = tempfile.mkdtemp(prefix="mmiod-guests.")
+    print("# kernel package %s, %d scenario(s), -j%d" % (img.get("package"), len(scns), jobs))
+    t0 = time.time()
+    n = 0
+    failed = 0
+    summary = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+        futs = [ex.submit(run_scenario, s, base, keep) for s in scns]
+        for f in futs:
+            res = f.result()
+            for ok, text, directive, diag in res.points:
+                n += 1
+                line = "%s %d - %s" % ("ok" if ok else "not ok", n, text)
+                if directive:
+                    line += " # " + directive
+                print(line)
+                if diag and (not ok or directive):
+                    for dl in str(diag).splitlines():
+                        print("#   " + dl)
+                if not ok and not (directive or "").startswith("TODO"):
+                    failed += 1
+            print("# %s: %.1fs%s" % (res.name, res.seconds, " ERROR " + res.error if res.error else ""))
+            summary.append({"scenario": res.name, "seconds": res.seconds, "error": res.error,
+                            "kernel": res.kernel, "boot": res.boot,
+                            "steps": res.table})
+            sys.stdout.flush()
+    total = time.time() - t0
+    print("# total %.1fs for %d scenario(s), -j%d" % (total, len(scns), jobs))
+    out = os.environ.get("MMIOD_GUEST_RESULTS")
+    if out:
+        with open(out, "w") as f:
+            json.dump({"total_seconds": round(total, 1), "jobs": jobs, "scenarios": summary}, f, indent=1)
+    if keep:
+        print("# kept %s" % base)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+    print("1..%d" % n)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
