@@ -23,7 +23,7 @@ bench_bench_dbus_LDADD = $(LIBSYSTEMD_LIBS)
 # ---- bench-scale (issue "Performance and scale", items 3 and 4) ----
 # Many guests through libvirt's test driver, and the Attach path overhead
 # against a fake QMP responder.  Figures only; never fail on time.
-EXTRA_DIST += bench/bench-scale.sh bench/notify-ready.py
+EXTRA_DIST += bench/bench-scale.sh bench/notify-ready.py bench/bench-attach.py bench/fake-qmp.py
 if HAVE_LIBVIRT
 EXTRA_PROGRAMS += bench/libvirt-open
 bench_libvirt_open_SOURCES = bench/libvirt-open.c
@@ -34,5 +34,12 @@ endif
 bench: bench-scale
 bench-scale: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus $(BENCH_SCALE_DEPS)
 	top_srcdir=$(abs_top_srcdir) $(SHELL) $(abs_top_srcdir)/bench/bench-scale.sh || true
-.PHONY: bench-scale
+bench: bench-attach
+bench-attach: daemon/mmiod
+	@for py in /usr/bin/python3 python3; do \
+		if command -v $$py >/dev/null 2>&1 && $$py -c 'import dbus' 2>/dev/null; then \
+			top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) $$py $(abs_top_srcdir)/bench/bench-attach.py || true; \
+			BENCH_STATE_PARENT=/dev/shm top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) $$py $(abs_top_srcdir)/bench/bench-attach.py || true; \
+			exit 0; fi; done; echo "# bench-attach: skipped (no python3 with the dbus module)"
+.PHONY: bench-scale bench-attach
 # ---- end bench-scale ----
