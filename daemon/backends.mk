@@ -41,3 +41,10 @@ endif
 EXTRA_DIST += tests/backends/README.md tests/backends/node.xml \
 	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
 	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json
+
+# The back ends as mmiod runs them, on a private bus (python3 with the dbus
+# module, through tests/daemon/run-py; skips itself when mmiod has neither
+# libvirt nor libxl): libvirt's test driver end to end, libxl declining
+# cleanly next to a QMP guest (bench/fake-qmp.py, no QEMU needed).
+TESTS += tests/backends/test-daemon-backends.py
+dist_check_SCRIPTS += tests/backends/test-daemon-backends.py
