@@ -320,6 +320,8 @@ class Result:
 # bochs-display (class 0x0380) refuse it
 # ("Hot-plugged device without ROM bar can't have an option ROM").
 VGA_CLASS = ("secondary-vga", "qxl")
+# Devices QEMU 7.2 gives no default romfile: romfile="" changes nothing.
+NO_DEFAULT_ROM = ("nvme", "pci-testdev", "edu", "ivshmem-plain")
 
 
 # qdev properties of an integer (not "size") type: mmiod sends every spec value
@@ -335,6 +337,8 @@ def qemu_spec(driver, props):
         return None
     for k, v in props.items():
         v = str(v)
+        if k == "romfile" and v == "" and driver in NO_DEFAULT_ROM:
+            continue                    # no ROM file by default: nothing to disable
         if k == "romfile" and v == "" and driver in VGA_CLASS:
             items.append("rombar=0")    # same device, no ROM BAR (QEMU loads no file)
             continue
