@@ -81,6 +81,16 @@ def busy_time(rows):
     return t
 
 
+def cpu_s(pid):
+    """utime + stime of a process, in seconds (/proc/PID/stat)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def us(x):
     return "%.1f" % (x * 1e6)
 
@@ -140,6 +150,7 @@ def main():
         mgr.Attach("vm1", "bars:mem32:4K", opts)
     calls = []
     rtt = []
+    cpu0 = cpu_s(d.pid)
     for i in range(N):
         t0 = time.monotonic()
         props.Get("org.mmiod1.Manager", "Version")
@@ -148,6 +159,7 @@ def main():
         aid, _ = mgr.Attach("vm1", "bars:mem32:4K", opts)
         t1 = time.monotonic()
         calls.append((str(aid), t0, t1))
+    cpu1 = cpu_s(d.pid)
     time.sleep(0.2)
     fake.send_signal(signal.SIGINT)
     fake.wait(5)
@@ -188,10 +200,18 @@ def main():
     print("%-44s %10s %10s" % ("", "p50 us", "p99 us"))
     print("%-44s %10s %10s" % ("Attach call -> device_add arrives", us(statistics.median(over)), us(pct(over, 99))))
     print("%-44s %10s %10s" % ("  minus the responder's service time", us(statistics.median(own)), us(pct(own, 99))))
+    q = max(1, len(over) // 4)
+    print("%-44s %10s %10s" % ("  first quarter (%d attach records or fewer)" % (5 + q), us(statistics.median(over[:q])),
+                               us(pct(over[:q], 99))))
+    print("%-44s %10s %10s" % ("  last quarter (up to %d attach records)" % (5 + len(over)), us(statistics.median(over[-q:])),
+                               us(pct(over[-q:], 99))))
     print("%-44s %10s %10s" % ("Attach call -> reply (whole call)", us(statistics.median(total)), us(pct(total, 99))))
     print("%-44s %10s %10s" % ("baseline: Get(Version) round trip", us(statistics.median(rtt)), us(pct(rtt, 99))))
     print("# ratio overhead p50 / Get(Version) p50 = %.2f; matched %d of %d attaches" %
           (statistics.median(over) / statistics.median(rtt), len(over), N))
+    if cpu0 is not None and cpu1 is not None and not os.environ.get("BENCH_MMIOD_WRAP"):
+        print("# mmiod CPU time (utime+stime) per Attach + Get(Version) pair, whole call: %.0f us" %
+              ((cpu1 - cpu0) / N * 1e6))
     print("# QMP commands per attach before device_add: %s; during the run: %s" %
           (sorted(set(nbefore)), ", ".join("%s %d" % kv for kv in sorted(cmds.items()))))
     if phases:

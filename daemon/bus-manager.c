@@ -294,6 +294,14 @@ struct attach_ctx {
 	char id[BOOKS_ID_MAX];
 	struct mmio_device dev;
 	bool held;
+	/* Authorization and the first re-read of the guest run side by side
+	 * (one bus round trip less before the toolstack is called); admission
+	 * waits for both.  The refresh only reads: Check does the same for
+	 * any caller. */
+	unsigned pending;               /* authz and/or refresh outstanding */
+	bool denied;                    /* replied with the authz error already */
+	enum tsd_rc refresh_rc;
+	char refresh_msg[512];
 };
 
 static void attach_free(struct attach_ctx *c)
@@ -495,13 +503,10 @@ static void attach_admit(void *ud, struct guest *g, enum tsd_rc rc, const char *
 	daemon_test_abort_at("during-toolstack");
 }
 
-static void attach_authorized(void *ud, bool allowed, const sd_bus_error *e)
+/* Both the authorization and the re-read are in: admit, or report. */
+static void attach_joined(struct attach_ctx *c)
 {
-	struct attach_ctx *c = ud;
-	struct mmio_error err = { 0 };
-
-	if (!allowed) {
-		reply_sd_error(c->d, c->m, e);
+	if (c->denied) {
 		attach_free(c);
 		return;
 	}
@@ -510,9 +515,29 @@ static void attach_authorized(void *ud, bool allowed, const sd_bus_error *e)
 		attach_free(c);
 		return;
 	}
-	/* Attach always re-reads the guest first */
-	if (daemon_refresh(c->g, attach_admit, c, &err) < 0)
-		attach_finished(c, MMIOD_ERROR_TOOLSTACK_FAILED, err.msg);
+	attach_admit(c, c->g, c->refresh_rc, c->refresh_rc == TSD_OK ? NULL : c->refresh_msg);
+}
+
+static void attach_refreshed(void *ud, struct guest *g, enum tsd_rc rc, const char *msg)
+{
+	struct attach_ctx *c = ud;
+
+	c->refresh_rc = rc;
+	snprintf(c->refresh_msg, sizeof(c->refresh_msg), "%s", msg ? msg : tsd_rc_name(rc));
+	if (--c->pending == 0)
+		attach_joined(c);
+}
+
+static void attach_authorized(void *ud, bool allowed, const sd_bus_error *e)
+{
+	struct attach_ctx *c = ud;
+
+	if (!allowed) {
+		reply_sd_error(c->d, c->m, e);
+		c->denied = true;
+	}
+	if (--c->pending == 0)
+		attach_joined(c);
 }
 
 static int method_attach(sd_bus_message *m, void *ud, sd_bus_error *error)
@@ -572,12 +597,26 @@ static int method_attach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	c->g = g;
 	g->ops++;
 	c->m = sd_bus_message_ref(m);
+	/* Attach always re-reads the guest first; its callback never runs
+	 * from inside daemon_refresh. */
+	c->pending = 2;
+	if (daemon_refresh(g, attach_refreshed, c, &err) < 0) {
+		/* reported after the authorization, as before */
+		c->refresh_rc = TSD_E_FAILED;
+		snprintf(c->refresh_msg, sizeof(c->refresh_msg), "%s", err.msg);
+		c->pending--;
+	}
 	r = authz_check(d->bus, m, MMIOD_POLKIT_ACTION_MANAGE, c->o.interactive, attach_authorized, c);
 	if (r < 0) {
-		r = sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "cannot check authorization: %s",
-				      strerror(-r));
-		attach_free(c);
-		return r;
+		/* the refresh is in flight: answer now, free when it is in */
+		sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "cannot check authorization: %s",
+				  strerror(-r));
+		sd_bus_reply_method_error(m, error);
+		sd_bus_error_free(error);
+		c->denied = true;
+		if (--c->pending == 0)
+			attach_free(c);
+		return 1;
 	}
 	return 1;
 fail:
