@@ -69,9 +69,15 @@ _live = []
 _live_lock = threading.Lock()
 
 
+_stopping = threading.Event()
+
+
 def track(p):
     with _live_lock:
         _live.append(p)
+    if _stopping.is_set():      # started while we are being stopped
+        stop(p)
+        raise RuntimeError("stopping")
     return p
 
 
@@ -106,9 +112,20 @@ def stop_all():
             pass
 
 
+def on_signal(signum, frame):
+    # End every guest, mmiod and bus now, so that the worker threads fail
+    # fast and start nothing new; then leave.
+    _stopping.set()
+    stop_all()
+    time.sleep(0.5)             # a Popen that was under way in a worker
+    stop_all()
+    sys.stdout.flush()
+    os._exit(128 + signum)
+
+
 atexit.register(stop_all)
 for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(_s, lambda *a: sys.exit(1))
+    signal.signal(_s, on_signal)
 
 
 # ---- what QEMU 7.2's devices really expose (docs/verification.md section 3) ----
