@@ -63,3 +63,14 @@ EXTRA_DIST += tests/daemon/busctx.py
 TESTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py
 dist_check_SCRIPTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py
 EXTRA_DIST += tests/daemon/qemuctx.py
+
+# ---- tests/reliability ------------------------------------------------------------
+# Reliability: malformed calls, faults, races, soak, authorization, systemd
+# unit (docs/reliability.md).  Real dbus-daemon, real mmiod, real QEMU; each
+# test skips itself when something it needs is missing.  make check runs
+# them scaled down; make check-race and make soak run them full size.
+RELIABILITY_TESTS = tests/reliability/test-bad-calls.py
+TESTS += $(RELIABILITY_TESTS)
+dist_check_SCRIPTS += $(RELIABILITY_TESTS)
+EXTRA_DIST += tests/reliability/relctx.py
+# ---- end tests/reliability ----------------------------------------------------------

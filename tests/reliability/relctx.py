@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+"""Shared helpers of the reliability tests: reuse tests/daemon's private
+bus (busctx) and real QEMU guests (qemuctx), plus low-level calls with an
+explicit signature, a snapshot of a guest's books, and mmiod's RSS/fds."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
+import busctx as t  # noqa: E402
+import qemuctx as q  # noqa: E402
+
+D = t.dbus
+
+
+def raw_call(bus, method, sig, args, path=t.MANAGER_PATH, iface=t.MANAGER, timeout=60):
+    """A Manager call with exactly this signature (dbus-python's proxies
+    would coerce or refuse); returns ("ok", reply args) or (error name, message)."""
+    import dbus.lowlevel
+    m = dbus.lowlevel.MethodCallMessage(t.BUS, path, iface, method)
+    if sig:
+        m.append(signature=sig, *args)
+    try:
+        r = bus.send_message_with_reply_and_block(m, timeout)
+        return ("ok", r.get_args_list())
+    except D.DBusException as e:
+        return (e.get_dbus_name(), e.get_dbus_message() or "")
+
+
+def call(fn):
+    """(error name, message) of a proxy call, or ("ok", reply)."""
+    try:
+        return ("ok", fn())
+    except D.DBusException as e:
+        return (e.get_dbus_name(), e.get_dbus_message() or "")
+
+
+def snapshot(env, path):
+    """What must not change after a refused call."""
+    return (q.windows(env, path), sorted(q.devices(env, path)),
+            sorted(q.reservations(env, path)), q.attaches(env, path))
+
+
+def used_bytes(env, path, kinds=("low", "high")):
+    """Bytes of the memory windows shown as used (size - free)."""
+    return sum(v[1] - v[0] - v[2] for k, v in q.windows(env, path).items() if k.rstrip("+") in kinds)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def qemu_env(nguests=1, names=None, extra_env=None):
+    """A private bus, real QEMU guests in a watched directory and mmiod on
+    the qmp back end; skips the whole test when something is missing."""
+    why = q.missing_tools()
+    if why:
+        t.skip_all(why)
+    env = t.Env()
+    qdir = os.path.join(env.dir, "qmp")
+    os.mkdir(qdir)
+    names = names or ["vm%d" % (i + 1) for i in range(nguests)]
+    vms = {n: q.Guest(env, n, qdir) for n in names}
+    why = q.start_qmp_daemon(env, qdir, extra_env)
+    if why:
+        t.skip_all(why)
+    paths = {n: q.wait_guest(env, n) for n in names}
+    return env, qdir, vms, paths
