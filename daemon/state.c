@@ -300,8 +300,22 @@ enum mmio_status state_load(const char *dir, const char *name, struct json_objec
 		return MMIO_OK;
 	}
 	json_object_put(o);
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
-	if (rename(path, aside) != 0)
+	/* Never overwrite an earlier damaged file (two in one second): link()
+	 * fails with EEXIST where rename() would replace it silently. */
+	long long now = (long long)time(NULL);
+	int r = -1;
+	for (unsigned k = 0; k < 1000; k++) {
+		if (k == 0)
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, now);
+		else
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld.%u", path, now, k);
+		r = link(path, aside);
+		if (r == 0 || errno != EEXIST)
+			break;
+	}
+	if (r == 0 && unlink(path) != 0)
+		r = -1;
+	if (r != 0)
 		return mmio_error_set(err, MMIO_E_IO,
 				      "state file %s is damaged and cannot be moved aside: %s", path,
 				      strerror(errno));
