@@ -69,7 +69,7 @@ EXTRA_DIST += tests/daemon/qemuctx.py
 # unit (docs/reliability.md).  Real dbus-daemon, real mmiod, real QEMU; each
 # test skips itself when something it needs is missing.  make check runs
 # them scaled down; make check-race and make soak run them full size.
-RELIABILITY_TESTS = tests/reliability/test-bad-calls.py
+RELIABILITY_TESTS = tests/reliability/test-bad-calls.py tests/reliability/test-faults.py
 TESTS += $(RELIABILITY_TESTS)
 dist_check_SCRIPTS += $(RELIABILITY_TESTS)
 EXTRA_DIST += tests/reliability/relctx.py
