@@ -65,9 +65,20 @@ class QMP:
     """A minimal synchronous QMP client (events are kept, not needed)."""
 
     def __init__(self, path, timeout=20):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         wait_for(lambda: os.path.exists(path), timeout, "QMP socket " + path)
-        self.sock.connect(path)
+        # QEMU binds the socket file a moment before it listens; on a loaded
+        # machine a connect in between is refused, so retry until timeout.
+        end = time.monotonic() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(path)
+                break
+            except ConnectionRefusedError:
+                self.sock.close()
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.05)
         self.sock.settimeout(timeout)
         self.f = self.sock.makefile("rw")
         self.greeting = self._read()
