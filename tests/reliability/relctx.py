@@ -74,3 +74,15 @@ def qemu_env(nguests=1, names=None, extra_env=None):
         t.skip_all(why)
     paths = {n: q.wait_guest(env, n) for n in names}
     return env, qdir, vms, paths
+
+
+def todo(cond, name, why, diag=None):
+    """A TAP test point for a known, documented defect: "not ok ... # TODO"
+    (automake's driver counts it as XFAIL, an unexpected pass as XPASS)."""
+    t._n += 1
+    print(("ok" if cond else "not ok") + " %d - %s # TODO %s" % (t._n, name, why))
+    if not cond and diag:
+        for line in str(diag).splitlines():
+            print("#   " + line)
+    sys.stdout.flush()
+    return cond
