@@ -178,6 +178,70 @@ static const struct books_bar *predicted_bar(const struct books_attach *a, const
 	return NULL;
 }
 
+static size_t count_reserved(const struct books *b);
+static enum mmio_status space_get(const struct books *b, unsigned use, const struct mmio_space **out,
+				  struct mmio_space *tmp, struct mmio_error *err);
+
+/* Reservations are capacity promises, not addresses: where each reserved
+ * device lies is where it would go now, placed in creation order after
+ * everything else in `base_use` -- the placement admission checks.  The
+ * address stored at creation goes stale as soon as an earlier reservation
+ * is released or a device is attached (a device's own placement ignores
+ * reservations), and pushing stale addresses let them overlap live BARs
+ * or each other, so Windows showed too much free space.  Reserved BARs
+ * that no longer fit (the guest shrank) keep their stored address. */
+static int push_reservations(const struct books *b, unsigned base_use, struct rangev *rv)
+{
+	size_t nres = count_reserved(b), k = 0;
+	const struct mmio_space *sp;
+	struct mmio_device *all;
+	struct mmio_placement *pl;
+	int r = 0;
+
+	if (nres == 0)
+		return 0;
+	all = malloc(nres * sizeof(*all));
+	pl = mmio_placement_alloc(nres);
+	if (!all || !pl || space_get(b, base_use, &sp, NULL, NULL) != MMIO_OK) {
+		free(all);
+		free(pl);
+		for (size_t i = 0; i < b->nres; i++)
+			for (size_t j = 0; j < b->res[i].n; j++)
+				if (push_entry(rv, &b->res[i].devs[j]) < 0)
+					return -1;
+		return 0;
+	}
+	for (size_t i = 0; i < b->nres; i++)
+		for (size_t j = 0; j < b->res[i].n; j++)
+			all[k++] = b->res[i].devs[j].dev;
+	pl->n = 0;
+	enum mmio_status st = mmio_place(sp, all, nres, pl, NULL);
+	bool *done = calloc(nres * MMIO_MAX_BARS, sizeof(*done));
+	for (size_t i = 0; r == 0 && i < pl->n; i++) {
+		const struct mmio_bar_place *it = &pl->items[i];
+		if (!it->placed)
+			continue;
+		if (done)
+			done[(size_t)it->device * MMIO_MAX_BARS + it->bar] = true;
+		r = rangev_push(rv, it->addr, it->size);
+	}
+	if (st != MMIO_OK) {
+		/* what did not fit keeps its stored address */
+		k = 0;
+		for (size_t i = 0; r == 0 && i < b->nres; i++)
+			for (size_t j = 0; r == 0 && j < b->res[i].n; j++, k++) {
+				const struct books_entry *e = &b->res[i].devs[j];
+				for (unsigned x = 0; r == 0 && x < e->nbars; x++)
+					if (e->bars[x].placed && !(done && done[k * MMIO_MAX_BARS + x]))
+						r = rangev_push(rv, e->bars[x].addr, e->bars[x].bar.size);
+			}
+	}
+	free(done);
+	free(pl);
+	free(all);
+	return r;
+}
+
 static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 {
 	if (use & BOOKS_USE_LIVE) {
@@ -200,11 +264,9 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 		    push_entry(rv, &a->e) < 0)
 			return -1;
 	}
-	if (use & BOOKS_USE_RESERVATIONS)
-		for (size_t i = 0; i < b->nres; i++)
-			for (size_t j = 0; j < b->res[i].n; j++)
-				if (push_entry(rv, &b->res[i].devs[j]) < 0)
-					return -1;
+	if ((use & BOOKS_USE_RESERVATIONS) &&
+	    push_reservations(b, use & ~BOOKS_USE_RESERVATIONS, rv) < 0)
+		return -1;
 	return 0;
 }
 
