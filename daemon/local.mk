@@ -69,8 +69,19 @@ EXTRA_DIST += tests/daemon/qemuctx.py
 # unit (docs/reliability.md).  Real dbus-daemon, real mmiod, real QEMU; each
 # test skips itself when something it needs is missing.  make check runs
 # them scaled down; make check-race and make soak run them full size.
-RELIABILITY_TESTS = tests/reliability/test-bad-calls.py tests/reliability/test-faults.py
+RELIABILITY_TESTS = tests/reliability/test-bad-calls.py tests/reliability/test-faults.py \
+	tests/reliability/test-race.py tests/reliability/test-soak.py \
+	tests/reliability/test-systemd.sh
 TESTS += $(RELIABILITY_TESTS)
 dist_check_SCRIPTS += $(RELIABILITY_TESTS)
-EXTRA_DIST += tests/reliability/relctx.py
+EXTRA_DIST += tests/reliability/relctx.py tests/reliability/soak-client.py
+# Full size: 100 rounds of 64 racing Reserves, 5 rounds of 8 racing Attaches.
+check-race: all
+	RACE_ROUNDS=100 ATTACH_ROUNDS=5 $(MAKE) $(AM_MAKEFLAGS) check TESTS="tests/reliability/test-race.py"
+	@cat tests/reliability/test-race.log
+# Full size: 10 minutes of mixed calls from 16 clients against 3 guests.
+soak: all
+	SOAK_SECONDS=600 $(MAKE) $(AM_MAKEFLAGS) check TESTS="tests/reliability/test-soak.py"
+	@cat tests/reliability/test-soak.log
+.PHONY: check-race soak
 # ---- end tests/reliability ----------------------------------------------------------
