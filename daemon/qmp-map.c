@@ -121,6 +121,42 @@ static enum mmio_status add_window(struct tsd_layout *l, uint8_t kind, uint64_t 
 	return MMIO_OK;
 }
 
+#define QMP_GIB UINT64_C(0x40000000)
+
+static uint64_t round_up_gib(uint64_t v)
+{
+	return (v + QMP_GIB - 1) & ~(QMP_GIB - 1);
+}
+
+bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end)
+{
+	if (!h->have_hole64)
+		return false;
+	*start = h->hole64_start;
+	*end = h->hole64_end;
+	/* QEMU's pci-hole64-start is the lowest enabled 64-bit BAR above
+	 * 4 GiB, or pc_pci_hole64_start() when there is none; -end is the
+	 * larger of the highest such BAR and ROUND_UP(start + size, 1 GiB).
+	 * The guest's _CRS keeps what they were when the ACPI tables were
+	 * built, so recompute that: the live start can only be higher. */
+	if (!h->have_hole64_size || !h->have_ram || !h->have_hole || h->ram_size < h->hole_start ||
+	    h->hole64_size > UINT64_C(1) << 52 || h->ram_size > UINT64_C(1) << 52 ||
+	    h->devmem_size > UINT64_C(1) << 52)
+		return true;
+	uint64_t s = MMIO_4G + (h->ram_size - h->hole_start);
+	if (h->devmem_size)
+		s = round_up_gib(s) + h->devmem_size;
+	s = round_up_gib(s);
+	if (s > h->hole64_start)
+		return true;            /* not QEMU 7.2's layout: keep what QOM says */
+	uint64_t e = round_up_gib(s + h->hole64_size);
+	*start = s;
+	/* Same start: the live end is exact (it also covers 64-bit BARs the
+	 * firmware put above start + size, which the _CRS includes). */
+	*end = s == h->hole64_start && h->hole64_end > e ? h->hole64_end : e;
+	return true;
+}
+
 enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l,
 				 struct mmio_error *err)
 {
@@ -162,9 +198,9 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 	}
 	/* High window: only when QEMU has one (x-pci-hole64-fix machines
 	 * always do; its end includes 64-bit BARs the firmware placed). */
-	if (h->have_hole64 && h->hole64_end > h->hole64_start) {
-		st = add_window(l, MMIO_WIN_HIGH, h->hole64_start, h->hole64_end,
-				TSD_SRC_TOOLSTACK, err);
+	uint64_t s64, e64;
+	if (qmp_map_hole64(h, &s64, &e64) && e64 > s64) {
+		st = add_window(l, MMIO_WIN_HIGH, s64, e64, TSD_SRC_TOOLSTACK, err);
 		if (st != MMIO_OK)
 			return st;
 	}

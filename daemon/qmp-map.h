@@ -34,6 +34,14 @@ struct qmp_holes {
 	uint64_t hole_start, hole_end;          /* pci-hole-start, pci-hole-end */
 	bool have_hole64;
 	uint64_t hole64_start, hole64_end;      /* pci-hole64-start, pci-hole64-end */
+	/* The 64-bit window as the guest's ACPI _CRS has it.  QEMU's
+	 * pci-hole64-start/-end are live: they follow the enabled 64-bit BARs
+	 * above 4 GiB, the guest's window does not (docs/verification.md B3).
+	 * From pci-hole64-size, the RAM size (query-memory-size-summary
+	 * base-memory; RAM above 4 GiB = that - pci-hole-start) and /machine's
+	 * device-memory-region-size, as QEMU 7.2's pc_pci_hole64_start(). */
+	bool have_hole64_size, have_ram;
+	uint64_t hole64_size, ram_size, devmem_size;
 	/* q35: MCFG (all-ones while the firmware has not enabled MMCONFIG) and
 	 * mcfg_size (0 then). */
 	bool have_mcfg;
@@ -50,6 +58,10 @@ const struct qmp_fixed_ports *qmp_machine_fixed_ports(enum qmp_machine m, size_t
 /* A qom-get "return" value -> uint64.  QEMU prints uint64 properties as
  * unsigned decimals (json-c keeps them exact) and int64 ones signed. */
 bool qmp_map_u64(json_object *v, uint64_t *out);
+
+/* The guest's 64-bit window [*start, *end) (see struct qmp_holes); false
+ * when QEMU has none. */
+bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end);
 
 /* Fills l->win / l->win_source / l->nwin from the host bridge's holes. */
 enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l,

@@ -31,9 +31,12 @@
  *         the _CRS, so the low window is reported as two windows around it;
  *         with -S the firmware's default 0xb0000000/256 MiB is assumed and
  *         those two windows are marked "model".
- *  - pci-hole64 values are live: the end grows to cover 64-bit BARs the
- *    firmware put above it; the DSDT keeps what it was when the firmware
- *    loaded the ACPI tables.  Before the firmware runs it is start + size.
+ *  - pci-hole64 values are live: the start is the lowest enabled 64-bit BAR
+ *    above 4 GiB (if any), the end grows to cover 64-bit BARs above it; the
+ *    DSDT keeps what they were when the firmware loaded the ACPI tables.
+ *    Before the firmware runs it is start + size.  So the 64-bit window is
+ *    recomputed from pci-hole64-size, RAM above 4 GiB and device memory
+ *    (qmp_map_hole64; a real guest showed the drift, docs/verification.md B3).
  *  - I/O window: 0x0d00-0xffff as in QEMU's DSDT; taken above 0x0d00 by QEMU
  *    itself (info mtree): pc 0x5658 vmport, 0xae00-0xae17 PCI hot-plug,
  *    0xaf00-0xaf1f CPU hot-plug, 0xafe0-0xafe3 GPE0; q35 only 0x5658.  These
@@ -394,9 +397,13 @@ static int op_send(struct qop *op, const char *cmd, json_object *args, qmp_reply
 
 /* ---- reading a guest's layout ---------------------------------------------------- */
 
-enum { Q_HOLE_START, Q_HOLE_END, Q_HOLE64_START, Q_HOLE64_END, Q_MCFG, Q_MCFG_SIZE, Q_NPROPS };
+enum {
+	Q_HOLE_START, Q_HOLE_END, Q_HOLE64_START, Q_HOLE64_END, Q_HOLE64_SIZE, Q_DEVMEM,
+	Q_MCFG, Q_MCFG_SIZE, Q_NPROPS
+};
 static const char *const hole_props[Q_NPROPS] = {
-	"pci-hole-start", "pci-hole-end", "pci-hole64-start", "pci-hole64-end", "MCFG", "mcfg_size",
+	"pci-hole-start", "pci-hole-end", "pci-hole64-start", "pci-hole64-end", "pci-hole64-size",
+	"device-memory-region-size", "MCFG", "mcfg_size",
 };
 
 struct prop_req {
@@ -423,6 +430,8 @@ static void prop_reply(void *ud, json_object *ret, const char *cls, const char *
 		case Q_HOLE_END: h->hole_end = v; break;
 		case Q_HOLE64_START: h->hole64_start = v; h->have_hole64 = true; break;
 		case Q_HOLE64_END: h->hole64_end = v; break;
+		case Q_HOLE64_SIZE: h->hole64_size = v; h->have_hole64_size = true; break;
+		case Q_DEVMEM: h->devmem_size = v; break;
 		case Q_MCFG: h->mcfg_base = v; h->have_mcfg = true; break;
 		case Q_MCFG_SIZE: h->mcfg_size = v; break;
 		}
@@ -449,6 +458,23 @@ static void pci_reply(void *ud, json_object *ret, const char *cls, const char *d
 	reply_leave(op);
 }
 
+/* query-memory-size-summary: base-memory is the RAM size; with
+ * pci-hole-start it says how much RAM lies above 4 GiB.  Missing: the
+ * 64-bit window stays what QOM says. */
+static void mem_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	json_object *v;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (ret && json_object_object_get_ex(ret, "base-memory", &v) &&
+	    qmp_map_u64(v, &op->holes.ram_size))
+		op->holes.have_ram = true;
+	reply_leave(op);
+}
+
 static void layout_mapped(struct qop *op);
 
 /* Sends the qom-gets and query-pci; once all replies are in, maps them
@@ -464,6 +490,8 @@ static void layout_read(struct qop *op, void (*next)(struct qop *))
 	json_object_put(op->pci);
 	op->pci = NULL;
 	op->after_layout = next;
+	/* (query-memory-size-summary and /machine's device-memory-region-size
+	 * too: the 64-bit window as the guest has it, qmp_map_hole64().) */
 	for (int i = 0; path && i < nprops; i++) {
 		struct prop_req *pr = malloc(sizeof(*pr));
 		json_object *args = json_object_new_object();
@@ -476,7 +504,8 @@ static void layout_read(struct qop *op, void (*next)(struct qop *))
 		}
 		pr->op = op;
 		pr->which = i;
-		json_object_object_add(args, "path", json_object_new_string(path));
+		json_object_object_add(args, "path",
+				       json_object_new_string(i == Q_DEVMEM ? "/machine" : path));
 		json_object_object_add(args, "property", json_object_new_string(hole_props[i]));
 		if (!g->conn || qmp_send(g->conn, "qom-get", args, prop_reply, pr) < 0) {
 			free(pr);
@@ -486,6 +515,8 @@ static void layout_read(struct qop *op, void (*next)(struct qop *))
 		}
 		op->outstanding++;
 	}
+	if (!op->err_rc)
+		op_send(op, "query-memory-size-summary", NULL, mem_reply);
 	if (!op->err_rc)
 		op_send(op, "query-pci", NULL, pci_reply);
 	op->on_all = layout_mapped;

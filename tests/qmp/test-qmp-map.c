@@ -144,6 +144,74 @@ static void test_windows_q35(void)
 	tsd_layout_clear(&l);
 }
 
+static void test_hole64_drift(void)
+{
+	struct qmp_holes h;
+	uint64_t s, e;
+	struct tsd_layout l = { 0 };
+	struct mmio_error err = { 0 };
+
+	/* pc, 512 MiB, default 2 GiB hole64, nothing enabled above 4 GiB: QOM's
+	 * live values are the guest's. */
+	memset(&h, 0, sizeof(h));
+	h.machine = QMP_MACHINE_PC;
+	h.have_hole = true;
+	h.hole_start = 0x20000000;
+	h.hole_end = 0xfec00000;
+	h.have_hole64 = true;
+	h.hole64_start = 0x100000000;
+	h.hole64_end = 0x180000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e) && s == 0x100000000 && e == 0x180000000,
+	       "hole64: without size/RAM the live QOM values");
+	h.have_hole64_size = h.have_ram = true;
+	h.hole64_size = 0x80000000;
+	h.ram_size = 0x20000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e) && s == 0x100000000 && e == 0x180000000,
+	       "hole64: computed = live while nothing is enabled above 4 GiB");
+	/* tests/guest 19: the BAR at 0x100000000 unplugged, one at 0x140000000
+	 * stays: QEMU says [0x140000000, 0x1c0000000), the guest still has
+	 * [0x100000000, 0x180000000). */
+	h.hole64_start = 0x140000000;
+	h.hole64_end = 0x1c0000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e), "hole64: drifted QOM values");
+	tap_is_u64(s, 0x100000000, "hole64: start as the guest's _CRS, not the lowest BAR");
+	tap_is_u64(e, 0x180000000, "hole64: end = ROUND_UP(start + pci-hole64-size, 1 GiB)");
+	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && l.win[1].kind == MMIO_WIN_HIGH &&
+	       l.win[1].start == 0x100000000 && l.win[1].end == 0x180000000,
+	       "hole64: the high window is the guest's");
+	tsd_layout_clear(&l);
+	/* pc 5G: 3G below, 2G above 4 GiB (tests/guest 15). */
+	h.hole_start = 0xc0000000;
+	h.ram_size = UINT64_C(5) << 30;
+	h.hole64_start = 0x1c0000000;
+	h.hole64_end = 0x240000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e) && s == 0x180000000 && e == 0x200000000,
+	       "hole64: after 2 GiB of RAM above 4 GiB");
+	/* -m 512M,slots=2,maxmem=4G: device memory 0x160000000 (QEMU 7.2 -S:
+	 * pci-hole64-start 0x280000000). */
+	h.hole_start = 0x20000000;
+	h.ram_size = 0x20000000;
+	h.devmem_size = 0x160000000;
+	h.hole64_start = 0x280000000;
+	h.hole64_end = 0x300000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e) && s == 0x280000000 && e == 0x300000000,
+	       "hole64: after hot-pluggable memory");
+	/* pci-hole64-size=0: no 64-bit window (tests/guest 03). */
+	h.devmem_size = 0;
+	h.hole64_size = 0;
+	h.hole64_start = 0x100000000;
+	h.hole64_end = 0x100000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e) && e == s, "hole64: size 0, empty");
+	/* Computed start above QOM's: not a layout we know, trust QOM. */
+	h.hole64_size = 0x80000000;
+	h.ram_size = UINT64_C(6) << 30;
+	h.hole_start = 0x80000000;
+	h.hole64_start = 0x100000000;
+	h.hole64_end = 0x180000000;
+	tap_ok(qmp_map_hole64(&h, &s, &e) && s == 0x100000000 && e == 0x180000000,
+	       "hole64: an unknown layout keeps QOM's values");
+}
+
 static void test_pci_pc(void)
 {
 	struct tsd_layout l = { 0 };
@@ -311,6 +379,7 @@ int main(void)
 	test_u64();
 	test_windows_pc();
 	test_windows_q35();
+	test_hole64_drift();
 	test_pci_pc();
 	test_pci_q35();
 	test_compare();
