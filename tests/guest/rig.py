@@ -105,11 +105,26 @@ def parse_optstr(s):
     return parts[0], props
 
 
+def connect_unix(path, timeout=20):
+    """Connects to a QEMU server socket.  QEMU binds before it listens, so
+    the file can exist and still refuse for a moment (seen on a loaded host)."""
+    deadline = time.time() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            return sock
+        except (ConnectionRefusedError, FileNotFoundError):
+            sock.close()
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class QMP:
     def __init__(self, path, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = connect_unix(path)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
         self.buf = b""
         self.events = []
         self._read()  # greeting
@@ -247,8 +262,7 @@ class Guest:
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RigError("QEMU failed to start: " + self._qemu_log_tail())
             time.sleep(0.02)
-        self.ser = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ser.connect(self.cmd_path)
+        self.ser = connect_unix(self.cmd_path)
         self.qmp = QMP(self.qmp_path)
         line = self._readline_until(lambda l: l.startswith("@@READY"), self.boot_timeout)
         self.kernel_release = line.split()[1] if len(line.split()) > 1 else None
