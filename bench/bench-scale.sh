@@ -23,6 +23,11 @@
 #   Check     bench/bench-dbus ADDR org.mmiod1 gN profile:nvidia-t4 SECONDS 1 1
 #             (the last guest, by name); the echo service on the same bus
 #             with the same client is the per-N baseline
+#   reserve   `mmioctl reserve gN bars:mem32:4K` (a state save) against
+#             `mmioctl check gN bars:mem32:4K` (none), client start-up
+#             included in both: medians of 5, then `mmioctl release`.
+#             The state directory is on tmpfs (/dev/shm) when there is
+#             one, so the save's CPU cost is measured, not the disk's fsync.
 # Ratios: each figure at N against the same figure at the smallest N, and
 # mmiod's Check against the echo service.  Never fails on time.
 set -eu
@@ -43,6 +48,7 @@ cleanup() {
 	[ -z "$mpid" ] || kill "$mpid" 2>/dev/null || true
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	rm -rf "$work"
+	case "${sdir:-}" in /dev/shm/bench-scale.*) rm -rf "$sdir";; esac
 }
 trap cleanup EXIT INT TERM
 
@@ -69,6 +75,8 @@ gen_node() { # N FILE
 			       "<memory unit=\"MiB\">1024</memory><os><type arch=\"x86_64\" machine=\"pc-i440fx-7.2\">hvm</type></os></domain>\n", i, i, i
 		print "</node>" }' > "$2"
 }
+sdir="$work/state"
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then sdir=$(mktemp -d /dev/shm/bench-scale.XXXXXX); fi
 val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 now_ns() { date +%s%N; }
 
@@ -76,14 +84,15 @@ echo "# bench-scale: mmiod --backend libvirt:test:///<node-N.xml>, private dbus-
 echo "# $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %7s %7s %8s %8s %8s %8s %9s %6s %7s %6s %6s %8s %6s\n' guests ready_s drv_s rss_KiB hwm_KiB \
 	drv_KiB own_KiB status_ms listed "chk/s" p50_us p99_us echo_p50 ratio
+reserve_line=""
 base_ready="" base_rss="" base_status="" base_p50=""
 for n in $counts; do
 	gen_node "$n" "$work/node-$n.xml"
-	rm -rf "$work/state"; mkdir -p "$work/state"
+	rm -rf "$sdir"; mkdir -p "$sdir"
 	drv=""
 	[ -x "$b/bench/libvirt-open" ] && drv=$("$b/bench/libvirt-open" "test://$work/node-$n.xml" 2>/dev/null || true)
 	out=$(python3 "$top/bench/notify-ready.py" "$work/notify" "$work/mmiod-$n.log" -- \
-		"$b/daemon/mmiod" --bus-address="$addr" --state-dir="$work/state" --config /dev/null \
+		"$b/daemon/mmiod" --bus-address="$addr" --state-dir="$sdir" --config /dev/null \
 		--catalogue "$top/data/profiles.ini" --backend "libvirt:test://$work/node-$n.xml") || {
 		echo "# $n guests: mmiod did not become ready:"; tail -5 "$work/mmiod-$n.log"; continue; }
 	mpid=$(val "$out" pid); ready=$(val "$out" ready_s)
@@ -109,6 +118,19 @@ $("$b/bench/bench-dbus" "$addr" org.mmiod1bench.Echo "g$n" profile:nvidia-t4 "$r
 	done
 	m=$(echo "$ms" | sed '/^$/d' | awk '{for(i=1;i<=NF;i++) if($i ~ /^p50_us=/){split($i,a,"="); print a[2], $0}}' | sort -n | sed -n 2p | cut -d' ' -f2-)
 	e=$(echo "$es" | sed '/^$/d' | awk '{for(i=1;i<=NF;i++) if($i ~ /^p50_us=/){split($i,a,"="); print a[2], $0}}' | sort -n | sed -n 2p | cut -d' ' -f2-)
+	rv="" cv=""
+	for k in 1 2 3 4 5; do
+		t0=$(now_ns)
+		"$b/client/mmioctl" check "g$n" bars:mem32:4K >/dev/null || true
+		t1=$(now_ns)
+		rid=$("$b/client/mmioctl" --json reserve "g$n" bars:mem32:4K | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+		t2=$(now_ns)
+		[ -z "$rid" ] || "$b/client/mmioctl" release "g$n" "$rid" >/dev/null || true
+		cv="$cv $(( (t1 - t0) / 1000 ))"; rv="$rv $(( (t2 - t1) / 1000 ))"
+	done
+	med() { echo $1 | tr ' ' '\n' | sort -n | sed -n 3p; }
+	reserve_line="$reserve_line
+# $n guests: reserve $(med "$rv") us, check $(med "$cv") us (mmioctl, start-up included), ratio $(awk -v a="$(med "$rv")" -v b="$(med "$cv")" 'BEGIN{printf "%.2f", a/b}')"
 	hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$mpid/status")
 	[ "$(val "$m" errors)" = 0 ] || echo "# $n guests: $(val "$m" errors) Check errors"
 	drv_rss=$(val "$drv" rss_kib)
@@ -128,4 +150,5 @@ $("$b/bench/bench-dbus" "$addr" org.mmiod1bench.Echo "g$n" profile:nvidia-t4 "$r
 	while kill -0 "$mpid" 2>/dev/null; do i=$((i+1)); [ $i -lt 200 ] || { kill -9 "$mpid"; break; }; sleep 0.05; done
 	mpid=""
 done
+echo "# state saves (state dir ${sdir%/*}):$reserve_line"
 echo "# targets: READY <= 2 s at 1000 guests; RSS <= 65536 KiB at 10000; Check p50 within 20% from the smallest to the largest N"
