@@ -478,6 +478,33 @@ static const char *spec_item(const char *s, char *buf, size_t len)
 	return s;
 }
 
+bool qmp_map_integer_retry(json_object *args, const char *desc)
+{
+	/* QEMU 7.2: "Parameter 'romsize' expects integer" */
+	static const char pre[] = "Parameter '";
+	const char *k = desc ? strstr(desc, pre) : NULL, *e;
+	char key[64], *end;
+	json_object *v;
+	unsigned long long n;
+
+	if (!k)
+		return false;
+	k += sizeof(pre) - 1;
+	e = strchr(k, '\'');
+	if (!e || (size_t)(e - k) >= sizeof(key) || strncmp(e, "' expects integer", 17) != 0)
+		return false;
+	memcpy(key, k, (size_t)(e - k));
+	key[e - k] = '\0';
+	if (!json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
+		return false;
+	errno = 0;
+	n = strtoull(json_object_get_string(v), &end, 0);
+	if (errno || end == json_object_get_string(v) || *end || n > INT64_MAX)
+		return false;
+	json_object_object_add(args, key, json_object_new_int64((int64_t)n));
+	return true;
+}
+
 json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
 {
 	char item[512];
@@ -512,10 +539,12 @@ json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
 			*eq = '\0';
 			val = eq + 1;
 		}
-		if (!*key || !*val) {
+		/* An empty value is QEMU's own way to say "none" (romfile= for a
+		 * device without an option ROM); an empty key or driver is not. */
+		if (!*key || (first && !eq && !*val)) {
 			mmio_error_set(err, MMIO_E_INVALID,
 				       "QEMU device spec \"%s\": empty %s", spec,
-				       *key ? "value" : first ? "driver" : "key");
+				       first ? "driver" : "key");
 			goto fail;
 		}
 		if (strcmp(key, "id") == 0) {

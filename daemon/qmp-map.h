@@ -94,6 +94,12 @@ int qmp_map_free_slots(enum qmp_machine m, const struct qmp_pci_slots *s);
  * strings: QEMU 7.2's device_add accepts strings for every qdev property
  * ("membar":"1M", "addr":"0x5", "rombar":"0"), while a JSON bool for an
  * integer property is refused.  "id" is refused (mmiod chooses it). */
+/* QEMU 7.2's device_add takes most qdev properties as strings but refuses
+ * some integer ones ("Parameter 'romsize' expects integer").  When desc
+ * says so for a string argument holding an integer, replaces it with the
+ * number and returns true (send again); false otherwise. */
+bool qmp_map_integer_retry(json_object *args, const char *desc);
+
 json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err);
 
 /* Compares a device's real BARs (live bars whose device == id) with the

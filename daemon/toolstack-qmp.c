@@ -48,10 +48,13 @@
  *    attach QMP alone cannot tell "the guest failed to place a BAR" from
  *    "the guest has not got round to it": TSD_E_UNASSIGNED is never
  *    reported by this back end.
- *  - device_add accepts strings for every qdev property ("membar":"1M",
+ *  - device_add accepts strings for most qdev properties ("membar":"1M",
  *    "rombar":"0", "addr":"0x5"; "addr" is hex: "10" is slot 16) while a JSON
  *    bool for an integer property fails ("Parameter 'rombar' expects
- *    integer"); so specs are sent as strings, addr as "0x%x".
+ *    integer"); so specs are sent as strings, addr as "0x%x".  Some integer
+ *    properties refuse strings too ("romsize", qxl's "ram_size"): on
+ *    "Parameter 'X' expects integer" the device_add is sent again with X
+ *    as a number (qmp_map_integer_retry).
  *  - q35: "Bus 'pcie.0' does not support hotplugging"; devices go into an
  *    empty pcie-root-port (bus=<port id>).  With -S the firmware has not
  *    numbered the buses (the port's "secondary" is 0) and query-pci does not
@@ -155,6 +158,7 @@ struct qop {
 	struct qguest *g;               /* NULL once the guest is gone */
 	enum op_kind kind;
 	int outstanding;                /* replies still to come */
+	unsigned int_retries;           /* device_add sent again with an integer (B2) */
 	void (*on_all)(struct qop *);   /* called when outstanding drops to 0 */
 	bool finished, delivered;
 	bool orphaned;
@@ -1144,6 +1148,15 @@ static void add_reply(void *ud, json_object *ret, const char *cls, const char *d
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
+	}
+	if (!ret && !op->err_rc && op->int_retries < 8 && op->g &&
+	    qmp_map_integer_retry(op->add_args, desc)) {
+		/* one property at a time, as QEMU names them; bounded */
+		op->int_retries++;
+		if (op_send(op, "device_add", json_object_get(op->add_args), add_reply) == 0) {
+			reply_leave(op);
+			return;
+		}
 	}
 	if (!ret && !op->err_rc) {
 		op->err_rc = TSD_E_FAILED;

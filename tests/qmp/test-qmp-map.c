@@ -332,12 +332,35 @@ static void test_spec(void)
 	       strcmp(json_object_get_string(v), "a,b") == 0, "spec: \",,\" is a literal comma");
 	tap_ok(a && json_object_object_length(a) == 3, "spec: three arguments");
 	json_object_put(a);
+	/* An empty value passes through: QEMU's "none" (verification.md B1). */
+	a = qmp_map_device_spec("e1000,romfile=", &err);
+	{
+		json_object *jv = NULL;
+		tap_ok(a && json_object_object_get_ex(a, "romfile", &jv) &&
+		       strcmp(json_object_get_string(jv), "") == 0, "spec: romfile= is an empty string");
+	}
+	json_object_put(a);
+	/* B2: "Parameter 'romsize' expects integer" -> send the number */
+	a = qmp_map_device_spec("e1000,romfile=x.rom,romsize=65536", &err);
+	tap_ok(a && qmp_map_integer_retry(a, "Parameter 'romsize' expects integer"),
+	       "integer retry: romsize converted");
+	{
+		json_object *jv = NULL;
+		tap_ok(json_object_object_get_ex(a, "romsize", &jv) && json_object_is_type(jv, json_type_int) &&
+		       json_object_get_int64(jv) == 65536, "integer retry: romsize is now the number 65536");
+	}
+	tap_ok(!qmp_map_integer_retry(a, "Parameter 'romsize' expects integer"),
+	       "integer retry: not twice for the same key");
+	tap_ok(!qmp_map_integer_retry(a, "Parameter 'romfile' expects integer"),
+	       "integer retry: not for a value that is no integer");
+	tap_ok(!qmp_map_integer_retry(a, "Device 'e1000' not found"), "integer retry: other errors untouched");
+	json_object_put(a);
 	a = qmp_map_device_spec("vfio-pci", &err);
 	tap_ok(a && json_object_object_length(a) == 1, "spec: a driver alone");
 	json_object_put(a);
 	static const char *const bad[] = {
 		"", "pci-testdev,id=x", "pci-testdev,membar", "pci-testdev,=1", ",membar=1",
-		"pci-testdev,membar=1M,membar=2M", "pci-testdev,membar=", "pci-testdev,",
+		"pci-testdev,membar=1M,membar=2M", "pci-testdev,",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&err, 0, sizeof(err));
