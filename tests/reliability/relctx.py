@@ -54,6 +54,13 @@ def rss_kib(pid):
     return -1
 
 
+def cpu_s(pid):
+    """User + system CPU seconds the process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def nfds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 

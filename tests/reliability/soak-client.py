@@ -53,8 +53,13 @@ if attacher:
     qmp = qemuctx.QMP(sys.argv[6])
     aguest = sys.argv[7]
 
-end = time.monotonic() + seconds
+start = time.monotonic()
+end = start + seconds
+next_mark = 10
 while time.monotonic() < end:
+    if time.monotonic() - start >= next_mark:    # progress, for the rate over time
+        sys.stderr.write("progress %d %d\n" % (next_mark, sum(counts.values())))
+        next_mark += 10
     if attacher:
         # Attach a pci-testdev, then Detach it; no guest OS ejects it, so a
         # system_reset through the test's own QMP socket completes the unplug.

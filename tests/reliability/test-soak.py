@@ -56,13 +56,18 @@ try:
     rss = []
     t0 = time.monotonic()
     while any(p.poll() is None for p in procs):
-        rss.append((round(time.monotonic() - t0, 1), R.rss_kib(pid), R.nfds(pid)))
+        rss.append((round(time.monotonic() - t0, 1), R.rss_kib(pid), R.nfds(pid), R.cpu_s(pid)))
         if env.daemon.poll() is not None:
             break
         time.sleep(1)
     counts, unexpected, left = {}, [], 0
+    progress = {}
     for p in procs:
         out, err = p.communicate(timeout=120)
+        for line in err.splitlines():
+            if line.startswith("progress "):
+                _, mark, n = line.split()
+                progress[int(mark)] = progress.get(int(mark), 0) + int(n)
         try:
             s = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -73,6 +78,13 @@ try:
         unexpected += s["unexpected"]
         left += len(s["left"])
     total = sum(counts.values())
+    marks = sorted(progress)
+    rates = [(m, (progress[m] - (progress[p] if p else 0)) / (m - (p or 0)))
+             for p, m in zip([None] + marks[:-1], marks)]
+    print("# calls/s per 10 s: " + " ".join("%d" % r for _, r in rates))
+    cpu = {int(x[0]) // 10 * 10: x[3] for x in rss}
+    print("# mmiod CPU ms per call, per 10 s: " + " ".join(
+        "%.2f" % (1000 * (cpu.get(m, 0) - cpu.get(m - 10, 0)) / max(1, r * 10)) for m, r in rates if m - 10 in cpu))
     t.ok(env.daemon.poll() is None, "mmiod survived %.0f s of %d clients" % (SECONDS, CLIENTS))
     t.ok(not unexpected, "no unexpected error in %d calls" % total, unexpected[:10])
     print("# calls: " + ", ".join("%s=%d" % kv for kv in sorted(counts.items())))
