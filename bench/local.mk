@@ -19,6 +19,11 @@ bench_echo_service_LDADD = $(LIBSYSTEMD_LIBS)
 bench_bench_dbus_SOURCES = bench/bench-dbus.c
 bench_bench_dbus_CPPFLAGS = $(AM_CPPFLAGS) $(LIBSYSTEMD_CFLAGS)
 bench_bench_dbus_LDADD = $(LIBSYSTEMD_LIBS)
+EXTRA_DIST += bench/bench-dbus.sh
+bench: bench-dbus
+bench-dbus: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus
+	top_srcdir=$(abs_top_srcdir) $(SHELL) $(abs_top_srcdir)/bench/bench-dbus.sh || true
+.PHONY: bench-dbus
 
 # ---- bench-scale (issue "Performance and scale", items 3 and 4) ----
 # Many guests through libvirt's test driver, and the Attach path overhead
