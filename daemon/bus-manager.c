@@ -73,7 +73,7 @@ static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_
 		snprintf(hay, sizeof(hay), " %s ", allowed);
 		if (!strstr(hay, needle))
 			return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-						 "unknown option \"%s\" (this method takes: %s)", key,
+						 "unknown option \"%.200s\" (this method takes: %s)", key,
 						 allowed[0] ? allowed : "none");
 		if (strcmp(key, MMIOD_OPT_REFRESH) == 0) bdst = &o->refresh;
 		else if (strcmp(key, MMIOD_OPT_WAIT) == 0) bdst = &o->wait;
@@ -122,6 +122,8 @@ static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_
 }
 
 /* ---- helpers ----------------------------------------------------------------- */
+/* Caller-given strings are echoed in errors at most 200 bytes long ("%.200s"):
+ * a 1 MiB guest name must not come back as a 1 MiB error. */
 
 int bus_append_placement(sd_bus_message *m, const struct books_entry *e, size_t n)
 {
@@ -149,7 +151,7 @@ static int resolve_devices(struct daemon *d, char **specs, struct mmio_device *d
 			return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
 						 "at most %d devices at once", MAX_DEVICES);
 		if (daemon_resolve(d, specs[k], &devs[k], &err) != MMIO_OK)
-			return sd_bus_error_setf(error, MMIOD_ERROR_INVALID_DEVICE, "%s: %s", specs[k],
+			return sd_bus_error_setf(error, MMIOD_ERROR_INVALID_DEVICE, "%.200s: %s", specs[k],
 						 err.msg);
 	}
 	if (k == 0)
@@ -571,7 +573,7 @@ static int method_attach(sd_bus_message *m, void *ud, sd_bus_error *error)
 		goto fail;
 	}
 	if (daemon_resolve(d, spec, &c->dev, &err) != MMIO_OK) {
-		r = sd_bus_error_setf(error, MMIOD_ERROR_INVALID_DEVICE, "%s: %s", spec, err.msg);
+		r = sd_bus_error_setf(error, MMIOD_ERROR_INVALID_DEVICE, "%.200s: %s", spec, err.msg);
 		goto fail;
 	}
 	if (c->dev.has_bdf)
@@ -757,7 +759,7 @@ static int method_detach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	i = books_find_attach(&c->g->books, key);
 	if (i < 0) {
 		r = sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_DEVICE,
-				      "\"%s\" is not a device mmiod attached to %s (give the attach id, host BDF or device spec)",
+				      "\"%.200s\" is not a device mmiod attached to %s (give the attach id, host BDF or device spec)",
 				      key, c->g->id);
 		goto fail;
 	}
@@ -931,7 +933,7 @@ static int method_release(sd_bus_message *m, void *ud, sd_bus_error *error)
 	c->g->ops++;
 	if (books_find_reservation(&c->g->books, id) < 0) {
 		r = sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_RESERVATION,
-				      "guest %s has no reservation \"%s\"", c->g->id, id);
+				      "guest %s has no reservation \"%.200s\"", c->g->id, id);
 		goto fail;
 	}
 	snprintf(c->key, sizeof(c->key), "%s", id);

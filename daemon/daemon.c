@@ -192,9 +192,9 @@ struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_erro
 	}
 	if (nhits > 1)
 		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST,
-				  "\"%s\" names %u guests; use the id. Known guests: %s", key, nhits, known);
+				  "\"%.200s\" names %u guests; use the id. Known guests: %s", key, nhits, known);
 	else
-		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST, "no guest \"%s\"; known guests: %s",
+		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST, "no guest \"%.200s\"; known guests: %s",
 				  key, d->nguests ? known : "none");
 	return NULL;
 }

@@ -167,6 +167,14 @@ try:
             print("# %s: %s %s" % (name, got[0], got[1][:200]))
         t.ok(got[0] == want and part in got[1], "%s -> %s%s" % (name, want.split(".")[-1],
              (' "%s"' % part[:60]) if part else ""), "got %s: %s" % (got[0], got[1][:300]))
+    # caller-given strings come back capped, not as a 1 MiB error message
+    for method, sig, args in (("Check", "sasa{sv}", [MiB1, ["bars:mem32:4K"], opts]),
+                              ("Check", "sasa{sv}", ["vm1", [MiB1], opts]),
+                              ("Release", "ssa{sv}", ["vm1", MiB1, opts]),
+                              ("Detach", "ssa{sv}", ["vm1", MiB1, opts])):
+        got = R.raw_call(bus, method, sig, args)
+        t.ok(got[0] and len(got[1]) < 4096, "%s with a 1 MiB string: error message capped (%d bytes)"
+             % (method, len(got[1])), got[1][:300])
     # a few on the Guest object and its properties
     gi = "org.freedesktop.DBus.Properties"
     got = R.raw_call(bus, "Get", "ss", [t.GUEST, "NoSuchProperty"], path=path, iface=gi)
