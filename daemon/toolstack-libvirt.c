@@ -829,6 +829,22 @@ static int tsd_libvirt_refresh(struct tsd_backend *tbe, const char *guest_id, un
 	return 0;
 }
 
+/* Starts an attach or detach of one <hostdev>; 0, or -1 with err. */
+static int op_start_hostdev(struct tsd_libvirt *be, enum op_kind kind, const char *guest_id,
+			    const struct mmio_bdf *bdf, unsigned flags, tsd_done_fn cb, void *ud,
+			    struct mmio_error *err)
+{
+	struct tsd_libvirt_op *op = op_start(be, kind, guest_id, err);
+
+	if (!op)
+		return -1;
+	op->bdf = *bdf;
+	op->flags = flags;
+	op->done = cb;
+	op->ud = ud;
+	return 0;
+}
+
 static int tsd_libvirt_attach(struct tsd_backend *tbe, const char *guest_id,
 			      const struct tsd_attach_req *req, unsigned flags, tsd_done_fn cb,
 			      void *ud, struct mmio_error *err)
@@ -847,14 +863,8 @@ static int tsd_libvirt_attach(struct tsd_backend *tbe, const char *guest_id,
 		return -1;
 	/* managed='yes': libvirt detaches the device from its host driver
 	 * itself, so TSD_ATTACH_ASSIGNABLE needs no step of ours. */
-	struct tsd_libvirt_op *op = op_start((struct tsd_libvirt *)tbe, OP_ATTACH, guest_id, err);
-	if (!op)
-		return -1;
-	op->bdf = bdf;
-	op->flags = flags;
-	op->done = cb;
-	op->ud = ud;
-	return 0;
+	return op_start_hostdev((struct tsd_libvirt *)tbe, OP_ATTACH, guest_id, &bdf, flags, cb, ud,
+				err);
 }
 
 static int tsd_libvirt_detach(struct tsd_backend *tbe, const char *guest_id,
@@ -868,14 +878,8 @@ static int tsd_libvirt_detach(struct tsd_backend *tbe, const char *guest_id,
 	}
 	if (mmio_bdf_parse(attached_id, &bdf, err) != MMIO_OK)
 		return -1;
-	struct tsd_libvirt_op *op = op_start((struct tsd_libvirt *)tbe, OP_DETACH, guest_id, err);
-	if (!op)
-		return -1;
-	op->bdf = bdf;
-	op->flags = flags;
-	op->done = cb;
-	op->ud = ud;
-	return 0;
+	return op_start_hostdev((struct tsd_libvirt *)tbe, OP_DETACH, guest_id, &bdf, flags, cb, ud,
+				err);
 }
 
 const struct tsd_driver tsd_libvirt_driver = {

@@ -816,6 +816,30 @@ static int tsd_libxl_refresh(struct tsd_backend *tbe, const char *guest_id, unsi
 	return 0;
 }
 
+/* An attach or detach op for one host PCI function; attached_id is its
+ * canonical BDF, which is what the next `info pci` reading reports. */
+static struct tsd_libxl_op *op_new_pci(struct tsd_libxl *be, enum tsd_libxl_op_kind kind, uint32_t domid,
+				       const struct mmio_bdf *bdf, tsd_done_fn cb, void *ud,
+				       struct mmio_error *err)
+{
+	struct tsd_libxl_op *op = op_new(be, kind, domid);
+
+	if (!op) {
+		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+		return NULL;
+	}
+	op->done = cb;
+	op->ud = ud;
+	libxl_device_pci_init(&op->pci);
+	op->pci_init = true;
+	op->pci.domain = bdf->domain;
+	op->pci.bus = bdf->bus;
+	op->pci.dev = bdf->dev;
+	op->pci.func = bdf->fn;
+	mmio_bdf_format(bdf, op->attached_id, sizeof(op->attached_id));
+	return op;
+}
+
 static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 			    const struct tsd_attach_req *req, unsigned flags, tsd_done_fn cb,
 			    void *ud, struct mmio_error *err)
@@ -837,20 +861,9 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 	}
 	if (mmio_bdf_parse(req->host_bdf, &bdf, err) != MMIO_OK)
 		return -1;
-	struct tsd_libxl_op *op = op_new(be, OP_ATTACH, domid);
-	if (!op) {
-		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+	struct tsd_libxl_op *op = op_new_pci(be, OP_ATTACH, domid, &bdf, cb, ud, err);
+	if (!op)
 		return -1;
-	}
-	op->done = cb;
-	op->ud = ud;
-	libxl_device_pci_init(&op->pci);
-	op->pci_init = true;
-	op->pci.domain = bdf.domain;
-	op->pci.bus = bdf.bus;
-	op->pci.dev = bdf.dev;
-	op->pci.func = bdf.fn;
-	mmio_bdf_format(&bdf, op->attached_id, sizeof(op->attached_id));
 	if (flags & TSD_ATTACH_ASSIGNABLE) {
 		/* Synchronous and quick (sysfs writes); idempotent. */
 		int rc = libxl_device_pci_assignable_add(be->ctx, &op->pci, 1);
@@ -889,20 +902,9 @@ static int tsd_libxl_detach(struct tsd_backend *tbe, const char *guest_id,
 	if (parse_domid(guest_id, &domid, err) < 0 ||
 	    mmio_bdf_parse(attached_id, &bdf, err) != MMIO_OK)
 		return -1;
-	struct tsd_libxl_op *op = op_new(be, OP_DETACH, domid);
-	if (!op) {
-		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
+	struct tsd_libxl_op *op = op_new_pci(be, OP_DETACH, domid, &bdf, cb, ud, err);
+	if (!op)
 		return -1;
-	}
-	op->done = cb;
-	op->ud = ud;
-	libxl_device_pci_init(&op->pci);
-	op->pci_init = true;
-	op->pci.domain = bdf.domain;
-	op->pci.bus = bdf.bus;
-	op->pci.dev = bdf.dev;
-	op->pci.func = bdf.fn;
-	snprintf(op->attached_id, sizeof(op->attached_id), "%s", attached_id);
 	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
 	op->next_step = step_removed;
 	int rc = libxl_device_pci_remove(be->ctx, domid, &op->pci, &how);
