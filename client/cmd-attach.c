@@ -46,6 +46,8 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 		r = bus_append_option_s(m, MMIOD_OPT_RESERVATION, c->reservation);
 	if (r >= 0 && c->persistent)
 		r = bus_append_option_b(m, MMIOD_OPT_PERSISTENT, true);
+	if (r >= 0 && c->port)
+		r = bus_append_option_s(m, MMIOD_OPT_PORT, c->port);
 	if (r >= 0)
 		r = bus_append_option_b(m, MMIOD_OPT_WAIT, !c->no_wait);
 	if (r >= 0)

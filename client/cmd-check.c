@@ -221,6 +221,8 @@ int cmd_check(struct mmioctl *c, int argc, char **argv)
 		r = sd_bus_message_open_container(m, 'a', "{sv}");
 	if (r >= 0 && c->refresh)
 		r = bus_append_option_b(m, MMIOD_OPT_REFRESH, true);
+	if (r >= 0 && c->port)
+		r = bus_append_option_s(m, MMIOD_OPT_PORT, c->port);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r < 0) {

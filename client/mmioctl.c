@@ -42,10 +42,10 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "status", "[GUEST]", 0, 1, cmd_status, 0, TIMEOUT_READ_USEC, false,
 	  "Show guests, their MMIO windows and free space (default verb)" },
-	{ "check", "GUEST DEVICE...", 2, -1, cmd_check, OPT_REFRESH, TIMEOUT_READ_USEC, false,
+	{ "check", "GUEST DEVICE...", 2, -1, cmd_check, OPT_REFRESH | OPT_PORT, TIMEOUT_READ_USEC, false,
 	  "Tell whether devices would fit, and what would make them fit" },
 	{ "attach", "GUEST DEVICE", 2, 2, cmd_attach,
-	  OPT_QEMU_DEVICE | OPT_RESERVATION | OPT_PERSISTENT | OPT_NO_WAIT, TIMEOUT_ATTACH_USEC, false,
+	  OPT_QEMU_DEVICE | OPT_RESERVATION | OPT_PERSISTENT | OPT_NO_WAIT | OPT_PORT, TIMEOUT_ATTACH_USEC, false,
 	  "Attach a device to a guest if its BARs fit" },
 	{ "detach", "GUEST DEVICE", 2, 2, cmd_detach, 0, TIMEOUT_ATTACH_USEC, false,
 	  "Detach a device from a guest" },
@@ -78,6 +78,7 @@ enum {
 	ARG_NO_WAIT,
 	ARG_LABEL,
 	ARG_GUEST,
+	ARG_PORT,
 };
 
 /* Verb options: long name, flag, argument synopsis, help. */
@@ -94,6 +95,7 @@ static const struct {
 	{ "no-wait", OPT_NO_WAIT, NULL, "Return once admitted, without waiting for the guest" },
 	{ "label", OPT_LABEL, "LABEL", "A label for the reservation" },
 	{ "guest", OPT_GUEST, "GUEST", "Plan against this guest's current windows" },
+	{ "port", OPT_PORT, "PORT", "Behind this hot-plug port (q35 pcie-root-port id)" },
 };
 
 static void print_help(void)
@@ -221,6 +223,7 @@ int main(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, ARG_NO_WAIT },
 		{ "label", required_argument, NULL, ARG_LABEL },
 		{ "guest", required_argument, NULL, ARG_GUEST },
+		{ "port", required_argument, NULL, ARG_PORT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mmioctl c = {
@@ -260,6 +263,7 @@ int main(int argc, char **argv)
 		case ARG_NO_WAIT: c.no_wait = true; c.opts_given |= OPT_NO_WAIT; break;
 		case ARG_LABEL: c.label = optarg; c.opts_given |= OPT_LABEL; break;
 		case ARG_GUEST: c.guest = optarg; c.opts_given |= OPT_GUEST; break;
+		case ARG_PORT: c.port = optarg; c.opts_given |= OPT_PORT; break;
 		case ':':
 			mmioctl_usage_error("option %s needs an argument", argv[optind - 1]);
 			return MMIOCTL_EXIT_USAGE;

@@ -37,6 +37,7 @@ enum {
 	OPT_NO_WAIT = 1u << 4,
 	OPT_LABEL = 1u << 5,
 	OPT_GUEST = 1u << 6,
+	OPT_PORT = 1u << 7,
 };
 
 struct mmioctl {
@@ -58,6 +59,7 @@ struct mmioctl {
 	const char *reservation;
 	const char *label;
 	const char *guest;
+	const char *port;
 	/* terminal state, decided once */
 	bool stdout_tty;
 	bool stderr_tty;

@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,8 +199,8 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 	struct mmio_placement *pl;
 	int r = 0;
 
-	if (nres == 0)
-		return 0;
+	if (nres == 0 || books_port_mode(b))
+		return 0;       /* behind ports: inside port windows, already used */
 	all = malloc(nres * sizeof(*all));
 	pl = mmio_placement_alloc(nres);
 	if (!all || !pl || space_get(b, base_use, &sp, NULL, NULL) != MMIO_OK) {
@@ -244,6 +245,14 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 
 static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 {
+	/* A port's programmed windows are the bridge's: gone from the root
+	 * bus's free space whatever is behind them. */
+	for (size_t i = 0; (use & BOOKS_USE_LIVE) && i < b->layout.nports; i++)
+		for (unsigned w = 0; w < 3; w++)
+			if (b->layout.ports[i].windows_known && b->layout.ports[i].present[w] &&
+			    rangev_push(rv, b->layout.ports[i].win[w].start,
+					b->layout.ports[i].win[w].end - b->layout.ports[i].win[w].start) < 0)
+				return -1;
 	if (use & BOOKS_USE_LIVE) {
 		for (size_t i = 0; i < b->layout.nbars; i++) {
 			const struct tsd_live_bar *lb = &b->layout.bars[i];
@@ -398,6 +407,7 @@ void books_entries_fill(const struct mmio_space *sp, const struct mmio_device *d
 		bb->placed = p->placed && p->window >= 0;
 		if (bb->placed) {
 			bb->window = sp->w[p->window].win.kind;
+			bb->pref_window = (sp->w[p->window].win.flags & MMIO_WF_PREFETCH) != 0;
 			bb->addr = p->addr;
 		}
 	}
@@ -454,10 +464,300 @@ static enum mmio_status check_margin(const struct books *b, const struct mmio_pl
 	return st;
 }
 
+/* ---- hot-plug ports ---------------------------------------------------------- */
+
+bool books_port_mode(const struct books *b)
+{
+	if (!b->layout.ports_only)
+		return false;
+	if (b->layout.nports == 0)
+		return true;
+	for (size_t i = 0; i < b->layout.nports; i++)
+		if (b->layout.ports[i].windows_known)
+			return true;
+	return false;
+}
+
+void books_bar_window_name(const struct books_entry *e, const struct books_bar *bb, char *buf,
+			   size_t len)
+{
+	if (!bb->placed)
+		snprintf(buf, len, "%s", "");
+	else if (!e->port[0])
+		snprintf(buf, len, "%s", mmio_window_kind_name(bb->window));
+	else
+		snprintf(buf, len, "%s:%s", e->port,
+			 bb->window == MMIO_WIN_IO ? "io" : bb->pref_window ? "pref" : "mem");
+}
+
+/* Who has port i: an attach (any state), else "" (reservations are
+ * placed per call). */
+static const char *port_attach(const struct books *b, const char *id)
+{
+	for (size_t i = 0; i < b->nattach; i++)
+		if (strcmp(b->attaches[i].e.port, id) == 0)
+			return b->attaches[i].id;
+	return NULL;
+}
+
+/* Ports a new device cannot go behind: something is there, an attach
+ * holds it, or its windows are not programmed. */
+static void ports_taken_init(const struct books *b, bool *taken)
+{
+	for (size_t i = 0; i < b->layout.nports; i++) {
+		const struct tsd_port *p = &b->layout.ports[i];
+		taken[i] = !p->empty || !p->windows_known || port_attach(b, p->id) != NULL;
+	}
+}
+
+/* The free space behind an empty port: its windows in bus-resource
+ * order (io, mem, pref), nothing used. */
+static enum mmio_status port_space(const struct books *b, const struct tsd_port *p,
+				   struct mmio_space *sp, struct mmio_error *err)
+{
+	struct mmio_window w[3];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 3; i++)
+		if (p->present[i]) {
+			w[n] = p->win[i];
+			w[n].flags |= MMIO_WF_BRIDGE;
+			n++;
+		}
+	struct mmio_space_params prm = {
+		.windows = w, .nwin = n,
+		.clip = b->layout.clip, .nclip = b->layout.nclip,
+		.min_mem = b->layout.min_mem,
+	};
+	return mmio_space_init(sp, &prm, err);
+}
+
+static void appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t off = strlen(buf);
+	va_list ap;
+
+	if (off + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + off, len - off, fmt, ap);
+	va_end(ap);
+}
+
+/* Places devs[0..n) one after another, each behind the first free port
+ * it fits (devs[0] behind want_port if given).  A device that fits
+ * nowhere is still counted as plugged into the first free port (partly
+ * placed, as the guest would leave it), so what follows is placed as the
+ * guest would see it.  out (may be NULL) gets each device's placement
+ * and port; taken is updated. */
+static enum mmio_status place_in_ports(const struct books *b, bool *taken,
+				       const struct mmio_device *devs, const char *const *specs,
+				       size_t n, const char *want_port, struct books_entry *out,
+				       struct mmio_error *err)
+{
+	enum mmio_status st = MMIO_OK;
+	struct mmio_placement *pl = mmio_placement_alloc(1);
+
+	if (!pl)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
+	for (size_t d = 0; d < n; d++) {
+		const char *want = d == 0 ? want_port : NULL;
+		char why[sizeof(err->msg)] = "";
+		size_t first = SIZE_MAX, tried = 0;
+		bool done = false;
+
+		if (out)
+			books_entries_fill(NULL, &devs[d], specs ? &specs[d] : NULL, 1, NULL, &out[d]);
+		if (want) {
+			size_t i;
+			for (i = 0; i < b->layout.nports; i++)
+				if (strcmp(b->layout.ports[i].id, want) == 0)
+					break;
+			if (i == b->layout.nports) {
+				char known[300] = "";
+				for (size_t j = 0; j < b->layout.nports; j++)
+					appendf(known, sizeof(known), "%s%s", j ? ", " : "",
+						b->layout.ports[j].id);
+				st = mmio_error_set(err, MMIO_E_NOTFOUND,
+						    "the guest has no hot-plug port %.64s (ports: %s)", want,
+						    known[0] ? known : "none");
+				break;
+			}
+			if (taken[i]) {
+				const struct tsd_port *p = &b->layout.ports[i];
+				const char *by = port_attach(b, p->id);
+				if (st == MMIO_OK)
+					st = mmio_error_set(err, MMIO_E_NOSPACE,
+							    "%s: port %s is not free (%s)", devs[d].name, p->id,
+							    !p->windows_known ? "the firmware has not programmed it" :
+							    !p->empty ? "a device is behind it" :
+							    by ? "an attach holds it" : "a reservation holds it");
+				if (out)
+					snprintf(out[d].port, sizeof(out[d].port), "%s", p->id);
+				continue;
+			}
+		}
+		for (size_t i = 0; i < b->layout.nports && !done; i++) {
+			const struct tsd_port *p = &b->layout.ports[i];
+			struct mmio_space sp;
+			struct mmio_error e = { 0 };
+			enum mmio_status ps;
+
+			if (taken[i] || (want && strcmp(p->id, want) != 0))
+				continue;
+			if (p->native_hotplug) {
+				mmio_error_set(err, MMIO_E_UNSUPPORTED,
+					       "port %s: the guest hot-plugs with native PCIe hot-plug "
+					       "(pciehp), which re-sizes the port's windows when a device "
+					       "arrives; mmiod does not model that (docs/model.md)", p->id);
+				free(pl);
+				return MMIO_E_UNSUPPORTED;
+			}
+			if (port_space(b, p, &sp, &e) != MMIO_OK) {
+				appendf(why, sizeof(why), "%sport %s: %s", tried ? "; " : "", p->id, e.msg);
+				tried++;
+				if (first == SIZE_MAX)
+					first = i;
+				continue;
+			}
+			pl->n = 0;
+			ps = mmio_place(&sp, &devs[d], 1, pl, &e);
+			if (ps == MMIO_OK || first == SIZE_MAX) {
+				/* the fit, or the first free port's partial placement */
+				if (out) {
+					books_entries_fill(&sp, &devs[d], specs ? &specs[d] : NULL, 1, pl, &out[d]);
+					snprintf(out[d].port, sizeof(out[d].port), "%s", p->id);
+				}
+			}
+			mmio_space_free(&sp);
+			if (first == SIZE_MAX)
+				first = i;
+			if (ps == MMIO_OK) {
+				taken[i] = true;
+				done = true;
+			} else if (ps == MMIO_E_NOSPACE) {
+				appendf(why, sizeof(why), "%sbehind port %s: %s", tried ? "; " : "", p->id, e.msg);
+				tried++;
+			} else {
+				free(pl);
+				if (err)
+					*err = e;
+				return ps;
+			}
+		}
+		if (done)
+			continue;
+		if (first != SIZE_MAX)
+			taken[first] = true;    /* plugged there, partly placed */
+		if (st == MMIO_OK) {
+			if (tried)
+				st = mmio_error_set(err, MMIO_E_NOSPACE, "%s", why);
+			else
+				st = mmio_error_set(err, MMIO_E_NOSPACE,
+						    "%s: no free hot-plug port: %s", devs[d].name,
+						    b->layout.nports ?
+						    "every port has a device, an attach or a reservation "
+						    "behind it" :
+						    "the guest has none, and its root bus takes no hot-plugged "
+						    "device (q35: start QEMU with spare -device "
+						    "pcie-root-port,id=...)");
+		}
+	}
+	free(pl);
+	return st;
+}
+
+/* Every reservation's devices behind the ports left, in creation order.
+ * On NOSPACE err names the first reservation that no longer fits. */
+static enum mmio_status place_reservations_in_ports(const struct books *b, bool *taken,
+						    struct mmio_error *err)
+{
+	for (size_t i = 0; i < b->nres; i++) {
+		struct mmio_error why = { 0 };
+		for (size_t j = 0; j < b->res[i].n; j++) {
+			enum mmio_status st = place_in_ports(b, taken, &b->res[i].devs[j].dev, NULL, 1,
+							     NULL, NULL, &why);
+			if (st == MMIO_E_NOSPACE)
+				return mmio_error_set(err, MMIO_E_NOSPACE,
+						      "fits only by breaking reservation %s: %s",
+						      b->res[i].id, why.msg);
+			if (st != MMIO_OK) {
+				if (err)
+					*err = why;
+				return st;
+			}
+		}
+	}
+	return MMIO_OK;
+}
+
+static enum mmio_status check_in_ports(const struct books *b, const struct mmio_device *devs,
+				       const char *const *specs, size_t n, const char *want_port,
+				       struct books_entry *out, struct mmio_error *err)
+{
+	bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
+	enum mmio_status st;
+
+	if (!taken)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+	ports_taken_init(b, taken);
+	st = place_in_ports(b, taken, devs, specs, n, want_port, out, err);
+	if (st == MMIO_OK && b->nres)
+		st = place_reservations_in_ports(b, taken, err);
+	free(taken);
+	return st;
+}
+
+size_t books_ports(const struct books *b, struct books_port_view *out, size_t max)
+{
+	bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
+	const char **res_by = calloc(b->layout.nports + 1, sizeof(*res_by));
+
+	if (taken && res_by) {
+		/* which port each reservation's devices would take now */
+		ports_taken_init(b, taken);
+		for (size_t i = 0; i < b->nres; i++)
+			for (size_t j = 0; j < b->res[i].n; j++) {
+				bool before[64];
+				size_t np = b->layout.nports < 64 ? b->layout.nports : 64;
+				memcpy(before, taken, np * sizeof(*taken));
+				if (place_in_ports(b, taken, &b->res[i].devs[j].dev, NULL, 1, NULL, NULL,
+						   NULL) != MMIO_OK)
+					continue;
+				for (size_t k = 0; k < np; k++)
+					if (taken[k] && !before[k])
+						res_by[k] = b->res[i].id;
+			}
+	}
+	for (size_t i = 0; i < b->layout.nports && i < max; i++) {
+		const struct tsd_port *p = &b->layout.ports[i];
+		const char *by = port_attach(b, p->id);
+		out[i].port = p;
+		out[i].by = "";
+		if (!p->windows_known) {
+			out[i].state = "unprogrammed";
+		} else if (!p->empty) {
+			out[i].state = "occupied";
+		} else if (by) {
+			out[i].state = "held";
+			out[i].by = by;
+		} else if (res_by && res_by[i]) {
+			out[i].state = "reserved";
+			out[i].by = res_by[i];
+		} else {
+			out[i].state = "empty";
+		}
+	}
+	free(taken);
+	free(res_by);
+	return b->layout.nports;
+}
+
 /* Places devs (then every reserved device) as sequential hot-plugs on the
  * space minus live BARs and holds; then applies the safety margin. */
 static enum mmio_status place_with_reservations(const struct books *b, const struct mmio_device *devs,
-						const char *const *specs, size_t n,
+						const char *const *specs, size_t n, const char *want_port,
 						struct books_entry *out, struct mmio_error *err)
 {
 	const struct mmio_space *sp;
@@ -465,6 +765,12 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 	struct mmio_device *all = NULL;
 	size_t nres = count_reserved(b);
 	enum mmio_status st;
+
+	if (!b->have_layout)
+		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
+				      "the guest's windows are not known yet (back end has not read them)");
+	if (books_port_mode(b) || want_port)
+		return check_in_ports(b, devs, specs, n, want_port, out, err);
 
 	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
 	if (st != MMIO_OK)
@@ -520,12 +826,19 @@ enum mmio_status books_check(const struct books *b, const struct mmio_device *de
 			     const char *const *specs, size_t n, struct books_entry *out,
 			     struct mmio_error *err)
 {
-	return place_with_reservations(b, devs, specs, n, out, err);
+	return place_with_reservations(b, devs, specs, n, NULL, out, err);
+}
+
+enum mmio_status books_check_port(const struct books *b, const struct mmio_device *devs,
+				  const char *const *specs, size_t n, const char *port,
+				  struct books_entry *out, struct mmio_error *err)
+{
+	return place_with_reservations(b, devs, specs, n, port, out, err);
 }
 
 enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, const char *spec,
 			     const char *attach_id, const char *host_bdf, const char *qemu_device,
-			     size_t *index, struct mmio_error *err)
+			     const char *port, size_t *index, struct mmio_error *err)
 {
 	struct books_attach a;
 	enum mmio_status st;
@@ -533,7 +846,7 @@ enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, con
 	if (books_find_attach(b, attach_id) >= 0)
 		return mmio_error_set(err, MMIO_E_INVALID, "attach id %s is already in use", attach_id);
 	memset(&a, 0, sizeof(a));
-	st = place_with_reservations(b, dev, &spec, 1, &a.e, err);
+	st = place_with_reservations(b, dev, &spec, 1, port, &a.e, err);
 	if (st != MMIO_OK)
 		return st;
 	copy_str(a.id, sizeof(a.id), attach_id);
@@ -579,6 +892,19 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 		all[k++] = devs[i];
 	}
 	/* existing reservations first (creation order), then the new one */
+	if (books_port_mode(b)) {
+		bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
+		if (!taken) {
+			st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
+			goto out;
+		}
+		ports_taken_init(b, taken);
+		st = place_in_ports(b, taken, all, allspecs, k, NULL, ents, err);
+		free(taken);
+		if (st != MMIO_OK)
+			goto out;
+		goto add;
+	}
 	const struct mmio_space *sp;
 	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
 	if (st != MMIO_OK)
@@ -603,7 +929,7 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 	free(pl);
 	if (st != MMIO_OK)
 		goto out;
-
+add:
 	memset(&r, 0, sizeof(r));
 	copy_str(r.id, sizeof(r.id), id);
 	copy_str(r.label, sizeof(r.label), label);

@@ -27,12 +27,15 @@ struct books_bar {
 	struct mmio_bar bar;
 	bool placed;
 	uint8_t window;         /* enum mmio_window_kind when placed */
+	bool pref_window;       /* placed in a bridge's prefetchable window */
 	uint64_t addr;
 };
 
 /* One device with its predicted placement. */
 struct books_entry {
 	char spec[BOOKS_SPEC_MAX];      /* as the caller gave it */
+	char port[64];                  /* the hot-plug port (tsd_port id) it goes behind;
+					 * "" = the root bus */
 	struct mmio_device dev;
 	unsigned nbars;
 	struct books_bar bars[MMIO_MAX_BARS];
@@ -112,12 +115,33 @@ enum mmio_status books_check(const struct books *b, const struct mmio_device *de
 			     const char *const *specs, size_t n, struct books_entry *out,
 			     struct mmio_error *err);
 
+/* The same, with the first device going behind port `port` (a tsd_port
+ * id; NULL = the first empty port it fits, or the root bus when the guest
+ * hot-plugs there).  Unknown port: MMIO_E_NOTFOUND. */
+enum mmio_status books_check_port(const struct books *b, const struct mmio_device *devs,
+				  const char *const *specs, size_t n, const char *port,
+				  struct books_entry *out, struct mmio_error *err);
+
+/* Does this guest take hot-plugged devices behind ports (books_entry.port)?
+ * True when its back end says so (q35) and the firmware has programmed
+ * the ports' windows, or there are no ports at all (then nothing fits).
+ * Before the firmware ran, the firmware itself will size the ports'
+ * windows around a device present at boot: placement uses the root
+ * windows then, as for a root-bus hot-plug. */
+bool books_port_mode(const struct books *b);
+
+/* "low", "high", "io" on the root bus; "PORT:mem", "PORT:pref",
+ * "PORT:io" behind a port; "" when not placed. */
+void books_bar_window_name(const struct books_entry *e, const struct books_bar *bb, char *buf,
+			   size_t len);
+
 /* Admission + hold in one step: books_check of the one device and, if it
  * fits, a new in-flight attach holding its predicted placement.
- * *index receives the position of the new attach in b->attaches. */
+ * *index receives the position of the new attach in b->attaches.
+ * port as for books_check_port. */
 enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, const char *spec,
 			     const char *attach_id, const char *host_bdf, const char *qemu_device,
-			     size_t *index, struct mmio_error *err);
+			     const char *port, size_t *index, struct mmio_error *err);
 
 /* A reservation of devs: they must fit after the existing reservations,
  * placed in creation order after everything held.  Appends it. */
@@ -147,6 +171,15 @@ struct books_window_view {
 /* Free/largest with everything (live, holds, reservations) counted as used.
  * Returns the number of rows written (at most MMIO_MAX_WINDOWS). */
 unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_MAX_WINDOWS]);
+
+/* One row of the Ports property: a hot-plug port and who has it. */
+struct books_port_view {
+	const struct tsd_port *port;
+	const char *state;      /* "empty", "occupied", "held", "reserved", "unprogrammed" */
+	const char *by;         /* the attach or reservation id for held/reserved, else "" */
+};
+/* Fills out[0..max) in port order; returns the number of ports. */
+size_t books_ports(const struct books *b, struct books_port_view *out, size_t max);
 
 /* Total bytes of a reservation's BARs. */
 uint64_t books_reservation_bytes(const struct books_reservation *r);

@@ -40,6 +40,7 @@ struct opts {
 	char qemu_device[BOOKS_SPEC_MAX];
 	char reservation[BOOKS_ID_MAX];
 	char label[128];
+	char port[64];
 	char machine[16];
 	char xen_version[16];
 	uint32_t xen_memory_mib;
@@ -83,6 +84,7 @@ static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_
 		else if (strcmp(key, MMIOD_OPT_QEMU_DEVICE) == 0) sdst = o->qemu_device, slen = sizeof(o->qemu_device);
 		else if (strcmp(key, MMIOD_OPT_RESERVATION) == 0) sdst = o->reservation, slen = sizeof(o->reservation);
 		else if (strcmp(key, MMIOD_OPT_LABEL) == 0) sdst = o->label, slen = sizeof(o->label);
+		else if (strcmp(key, MMIOD_OPT_PORT) == 0) sdst = o->port, slen = sizeof(o->port);
 		else if (strcmp(key, OPT_MACHINE) == 0) sdst = o->machine, slen = sizeof(o->machine);
 		else if (strcmp(key, OPT_XEN_VERSION) == 0) sdst = o->xen_version, slen = sizeof(o->xen_version);
 		else if (strcmp(key, OPT_XEN_MEMORY_MIB) == 0) udst = &o->xen_memory_mib, o->have_xen_memory = true;
@@ -132,9 +134,10 @@ int bus_append_placement(sd_bus_message *m, const struct books_entry *e, size_t 
 	for (size_t d = 0; r >= 0 && d < n; d++)
 		for (unsigned i = 0; r >= 0 && i < e[d].nbars; i++) {
 			const struct books_bar *b = &e[d].bars[i];
+			char win[80];
+			books_bar_window_name(&e[d], b, win, sizeof(win));
 			r = sd_bus_message_append(m, MMIOD_SIG_PLACE, e[d].spec, (uint32_t)b->bar.index,
-						  mmio_bar_kind_name(&b->bar), b->bar.size,
-						  b->placed ? mmio_window_kind_name(b->window) : "",
+						  mmio_bar_kind_name(&b->bar), b->bar.size, win,
 						  b->placed ? b->addr : UINT64_C(0), (int)b->placed);
 		}
 	return r < 0 ? r : sd_bus_message_close_container(m);
@@ -183,6 +186,7 @@ static void reply_sd_error(struct daemon *d, sd_bus_message *m, const sd_bus_err
 
 struct check_ctx {
 	sd_bus_message *m;
+	char port[64];
 	size_t n;
 	char **specs;
 	struct mmio_device devs[MAX_DEVICES];
@@ -205,7 +209,8 @@ static int check_reply(struct guest *g, struct check_ctx *c)
 
 	if (!ents)
 		return -ENOMEM;
-	st = books_check(&g->books, c->devs, (const char *const *)c->specs, c->n, ents, &err);
+	st = books_check_port(&g->books, c->devs, (const char *const *)c->specs, c->n,
+			      c->port[0] ? c->port : NULL, ents, &err);
 	if (st != MMIO_OK && st != MMIO_E_NOSPACE) {
 		free(ents);
 		return sd_bus_reply_method_errorf(c->m, bus_error_from_status(st), "%s", err.msg);
@@ -257,9 +262,10 @@ static int method_check(sd_bus_message *m, void *ud, sd_bus_error *error)
 	if (r >= 0)
 		r = sd_bus_message_read_strv(m, &c->specs);
 	if (r >= 0)
-		r = read_opts(m, MMIOD_OPT_REFRESH, &o, error);
+		r = read_opts(m, MMIOD_OPT_REFRESH " " MMIOD_OPT_PORT, &o, error);
 	if (r < 0)
 		goto fail;
+	snprintf(c->port, sizeof(c->port), "%s", o.port);
 	g = daemon_guest_lookup(d, gname, error);
 	if (!g) {
 		r = -ENOENT;
@@ -441,8 +447,18 @@ static void attach_admit(void *ud, struct guest *g, enum tsd_rc rc, const char *
 	}
 	/* admission and hold: one step, no await in between */
 	daemon_new_id(d, 'a', c->id, sizeof(c->id));
-	if (books_admit(&g->books, &c->dev, c->spec, c->id, c->host_bdf, c->o.qemu_device, &idx,
-			&err) != MMIO_OK) {
+	/* The port: the caller's, else the bus= of an explicit QEMU device
+	 * spec when that names one of the guest's ports (the device will go
+	 * there whatever mmiod predicts), else the books choose. */
+	const char *port = c->o.port[0] ? c->o.port : NULL;
+	char spec_bus[64];
+	if (!port && c->o.qemu_device[0] &&
+	    tsd_spec_value(c->o.qemu_device, "bus", spec_bus, sizeof(spec_bus)))
+		for (size_t pi = 0; pi < g->books.layout.nports && !port; pi++)
+			if (strcmp(g->books.layout.ports[pi].id, spec_bus) == 0)
+				port = spec_bus;
+	if (books_admit(&g->books, &c->dev, c->spec, c->id, c->host_bdf, c->o.qemu_device, port,
+			&idx, &err) != MMIO_OK) {
 		lf.message_id = MMIOD_MESSAGE_REJECT;
 		log_full(LOG_NOTICE, &lf, "rejected %s: %s", c->spec, err.msg);
 		if (c->o.reservation[0]) {   /* the reservation is gone: persist that */
@@ -455,8 +471,10 @@ static void attach_admit(void *ud, struct guest *g, enum tsd_rc rc, const char *
 	c->held = true;
 	const struct books_entry *e = &g->books.attaches[idx].e;
 	for (unsigned i = 0; i < e->nbars; i++) {
+		char win[80];
+		books_bar_window_name(e, &e->bars[i], win, sizeof(win));
 		lf.message_id = MMIOD_MESSAGE_ADMIT;
-		lf.window = e->bars[i].placed ? mmio_window_kind_name(e->bars[i].window) : "";
+		lf.window = win;
 		lf.size = e->bars[i].bar.size;
 		log_full(LOG_INFO, &lf, "admitted %s BAR %u (%s, 0x%" PRIx64 " bytes) at 0x%" PRIx64,
 			 c->spec, e->bars[i].bar.index, mmio_bar_kind_name(&e->bars[i].bar),
@@ -490,7 +508,11 @@ static void attach_admit(void *ud, struct guest *g, enum tsd_rc rc, const char *
 		.host_bdf = c->host_bdf[0] ? c->host_bdf : NULL,
 		.qemu_device = c->o.qemu_device[0] ? c->o.qemu_device : NULL,
 		.attach_id = c->id,
+		.port = NULL,
 	};
+	ssize_t ai = books_find_attach(&g->books, c->id);
+	if (ai >= 0 && g->books.attaches[ai].e.port[0])
+		req.port = g->books.attaches[ai].e.port;
 	unsigned flags = (c->o.persistent ? TSD_ATTACH_PERSISTENT : 0) |
 			 (c->o.assignable ? TSD_ATTACH_ASSIGNABLE : 0);
 	g->ops++;   /* for the toolstack operation; the ctx holds one already */
@@ -558,7 +580,8 @@ static int method_attach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	r = sd_bus_message_read(m, "ss", &gname, &spec);
 	if (r >= 0)
 		r = read_opts(m, MMIOD_OPT_QEMU_DEVICE " " MMIOD_OPT_RESERVATION " " MMIOD_OPT_PERSISTENT
-			      " " MMIOD_OPT_ASSIGNABLE " " MMIOD_OPT_WAIT " " MMIOD_OPT_INTERACTIVE,
+			      " " MMIOD_OPT_ASSIGNABLE " " MMIOD_OPT_WAIT " " MMIOD_OPT_INTERACTIVE
+			      " " MMIOD_OPT_PORT,
 			      &c->o, error);
 	if (r < 0)
 		goto fail;

@@ -35,6 +35,7 @@
 #define MMIOD_OPT_WAIT          "wait"
 #define MMIOD_OPT_INTERACTIVE   "interactive"
 #define MMIOD_OPT_LABEL         "label"
+#define MMIOD_OPT_PORT          "port"
 
 /* ---- errors ------------------------------------------------------------ */
 #define MMIOD_ERROR_PREFIX              "org.mmiod1.Error."

@@ -163,6 +163,8 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 	enum mmio_status st;
 
 	l->nwin = 0;
+	/* q35's pcie.0 takes no hot-plugged device: they go into root ports. */
+	l->ports_only = h->machine == QMP_MACHINE_Q35;
 	/* Low window.  pci-hole-end is exclusive (0xfec00000, the IO-APIC). */
 	if (h->have_hole) {
 		if (h->hole_end <= h->hole_start || h->hole_end > MMIO_4G)
@@ -225,6 +227,8 @@ struct pci_acc {
 	struct tsd_live_bar *bars;
 	size_t n, cap;
 	struct qmp_pci_slots *slots;
+	struct tsd_port *ports;
+	size_t nports, capports;
 };
 
 static bool jint(json_object *o, const char *key, int64_t *out)
@@ -307,6 +311,112 @@ static enum mmio_status pci_region(json_object *reg, const char *dev, const char
 	return MMIO_OK;
 }
 
+/* One forwarding range of pci_bridge.bus: {"base": B, "limit": L}, L
+ * inclusive (QEMU's pci_bridge_get_limit ORs in the granule).  A bridge
+ * that does not forward the type reads limit < base (QEMU prints what the
+ * registers hold: a disabled I/O window is base 0xf000, limit 0x0fff). */
+static bool bridge_range(json_object *bus, const char *key, uint64_t *start, uint64_t *end)
+{
+	json_object *r;
+	int64_t base, limit;
+
+	if (!json_object_object_get_ex(bus, key, &r) || !jint(r, "base", &base) ||
+	    !jint(r, "limit", &limit) || base < 0 || limit < base || limit == INT64_MAX)
+		return false;
+	*start = (uint64_t)base;
+	*end = (uint64_t)limit + 1;
+	return true;
+}
+
+void qmp_map_port_windows(json_object *bus, struct tsd_port *p)
+{
+	int64_t secondary = 0;
+	uint64_t s, e;
+
+	memset(p->present, 0, sizeof(p->present));
+	memset(p->win, 0, sizeof(p->win));
+	memset(p->win_source, 0, sizeof(p->win_source));
+	/* Before the firmware ran (-S) the bus is not numbered and the
+	 * windows are whatever reset left: not the guest's. */
+	p->windows_known = jint(bus, "secondary", &secondary) && secondary > 0;
+	if (!p->windows_known)
+		return;
+	if (bridge_range(bus, "io_range", &s, &e) && e <= 0x10000) {
+		p->present[TSD_PORT_WIN_IO] = true;
+		p->win[TSD_PORT_WIN_IO] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = s, .end = e };
+	}
+	if (bridge_range(bus, "memory_range", &s, &e) && e <= MMIO_4G) {
+		p->present[TSD_PORT_WIN_MEM] = true;
+		p->win[TSD_PORT_WIN_MEM] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = s, .end = e };
+	}
+	if (bridge_range(bus, "prefetchable_range", &s, &e)) {
+		p->present[TSD_PORT_WIN_PREF] = true;
+		p->win[TSD_PORT_WIN_PREF] = (struct mmio_window){
+			.kind = e <= MMIO_4G ? MMIO_WIN_LOW : MMIO_WIN_HIGH,
+			.flags = MMIO_WF_PREFETCH | MMIO_WF_MEM64, .start = s, .end = e,
+		};
+	}
+}
+
+void qmp_map_port_io_model(struct tsd_layout *l, size_t i)
+{
+	struct tsd_port *p;
+
+	if (i >= l->nports)
+		return;
+	p = &l->ports[i];
+	if (!p->windows_known || p->present[TSD_PORT_WIN_IO])
+		return;
+	for (uint64_t at = MMIO_X86_MIN_IO; at + 0x1000 <= 0x10000; at += 0x1000) {
+		uint64_t end = at + 0x1000;
+		bool inside = false, taken = false;
+
+		for (unsigned w = 0; w < l->nwin && !inside; w++)
+			inside = l->win[w].kind == MMIO_WIN_IO && l->win[w].start <= at &&
+				 end <= l->win[w].end;
+		for (size_t b = 0; inside && !taken && b < l->nbars; b++) {
+			const struct tsd_live_bar *lb = &l->bars[b];
+			taken = lb->bar.kind == MMIO_BAR_IO && lb->addr != TSD_ADDR_UNASSIGNED &&
+				lb->addr < end && lb->addr + lb->bar.size > at;
+		}
+		for (size_t q = 0; inside && !taken && q < l->nports; q++) {
+			const struct mmio_window *w = &l->ports[q].win[TSD_PORT_WIN_IO];
+			taken = q != i && l->ports[q].present[TSD_PORT_WIN_IO] && w->start < end &&
+				w->end > at;
+		}
+		if (inside && !taken) {
+			p->present[TSD_PORT_WIN_IO] = true;
+			p->win[TSD_PORT_WIN_IO] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = at,
+									.end = end };
+			p->win_source[TSD_PORT_WIN_IO] = TSD_SRC_MODEL;
+			return;
+		}
+	}
+}
+
+static enum mmio_status add_port(struct pci_acc *acc, const char *id, const char *slot,
+				 json_object *br, bool empty, struct mmio_error *err)
+{
+	json_object *bus;
+
+	if (acc->nports == acc->capports) {
+		size_t nc = acc->capports ? acc->capports * 2 : 8;
+		struct tsd_port *np = realloc(acc->ports, nc * sizeof(*np));
+		if (!np)
+			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		acc->ports = np;
+		acc->capports = nc;
+	}
+	struct tsd_port *p = &acc->ports[acc->nports++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	snprintf(p->guest_slot, sizeof(p->guest_slot), "%s", slot);
+	p->empty = empty;
+	if (json_object_object_get_ex(br, "bus", &bus) && json_object_is_type(bus, json_type_object))
+		qmp_map_port_windows(bus, p);
+	return MMIO_OK;
+}
+
 static enum mmio_status pci_devices(json_object *devs, int depth, struct pci_acc *acc,
 				    struct mmio_error *err)
 {
@@ -352,6 +462,13 @@ static enum mmio_status pci_devices(json_object *devs, int depth, struct pci_acc
 			    acc->slots->nports < QMP_MAX_PORTS)
 				snprintf(acc->slots->ports[acc->slots->nports++],
 					 sizeof(acc->slots->ports[0]), "%s", qid);
+			/* Bridges on the root bus with an id are the ports a device
+			 * can be hot-plugged behind; their windows bound it. */
+			if (depth == 0 && bus == 0 && qid && *qid) {
+				enum mmio_status st = add_port(acc, qid, bdf, br, !has_devs, err);
+				if (st != MMIO_OK)
+					return st;
+			}
 			if (has_devs) {
 				enum mmio_status st = pci_devices(sub, depth + 1, acc, err);
 				if (st != MMIO_OK)
@@ -380,17 +497,22 @@ enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
 		if (!json_object_is_type(bus, json_type_object) ||
 		    !json_object_object_get_ex(bus, "devices", &devs)) {
 			free(acc.bars);
+			free(acc.ports);
 			return mmio_error_set(err, MMIO_E_INVALID, "query-pci: bus %zu without devices", i);
 		}
 		enum mmio_status st = pci_devices(devs, 0, &acc, err);
 		if (st != MMIO_OK) {
 			free(acc.bars);
+			free(acc.ports);
 			return st;
 		}
 	}
 	free(l->bars);
 	l->bars = acc.bars;
 	l->nbars = acc.n;
+	free(l->ports);
+	l->ports = acc.ports;
+	l->nports = acc.nports;
 	return MMIO_OK;
 }
 

@@ -81,6 +81,22 @@ struct qmp_pci_slots {
 enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
 			     struct qmp_pci_slots *slots, struct mmio_error *err);
 
+/* query-pci also fills l->ports: every bridge on the root bus with a qdev
+ * id (q35 pcie-root-port, pc pci-bridge), with its windows from
+ * pci_bridge.bus (qmp_map_port_windows) and whether anything is behind it.
+ * native_hotplug is left false: that is a QOM property (toolstack-qmp). */
+void qmp_map_port_windows(json_object *bus, struct tsd_port *p);
+
+/* QEMU 7.2's pcie-root-port with io-reserve=0 has read-only I/O base and
+ * limit registers (they read 0xf0/0x00, "no I/O window", whatever is
+ * written).  Linux does not notice: at boot it gives every hot-plug bridge
+ * without an I/O window a 4 KiB one (pci_hotplug_io_size rounded to the
+ * bridge granule), first fit from PCIBIOS_MIN_IO in the root I/O windows,
+ * and places hot-plugged I/O BARs in it (docs/verification.md F4).  This
+ * fills port `i`'s I/O window with that block, avoiding root I/O BARs and
+ * other ports' I/O windows, marked TSD_SRC_MODEL.  Call in port order. */
+void qmp_map_port_io_model(struct tsd_layout *l, size_t i);
+
 /* Whether query-pci's reply lists a device with this qdev id (anywhere). */
 bool qmp_map_has_device(json_object *reply, const char *qdev_id);
 

@@ -33,6 +33,8 @@ static struct json_object *entry_to_json(const struct books_entry *e)
 
 	add_str(o, "spec", e->spec);
 	add_str(o, "name", e->dev.name);
+	if (e->port[0])
+		add_str(o, "port", e->port);
 	json_object_object_add(o, "has_bdf", json_object_new_boolean(e->dev.has_bdf));
 	if (e->dev.has_bdf) {
 		char bdf[16];
@@ -49,6 +51,8 @@ static struct json_object *entry_to_json(const struct books_entry *e)
 		json_object_object_add(jb, "placed", json_object_new_boolean(b->placed));
 		if (b->placed) {
 			add_str(jb, "window", mmio_window_kind_name(b->window));
+			if (b->pref_window)
+				json_object_object_add(jb, "pref_window", json_object_new_boolean(true));
 			add_u64(jb, "addr", b->addr);
 		}
 		json_object_array_add(bars, jb);
@@ -133,6 +137,11 @@ static enum mmio_status entry_from_json(struct json_object *o, struct books_entr
 		return mmio_error_set(err, MMIO_E_INVALID, "a device entry lacks spec, name or bars");
 	snprintf(e->spec, sizeof(e->spec), "%s", spec);
 	snprintf(e->dev.name, sizeof(e->dev.name), "%s", name);
+	const char *port = get_str(o, "port");      /* absent: the root bus (and older files) */
+	if (port && strlen(port) >= sizeof(e->port))
+		return mmio_error_set(err, MMIO_E_INVALID, "device %s: port name too long", name);
+	if (port)
+		snprintf(e->port, sizeof(e->port), "%s", port);
 	if (get_bool(o, "has_bdf")) {
 		const char *bdf = get_str(o, "bdf");
 		if (!bdf || mmio_bdf_parse(bdf, &e->dev.bdf, err) != MMIO_OK)
@@ -163,6 +172,7 @@ static enum mmio_status entry_from_json(struct json_object *o, struct books_entr
 						      "device %s: BAR %zu lacks window or addr", name, i);
 			b->window = strcmp(win, "high") == 0 ? MMIO_WIN_HIGH :
 				    strcmp(win, "io") == 0 ? MMIO_WIN_IO : MMIO_WIN_LOW;
+			b->pref_window = get_bool(jb, "pref_window");
 		}
 		e->dev.bars[i] = b->bar;
 	}

@@ -132,6 +132,10 @@ struct qguest {
 	enum qmp_machine machine;
 	struct tsd_layout layout;       /* last read */
 	struct qmp_pci_slots slots;
+	/* q35: ICH9-LPC's acpi-pci-hotplug-with-bridge-support is off, so the
+	 * guest's _OSC gets native PCIe hot-plug and pciehp drives the root
+	 * ports (read once per connection). */
+	bool native_hotplug;
 	char busy[MAX_BUSY][64];        /* slots ("0x5") / ports taken by attaches in flight */
 	struct qop *probe;
 };
@@ -189,6 +193,9 @@ struct qop {
 	bool notfound;                  /* device_del said "not found": a short grace wait */
 	void (*after_layout)(struct qop *);
 	bool port_taken[QMP_MAX_PORTS];
+	bool port_io_ro[QMP_MAX_PORTS];  /* by layout port: io-reserve=0 (registers read-only) */
+	char lpc_path[128];             /* probe: ICH9-LPC's QOM path */
+	char want_port[64];             /* attach: the port mmiod placed the device behind */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -571,6 +578,21 @@ static void layout_finish(struct qop *op)
 			n++;
 		}
 	op->slots.nports = n;
+	/* The layout's ports: QOM's word on emptiness (before the firmware
+	 * ran query-pci cannot see behind a port), the guest's hot-plug
+	 * driver, and the I/O window Linux gives a port whose registers
+	 * cannot hold one. */
+	for (size_t i = 0; i < op->layout.nports; i++) {
+		struct tsd_port *p = &op->layout.ports[i];
+		bool listed = false;
+		for (unsigned j = 0; j < op->slots.nports; j++)
+			listed |= strcmp(op->slots.ports[j], p->id) == 0;
+		if (p->empty && !listed)
+			p->empty = false;
+		p->native_hotplug = g->machine == QMP_MACHINE_Q35 && g->native_hotplug;
+		if (i < QMP_MAX_PORTS && op->port_io_ro[i])
+			qmp_map_port_io_model(&op->layout, i);
+	}
 	op->layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
 	op->layout.free_slots = free_slots(g, &op->slots);
 	if (tsd_layout_copy(&copy, &op->layout) < 0) {
@@ -612,6 +634,23 @@ static void port_reply(void *ud, json_object *ret, const char *cls, const char *
 	reply_leave(op);
 }
 
+static void port_io_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct port_req *pr = ud;
+	struct qop *op = pr->op;
+	unsigned idx = pr->idx;
+	uint64_t v;
+	free(pr);
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	/* No such property (not a pcie-root-port): nothing to model. */
+	if (ret && qmp_map_u64(ret, &v) && v == 0 && idx < QMP_MAX_PORTS)
+		op->port_io_ro[idx] = true;
+	reply_leave(op);
+}
+
 static void layout_mapped(struct qop *op)
 {
 	struct mmio_error err = { 0 };
@@ -619,6 +658,7 @@ static void layout_mapped(struct qop *op)
 
 	tsd_layout_clear(&op->layout);
 	memset(op->port_taken, 0, sizeof(op->port_taken));
+	memset(op->port_io_ro, 0, sizeof(op->port_io_ro));
 	if (g->machine != QMP_MACHINE_UNKNOWN &&
 	    qmp_map_windows(&op->holes, &op->layout, &err) != MMIO_OK) {
 		op_finish(op, TSD_E_FAILED, "guest %s: windows: %s", g->id, err.msg);
@@ -645,6 +685,33 @@ static void layout_mapped(struct qop *op)
 			 op->slots.ports[i]);
 		json_object_object_add(args, "path", json_object_new_string(path));
 		if (!g->conn || qmp_send(g->conn, "qom-list", args, port_reply, pr) < 0) {
+			free(pr);
+			break;
+		}
+		op->outstanding++;
+	}
+	/* A programmed port without an I/O window: io-reserve=0 makes QEMU's
+	 * registers read-only (qmp_map_port_io_model). */
+	for (size_t i = 0; i < op->layout.nports && i < QMP_MAX_PORTS; i++) {
+		const struct tsd_port *p = &op->layout.ports[i];
+		struct port_req *pr;
+		json_object *args;
+		char path[160];
+		if (!p->windows_known || p->present[TSD_PORT_WIN_IO])
+			continue;
+		pr = malloc(sizeof(*pr));
+		args = json_object_new_object();
+		if (!pr || !args) {
+			free(pr);
+			json_object_put(args);
+			break;
+		}
+		pr->op = op;
+		pr->idx = (unsigned)i;
+		snprintf(path, sizeof(path), "/machine/peripheral/%s", p->id);
+		json_object_object_add(args, "path", json_object_new_string(path));
+		json_object_object_add(args, "property", json_object_new_string("io-reserve"));
+		if (!g->conn || qmp_send(g->conn, "qom-get", args, port_io_reply, pr) < 0) {
 			free(pr);
 			break;
 		}
@@ -730,13 +797,82 @@ static void probe_announce(struct qop *op)
 		qb->pub.host->guest_up(qb->pub.host->ud, &qb->pub, &g->info, &g->layout);
 }
 
+static void lpc_hotplug_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (op->g && ret && json_object_is_type(ret, json_type_boolean))
+		op->g->native_hotplug = !json_object_get_boolean(ret);
+	reply_leave(op);
+}
+
+static void probe_layout(struct qop *op)
+{
+	layout_read(op, probe_announce);
+}
+
+static void probe_lpc(struct qop *op)
+{
+	json_object *args;
+
+	if (!op->lpc_path[0]) {
+		probe_layout(op);
+		return;
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "path", json_object_new_string(op->lpc_path));
+	json_object_object_add(args, "property",
+			       json_object_new_string("acpi-pci-hotplug-with-bridge-support"));
+	op->on_all = probe_layout;
+	if (op_send(op, "qom-get", args, lpc_hotplug_reply) < 0 && op->outstanding == 0) {
+		op->on_all = NULL;
+		op_finish(op, op->err_rc, "%s", op->err_msg);
+	}
+}
+
+/* QEMU 7.2 puts ICH9-LPC at /machine/unattached/device[N]. */
+static void unattached_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct qop *op = ud;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	if (ret && json_object_is_type(ret, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(ret); i++) {
+			json_object *p = json_object_array_get_idx(ret, i), *n, *t;
+			if (json_object_object_get_ex(p, "name", &n) &&
+			    json_object_object_get_ex(p, "type", &t) &&
+			    strcmp(json_object_get_string(t), "child<ICH9-LPC>") == 0)
+				snprintf(op->lpc_path, sizeof(op->lpc_path), "/machine/unattached/%s",
+					 json_object_get_string(n));
+		}
+	reply_leave(op);
+}
+
 static void probe_basics(struct qop *op)
 {
 	struct qguest *g = op->g;
+	g->native_hotplug = false;
 	if (g->machine == QMP_MACHINE_UNKNOWN) {
 		g->info.can_attach = false;
 		snprintf(g->info.why_not, sizeof(g->info.why_not),
 			 "QEMU machine has no i440FX or Q35 host bridge (only pc and q35 are supported)");
+	}
+	if (g->machine == QMP_MACHINE_Q35) {
+		/* Which hot-plug driver the guest uses behind root ports. */
+		json_object *args = json_object_new_object();
+		json_object_object_add(args, "path", json_object_new_string("/machine/unattached"));
+		op->lpc_path[0] = '\0';
+		op->on_all = probe_lpc;
+		if (op_send(op, "qom-list", args, unattached_reply) < 0 && op->outstanding == 0) {
+			op->on_all = NULL;
+			op_finish(op, op->err_rc, "%s", op->err_msg);
+		}
+		return;
 	}
 	layout_read(op, probe_announce);
 }
@@ -1169,8 +1305,22 @@ static void attach_place(struct qop *op)
 {
 	struct qguest *g = op->g;
 	char key[64] = "";
+	json_object *busv;
 
-	if (!json_object_object_get_ex(op->add_args, "bus", NULL) &&
+	if (op->want_port[0]) {
+		/* mmiod's books chose the port (its windows are what the
+		 * placement was computed in): plug exactly there. */
+		if (json_object_object_get_ex(op->add_args, "bus", &busv) &&
+		    strcmp(json_object_get_string(busv), op->want_port) != 0) {
+			op_finish(op, TSD_E_FAILED,
+				  "guest %s: the device spec says bus=%s but mmiod placed the device "
+				  "behind port %s", g->id, json_object_get_string(busv), op->want_port);
+			return;
+		}
+		json_object_object_add(op->add_args, "bus", json_object_new_string(op->want_port));
+		if (busy_add(g, op->want_port))
+			snprintf(op->busy, sizeof(op->busy), "%s", op->want_port);
+	} else if (!json_object_object_get_ex(op->add_args, "bus", NULL) &&
 	    !json_object_object_get_ex(op->add_args, "addr", NULL)) {
 		if (g->machine == QMP_MACHINE_PC) {
 			for (int slot = 1; slot < 32 && !key[0]; slot++) {
@@ -1344,6 +1494,8 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 	op->dcb = cb;
 	op->ud = ud;
 	snprintf(op->dev_id, sizeof(op->dev_id), "%s", req->attach_id);
+	if (req->port)
+		snprintf(op->want_port, sizeof(op->want_port), "%s", req->port);
 	op->host_dev = req->host_bdf != NULL;
 	if (req->device) {
 		op->decl = *req->device;

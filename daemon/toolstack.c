@@ -66,6 +66,7 @@ void tsd_layout_clear(struct tsd_layout *l)
 {
 	free(l->bars);
 	free(l->clip);
+	free(l->ports);
 	memset(l, 0, sizeof(*l));
 	l->free_slots = -1;
 }
@@ -75,6 +76,13 @@ int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src)
 	*dst = *src;
 	dst->bars = NULL;
 	dst->clip = NULL;
+	dst->ports = NULL;
+	if (src->nports) {
+		dst->ports = malloc(src->nports * sizeof(*dst->ports));
+		if (!dst->ports)
+			goto fail;
+		memcpy(dst->ports, src->ports, src->nports * sizeof(*dst->ports));
+	}
 	if (src->nbars) {
 		dst->bars = malloc(src->nbars * sizeof(*dst->bars));
 		if (!dst->bars)
@@ -90,6 +98,44 @@ int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src)
 	return 0;
 fail:
 	free(dst->bars);
+	free(dst->ports);
 	memset(dst, 0, sizeof(*dst));
 	return -1;
+}
+
+bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = spec;
+
+	/* items are separated by a single ','; ",," stays inside an item */
+	while (p && *p) {
+		const char *q = p;
+		size_t n = 0;
+		bool match = strncmp(p, key, klen) == 0 && p[klen] == '=';
+		if (match)
+			q = p + klen + 1;
+		for (; *q; q++) {
+			if (*q == ',' && q[1] == ',') {
+				if (match && n + 1 < len)
+					buf[n] = ',';
+				n++;
+				q++;
+				continue;
+			}
+			if (*q == ',')
+				break;
+			if (match && n + 1 < len)
+				buf[n] = *q;
+			n++;
+		}
+		if (match) {
+			if (n + 1 > len)
+				return false;
+			buf[n] = '\0';
+			return true;
+		}
+		p = *q ? q + 1 : NULL;
+	}
+	return false;
 }

@@ -48,6 +48,30 @@ struct tsd_live_bar {
 	uint8_t source;         /* enum tsd_source */
 };
 
+/* A hot-plug port: a bridge whose secondary bus takes one hot-plugged
+ * device (a q35 pcie-root-port).  A device plugged there gets its BARs
+ * from the port's windows only: Linux's acpiphp assigns them inside the
+ * windows the bridge already has and never grows them (docs/model.md). */
+#define TSD_PORT_WIN_IO   0
+#define TSD_PORT_WIN_MEM  1
+#define TSD_PORT_WIN_PREF 2
+struct tsd_port {
+	char id[64];            /* the toolstack's id for the port: device_add bus= */
+	char guest_slot[16];    /* the port itself as the guest sees it: "00:10.0" */
+	bool empty;             /* nothing behind it */
+	bool windows_known;     /* the firmware numbered its bus and programmed its windows */
+	bool native_hotplug;    /* the guest uses native PCIe hot-plug (pciehp) here, which
+				 * re-sizes the windows at hot-plug: not modelled */
+	/* Indexed by TSD_PORT_WIN_*; present[i] false = the bridge does not
+	 * forward that type.  In Linux's bus-resource order (io, mem, pref):
+	 * the order placement tries them in.  mem: MMIO_WIN_LOW, no flags;
+	 * pref: MMIO_WF_PREFETCH | MMIO_WF_MEM64 (QEMU's bridges are 64-bit
+	 * prefetchable), kind LOW or HIGH by address. */
+	bool present[3];
+	struct mmio_window win[3];
+	uint8_t win_source[3];  /* enum tsd_source */
+};
+
 /* A guest's windows and occupancy as its back end reports them. */
 struct tsd_layout {
 	unsigned nwin;
@@ -59,6 +83,12 @@ struct tsd_layout {
 	struct mmio_range *clip;                /* E820 entries inside windows; malloc'd */
 	uint64_t min_mem;                       /* PCIBIOS_MIN_MEM if known, else 0 */
 	int free_slots;                         /* hot-pluggable root-bus slots left; -1 unknown */
+	/* Devices are hot-plugged into ports, never onto the root bus (q35:
+	 * "Bus 'pcie.0' does not support hotplugging").  Placement then uses
+	 * the windows of the port the device goes into. */
+	bool ports_only;
+	size_t nports;
+	struct tsd_port *ports;                 /* malloc'd; in the guest's slot order */
 };
 void tsd_layout_clear(struct tsd_layout *l);
 int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src);
@@ -99,6 +129,8 @@ struct tsd_attach_req {
 	const char *qemu_device;           /* explicit QEMU device spec ("pci-testdev,membar=1M"),
 					    * required by the QMP back end for bars:/profile: */
 	const char *attach_id;             /* the id mmiod chose for it (qdev id); back ends use it */
+	const char *port;                  /* the hot-plug port mmiod placed it behind (its
+					    * tsd_port id), NULL = the root bus / back end's choice */
 };
 
 typedef void (*tsd_done_fn)(void *ud, const struct tsd_result *res);
@@ -149,6 +181,11 @@ struct tsd_backend {
 	const struct tsd_host *host;
 	char spec[256];         /* the --backend argument it was opened with */
 };
+
+/* The value of KEY in a QEMU -device style spec ("pci-testdev,bus=rp1,membar=1M";
+ * ",," is a literal comma).  Returns false when KEY is absent or the value does
+ * not fit buf. */
+bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len);
 
 /* The registry (daemon/toolstack.c): drivers compiled into this build. */
 const struct tsd_driver *tsd_driver_find(const char *name);

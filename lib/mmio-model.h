@@ -169,6 +169,7 @@ enum mmio_window_kind {
  * _CRS carry none of them; bridge windows do. */
 #define MMIO_WF_PREFETCH 0x1u
 #define MMIO_WF_MEM64    0x2u
+#define MMIO_WF_BRIDGE   0x4u   /* a bridge's window: named so in reasons; no effect on placement */
 
 struct mmio_window {
 	uint8_t kind;           /* enum mmio_window_kind */

@@ -269,13 +269,25 @@ static void explain(const struct mmio_space *sp, const struct scratch *s,
 			eligible = win->kind != MMIO_WIN_IO;
 		else
 			eligible = win->kind != MMIO_WIN_IO && win->start < MMIO_4G;
+		/* a non-prefetchable BAR never goes into a prefetchable window */
+		if (!io && (win->flags & MMIO_WF_PREFETCH) && !bar->prefetch)
+			eligible = false;
 		if (!eligible)
 			continue;
 		mmio_size_format(largest_in(sp, s, w, io), lg, sizeof(lg));
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
-					"%s %s window [0x%" PRIx64 "-0x%" PRIx64 "]: largest aligned free block %s",
-					any ? ";" : ":", mmio_window_kind_name(win->kind), win->start,
-					win->end - 1, lg);
+		if (win->flags & MMIO_WF_BRIDGE)
+			/* Linux's words: "bridge window [mem 0xfe800000-0xfe9fffff 64bit pref]" */
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+						"%s bridge window [%s 0x%" PRIx64 "-0x%" PRIx64 "%s%s]: "
+						"largest aligned free block %s",
+						any ? ";" : ":", io ? "io " : "mem", win->start, win->end - 1,
+						(win->flags & MMIO_WF_MEM64) ? " 64bit" : "",
+						(win->flags & MMIO_WF_PREFETCH) ? " pref" : "", lg);
+		else
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+						"%s %s window [0x%" PRIx64 "-0x%" PRIx64 "]: largest aligned free block %s",
+						any ? ";" : ":", mmio_window_kind_name(win->kind), win->start,
+						win->end - 1, lg);
 		any = true;
 	}
 	if (!any && off < sizeof(buf))

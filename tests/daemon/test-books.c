@@ -73,7 +73,7 @@ static enum mmio_status admit(struct books *b, const char *spec, const char *id,
 	size_t idx;
 
 	memset(err, 0, sizeof(*err));
-	return books_admit(b, &d, spec, id, NULL, NULL, &idx, err);
+	return books_admit(b, &d, spec, id, NULL, NULL, NULL, &idx, err);
 }
 
 static enum mmio_status reserve(struct books *b, const char *spec, const char *id, struct mmio_error *err)

@@ -119,7 +119,7 @@ CASES = [
      "at most 64 devices at once"),
     # ---- unknown options ----
     ("Check: unknown option", "Check", "sasa{sv}", ["vm1", ["bars:mem32:4K"], o(frobnicate=B(True))], IA,
-     'unknown option "frobnicate" (this method takes: refresh)'),
+     'unknown option "frobnicate" (this method takes: refresh port)'),
     ("Attach: Check's option", "Attach", "ssa{sv}", ["vm1", "bars:mem32:4K", o(refresh=B(True))], IA,
      'unknown option "refresh"'),
     ("Reserve: unknown option", "Reserve", "sasa{sv}", ["vm1", ["bars:mem32:4K"], o(wait=B(False))], IA,
