@@ -20,7 +20,7 @@ struct plan_result {
 	bool have_hole, have_high, have_hole64, have_low;
 	uint32_t mmio_hole_mib;
 	uint64_t high_window_bytes, pci_hole64_bytes, low_bytes_needed;
-	char *xl_cfg, *qemu_args, *libvirt_xml;
+	char *xl_cfg, *qemu_args, *libvirt_xml, *port_args;
 };
 
 static void plan_result_free(struct plan_result *p)
@@ -28,6 +28,7 @@ static void plan_result_free(struct plan_result *p)
 	free(p->xl_cfg);
 	free(p->qemu_args);
 	free(p->libvirt_xml);
+	free(p->port_args);
 }
 
 static int read_plan_result(sd_bus_message *m, struct plan_result *p)
@@ -61,6 +62,8 @@ static int read_plan_result(sd_bus_message *m, struct plan_result *p)
 			dst = &p->qemu_args;
 		} else if (strcmp(key, "libvirt_xml") == 0) {
 			dst = &p->libvirt_xml;
+		} else if (strcmp(key, "port_args") == 0) {
+			dst = &p->port_args;
 		} else {
 			/* a newer daemon may say more; older clients ignore it */
 			r = sd_bus_message_skip(m, "v");
@@ -102,6 +105,8 @@ static json_object *plan_json(bool possible, const char *reason, const struct pl
 	json_object_object_add(o, "xl_cfg", json_str(p->xl_cfg));
 	json_object_object_add(o, "qemu_args", json_str(p->qemu_args));
 	json_object_object_add(o, "libvirt_xml", json_str(p->libvirt_xml));
+	if (p->port_args)
+		json_object_object_add(o, "port_args", json_str(p->port_args));
 	return o;
 }
 
@@ -155,6 +160,8 @@ static void plan_print(bool possible, const char *reason, const struct plan_resu
 		print_block("QEMU:", p->qemu_args, ind);
 	if (p->libvirt_xml && *p->libvirt_xml)
 		print_block("libvirt domain XML:", p->libvirt_xml, ind);
+	if (p->port_args && *p->port_args)
+		print_block("QEMU hot-plug ports (one per device):", p->port_args, ind);
 }
 
 int plan_call_and_print(struct mmioctl *c, const char *guest, char **devices, size_t ndev,

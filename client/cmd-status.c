@@ -40,12 +40,24 @@ struct attach {
 	char *id, *device, *state;
 };
 
+struct port_window {
+	char *name, *kind, *source;
+	uint64_t start, end;
+};
+
+struct port {
+	char *id, *slot, *state, *by;
+	size_t nwin;
+	struct port_window win[3];
+};
+
 struct guest {
 	char *path;
 	char *id, *name, *uuid, *backend;
 	bool can_attach;
-	size_t nwin, ndev, nres, natt;
+	size_t nwin, ndev, nres, natt, nport;
 	struct window *win;
+	struct port *port;
 	struct dev_bar *dev;
 	struct reservation *res;
 	struct attach *att;
@@ -94,6 +106,18 @@ static void guest_free(struct guest *g)
 		free(g->att[i].state);
 	}
 	free(g->att);
+	for (size_t i = 0; i < g->nport; i++) {
+		free(g->port[i].id);
+		free(g->port[i].slot);
+		free(g->port[i].state);
+		free(g->port[i].by);
+		for (size_t w = 0; w < g->port[i].nwin; w++) {
+			free(g->port[i].win[w].name);
+			free(g->port[i].win[w].kind);
+			free(g->port[i].win[w].source);
+		}
+	}
+	free(g->port);
 }
 
 static void guest_list_free(struct guest_list *l)
@@ -155,6 +179,61 @@ static int read_windows(sd_bus_message *m, struct guest *g)
 		*w = (struct window){ .start = s, .end = e, .free = f, .largest = l };
 		if (dup_str(&w->kind, kind) < 0 || dup_str(&w->source, src) < 0)
 			return -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static int read_ports(sd_bus_message *m, struct guest *g)
+{
+	int r = sd_bus_message_enter_container(m, 'v', "a(ssssa(sstts))");
+
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(m, 'a', "(ssssa(sstts))");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'r', "ssssa(sstts)")) > 0) {
+		const char *id, *slot, *state, *by;
+		struct port *p;
+
+		r = sd_bus_message_read(m, "ssss", &id, &slot, &state, &by);
+		if (r < 0)
+			return r;
+		p = grow(&g->port, &g->nport, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		if (dup_str(&p->id, id) < 0 || dup_str(&p->slot, slot) < 0 ||
+		    dup_str(&p->state, state) < 0 || dup_str(&p->by, by) < 0)
+			return -ENOMEM;
+		r = sd_bus_message_enter_container(m, 'a', "(sstts)");
+		if (r < 0)
+			return r;
+		for (;;) {
+			const char *name, *kind, *src;
+			uint64_t st, en;
+
+			r = sd_bus_message_read(m, "(sstts)", &name, &kind, &st, &en, &src);
+			if (r <= 0)
+				break;
+			if (p->nwin >= 3)
+				continue;
+			struct port_window *w = &p->win[p->nwin++];
+			w->start = st;
+			w->end = en;
+			if (dup_str(&w->name, name) < 0 || dup_str(&w->kind, kind) < 0 ||
+			    dup_str(&w->source, src) < 0)
+				return -ENOMEM;
+		}
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
 	}
 	if (r < 0)
 		return r;
@@ -294,6 +373,8 @@ static int read_guest_props(sd_bus_message *m, struct guest *g)
 			r = read_windows(m, g);
 		else if (strcmp(name, "Devices") == 0)
 			r = read_devices(m, g);
+		else if (strcmp(name, "Ports") == 0)
+			r = read_ports(m, g);
 		else if (strcmp(name, "Reservations") == 0)
 			r = read_reservations(m, g);
 		else if (strcmp(name, "Attaches") == 0)
@@ -443,6 +524,29 @@ static json_object *guest_json(const struct guest *g)
 	}
 	json_object_object_add(o, "windows", a);
 	a = json_object_new_array();
+	for (size_t i = 0; i < g->nport; i++) {
+		const struct port *p = &g->port[i];
+		json_object *po = json_object_new_object(), *wa = json_object_new_array();
+
+		json_object_object_add(po, "id", json_str(p->id));
+		json_object_object_add(po, "slot", json_str(p->slot));
+		json_object_object_add(po, "state", json_str(p->state));
+		json_object_object_add(po, "by", json_str(p->by));
+		for (size_t w = 0; w < p->nwin; w++) {
+			json_object *wo = json_object_new_object();
+			json_object_object_add(wo, "name", json_str(p->win[w].name));
+			json_object_object_add(wo, "kind", json_str(p->win[w].kind));
+			json_object_object_add(wo, "start", json_u64(p->win[w].start));
+			json_object_object_add(wo, "end", json_u64(p->win[w].end));
+			json_object_object_add(wo, "size", json_u64(p->win[w].end - p->win[w].start));
+			json_object_object_add(wo, "source", json_str(p->win[w].source));
+			json_object_array_add(wa, wo);
+		}
+		json_object_object_add(po, "windows", wa);
+		json_object_array_add(a, po);
+	}
+	json_object_object_add(o, "ports", a);
+	a = json_object_new_array();
 	for (size_t i = 0; i < g->ndev; i++) {
 		const struct dev_bar *d = &g->dev[i];
 		json_object *dobj = json_object_new_object();
@@ -551,6 +655,7 @@ static void print_one(struct mmioctl *c, const struct guest *g)
 					    "SOURCE" };
 	static const char *const rhdr[] = { "RESERVATION", "LABEL", "SIZE", "DEVICES" };
 	static const char *const ahdr[] = { "ATTACH", "DEVICE", "STATE" };
+	static const char *const phdr[] = { "PORT", "SLOT", "STATE", "WINDOW", "RANGE", "SIZE" };
 	struct table *t;
 
 	if (c->legend) {
@@ -564,6 +669,32 @@ static void print_one(struct mmioctl *c, const struct guest *g)
 	t = table_new(7, whdr);
 	add_window_rows(c, t, g, false);
 	table_print(t, c->legend, NULL);
+	table_free(t);
+
+	/* Hot-plug ports: one line per window, the port's columns on its first. */
+	t = table_new(6, phdr);
+	for (size_t i = 0; i < g->nport; i++) {
+		const struct port *p = &g->port[i];
+		char state[96];
+
+		snprintf(state, sizeof(state), "%s%s%s", p->state, *p->by ? " by " : "", p->by);
+		if (p->nwin == 0)
+			table_addf(t, p->id, *p->slot ? p->slot : "-", state, "-", "", "");
+		for (size_t w = 0; w < p->nwin; w++) {
+			struct window rw = { .start = p->win[w].start, .end = p->win[w].end };
+			char range[48], size[48];
+
+			fmt_range(&rw, range, sizeof(range));
+			fmt_size(rw.end - rw.start, size, sizeof(size));
+			table_addf(t, w == 0 ? p->id : "", w == 0 ? (*p->slot ? p->slot : "-") : "",
+				   w == 0 ? state : "", p->win[w].name, range, size);
+		}
+	}
+	if (table_rows(t)) {
+		if (c->legend)
+			printf("\n");
+		table_print(t, c->legend, NULL);
+	}
 	table_free(t);
 
 	t = table_new(7, dhdr);

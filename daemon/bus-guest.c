@@ -54,6 +54,43 @@ static int get_windows(sd_bus *bus, const char *path, const char *iface, const c
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+static int get_ports(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		     sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	static const char *const win_names[3] = { "io", "mem", "pref" };
+	struct guest *g = ud;
+	size_t n = g->books.have_layout ? g->books.layout.nports : 0;
+	struct books_port_view *v = n ? calloc(n, sizeof(*v)) : NULL;
+	int r;
+
+	if (n && !v)
+		return -ENOMEM;
+	if (n)
+		n = books_ports(&g->books, v, n);
+	r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_PORT);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		const struct tsd_port *p = v[i].port;
+		r = sd_bus_message_open_container(reply, 'r', "ssssa(sstts)");
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "ssss", p->id, p->guest_slot, v[i].state,
+						  v[i].by);
+		if (r >= 0)
+			r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_PORT_WINDOW);
+		for (unsigned w = 0; r >= 0 && w < 3; w++)
+			if (p->present[w])
+				r = sd_bus_message_append(reply, MMIOD_SIG_PORT_WINDOW, win_names[w],
+							  mmio_window_kind_name(p->win[w].kind),
+							  p->win[w].start, p->win[w].end,
+							  tsd_source_name(p->win_source[w]));
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+	}
+	free(v);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static const struct books_attach *attach_of(const struct guest *g, const char *dev)
 {
 	for (size_t i = 0; i < g->books.nattach; i++) {
@@ -144,6 +181,8 @@ const sd_bus_vtable bus_guest_vtable[] = {
 	SD_BUS_PROPERTY("Backend", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("CanAttach", "b", get_can_attach, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Windows", "a" MMIOD_SIG_WINDOW, get_windows, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Ports", "a" MMIOD_SIG_PORT, get_ports, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Devices", "a" MMIOD_SIG_DEVICE, get_devices, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

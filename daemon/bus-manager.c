@@ -997,6 +997,7 @@ struct plan_out {
 	enum mmio_qemu_machine machine;
 	struct mmio_plan_result x;
 	char xl_cfg[128], qemu_args[256], libvirt_xml[256];
+	char port_args[1024];   /* q35: one -device pcie-root-port per device */
 };
 
 static void reason_append(struct plan_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1076,6 +1077,26 @@ static enum mmio_status plan_qemu(struct plan_out *o, const struct mmio_device *
 		reason_append(o, "QEMU (%s): ", o->machine == MMIO_QEMU_Q35 ? "q35" : "pc");
 	}
 	reason_append(o, "%s", o->q.reason);
+	/* Behind hot-plug ports the port's own windows bound each device:
+	 * what to reserve per port (one device each). */
+	if (o->machine == MMIO_QEMU_Q35) {
+		size_t off = 0;
+		reason_append(o, "  Each device goes behind its own pcie-root-port, whose windows the "
+			      "firmware sizes at boot and Linux's ACPI hot-plug never grows: start one "
+			      "port per device with");
+		for (size_t i = 0; i < n; i++) {
+			struct mmio_port_plan pp;
+			mmio_plan_port(&devs[i], &pp);
+			reason_append(o, "%s -device pcie-root-port,id=...%s (for %s)", i ? ";" : "",
+				      pp.qemu_props, devs[i].name);
+			if (off < sizeof(o->port_args))
+				off += (size_t)snprintf(o->port_args + off, sizeof(o->port_args) - off,
+							"%s-device pcie-root-port,id=hp%zu,chassis=%zu%s",
+							i ? " " : "", i + 1, 100 + i, pp.qemu_props);
+		}
+		reason_append(o, " (a reserved window is aligned only to 1 MiB, so each reserves the "
+			      "BARs plus one largest BAR of slack).");
+	}
 	for (unsigned i = 0; g && i < g->books.layout.nwin; i++) {
 		const struct mmio_window *w = &g->books.layout.win[i];
 		if (w->kind != MMIO_WIN_HIGH)
@@ -1164,6 +1185,8 @@ static int plan_reply(sd_bus_message *m, const struct plan_out *o)
 			r = sd_bus_message_append(reply, "{sv}", "qemu_args", "s", o->qemu_args);
 		if (r >= 0)
 			r = sd_bus_message_append(reply, "{sv}", "libvirt_xml", "s", o->libvirt_xml);
+		if (r >= 0 && o->machine == MMIO_QEMU_Q35)
+			r = sd_bus_message_append(reply, "{sv}", "port_args", "s", o->port_args);
 	}
 	/* 32-bit demand: QEMU's packed figure when there is one, else Xen's sum */
 	if (r >= 0 && (o->have_qemu || o->have_xen))
@@ -1209,7 +1232,9 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 		r = -ENOMEM;
 		goto out;
 	}
-	if (!opt.machine[0] || strcmp(opt.machine, "pc") == 0 || strcmp(opt.machine, "i440fx") == 0)
+	if (!opt.machine[0] && g && g->books.layout.ports_only)
+		o->machine = MMIO_QEMU_Q35;     /* the guest's back end knows (QMP: q35) */
+	else if (!opt.machine[0] || strcmp(opt.machine, "pc") == 0 || strcmp(opt.machine, "i440fx") == 0)
 		o->machine = MMIO_QEMU_I440FX;
 	else if (strcmp(opt.machine, "q35") == 0)
 		o->machine = MMIO_QEMU_Q35;

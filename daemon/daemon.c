@@ -234,9 +234,15 @@ void daemon_guest_changed(struct guest *g, ...)
 	if (g->gone || !g->d->bus)
 		return;
 	va_start(ap, g);
-	for (const char *s; (s = va_arg(ap, const char *)) && n < 15;)
+	bool windows = false;
+	for (const char *s; (s = va_arg(ap, const char *)) && n < 14;) {
+		windows |= strcmp(s, "Windows") == 0;
 		names[n++] = (char *)s;
+	}
 	va_end(ap);
+	/* Ports show who holds each port: they change with the free space. */
+	if (windows)
+		names[n++] = (char *)"Ports";
 	names[n] = NULL;
 	sd_bus_emit_properties_changed_strv(g->d->bus, g->path, MMIOD_IFACE_GUEST, names);
 	daemon_bus_kick(g->d);

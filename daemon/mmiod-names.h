@@ -24,6 +24,8 @@
 #define MMIOD_SIG_DEVICE        "(ssustts)"
 #define MMIOD_SIG_RESERVATION   "(ssast)"
 #define MMIOD_SIG_ATTACH        "(sss)"
+#define MMIOD_SIG_PORT_WINDOW   "(sstts)"
+#define MMIOD_SIG_PORT          "(ssssa(sstts))"
 #define MMIOD_SIG_PROFILE       "(ssss)"
 
 /* Option keys (a{sv}) */

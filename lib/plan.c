@@ -434,3 +434,56 @@ enum mmio_status mmio_plan_qemu(enum mmio_qemu_machine machine, const struct mmi
 			 machine == MMIO_QEMU_Q35 ? "pcie-root" : "pci-root", low);
 	return MMIO_OK;
 }
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static void size_prop(uint64_t v, char *buf, size_t len)
+{
+	/* QEMU's size syntax: the largest unit that divides exactly */
+	if (v % GiB == 0)
+		snprintf(buf, len, "%" PRIu64 "G", v / GiB);
+	else if (v % MMIO_1M == 0)
+		snprintf(buf, len, "%" PRIu64 "M", v / MMIO_1M);
+	else
+		snprintf(buf, len, "%" PRIu64 "K", v / 1024);
+}
+
+void mmio_plan_port(const struct mmio_device *dev, struct mmio_port_plan *out)
+{
+	uint64_t sum[3] = { 0, 0, 0 }, big[3] = { 0, 0, 0 };
+	static const char *const names[3] = { "io-reserve", "mem-reserve", "pref64-reserve" };
+	uint64_t *res[3];
+	size_t off = 0;
+
+	memset(out, 0, sizeof(*out));
+	res[0] = &out->io_reserve;
+	res[1] = &out->mem_reserve;
+	res[2] = &out->pref64_reserve;
+	for (unsigned i = 0; i < dev->nbars; i++) {
+		const struct mmio_bar *b = &dev->bars[i];
+		unsigned w = b->kind == MMIO_BAR_IO ? 0 :
+			     (b->kind == MMIO_BAR_MEM64 && b->prefetch) ? 2 : 1;
+		sum[w] += b->size;
+		if (b->size > big[w])
+			big[w] = b->size;
+	}
+	for (unsigned w = 0; w < 3; w++) {
+		char v[32];
+		if (!sum[w])
+			continue;
+		if (w == 0)
+			/* x86 keeps I/O BARs off addresses with bits 8-9 set (ISA
+			 * aliases): only the first 256 ports of each 1 KiB are usable,
+			 * and the 4 KiB-aligned window starts on such a block */
+			*res[w] = round_up((sum[w] + 255) / 256 * 1024, 4096);
+		else
+			*res[w] = round_up(sum[w] + big[w], MMIO_1M);
+		size_prop(*res[w], v, sizeof(v));
+		off += (size_t)snprintf(out->qemu_props + off,
+					off < sizeof(out->qemu_props) ? sizeof(out->qemu_props) - off : 0,
+					",%s=%s", names[w], v);
+	}
+}

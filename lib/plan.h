@@ -104,4 +104,23 @@ struct mmio_qemu_plan {
 enum mmio_status mmio_plan_qemu(enum mmio_qemu_machine machine, const struct mmio_device *devs,
 				size_t ndev, struct mmio_qemu_plan *out, struct mmio_error *err);
 
+/* ---- a hot-plug port's reservations (q35 pcie-root-port) ---------------- */
+
+/* What `-device pcie-root-port,...,io-reserve=,mem-reserve=,pref64-reserve=`
+ * must ask the firmware for so that one device hot-plugged behind the port
+ * later fits (Linux's acpiphp assigns inside the port's windows and never
+ * grows them).  Linux routes a 64-bit prefetchable BAR to the 64-bit
+ * prefetchable window and every other memory BAR (and the ROM) to the
+ * non-prefetchable one, which it tries first (lib/place.c).  SeaBIOS
+ * aligns a reserved window only to 1 MiB (4 KiB for I/O), so a window
+ * must hold the BARs packed largest first plus one largest BAR of slack:
+ * sum + largest, rounded up to 1 MiB.  I/O: x86 skips ports with bits 8-9
+ * set, so each KiB holds 256 usable ports: ceil(sum / 256) KiB, rounded up
+ * to 4 KiB.  0 = no BAR of that kind. */
+struct mmio_port_plan {
+	uint64_t io_reserve, mem_reserve, pref64_reserve;
+	char qemu_props[160];      /* ",io-reserve=4K,mem-reserve=2M,pref64-reserve=1G" (non-zero ones) */
+};
+void mmio_plan_port(const struct mmio_device *dev, struct mmio_port_plan *out);
+
 #endif

@@ -257,6 +257,103 @@ static void test_qemu(void)
 	       "qemu i440fx nvme: root bus, 1 GiB minimum hole");
 }
 
+/* A port started with mmio_plan_port's reservations holds the device
+ * wherever the firmware puts the windows (1 MiB / 4 KiB aligned): checked
+ * with the placement model on random devices and random window starts. */
+static uint64_t rnd(uint64_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 7;
+	*st ^= *st << 17;
+	return *st;
+}
+
+static void test_port_plan(void)
+{
+	const struct mmio_device testdev = { .name = "pci-testdev", .nbars = 3,
+		.bars = { M32(0, 4 * KiB), IO(1, 256), M64P(2, 2 * GiB) } };
+	const struct mmio_device vga = { .name = "secondary-vga", .nbars = 2,
+		.bars = { M32P(0, 32 * MiB), M32(2, 4 * KiB) } };
+	struct mmio_port_plan pp;
+	uint64_t st = 0x9e3779b97f4a7c15ull;
+	unsigned bad = 0, cases = 0;
+
+	mmio_plan_port(&testdev, &pp);
+	tap_is_u64(pp.pref64_reserve, 4 * GiB, "port plan pci-testdev 2G: pref64-reserve 2G + 2G slack");
+	tap_is_u64(pp.mem_reserve, 1 * MiB, "port plan pci-testdev: mem-reserve rounded up to 1 MiB");
+	tap_is_u64(pp.io_reserve, 4 * KiB, "port plan pci-testdev: io-reserve 4 KiB");
+	tap_ok(strcmp(pp.qemu_props, ",io-reserve=4K,mem-reserve=1M,pref64-reserve=4G") == 0,
+	       "port plan pci-testdev: QEMU properties (%s)", pp.qemu_props);
+	const struct mmio_device ios = { .name = "six-io", .nbars = 6,
+		.bars = { IO(0, 256), IO(1, 256), IO(2, 256), IO(3, 256), IO(4, 256), IO(5, 4) } };
+	mmio_plan_port(&ios, &pp);
+	tap_is_u64(pp.io_reserve, 8 * KiB, "port plan 5x256+4 I/O ports: 6 KiB of 1 KiB blocks -> 8 KiB");
+	mmio_plan_port(&vga, &pp);
+	tap_is_u64(pp.pref64_reserve, 0, "port plan vga: a 32-bit prefetchable BAR needs no pref64");
+	tap_is_u64(pp.mem_reserve, 65 * MiB, "port plan vga: 32M + 4K + 32M slack -> 65 MiB");
+	tap_ok(strcmp(pp.qemu_props, ",mem-reserve=65M") == 0, "port plan vga: %s", pp.qemu_props);
+
+	for (int it = 0; it < 20000; it++) {
+		struct mmio_device d = { .name = "random" };
+		unsigned nb = 1 + (unsigned)(rnd(&st) % 6);
+		bool io_only = it % 4 == 0;     /* I/O-heavy devices: the ISA alias rule */
+		for (unsigned i = 0; i < nb; i++) {
+			unsigned k = io_only ? 0 : (unsigned)(rnd(&st) % 5);
+			struct mmio_bar b = { .index = (uint8_t)i };
+			if (k == 0) {
+				b.kind = MMIO_BAR_IO;
+				b.size = UINT64_C(4) << (rnd(&st) % 7);
+			} else {
+				b.kind = k >= 3 ? MMIO_BAR_MEM64 : MMIO_BAR_MEM32;
+				b.prefetch = k == 2 || k == 4;
+				b.size = UINT64_C(16) << (rnd(&st) % (b.kind == MMIO_BAR_MEM64 ? 32 : 24));
+			}
+			d.bars[d.nbars++] = b;
+		}
+		mmio_plan_port(&d, &pp);
+		struct mmio_window w[3];
+		unsigned nw = 0;
+		if (pp.io_reserve) {
+			uint64_t a = 0x1000 + (rnd(&st) % 8) * 0x1000;
+			w[nw++] = (struct mmio_window){ .kind = MMIO_WIN_IO, .flags = MMIO_WF_BRIDGE,
+							.start = a, .end = a + pp.io_reserve };
+			if (w[nw - 1].end > 0x10000)
+				nw--, w[nw] = (struct mmio_window){ 0 };
+		}
+		if (pp.mem_reserve) {
+			uint64_t a = 0x80000000 + (rnd(&st) % 512) * MiB;
+			if (a + pp.mem_reserve > UINT64_C(0xfec00000))
+				continue;       /* larger than a 32-bit window can be */
+			w[nw++] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .flags = MMIO_WF_BRIDGE,
+							.start = a, .end = a + pp.mem_reserve };
+		}
+		if (pp.pref64_reserve) {
+			uint64_t a = (UINT64_C(1) << 32) + (rnd(&st) % 4096) * MiB;
+			w[nw++] = (struct mmio_window){ .kind = MMIO_WIN_HIGH,
+							.flags = MMIO_WF_BRIDGE | MMIO_WF_PREFETCH | MMIO_WF_MEM64,
+							.start = a, .end = a + pp.pref64_reserve };
+		}
+		struct mmio_space sp;
+		struct mmio_space_params prm = { .windows = w, .nwin = nw };
+		struct mmio_error err = { 0 };
+		if (pp.io_reserve && !(nw && w[0].kind == MMIO_WIN_IO))
+			continue;
+		if (mmio_space_init(&sp, &prm, &err) != MMIO_OK) {
+			bad++;
+			continue;
+		}
+		cases++;
+		if (mmio_place(&sp, &d, 1, NULL, &err) != MMIO_OK) {
+			if (bad++ < 3)
+				tap_diag("port plan %s too small: %s", pp.qemu_props, err.msg);
+		}
+		mmio_space_free(&sp);
+	}
+	tap_ok(bad == 0 && cases > 10000,
+	       "port plan: %u random devices all fit ports reserved as advised, windows at random "
+	       "1 MiB / 4 KiB-aligned starts (%u failures)", cases, bad);
+}
+
 int main(void)
 {
 	test_space_from_model();
@@ -267,6 +364,7 @@ int main(void)
 	test_pending();
 	test_rule_difference();
 	test_qemu();
+	test_port_plan();
 	tap_done();
 	return tap_exit();
 }
