@@ -637,7 +637,24 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 				taken[i] = true;
 				done = true;
 			} else if (ps == MMIO_E_NOSPACE) {
-				appendf(why, sizeof(why), "%sbehind port %s: %s", tried ? "; " : "", p->id, e.msg);
+				/* The first port's reason in full (the kernel's words and
+				 * the windows); the others by the BAR that failed. */
+				if (!tried) {
+					appendf(why, sizeof(why), "behind port %s: %s", p->id, e.msg);
+				} else {
+					char what[80] = "?";
+					for (size_t k = 0; k < pl->n; k++)
+						if (!pl->items[k].placed) {
+							char desc[64];
+							mmio_bar_describe(&devs[d].bars[pl->items[k].bar], desc,
+									  sizeof(desc));
+							snprintf(what, sizeof(what), "BAR %u [%s]",
+								 devs[d].bars[pl->items[k].bar].index, desc);
+							break;
+						}
+					appendf(why, sizeof(why), "%s port %s: %s no space", tried == 1 ?
+						"; nor behind any other free port:" : ",", p->id, what);
+				}
 				tried++;
 			} else {
 				free(pl);

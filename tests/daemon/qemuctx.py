@@ -111,15 +111,17 @@ class QMP:
 
 
 class Guest:
-    def __init__(self, env, name, watched_dir, mem_mib=1024, machine="pc"):
+    def __init__(self, env, name, watched_dir, mem_mib=1024, machine="pc", stopped=True,
+                 extra_args=()):
         self.name = name
         self.log = open(os.path.join(env.dir, "qemu-%s.log" % name), "w")
         self.test_sock = os.path.join(env.dir, "test-%s.sock" % name)
         self.mmiod_sock = os.path.join(watched_dir, "%s.sock" % name)
         cmd = [QEMU, "-machine", machine, "-accel", "tcg", "-m", str(mem_mib), "-nographic",
-               "-display", "none", "-nic", "none", "-S", "-name", name,
+               "-display", "none", "-nic", "none"] + (["-S"] if stopped else []) + [
+               "-name", name,
                "-qmp", "unix:%s,server=on,wait=off" % self.mmiod_sock,
-               "-qmp", "unix:%s,server=on,wait=off" % self.test_sock]
+               "-qmp", "unix:%s,server=on,wait=off" % self.test_sock] + list(extra_args)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         env.procs.append(self.proc)
@@ -241,6 +243,15 @@ def devices(env, path):
 
 def attaches(env, path):
     return [tuple(map(str, a)) for a in env.prop(path, t.GUEST, "Attaches")]
+
+
+def ports(env, path):
+    """{id: (slot, state, by, {name: (kind, start, end, source)})}"""
+    out = {}
+    for p in env.prop(path, t.GUEST, "Ports"):
+        out[str(p[0])] = (str(p[1]), str(p[2]), str(p[3]),
+                          {str(w[0]): (str(w[1]), int(w[2]), int(w[3]), str(w[4])) for w in p[4]})
+    return out
 
 
 def reservations(env, path):
