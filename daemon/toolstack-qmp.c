@@ -78,10 +78,22 @@
  *    but gets no greeting until the first leaves.  Such a guest stays
  *    "connecting" (not announced) without errors.
  *
- * Not done: bridge windows (a pci-bridge's or root port's forwarding
- * ranges) are not reported as occupancy, only the BARs behind them; the
- * windows of a q35 root port, which really bound a device hot-plugged
- * into it, are not modelled; min_mem is unknown (0).
+ *  - Hot-plug ports: every bridge on the root bus with an id is reported
+ *    (tsd_layout.ports) with its windows from query-pci's pci_bridge.bus
+ *    (io_range, memory_range, prefetchable_range; limit inclusive; limit <
+ *    base = no window; secondary 0 = the firmware has not programmed it).
+ *    After SeaBIOS alone an empty port has mem and pref windows (2 MiB
+ *    each by default, pref below 4 GiB unless pref64-reserve asks for more)
+ *    and no I/O window; Linux gives it one at boot.  A pcie-root-port with
+ *    io-reserve=0 has read-only I/O base/limit registers: Linux's window
+ *    is invisible there, so it is modelled (qmp_map_port_io_model; QOM
+ *    io-reserve read per port).  The guest's hot-plug driver: ICH9-LPC
+ *    (/machine/unattached/device[N], found with qom-list) property
+ *    acpi-pci-hotplug-with-bridge-support false means the guest gets
+ *    native PCIe hot-plug in _OSC and uses pciehp (read once per probe).
+ *    An attach the books placed behind a port is plugged with bus=<port>.
+ *
+ * Not done: min_mem is unknown (0).
  */
 #include "config.h"
 

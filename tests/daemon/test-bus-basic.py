@@ -65,6 +65,12 @@ t.ok("mmio_hole_mib" in res and "xl_cfg" in res and "Xen 4.17.4+" in reason,
 possible, reason, res = mgr.Plan(["bars:mem64p:1G"], "", {"machine": "q35"})
 t.ok(possible and str(res["qemu_args"]) == "" and int(res["pci_hole64_bytes"]) == G,
      "Plan q35: 1 GiB fits the default 32 GiB hole, no setting suggested", (reason, dict(res)))
+t.ok(str(res.get("port_args")) == "-device pcie-root-port,id=hp1,chassis=100,pref64-reserve=2G" and
+     "pcie-root-port" in reason,
+     "Plan q35: one root port per device, reserving the BAR plus one largest BAR of slack",
+     (reason, dict(res)))
+possible, reason, res = mgr.Plan(["bars:mem64p:1G"], "", {})
+t.ok("port_args" not in res, "Plan pc: no root-port advice", sorted(res))
 possible, reason, res = mgr.Plan(["bars:mem32:256M", "bars:mem32:256M"], "",
                                  {"xen-memory-mib": t.dbus.UInt32(2048), "xen-version": "4.17.4+"})
 t.ok(possible and int(res["mmio_hole_mib"]) > 0 and str(res["xl_cfg"]) == "mmio_hole = %d" % int(res["mmio_hole_mib"]),
