@@ -720,7 +720,10 @@ static enum mmio_status check_in_ports(const struct books *b, const struct mmio_
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 	ports_taken_init(b, taken);
 	st = place_in_ports(b, taken, devs, specs, n, want_port, out, err);
-	if (st == MMIO_OK && b->nres)
+	/* Reservations live behind ports only where devices go behind ports;
+	 * elsewhere (a pc guest's pci-bridge named by the caller) they are on
+	 * the root bus, where the port's windows were used already. */
+	if (st == MMIO_OK && b->nres && books_port_mode(b))
 		st = place_reservations_in_ports(b, taken, err);
 	free(taken);
 	return st;
@@ -731,7 +734,7 @@ size_t books_ports(const struct books *b, struct books_port_view *out, size_t ma
 	bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
 	const char **res_by = calloc(b->layout.nports + 1, sizeof(*res_by));
 
-	if (taken && res_by) {
+	if (taken && res_by && books_port_mode(b)) {
 		/* which port each reservation's devices would take now */
 		ports_taken_init(b, taken);
 		for (size_t i = 0; i < b->nres; i++)

@@ -64,6 +64,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			fuzz_layout_check(&l);
 			FUZZ_CHECK(slots.nports <= QMP_MAX_PORTS);
+			/* every port's windows (read or modelled) make a valid space:
+			 * the books build one per free port */
+			for (size_t i = 0; i < l.nports; i++)
+				qmp_map_port_io_model(&l, i);
+			for (size_t i = 0; i < l.nports; i++) {
+				const struct tsd_port *pt = &l.ports[i];
+				struct mmio_window w[3];
+				unsigned nw = 0;
+				FUZZ_CHECK(memchr(pt->id, '\0', sizeof(pt->id)) && pt->id[0]);
+				for (unsigned k = 0; k < 3; k++)
+					if (pt->present[k]) {
+						FUZZ_CHECK(pt->windows_known);
+						w[nw] = pt->win[k];
+						w[nw++].flags |= MMIO_WF_BRIDGE;
+					}
+				struct mmio_space psp;
+				struct mmio_space_params pp = { .windows = w, .nwin = nw };
+				fuzz_err_poison(&err);
+				st = mmio_space_init(&psp, &pp, &err);
+				FUZZ_CHECK(st == MMIO_OK);
+				if (st == MMIO_OK) {
+					if (mmio_bars_parse("bars:mem32:4K,io:256,mem64p:1M", &dev, NULL) != MMIO_OK)
+						abort();
+					(void)mmio_place(&psp, &dev, 1, NULL, &err);
+					mmio_space_free(&psp);
+				}
+			}
 			f = qmp_map_free_root_slot(&slots);
 			FUZZ_CHECK(f == -1 || (f >= 1 && f <= 31));
 			(void)qmp_map_free_slots(h.machine, &slots);

@@ -640,6 +640,41 @@ static void test_ports_reserve(void)
 	books_free(&b);
 }
 
+/* A pc guest (devices on the root bus) with a pci-bridge named by the
+ * caller: root reservations stay on the root bus and do not take the port. */
+static void test_ports_named_on_root_guest(void)
+{
+	struct books b;
+	struct mmio_error err = { 0 };
+	struct books_entry out;
+	struct tsd_layout l;
+	struct tsd_port br;
+
+	books_init(&b);
+	memset(&l, 0, sizeof(l));
+	memset(&br, 0, sizeof(br));
+	snprintf(br.id, sizeof(br.id), "br1");
+	br.empty = br.windows_known = true;
+	br.present[TSD_PORT_WIN_MEM] = true;
+	br.win[TSD_PORT_WIN_MEM] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = 0xE0600000,
+							 .end = 0xE0800000 };
+	l.nwin = 1;
+	l.win[0] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = 0xE0000000, .end = 0xE0800000 };
+	l.free_slots = -1;
+	l.ports = &br;
+	l.nports = 1;
+	if (books_set_layout(&b, &l, &err) != MMIO_OK)
+		abort();
+	tap_ok(!books_port_mode(&b), "root guest with a bridge: not port mode");
+	tap_ok(reserve(&b, "bars:mem32:1M", "r1", &err) == MMIO_OK, "root guest: reservation r1 on the root bus");
+	tap_ok(check1(&b, "bars:mem32:1M", "br1", &out, &err) == MMIO_OK && strcmp(out.port, "br1") == 0 &&
+	       out.bars[0].addr == 0xE0600000,
+	       "root guest: a device asked behind br1 fits there; root reservation r1 is not moved "
+	       "behind the port (%s)", err.msg);
+	tap_is_str(port_view(&b, "br1").state, "empty", "root guest: br1 stays empty, not reserved");
+	books_free(&b);
+}
+
 static void test_ports_edge(void)
 {
 	struct books b;
@@ -820,6 +855,7 @@ int main(void)
 	test_ports_hold();
 	test_ports_reserve();
 	test_ports_edge();
+	test_ports_named_on_root_guest();
 	test_ports_state();
 	tap_done();
 	return tap_exit();
