@@ -79,10 +79,11 @@ try:
             t.ok(g.get("id") == uuid and g.get("uuid") == uuid,
                  "libvirt: %s: id and uuid are the domain's uuid" % name, g)
             t.ok(g.get("backend") == spec, "libvirt: %s: backend %s" % (name, spec), g.get("backend"))
-            t.ok(g.get("devices") == [] and g.get("reservations") == [] and g.get("attaches") == [],
+            t.ok(g.get("devices") == [] and g.get("reservations") == [] and g.get("attaches") == [] and
+                 g.get("ports") == [],
                  "libvirt: %s: no devices, reservations or attaches" % name, g)
-            t.ok(set(g) == {"id", "name", "uuid", "backend", "can_attach", "windows", "devices",
-                            "reservations", "attaches"},
+            t.ok(set(g) == {"id", "name", "uuid", "backend", "can_attach", "windows", "ports",
+                            "devices", "reservations", "attaches"},
                  "libvirt: %s: exactly the documented fields" % name, sorted(g))
         t.ok(gs.get("pc-small", {}).get("can_attach") is True and
              gs.get("q35-big", {}).get("can_attach") is True,
