@@ -160,7 +160,11 @@ static int parse_bar_line(const char *s, struct tsd_live_bar *out)
 		s += 7;
 	} else {
 		unsigned bits;
-		if (sscanf(s, "%u bit%n", &bits, &n) != 1 || (bits != 32 && bits != 64))
+		/* %n is only stored when " bit" matched: n must not keep the
+		 * length of the "BARn: " scan above (a line cut after the
+		 * number made s run past the end: found by fuzz-info-pci) */
+		n = 0;
+		if (sscanf(s, "%u bit%n", &bits, &n) != 1 || n == 0 || (bits != 32 && bits != 64))
 			return -1;
 		s += n;
 		if (strncmp(s, " prefetchable", 13) == 0) {

@@ -175,6 +175,15 @@ static void test_info_pci(void)
 	const char *unaligned = "  Bus  0, device   3, function 0:\n      BAR0: 32 bit memory at 0xf0000400 [0xf0000bff].\n";
 	tap_ok(tsd_libxl_parse_info_pci(unaligned, &bars, &n, &err) == MMIO_E_INVALID,
 	       "a BAR address not aligned to its size is rejected (fuzz finding)");
+	/* a line cut after the width: " bit" never matched, so %n was never
+	 * stored; the stale "BARn: " length used to move past the end
+	 * (fuzz finding, ASan stack-buffer-overflow) */
+	static const char cut[] = "  Bus  0, device   3, function 0:\n      BAR0: 32";
+	char *heap = malloc(sizeof(cut));
+	memcpy(heap, cut, sizeof(cut));
+	tap_ok(tsd_libxl_parse_info_pci(heap, &bars, &n, &err) == MMIO_E_INVALID,
+	       "a BAR line cut after its width is rejected (fuzz finding)");
+	free(heap);
 }
 
 static struct tsd_live_bar mk(const char *dev, unsigned idx, enum mmio_bar_kind kind,
