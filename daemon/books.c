@@ -500,23 +500,62 @@ static const char *port_attach(const struct books *b, const char *id)
 	return NULL;
 }
 
-/* Ports a new device cannot go behind: something is there, an attach
- * holds it, or its windows are not programmed. */
-static void ports_taken_init(const struct books *b, bool *taken)
+/* What one placement call knows about the ports: which cannot take a
+ * device (a PCIe port with something behind it or held, or no windows
+ * yet), and what devices placed earlier in the same call took behind a
+ * multi-slot bridge. */
+struct port_ctx {
+	size_t n;
+	bool *taken;
+	struct rangev *extra;
+};
+
+static void port_ctx_free(struct port_ctx *pc)
 {
-	for (size_t i = 0; i < b->layout.nports; i++) {
-		const struct tsd_port *p = &b->layout.ports[i];
-		taken[i] = !p->empty || !p->windows_known || port_attach(b, p->id) != NULL;
-	}
+	for (size_t i = 0; pc->extra && i < pc->n; i++)
+		free(pc->extra[i].v);
+	free(pc->extra);
+	free(pc->taken);
+	memset(pc, 0, sizeof(*pc));
 }
 
-/* The free space behind an empty port: its windows in bus-resource
- * order (io, mem, pref), nothing used. */
-static enum mmio_status port_space(const struct books *b, const struct tsd_port *p,
+static int port_ctx_init(const struct books *b, struct port_ctx *pc)
+{
+	pc->n = b->layout.nports;
+	pc->taken = calloc(pc->n + 1, sizeof(*pc->taken));
+	pc->extra = calloc(pc->n + 1, sizeof(*pc->extra));
+	if (!pc->taken || !pc->extra) {
+		port_ctx_free(pc);
+		return -1;
+	}
+	for (size_t i = 0; i < pc->n; i++) {
+		const struct tsd_port *p = &b->layout.ports[i];
+		pc->taken[i] = !p->windows_known ||
+			       (!p->multi_slot && (!p->empty || port_attach(b, p->id) != NULL));
+	}
+	return 0;
+}
+
+/* The bus number of a live BAR's "SS:dd.f" guest slot, -1 if none. */
+static int slot_bus(const char *slot)
+{
+	char *end;
+	unsigned long v = strtoul(slot, &end, 16);
+	return end != slot && *end == ':' && v < 256 ? (int)v : -1;
+}
+
+/* The free space behind a port: its windows in bus-resource order (io,
+ * mem, pref) minus, for a multi-slot bridge, the BARs of the devices
+ * already behind it (live, or predicted for mmiod's own attaches) and
+ * those placed earlier in this call. */
+static enum mmio_status port_space(const struct books *b, const struct port_ctx *pc, size_t pi,
 				   struct mmio_space *sp, struct mmio_error *err)
 {
+	const struct tsd_port *p = &b->layout.ports[pi];
 	struct mmio_window w[3];
+	struct rangev used = { 0 };
 	unsigned n = 0;
+	enum mmio_status st;
 
 	for (unsigned i = 0; i < 3; i++)
 		if (p->present[i]) {
@@ -524,12 +563,46 @@ static enum mmio_status port_space(const struct books *b, const struct tsd_port 
 			w[n].flags |= MMIO_WF_BRIDGE;
 			n++;
 		}
+	if (p->multi_slot) {
+		int r = 0;
+		for (size_t i = 0; r == 0 && i < b->layout.nbars; i++) {
+			const struct tsd_live_bar *lb = &b->layout.bars[i];
+			if (lb->addr == TSD_ADDR_UNASSIGNED || slot_bus(lb->guest_slot) != p->secondary)
+				continue;
+			r = rangev_push(&used, lb->addr, lb->bar.size);
+		}
+		for (size_t i = 0; r == 0 && i < b->nattach; i++)
+			if (strcmp(b->attaches[i].e.port, p->id) == 0)
+				r = push_entry(&used, &b->attaches[i].e);
+		for (size_t i = 0; r == 0 && pc && i < pc->extra[pi].n; i++)
+			r = rangev_push(&used, pc->extra[pi].v[i].start,
+					pc->extra[pi].v[i].end - pc->extra[pi].v[i].start);
+		if (r < 0) {
+			free(used.v);
+			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		}
+	}
 	struct mmio_space_params prm = {
-		.windows = w, .nwin = n,
+		.windows = w, .nwin = n, .used = used.v, .nused = used.n,
 		.clip = b->layout.clip, .nclip = b->layout.nclip,
 		.min_mem = b->layout.min_mem,
 	};
-	return mmio_space_init(sp, &prm, err);
+	st = mmio_space_init(sp, &prm, err);
+	free(used.v);
+	return st;
+}
+
+/* Device d went behind port pi (fully or partly placed, as pl says). */
+static void port_take(struct port_ctx *pc, const struct tsd_port *p, size_t pi,
+		      const struct mmio_placement *pl)
+{
+	if (!p->multi_slot) {
+		pc->taken[pi] = true;
+		return;
+	}
+	for (size_t k = 0; pl && k < pl->n; k++)
+		if (pl->items[k].placed)
+			(void)rangev_push(&pc->extra[pi], pl->items[k].addr, pl->items[k].size);
 }
 
 static void appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -550,22 +623,28 @@ static void appendf(char *buf, size_t len, const char *fmt, ...)
  * nowhere is still counted as plugged into the first free port (partly
  * placed, as the guest would leave it), so what follows is placed as the
  * guest would see it.  out (may be NULL) gets each device's placement
- * and port; taken is updated. */
-static enum mmio_status place_in_ports(const struct books *b, bool *taken,
+ * and port; pc is updated. */
+static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *pc,
 				       const struct mmio_device *devs, const char *const *specs,
 				       size_t n, const char *want_port, struct books_entry *out,
 				       struct mmio_error *err)
 {
 	enum mmio_status st = MMIO_OK;
 	struct mmio_placement *pl = mmio_placement_alloc(1);
+	struct mmio_placement *first_pl = mmio_placement_alloc(1);
 
-	if (!pl)
+	if (!pl || !first_pl) {
+		free(pl);
+		free(first_pl);
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
+	}
 	for (size_t d = 0; d < n; d++) {
 		const char *want = d == 0 ? want_port : NULL;
 		char why[sizeof(err->msg)] = "";
 		size_t first = SIZE_MAX, tried = 0;
 		bool done = false;
+
+		first_pl->n = 0;
 
 		if (out)
 			books_entries_fill(NULL, &devs[d], specs ? &specs[d] : NULL, 1, NULL, &out[d]);
@@ -584,7 +663,7 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 						    known[0] ? known : "none");
 				break;
 			}
-			if (taken[i]) {
+			if (pc->taken[i]) {
 				const struct tsd_port *p = &b->layout.ports[i];
 				const char *by = port_attach(b, p->id);
 				if (st == MMIO_OK)
@@ -604,7 +683,7 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 			struct mmio_error e = { 0 };
 			enum mmio_status ps;
 
-			if (taken[i] || (want && strcmp(p->id, want) != 0))
+			if (pc->taken[i] || (want && strcmp(p->id, want) != 0))
 				continue;
 			if (p->native_hotplug) {
 				mmio_error_set(err, MMIO_E_UNSUPPORTED,
@@ -612,9 +691,10 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 					       "(pciehp), which re-sizes the port's windows when a device "
 					       "arrives; mmiod does not model that (docs/model.md)", p->id);
 				free(pl);
+				free(first_pl);
 				return MMIO_E_UNSUPPORTED;
 			}
-			if (port_space(b, p, &sp, &e) != MMIO_OK) {
+			if (port_space(b, pc, i, &sp, &e) != MMIO_OK) {
 				appendf(why, sizeof(why), "%sport %s: %s", tried ? "; " : "", p->id, e.msg);
 				tried++;
 				if (first == SIZE_MAX)
@@ -631,10 +711,12 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 				}
 			}
 			mmio_space_free(&sp);
+			if (ps == MMIO_OK || first == SIZE_MAX)
+				memcpy(first_pl, pl, sizeof(*pl) + pl->n * sizeof(pl->items[0]));
 			if (first == SIZE_MAX)
 				first = i;
 			if (ps == MMIO_OK) {
-				taken[i] = true;
+				port_take(pc, p, i, pl);
 				done = true;
 			} else if (ps == MMIO_E_NOSPACE) {
 				/* The first port's reason in full (the kernel's words and
@@ -658,6 +740,7 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 				tried++;
 			} else {
 				free(pl);
+				free(first_pl);
 				if (err)
 					*err = e;
 				return ps;
@@ -665,8 +748,8 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 		}
 		if (done)
 			continue;
-		if (first != SIZE_MAX)
-			taken[first] = true;    /* plugged there, partly placed */
+		if (first != SIZE_MAX)       /* plugged there, partly placed */
+			port_take(pc, &b->layout.ports[first], first, first_pl);
 		if (st == MMIO_OK) {
 			if (tried)
 				st = mmio_error_set(err, MMIO_E_NOSPACE, "%s", why);
@@ -682,18 +765,19 @@ static enum mmio_status place_in_ports(const struct books *b, bool *taken,
 		}
 	}
 	free(pl);
+	free(first_pl);
 	return st;
 }
 
 /* Every reservation's devices behind the ports left, in creation order.
  * On NOSPACE err names the first reservation that no longer fits. */
-static enum mmio_status place_reservations_in_ports(const struct books *b, bool *taken,
+static enum mmio_status place_reservations_in_ports(const struct books *b, struct port_ctx *pc,
 						    struct mmio_error *err)
 {
 	for (size_t i = 0; i < b->nres; i++) {
 		struct mmio_error why = { 0 };
 		for (size_t j = 0; j < b->res[i].n; j++) {
-			enum mmio_status st = place_in_ports(b, taken, &b->res[i].devs[j].dev, NULL, 1,
+			enum mmio_status st = place_in_ports(b, pc, &b->res[i].devs[j].dev, NULL, 1,
 							     NULL, NULL, &why);
 			if (st == MMIO_E_NOSPACE)
 				return mmio_error_set(err, MMIO_E_NOSPACE,
@@ -713,42 +797,39 @@ static enum mmio_status check_in_ports(const struct books *b, const struct mmio_
 				       const char *const *specs, size_t n, const char *want_port,
 				       struct books_entry *out, struct mmio_error *err)
 {
-	bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
+	struct port_ctx pc = { 0 };
 	enum mmio_status st;
 
-	if (!taken)
+	if (port_ctx_init(b, &pc) < 0)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-	ports_taken_init(b, taken);
-	st = place_in_ports(b, taken, devs, specs, n, want_port, out, err);
+	st = place_in_ports(b, &pc, devs, specs, n, want_port, out, err);
 	/* Reservations live behind ports only where devices go behind ports;
 	 * elsewhere (a pc guest's pci-bridge named by the caller) they are on
 	 * the root bus, where the port's windows were used already. */
 	if (st == MMIO_OK && b->nres && books_port_mode(b))
-		st = place_reservations_in_ports(b, taken, err);
-	free(taken);
+		st = place_reservations_in_ports(b, &pc, err);
+	port_ctx_free(&pc);
 	return st;
 }
 
 size_t books_ports(const struct books *b, struct books_port_view *out, size_t max)
 {
-	bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
+	struct port_ctx pc = { 0 };
 	const char **res_by = calloc(b->layout.nports + 1, sizeof(*res_by));
 
-	if (taken && res_by && books_port_mode(b)) {
+	if (res_by && books_port_mode(b) && port_ctx_init(b, &pc) == 0) {
 		/* which port each reservation's devices would take now */
-		ports_taken_init(b, taken);
 		for (size_t i = 0; i < b->nres; i++)
 			for (size_t j = 0; j < b->res[i].n; j++) {
-				bool before[64];
-				size_t np = b->layout.nports < 64 ? b->layout.nports : 64;
-				memcpy(before, taken, np * sizeof(*taken));
-				if (place_in_ports(b, taken, &b->res[i].devs[j].dev, NULL, 1, NULL, NULL,
+				struct books_entry e;
+				if (place_in_ports(b, &pc, &b->res[i].devs[j].dev, NULL, 1, NULL, &e,
 						   NULL) != MMIO_OK)
 					continue;
-				for (size_t k = 0; k < np; k++)
-					if (taken[k] && !before[k])
+				for (size_t k = 0; k < b->layout.nports; k++)
+					if (strcmp(b->layout.ports[k].id, e.port) == 0 && !res_by[k])
 						res_by[k] = b->res[i].id;
 			}
+		port_ctx_free(&pc);
 	}
 	for (size_t i = 0; i < b->layout.nports && i < max; i++) {
 		const struct tsd_port *p = &b->layout.ports[i];
@@ -757,6 +838,10 @@ size_t books_ports(const struct books *b, struct books_port_view *out, size_t ma
 		out[i].by = "";
 		if (!p->windows_known) {
 			out[i].state = "unprogrammed";
+		} else if (p->multi_slot) {
+			/* a bridge with slots: devices share its windows */
+			out[i].state = !p->empty || by || (res_by && res_by[i]) ? "in-use" : "empty";
+			out[i].by = by ? by : res_by && res_by[i] ? res_by[i] : "";
 		} else if (!p->empty) {
 			out[i].state = "occupied";
 		} else if (by) {
@@ -769,7 +854,6 @@ size_t books_ports(const struct books *b, struct books_port_view *out, size_t ma
 			out[i].state = "empty";
 		}
 	}
-	free(taken);
 	free(res_by);
 	return b->layout.nports;
 }
@@ -913,14 +997,13 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 	}
 	/* existing reservations first (creation order), then the new one */
 	if (books_port_mode(b)) {
-		bool *taken = calloc(b->layout.nports + 1, sizeof(*taken));
-		if (!taken) {
+		struct port_ctx pc = { 0 };
+		if (port_ctx_init(b, &pc) < 0) {
 			st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
 			goto out;
 		}
-		ports_taken_init(b, taken);
-		st = place_in_ports(b, taken, all, allspecs, k, NULL, ents, err);
-		free(taken);
+		st = place_in_ports(b, &pc, all, allspecs, k, NULL, ents, err);
+		port_ctx_free(&pc);
 		if (st != MMIO_OK)
 			goto out;
 		goto add;

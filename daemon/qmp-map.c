@@ -338,7 +338,8 @@ void qmp_map_port_windows(json_object *bus, struct tsd_port *p)
 	memset(p->win_source, 0, sizeof(p->win_source));
 	/* Before the firmware ran (-S) the bus is not numbered and the
 	 * windows are whatever reset left: not the guest's. */
-	p->windows_known = jint(bus, "secondary", &secondary) && secondary > 0;
+	p->windows_known = jint(bus, "secondary", &secondary) && secondary > 0 && secondary < 256;
+	p->secondary = p->windows_known ? (uint8_t)secondary : 0;
 	if (!p->windows_known)
 		return;
 	if (bridge_range(bus, "io_range", &s, &e) && e <= 0x10000) {
@@ -394,8 +395,19 @@ void qmp_map_port_io_model(struct tsd_layout *l, size_t i)
 	}
 }
 
+bool qmp_map_bridge_multi_slot(unsigned vendor, unsigned device)
+{
+	/* QEMU 7.2's conventional PCI bridges: pci-bridge (1b36:0001),
+	 * pcie-pci-bridge (1b36:000e), i82801b11-bridge (8086:244e).  Every
+	 * other bridge on a root bus is a PCIe port (pcie-root-port 1b36:000c,
+	 * ioh3420 8086:3420, ...) with one slot behind it. */
+	return (vendor == 0x1b36 && (device == 0x0001 || device == 0x000e)) ||
+	       (vendor == 0x8086 && device == 0x244e);
+}
+
 static enum mmio_status add_port(struct pci_acc *acc, const char *id, const char *slot,
-				 json_object *br, bool empty, struct mmio_error *err)
+				 json_object *br, bool empty, unsigned vendor, unsigned device,
+				 struct mmio_error *err)
 {
 	json_object *bus;
 
@@ -412,6 +424,7 @@ static enum mmio_status add_port(struct pci_acc *acc, const char *id, const char
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	snprintf(p->guest_slot, sizeof(p->guest_slot), "%s", slot);
 	p->empty = empty;
+	p->multi_slot = qmp_map_bridge_multi_slot(vendor, device);
 	if (json_object_object_get_ex(br, "bus", &bus) && json_object_is_type(bus, json_type_object))
 		qmp_map_port_windows(bus, p);
 	return MMIO_OK;
@@ -465,7 +478,15 @@ static enum mmio_status pci_devices(json_object *devs, int depth, struct pci_acc
 			/* Bridges on the root bus with an id are the ports a device
 			 * can be hot-plugged behind; their windows bound it. */
 			if (depth == 0 && bus == 0 && qid && *qid) {
-				enum mmio_status st = add_port(acc, qid, bdf, br, !has_devs, err);
+				json_object *idobj;
+				int64_t ven = 0, did = 0;
+				if (json_object_object_get_ex(dev, "id", &idobj)) {
+					jint(idobj, "vendor", &ven);
+					jint(idobj, "device", &did);
+				}
+				enum mmio_status st = add_port(acc, qid, bdf, br, !has_devs,
+							       (unsigned)ven & 0xffff,
+							       (unsigned)did & 0xffff, err);
 				if (st != MMIO_OK)
 					return st;
 			}

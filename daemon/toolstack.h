@@ -59,6 +59,11 @@ struct tsd_port {
 	char id[64];            /* the toolstack's id for the port: device_add bus= */
 	char guest_slot[16];    /* the port itself as the guest sees it: "00:10.0" */
 	bool empty;             /* nothing behind it */
+	/* A conventional PCI bridge (QEMU pci-bridge, pcie-pci-bridge) has 32
+	 * slots: several devices share its windows.  A PCIe root port takes
+	 * one device (slot 0) and is full once something is behind it. */
+	bool multi_slot;
+	uint8_t secondary;      /* its bus number (live BARs "SS:dd.f" behind it); 0 = unknown */
 	bool windows_known;     /* the firmware numbered its bus and programmed its windows */
 	bool native_hotplug;    /* the guest uses native PCIe hot-plug (pciehp) here, which
 				 * re-sizes the windows at hot-plug: not modelled */

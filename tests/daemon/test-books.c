@@ -675,6 +675,62 @@ static void test_ports_named_on_root_guest(void)
 	books_free(&b);
 }
 
+/* A conventional PCI bridge has slots: devices share its windows, the
+ * live BARs on its bus are used, and it is never "full". */
+static void test_ports_multi_slot(void)
+{
+	struct books b;
+	struct mmio_error err = { 0 };
+	struct books_entry out[2];
+	struct tsd_layout l;
+	struct tsd_port br;
+	struct tsd_live_bar live = { .device = "x1", .guest_slot = "02:01.0",
+				     .bar = { .index = 0, .kind = MMIO_BAR_MEM32, .size = 1 << 20 },
+				     .addr = 0xE0600000, .source = TSD_SRC_TOOLSTACK };
+
+	books_init(&b);
+	memset(&l, 0, sizeof(l));
+	memset(&br, 0, sizeof(br));
+	snprintf(br.id, sizeof(br.id), "br1");
+	br.multi_slot = true;
+	br.secondary = 2;
+	br.windows_known = true;
+	br.empty = false;
+	br.present[TSD_PORT_WIN_MEM] = true;
+	br.win[TSD_PORT_WIN_MEM] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = 0xE0600000,
+							 .end = 0xE0A00000 };
+	l.nwin = 1;
+	l.win[0] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = 0xE0000000, .end = 0xE1000000 };
+	l.free_slots = -1;
+	l.ports = &br;
+	l.nports = 1;
+	l.bars = &live;
+	l.nbars = 1;
+	l.ports_only = true;
+	if (books_set_layout(&b, &l, &err) != MMIO_OK)
+		abort();
+	tap_ok(check1(&b, "bars:mem32:1M", NULL, &out[0], &err) == MMIO_OK && strcmp(out[0].port, "br1") == 0 &&
+	       out[0].bars[0].addr == 0xE0700000,
+	       "multi-slot bridge: a device goes behind it although a device is there, after that "
+	       "device's live BAR (%s)", err.msg);
+	tap_is_str(port_view(&b, "br1").state, "in-use", "multi-slot bridge: state in-use");
+	struct mmio_device two[2] = { dev("bars:mem32:2M"), dev("bars:mem32:2M") };
+	const char *specs[2] = { "bars:mem32:2M", "bars:mem32:2M" };
+	tap_ok(books_check_port(&b, two, specs, 2, NULL, out, &err) == MMIO_E_NOSPACE &&
+	       out[0].bars[0].placed && out[0].bars[0].addr == 0xE0800000 && !out[1].bars[0].placed &&
+	       strcmp(out[1].port, "br1") == 0,
+	       "multi-slot bridge: two 2M devices in one check share the 4M window: the second finds "
+	       "no room (%s)", err.msg);
+	tap_ok(admit_port(&b, "bars:mem32:1M", "a1", NULL, &err) == MMIO_OK &&
+	       strcmp(b.attaches[0].e.port, "br1") == 0 && b.attaches[0].e.bars[0].addr == 0xE0700000,
+	       "multi-slot bridge: an attach is held behind it");
+	tap_ok(check1(&b, "bars:mem32:1M", NULL, &out[0], &err) == MMIO_OK &&
+	       out[0].bars[0].addr == 0xE0800000,
+	       "multi-slot bridge: the next device goes after the held one, the bridge stays usable");
+	tap_is_str(port_view(&b, "br1").by, "a1", "multi-slot bridge: in use by the attach");
+	books_free(&b);
+}
+
 static void test_ports_edge(void)
 {
 	struct books b;
@@ -856,6 +912,7 @@ int main(void)
 	test_ports_reserve();
 	test_ports_edge();
 	test_ports_named_on_root_guest();
+	test_ports_multi_slot();
 	test_ports_state();
 	tap_done();
 	return tap_exit();

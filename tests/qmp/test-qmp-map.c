@@ -793,9 +793,19 @@ static void test_spec_value(void)
 	tap_ok(!tsd_spec_value(big, "bus", buf, sizeof(buf)), "spec_value: a 293-byte value in 64 -> false");
 }
 
+static void test_bridge_kinds(void)
+{
+	tap_ok(qmp_map_bridge_multi_slot(0x1b36, 0x0001), "pci-bridge (1b36:0001) has slots");
+	tap_ok(qmp_map_bridge_multi_slot(0x1b36, 0x000e), "pcie-pci-bridge (1b36:000e) has slots");
+	tap_ok(qmp_map_bridge_multi_slot(0x8086, 0x244e), "i82801b11-bridge (8086:244e) has slots");
+	tap_ok(!qmp_map_bridge_multi_slot(0x1b36, 0x000c), "pcie-root-port (1b36:000c) takes one device");
+	tap_ok(!qmp_map_bridge_multi_slot(0x8086, 0x3420), "ioh3420 (8086:3420) takes one device");
+}
+
 int main(void)
 {
 	test_u64();
+	test_bridge_kinds();
 	test_windows_pc();
 	test_windows_q35();
 	test_hole64_drift();
