@@ -605,18 +605,6 @@ static void port_take(struct port_ctx *pc, const struct tsd_port *p, size_t pi,
 			(void)rangev_push(&pc->extra[pi], pl->items[k].addr, pl->items[k].size);
 }
 
-static void appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void appendf(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t off = strlen(buf);
-	va_list ap;
-
-	if (off + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + off, len - off, fmt, ap);
-	va_end(ap);
-}
 
 /* Places devs[0..n) one after another, each behind the first free port
  * it fits (devs[0] behind want_port if given).  A device that fits
@@ -656,7 +644,7 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 			if (i == b->layout.nports) {
 				char known[300] = "";
 				for (size_t j = 0; j < b->layout.nports; j++)
-					appendf(known, sizeof(known), "%s%s", j ? ", " : "",
+					tsd_appendf(known, sizeof(known), "%s%s", j ? ", " : "",
 						b->layout.ports[j].id);
 				st = mmio_error_set(err, MMIO_E_NOTFOUND,
 						    "the guest has no hot-plug port %.64s (ports: %s)", want,
@@ -695,7 +683,7 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 				return MMIO_E_UNSUPPORTED;
 			}
 			if (port_space(b, pc, i, &sp, &e) != MMIO_OK) {
-				appendf(why, sizeof(why), "%sport %s: %s", tried ? "; " : "", p->id, e.msg);
+				tsd_appendf(why, sizeof(why), "%sport %s: %s", tried ? "; " : "", p->id, e.msg);
 				tried++;
 				if (first == SIZE_MAX)
 					first = i;
@@ -722,7 +710,7 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 				/* The first port's reason in full (the kernel's words and
 				 * the windows); the others by the BAR that failed. */
 				if (!tried) {
-					appendf(why, sizeof(why), "behind port %s: %s", p->id, e.msg);
+					tsd_appendf(why, sizeof(why), "behind port %s: %s", p->id, e.msg);
 				} else {
 					char what[80] = "?";
 					for (size_t k = 0; k < pl->n; k++)
@@ -734,7 +722,7 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 								 devs[d].bars[pl->items[k].bar].index, desc);
 							break;
 						}
-					appendf(why, sizeof(why), "%s port %s: %s no space", tried == 1 ?
+					tsd_appendf(why, sizeof(why), "%s port %s: %s no space", tried == 1 ?
 						"; nor behind any other free port:" : ",", p->id, what);
 				}
 				tried++;

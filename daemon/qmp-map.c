@@ -719,17 +719,6 @@ fail:
 
 /* ---- declared vs real BARs -------------------------------------------------- */
 
-static void appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void appendf(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t used = strlen(buf);
-	va_list ap;
-	if (used + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + used, len - used, fmt, ap);
-	va_end(ap);
-}
 
 static void bar_words(const struct mmio_bar *b, char *buf, size_t len)
 {
@@ -760,17 +749,17 @@ bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout
 			continue;
 		same = false;
 		if (diff[0])
-			appendf(diff, difflen, "; ");
+			tsd_appendf(diff, difflen, "; ");
 		if (d)
 			bar_words(d, a, sizeof(a));
 		if (r)
 			bar_words(r, b, sizeof(b));
 		if (d && r)
-			appendf(diff, difflen, "BAR%u: declared %s, QEMU has %s", i, a, b);
+			tsd_appendf(diff, difflen, "BAR%u: declared %s, QEMU has %s", i, a, b);
 		else if (d)
-			appendf(diff, difflen, "BAR%u: declared %s, QEMU has none", i, a);
+			tsd_appendf(diff, difflen, "BAR%u: declared %s, QEMU has none", i, a);
 		else
-			appendf(diff, difflen, "BAR%u: QEMU has %s, not declared", i, b);
+			tsd_appendf(diff, difflen, "BAR%u: QEMU has %s, not declared", i, b);
 	}
 	return same;
 }

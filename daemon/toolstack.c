@@ -3,6 +3,8 @@
  * small helpers every back end shares. */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,4 +140,16 @@ bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len)
 		p = *q ? q + 1 : NULL;
 	}
 	return false;
+}
+
+void tsd_appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
 }

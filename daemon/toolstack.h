@@ -192,6 +192,9 @@ struct tsd_backend {
  * not fit buf. */
 bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len);
 
+/* Appends to the NUL-terminated text in buf[len], cutting what does not fit. */
+void tsd_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* The registry (daemon/toolstack.c): drivers compiled into this build. */
 const struct tsd_driver *tsd_driver_find(const char *name);
 /* Comma-separated names of compiled-in drivers, for --help and the Backends property. */
