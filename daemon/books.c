@@ -631,6 +631,7 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 		char why[sizeof(err->msg)] = "";
 		size_t first = SIZE_MAX, tried = 0;
 		bool done = false;
+		const char *native_fail = NULL;
 
 		first_pl->n = 0;
 
@@ -673,15 +674,6 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 
 			if (pc->taken[i] || (want && strcmp(p->id, want) != 0))
 				continue;
-			if (p->native_hotplug) {
-				mmio_error_set(err, MMIO_E_UNSUPPORTED,
-					       "port %s: the guest hot-plugs with native PCIe hot-plug "
-					       "(pciehp), which re-sizes the port's windows when a device "
-					       "arrives; mmiod does not model that (docs/model.md)", p->id);
-				free(pl);
-				free(first_pl);
-				return MMIO_E_UNSUPPORTED;
-			}
 			if (port_space(b, pc, i, &sp, &e) != MMIO_OK) {
 				tsd_appendf(why, sizeof(why), "%sport %s: %s", tried ? "; " : "", p->id, e.msg);
 				tried++;
@@ -706,6 +698,14 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 			if (ps == MMIO_OK) {
 				port_take(pc, p, i, pl);
 				done = true;
+			} else if (ps == MMIO_E_NOSPACE && p->native_hotplug) {
+				/* pciehp first assigns inside the current windows, as
+				 * acpiphp does (so a fit is predicted alike); when that
+				 * fails it releases and re-sizes the windows from the
+				 * root windows, which is not modelled */
+				if (!native_fail)
+					native_fail = p->id;
+				tried++;
 			} else if (ps == MMIO_E_NOSPACE) {
 				/* The first port's reason in full (the kernel's words and
 				 * the windows); the others by the BAR that failed. */
@@ -736,6 +736,16 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 		}
 		if (done)
 			continue;
+		if (native_fail) {
+			mmio_error_set(err, MMIO_E_UNSUPPORTED,
+				       "%s does not fit the current windows of port %s, and the guest "
+				       "hot-plugs with native PCIe hot-plug (pciehp), which then "
+				       "re-sizes the port's windows from the root windows; mmiod does "
+				       "not model that (docs/model.md)", devs[d].name, native_fail);
+			free(pl);
+			free(first_pl);
+			return MMIO_E_UNSUPPORTED;
+		}
 		if (first != SIZE_MAX)       /* plugged there, partly placed */
 			port_take(pc, &b->layout.ports[first], first, first_pl);
 		if (st == MMIO_OK) {

@@ -738,15 +738,22 @@ static void test_ports_edge(void)
 	struct books_entry out;
 	struct tsd_port ports[3];
 
-	/* pciehp */
+	/* pciehp: what fits the current windows is placed as with acpiphp (its
+	 * first pass); what does not would make the guest re-size them */
 	ports_make(ports);
-	ports[0].native_hotplug = true;
+	for (int i = 0; i < 3; i++)
+		ports[i].native_hotplug = true;
 	books_with_ports(&b, ports, 3);
-	tap_ok(check1(&b, "bars:mem32:1M", NULL, &out, &err) == MMIO_E_UNSUPPORTED,
-	       "ports: native PCIe hot-plug on the port: UNSUPPORTED");
-	tap_contains(err.msg, "does not model", "ports: mmiod does not model it");
+	tap_ok(check1(&b, "bars:mem32:1M", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp1") == 0,
+	       "ports, pciehp: a device that fits the current windows is placed (%s)", err.msg);
+	tap_ok(check1(&b, "bars:mem64p:512M", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp2") == 0,
+	       "ports, pciehp: the first port whose current windows fit it (%s)", err.msg);
+	tap_ok(check1(&b, "bars:mem64p:2G", NULL, &out, &err) == MMIO_E_UNSUPPORTED,
+	       "ports, pciehp: fits no port's current windows: UNSUPPORTED");
+	tap_contains(err.msg, "does not model", "ports: mmiod does not model the re-sizing");
 	tap_contains(err.msg, "rp1", "ports: the port is named");
-	tap_ok(admit_port(&b, "bars:mem32:1M", "a1", NULL, &err) == MMIO_E_UNSUPPORTED && b.nattach == 0,
+	tap_contains(err.msg, "pciehp", "ports: pciehp is named");
+	tap_ok(admit_port(&b, "bars:mem64p:2G", "a1", NULL, &err) == MMIO_E_UNSUPPORTED && b.nattach == 0,
 	       "ports: admission refuses it too");
 	books_free(&b);
 
