@@ -490,12 +490,22 @@ void books_bar_window_name(const struct books_entry *e, const struct books_bar *
 			 bb->window == MMIO_WIN_IO ? "io" : bb->pref_window ? "pref" : "mem");
 }
 
-/* Who has port i: an attach (any state), else "" (reservations are
- * placed per call). */
+/* Whether an attach still takes room: in flight, or its device is in the
+ * guest.  One whose device left outside mmiod (a device_del by someone
+ * else) is forgotten at the next reconciliation; until then it must not
+ * keep its port. */
+static bool attach_present(const struct books *b, const struct books_attach *a)
+{
+	return a->state == BOOKS_ATTACH_INFLIGHT ||
+	       books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id);
+}
+
+/* The attach behind port `id`, NULL if none (reservations are placed per
+ * call). */
 static const char *port_attach(const struct books *b, const char *id)
 {
 	for (size_t i = 0; i < b->nattach; i++)
-		if (strcmp(b->attaches[i].e.port, id) == 0)
+		if (strcmp(b->attaches[i].e.port, id) == 0 && attach_present(b, &b->attaches[i]))
 			return b->attaches[i].id;
 	return NULL;
 }
@@ -572,7 +582,8 @@ static enum mmio_status port_space(const struct books *b, const struct port_ctx 
 			r = rangev_push(&used, lb->addr, lb->bar.size);
 		}
 		for (size_t i = 0; r == 0 && i < b->nattach; i++)
-			if (strcmp(b->attaches[i].e.port, p->id) == 0)
+			if (strcmp(b->attaches[i].e.port, p->id) == 0 &&
+			    attach_present(b, &b->attaches[i]))
 				r = push_entry(&used, &b->attaches[i].e);
 		for (size_t i = 0; r == 0 && pc && i < pc->extra[pi].n; i++)
 			r = rangev_push(&used, pc->extra[pi].v[i].start,
