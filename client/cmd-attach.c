@@ -32,6 +32,10 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 		mmioctl_usage_error("--reservation: empty reservation id");
 		return MMIOCTL_EXIT_USAGE;
 	}
+	if (c->port && !*c->port) {
+		mmioctl_usage_error("%s: --port: empty port name (see: mmioctl status %s)", c->verb, guest);
+		return MMIOCTL_EXIT_USAGE;
+	}
 	r = bus_connect(c);
 	if (r)
 		return r;

@@ -216,6 +216,11 @@ int cmd_check(struct mmioctl *c, int argc, char **argv)
 
 	if ((r = guest_validate(guest, "check")) || (r = device_list_validate(argv + 1, (size_t)argc - 1, &devs, "check")))
 		return r;
+	if (c->port && !*c->port) {
+		mmioctl_usage_error("%s: --port: empty port name (see: mmioctl status %s)", c->verb, guest);
+		device_list_free(devs);
+		return MMIOCTL_EXIT_USAGE;
+	}
 	r = bus_connect(c);
 	if (r)
 		goto out;

@@ -79,6 +79,8 @@ bad "bad device in plan" '' plan --guest vm1 bars:mem32:5K
 bad "bad device in detach" "" detach vm1 0000:03:00.x
 bad "empty attach id in detach" "empty device or attach id" detach vm1 ""
 bad "empty reservation id" "empty reservation id" release vm1 ""
+bad "empty --port in check" "empty port name" check --port "" vm1 bars:mem32:4K
+bad "empty --port in attach" "empty port name" attach --port "" vm1 bars:mem32:4K
 
 # --json changes nothing about usage errors: still nothing on stdout
 expect 2 "--json with bad input" --json check vm1 bars:mem32:3000
