@@ -6,10 +6,18 @@ bench_bench_model_LDADD = lib/libmmio.a
 bench_bench_model_CFLAGS = $(AM_CFLAGS) -O2
 CLEANFILES += $(EXTRA_PROGRAMS)
 
-bench: bench/bench-model
+EXTRA_PROGRAMS += bench/bench-ports
+bench_bench_ports_SOURCES = bench/bench-ports.c
+bench_bench_ports_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+bench_bench_ports_LDADD = $(MMIOD_LIBS)
+bench_bench_ports_CFLAGS = $(AM_CFLAGS) -O2
+
+bench: bench/bench-model bench/bench-ports
 	bench/bench-model
-bench-quick: bench/bench-model
+	bench/bench-ports
+bench-quick: bench/bench-model bench/bench-ports
 	bench/bench-model --quick
+	bench/bench-ports --quick
 .PHONY: bench bench-quick
 
 EXTRA_PROGRAMS += bench/echo-service bench/bench-dbus

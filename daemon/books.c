@@ -693,7 +693,8 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 				continue;
 			}
 			pl->n = 0;
-			ps = mmio_place(&sp, &devs[d], 1, pl, &e);
+			/* only the first port that fails gets its reason in full */
+			ps = mmio_place(&sp, &devs[d], 1, pl, tried ? NULL : &e);
 			if (ps == MMIO_OK || first == SIZE_MAX) {
 				/* the fit, or the first free port's partial placement */
 				if (out) {

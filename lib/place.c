@@ -354,7 +354,9 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
 			if (ok) {
 				scratch_take(&s, wi, (struct mmio_range){ addr, addr + bar->size });
 			} else if (st == MMIO_OK) {
-				explain(sp, &s, dev, bar, err);
+				/* the reason probes every window: only when asked for */
+				if (err)
+					explain(sp, &s, dev, bar, err);
 				st = MMIO_E_NOSPACE;
 			}
 		}
