@@ -497,6 +497,24 @@ static void host_guest_down(void *ud, struct tsd_backend *be, const char *guest_
 		guest_free(g);
 }
 
+bool daemon_backend_busy(const struct daemon *d, const struct backend_inst *bi)
+{
+	for (size_t i = 0; i < d->nguests; i++)
+		if (d->guests[i]->bi == bi && d->guests[i]->ops)
+			return true;
+	return false;
+}
+
+void daemon_backend_drop_guests(struct daemon *d, struct backend_inst *bi)
+{
+	for (size_t i = d->nguests; i-- > 0;)
+		if (i < d->nguests && d->guests[i]->bi == bi) {
+			char tsd_id[sizeof(d->guests[i]->tsd_id)];
+			snprintf(tsd_id, sizeof(tsd_id), "%s", d->guests[i]->tsd_id);
+			host_guest_down(d, bi->be, tsd_id);
+		}
+}
+
 static void host_guest_changed(void *ud, struct tsd_backend *be, const char *guest_id,
 			       const struct tsd_layout *layout)
 {

@@ -50,6 +50,8 @@ struct daemon_config {
 	bool session_bus;
 	char *bus_address;
 	int verbose;
+	bool cli_backends;              /* --backend given: the config file's backends = is ignored */
+	bool cli_catalogue;             /* --catalogue or $MMIOD_CATALOGUE given */
 };
 
 struct daemon {
@@ -77,6 +79,13 @@ struct daemon {
 	bool ready;
 	bool quitting;
 };
+
+/* Reload (SIGHUP): whether a back end's guests have toolstack operations
+ * in flight (it cannot be closed then: a closing back end drops its
+ * operations without calling back), and taking all its guests down as if
+ * they went away (reservations are kept for their return). */
+bool daemon_backend_busy(const struct daemon *d, const struct backend_inst *bi);
+void daemon_backend_drop_guests(struct daemon *d, struct backend_inst *bi);
 
 /* ---- guests ---------------------------------------------------------------- */
 /* Finds a guest by id, name or uuid.  On failure fills error with

@@ -60,8 +60,8 @@ dist_check_SCRIPTS += tests/daemon/run-py \
 EXTRA_DIST += tests/daemon/busctx.py
 # With real QEMU guests (qemu-system-x86_64, TCG, stopped with -S) through
 # the qmp back end; skipped when QEMU or the back end is missing.
-TESTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py tests/daemon/test-qemu-q35.py
-dist_check_SCRIPTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py tests/daemon/test-qemu-q35.py
+TESTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py tests/daemon/test-qemu-q35.py tests/daemon/test-reload.py
+dist_check_SCRIPTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py tests/daemon/test-qemu-q35.py tests/daemon/test-reload.py
 EXTRA_DIST += tests/daemon/qemuctx.py
 
 # ---- tests/reliability ------------------------------------------------------------

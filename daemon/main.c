@@ -216,10 +216,9 @@ static void catalogue_load(struct daemon *d)
 
 /* ---- back ends ---------------------------------------------------------------- */
 
-static void backends_open(struct daemon *d)
+static void backend_open(struct daemon *d, const char *spec)
 {
-	for (size_t i = 0; d->cfg.backends && d->cfg.backends[i]; i++) {
-		const char *spec = d->cfg.backends[i];
+	{
 		const char *colon = strchr(spec, ':');
 		char name[32];
 		struct mmio_error err = { 0 };
@@ -230,7 +229,7 @@ static void backends_open(struct daemon *d)
 		if (!drv) {
 			log_error("--backend %s: no back end \"%s\" in this build (have: %s)", spec, name,
 				  tsd_driver_names());
-			continue;
+			return;
 		}
 		bi = calloc(1, sizeof(*bi));
 		struct backend_inst **v = realloc(d->backends, (d->nbackends + 1) * sizeof(*v));
@@ -239,7 +238,7 @@ static void backends_open(struct daemon *d)
 			if (v)
 				d->backends = v;
 			log_error("out of memory");
-			continue;
+			return;
 		}
 		d->backends = v;
 		bi->d = d;
@@ -258,6 +257,76 @@ static void backends_open(struct daemon *d)
 			free(bi);
 		}
 	}
+}
+
+static void backends_open(struct daemon *d)
+{
+	for (size_t i = 0; d->cfg.backends && d->cfg.backends[i]; i++)
+		backend_open(d, d->cfg.backends[i]);
+}
+
+static bool strv_has(char **v, const char *s)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* SIGHUP: make the running back ends the configured ones.  A removed
+ * back end's guests go away as if their toolstack had lost them
+ * (reservations are kept for their return, as on any guest's departure);
+ * one with operations in flight stays until the next reload, because a
+ * closing back end drops its operations without answering them. */
+static void backends_reload(struct daemon *d)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < d->nbackends;) {
+		struct backend_inst *bi = d->backends[i];
+		if (strv_has(d->cfg.backends, bi->spec)) {
+			i++;
+			continue;
+		}
+		if (daemon_backend_busy(d, bi)) {
+			log_warn("back end %s: operations in flight, kept for now (reload again to close it)",
+				 bi->spec);
+			i++;
+			continue;
+		}
+		daemon_backend_drop_guests(d, bi);
+		if (bi->be && bi->drv->close)
+			bi->drv->close(bi->be);
+		log_info("back end %s closed (no longer configured)", bi->spec);
+		free(bi);
+		memmove(&d->backends[i], &d->backends[i + 1], (d->nbackends - i - 1) * sizeof(*d->backends));
+		d->nbackends--;
+		changed = true;
+	}
+	for (size_t k = 0; d->cfg.backends && d->cfg.backends[k]; k++) {
+		bool running = false;
+		for (size_t i = 0; i < d->nbackends && !running; i++)
+			running = strcmp(d->backends[i]->spec, d->cfg.backends[k]) == 0;
+		if (running)
+			continue;
+		size_t before = d->nbackends;
+		backend_open(d, d->cfg.backends[k]);
+		changed |= d->nbackends != before;
+	}
+	if (changed && d->bus)
+		sd_bus_emit_properties_changed(d->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER, "Backends",
+					       NULL);
+}
+
+static void default_backends(struct daemon *d)
+{
+	char path[4096];
+
+	if (d->cfg.backends)
+		return;
+	const char *rt = getenv(MMIOD_ENV_RUNTIME_DIRECTORY);
+	snprintf(path, sizeof(path), "qmp:%s/qmp", rt && *rt ? rt : MMIOD_DEFAULT_RUNTIME_DIR);
+	strv_push(&d->cfg.backends, path);
 }
 
 static void backends_close(struct daemon *d)
@@ -288,12 +357,27 @@ static void sig_reload(evutil_socket_t sig, short what, void *ud)
 	struct daemon *d = ud;
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
-	log_info("SIGHUP: reloading %s and the device catalogue", d->cfg.config_file);
-	/* a key removed from the file falls back to its default */
+	log_info("SIGHUP: reloading %s, the device catalogue and the back ends", d->cfg.config_file);
+	/* a key removed from the file falls back to its default; flags given
+	 * on the command line still win over the file */
 	uint64_t old_margin = d->cfg.safety_margin;
+	char **old_backends = d->cfg.backends;
 	d->cfg.safety_margin = 0;
-	if (config_load(&d->cfg, false, false) < 0)
+	if (!d->cfg.cli_backends)
+		d->cfg.backends = NULL;
+	if (config_load(&d->cfg, d->cfg.cli_backends, d->cfg.cli_catalogue) < 0) {
 		d->cfg.safety_margin = old_margin;   /* a broken file changes nothing */
+		if (!d->cfg.cli_backends) {
+			strv_clear(&d->cfg.backends);
+			d->cfg.backends = old_backends;
+			old_backends = NULL;
+		}
+	}
+	if (!d->cfg.cli_backends && old_backends) {
+		strv_clear(&old_backends);
+		default_backends(d);
+		backends_reload(d);
+	}
 	for (size_t i = 0; i < d->nguests; i++)
 		d->guests[i]->books.safety_margin = d->cfg.safety_margin;
 	catalogue_load(d);
@@ -464,11 +548,9 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/profiles.ini", MMIOD_PKGDATADIR);
 		d->cfg.catalogue = xstrdup(path);
 	}
-	if (!d->cfg.backends) {
-		const char *rt = getenv(MMIOD_ENV_RUNTIME_DIRECTORY);
-		snprintf(path, sizeof(path), "qmp:%s/qmp", rt && *rt ? rt : MMIOD_DEFAULT_RUNTIME_DIR);
-		strv_push(&d->cfg.backends, path);
-	}
+	default_backends(d);
+	d->cfg.cli_backends = set_backends;
+	d->cfg.cli_catalogue = set_catalogue;
 	if (!d->cfg.state_dir) {
 		const char *sd = getenv(MMIOD_ENV_STATE_DIRECTORY);
 		/* systemd may pass several, colon-separated: ours is the first */
