@@ -128,6 +128,12 @@ if $have_guest; then
 	check "status vm1 shows the guest" grep -q '^Guest: *vm1' <<<"$out"
 	check "status vm1: sizes in binary units" grep -qE '[0-9] (KiB|MiB|GiB)' <<<"$out"
 	check "status piped: no free-space bar" bash -c '! grep -q "\[[#.]*\]" <<<"$1"' _ "$out"
+	if command -v script >/dev/null; then
+		tty_out=$(script -qec "$(printf '%q ' "$MMIOCTL" status vm1)" /dev/null </dev/null 2>&1)
+		check "status on a terminal (pty): a free-space bar on every window line" \
+			test "$(grep -cE '^(low|high|I/O) .*\[[#.]{20}\]' <<<"$tty_out")" -eq "$(grep -cE '^(low|high|I/O) ' <<<"$tty_out")" -a \
+			"$(grep -cE '^(low|high|I/O) ' <<<"$tty_out")" -gt 0
+	fi
 	expect 0 "status --json vm1" --json status vm1
 	json_eq "$out" 'len(d["guests"])' '1'
 	json_eq "$out" 'd["guests"][0]["id"]' '"vm1"'
@@ -182,7 +188,21 @@ if $have_guest; then
 	expect 1 "attach refused for lack of space" attach --qemu-device pci-testdev vm1 bars:mem32:2G,mem32:2G
 	# A paused guest (-S) never ejects the device, so a detach may not
 	# finish here; only a completed one is a pass, anything else a skip.
-	ctl --timeout 5 detach vm1 "$aid"
+	# It runs on a terminal (a pty from script(1)): the spinner with the
+	# elapsed time must show on it while mmioctl waits, and be wiped after.
+	if command -v script >/dev/null; then
+		tty_out=$(script -qec "$(printf '%q ' "$MMIOCTL" --timeout 5 detach vm1 "$aid")" /dev/null </dev/null 2>&1)
+		rc=$?
+		err=$(tr -d '\r' <<<"$tty_out" | sed 's/\x1b\[K//g' | grep '^mmioctl:' || true)
+		if [ "$rc" -ne 0 ]; then
+			check "detach on a terminal: the spinner with the elapsed time" \
+				grep -qE $'\r[|/\\-] detach [^ ]+ from vm1 \\([0-9]+\\.[0-9] s\\)' <<<"$tty_out"
+			check "detach on a terminal: the spinner line is wiped before the message" \
+				grep -qF $'\r\x1b[Kmmioctl: detach' <<<"$tty_out"
+		fi
+	else
+		ctl --timeout 5 detach vm1 "$aid"
+	fi
 	if [ "$rc" -eq 0 ]; then
 		ok "detach by attach id"
 	else
