@@ -112,8 +112,15 @@ int bus_report_error(struct mmioctl *c, const sd_bus_error *e, const char *what)
 		return MMIOCTL_EXIT_NO_DAEMON;
 	}
 	if (sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT)) {
-		mmioctl_error("%s: the mmiod daemon did not answer within %g s (see: systemctl status mmiod)",
-			      what, (double)c->timeout_usec / 1e6);
+		/* attach and detach wait for the guest: mmiod is most likely
+		 * alive and still waiting, and finishes on its own */
+		if (c->verb && (strcmp(c->verb, "attach") == 0 || strcmp(c->verb, "detach") == 0))
+			mmioctl_error("%s: no answer within %g s; mmiod may still be waiting for the guest "
+				      "and finishes on its own (follow it with: mmioctl watch)",
+				      what, (double)c->timeout_usec / 1e6);
+		else
+			mmioctl_error("%s: the mmiod daemon did not answer within %g s (see: systemctl status mmiod)",
+				      what, (double)c->timeout_usec / 1e6);
 		return MMIOCTL_EXIT_NO_DAEMON;
 	}
 	if (sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_METHOD, SD_BUS_ERROR_UNKNOWN_INTERFACE,

@@ -193,7 +193,7 @@ if $have_guest; then
 	if command -v script >/dev/null; then
 		tty_out=$(script -qec "$(printf '%q ' "$MMIOCTL" --timeout 5 detach vm1 "$aid")" /dev/null </dev/null 2>&1)
 		rc=$?
-		err=$(tr -d '\r' <<<"$tty_out" | sed 's/\x1b\[K//g' | grep '^mmioctl:' || true)
+		err=$(tr -d '\r' <<<"$tty_out" | sed 's/\x1b\[K/\n/g' | grep -o 'mmioctl: .*' | tail -1 || true)
 		if [ "$rc" -ne 0 ]; then
 			check "detach on a terminal: the spinner with the elapsed time" \
 				grep -qE $'\r[|/\\-] detach [^ ]+ from vm1 \\([0-9]+\\.[0-9] s\\)' <<<"$tty_out"
