@@ -1,13 +1,13 @@
 # bench/: benchmarks.  Built by `make bench` (and by CI as a smoke run); they
 # print figures and never fail on time.
 EXTRA_PROGRAMS = bench/bench-model
-bench_bench_model_SOURCES = bench/bench-model.c
+bench_bench_model_SOURCES = bench/bench-model.c bench/clock.h
 bench_bench_model_LDADD = lib/libmmio.a
 bench_bench_model_CFLAGS = $(AM_CFLAGS) -O2
 CLEANFILES += $(EXTRA_PROGRAMS)
 
 EXTRA_PROGRAMS += bench/bench-ports
-bench_bench_ports_SOURCES = bench/bench-ports.c
+bench_bench_ports_SOURCES = bench/bench-ports.c bench/clock.h
 bench_bench_ports_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 bench_bench_ports_LDADD = $(MMIOD_LIBS)
 bench_bench_ports_CFLAGS = $(AM_CFLAGS) -O2
