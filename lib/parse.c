@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * parse.c — the device spellings users and the host give us: PCI addresses,
- * sizes, "bars:" lists, sysfs "resource" files, and the resolver that picks
- * between them.
+ * sizes, "bars:" lists and sysfs "resource" files.  The resolver that picks
+ * between them (and the catalogue) is resolve.c.
  *
  * Every parser is strict on purpose: a typo in a size or BDF must not turn
  * into a silently different device, because the answer ("it fits") would
@@ -670,63 +670,4 @@ enum mmio_status mmio_sysfs_read_device(const char *sysfs_root, const struct mmi
 out:
 	fclose(f);
 	return st;
-}
-
-/* ---- resolver ----------------------------------------------------------- */
-
-static enum mmio_status unknown_profile(const char *name, const struct mmio_catalogue *cat,
-					struct mmio_error *err)
-{
-	char known[384];
-	size_t used = 0;
-
-	if (!cat || cat->n == 0)
-		return mmio_error_set(err, MMIO_E_NOTFOUND,
-				      "unknown profile \"%.*s\"; no device catalogue loaded",
-				      QUOTE_MAX, name);
-	known[0] = '\0';
-	for (size_t i = 0; i < cat->n; i++) {
-		const char *pn = cat->profiles[i].name;
-		size_t need = strlen(pn) + (i ? 2 : 0);
-
-		/* Keep room for the ", ..." that says the list was cut. */
-		if (used + need + 6 >= sizeof(known)) {
-			memcpy(known + used, ", ...", 6);
-			break;
-		}
-		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "", pn);
-	}
-	return mmio_error_set(err, MMIO_E_NOTFOUND, "unknown profile \"%.*s\"; known: %s",
-			      QUOTE_MAX / 2, name, known);
-}
-
-enum mmio_status mmio_device_resolve(const char *spec, const char *sysfs_root,
-				     const struct mmio_catalogue *cat, struct mmio_device *out,
-				     struct mmio_error *err)
-{
-	static const char profile[] = "profile:";
-	struct mmio_bdf bdf;
-	enum mmio_status st;
-
-	if (!spec || !*spec)
-		return mmio_error_set(err, MMIO_E_INVALID, "empty device");
-	if (strncmp(spec, profile, sizeof(profile) - 1) == 0) {
-		const char *name = spec + sizeof(profile) - 1;
-		const struct mmio_profile *p = mmio_catalogue_find(cat, name);
-
-		if (!p)
-			return unknown_profile(name, cat, err);
-		*out = p->device;
-		return MMIO_OK;
-	}
-	if (strncmp(spec, "bars:", 5) == 0)
-		return mmio_bars_parse(spec, out, err);
-	if (hexval((unsigned char)spec[0]) < 0)
-		return mmio_error_set(err, MMIO_E_INVALID,
-				      "unrecognised device \"%.*s\": expected a PCI address (0000:03:00.0), \"bars:KIND:SIZE,...\" or \"profile:NAME\"",
-				      QUOTE_MAX, spec);
-	st = mmio_bdf_parse(spec, &bdf, err);
-	if (st != MMIO_OK)
-		return st;
-	return mmio_sysfs_read_device(sysfs_root, &bdf, out, err);
 }
