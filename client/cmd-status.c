@@ -68,13 +68,6 @@ struct guest_list {
 	struct guest *v;
 };
 
-static void strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 static void guest_free(struct guest *g)
 {
 	free(g->path);

@@ -10,10 +10,9 @@ client_mmioctl_SOURCES = \
 	client/cmd-attach.c \
 	client/cmd-watch.c \
 	client/cmd-profiles.c
-# -I daemon: the daemon's names header is the one source of the bus names.
-client_mmioctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
-	$(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
-client_mmioctl_LDADD = lib/libmmio.a $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS)
+# The bus names come from common/mmiod-names.h, as the daemon's do.
+client_mmioctl_CPPFLAGS = $(AM_CPPFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+client_mmioctl_LDADD = common/libcommon.a lib/libmmio.a $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS)
 
 bashcompletion_DATA = completion/mmioctl
 EXTRA_DIST += completion/mmioctl

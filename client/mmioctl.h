@@ -16,6 +16,7 @@
 
 #include "mmio-model.h"
 #include "mmiod-names.h"
+#include "strv.h"
 
 /* Exit codes: a contract with scripts, documented in mmioctl(1). */
 enum {

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "books.h"
+#include "books-internal.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
@@ -131,12 +132,7 @@ enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, s
 
 /* ---- used ranges ----------------------------------------------------------- */
 
-struct rangev {
-	size_t n, cap;
-	struct mmio_range *v;
-};
-
-static int rangev_push(struct rangev *rv, uint64_t start, uint64_t size)
+int books_rangev_push(struct rangev *rv, uint64_t start, uint64_t size)
 {
 	if (!size)
 		return 0;
@@ -152,10 +148,10 @@ static int rangev_push(struct rangev *rv, uint64_t start, uint64_t size)
 	return 0;
 }
 
-static int push_entry(struct rangev *rv, const struct books_entry *e)
+int books_push_entry(struct rangev *rv, const struct books_entry *e)
 {
 	for (unsigned i = 0; i < e->nbars; i++)
-		if (e->bars[i].placed && rangev_push(rv, e->bars[i].addr, e->bars[i].bar.size) < 0)
+		if (e->bars[i].placed && books_rangev_push(rv, e->bars[i].addr, e->bars[i].bar.size) < 0)
 			return -1;
 	return 0;
 }
@@ -208,7 +204,7 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 		free(pl);
 		for (size_t i = 0; i < b->nres; i++)
 			for (size_t j = 0; j < b->res[i].n; j++)
-				if (push_entry(rv, &b->res[i].devs[j]) < 0)
+				if (books_push_entry(rv, &b->res[i].devs[j]) < 0)
 					return -1;
 		return 0;
 	}
@@ -224,7 +220,7 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 			continue;
 		if (done)
 			done[(size_t)it->device * MMIO_MAX_BARS + it->bar] = true;
-		r = rangev_push(rv, it->addr, it->size);
+		r = books_rangev_push(rv, it->addr, it->size);
 	}
 	if (st != MMIO_OK) {
 		/* what did not fit keeps its stored address */
@@ -234,7 +230,7 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 				const struct books_entry *e = &b->res[i].devs[j];
 				for (unsigned x = 0; r == 0 && x < e->nbars; x++)
 					if (e->bars[x].placed && !(done && done[k * MMIO_MAX_BARS + x]))
-						r = rangev_push(rv, e->bars[x].addr, e->bars[x].bar.size);
+						r = books_rangev_push(rv, e->bars[x].addr, e->bars[x].bar.size);
 			}
 	}
 	free(done);
@@ -250,27 +246,27 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 	for (size_t i = 0; (use & BOOKS_USE_LIVE) && i < b->layout.nports; i++)
 		for (unsigned w = 0; w < 3; w++)
 			if (b->layout.ports[i].windows_known && b->layout.ports[i].present[w] &&
-			    rangev_push(rv, b->layout.ports[i].win[w].start,
+			    books_rangev_push(rv, b->layout.ports[i].win[w].start,
 					b->layout.ports[i].win[w].end - b->layout.ports[i].win[w].start) < 0)
 				return -1;
 	if (use & BOOKS_USE_LIVE) {
 		for (size_t i = 0; i < b->layout.nbars; i++) {
 			const struct tsd_live_bar *lb = &b->layout.bars[i];
 			if (lb->addr != TSD_ADDR_UNASSIGNED) {
-				if (rangev_push(rv, lb->addr, lb->bar.size) < 0)
+				if (books_rangev_push(rv, lb->addr, lb->bar.size) < 0)
 					return -1;
 				continue;
 			}
 			const struct books_attach *a = attach_by_tsd_id(b, lb->device);
 			const struct books_bar *pb = a ? predicted_bar(a, &lb->bar) : NULL;
-			if (pb && rangev_push(rv, pb->addr, pb->bar.size) < 0)
+			if (pb && books_rangev_push(rv, pb->addr, pb->bar.size) < 0)
 				return -1;
 		}
 	}
 	for (size_t i = 0; i < b->nattach; i++) {
 		const struct books_attach *a = &b->attaches[i];
 		if ((use & BOOKS_USE_HOLDS) && a->state == BOOKS_ATTACH_INFLIGHT &&
-		    push_entry(rv, &a->e) < 0)
+		    books_push_entry(rv, &a->e) < 0)
 			return -1;
 	}
 	if ((use & BOOKS_USE_RESERVATIONS) &&
@@ -464,409 +460,6 @@ static enum mmio_status check_margin(const struct books *b, const struct mmio_pl
 	return st;
 }
 
-/* ---- hot-plug ports ---------------------------------------------------------- */
-
-bool books_port_mode(const struct books *b)
-{
-	if (!b->layout.ports_only)
-		return false;
-	if (b->layout.nports == 0)
-		return true;
-	for (size_t i = 0; i < b->layout.nports; i++)
-		if (b->layout.ports[i].windows_known)
-			return true;
-	return false;
-}
-
-void books_bar_window_name(const struct books_entry *e, const struct books_bar *bb, char *buf,
-			   size_t len)
-{
-	if (!bb->placed)
-		snprintf(buf, len, "%s", "");
-	else if (!e->port[0])
-		snprintf(buf, len, "%s", mmio_window_kind_name(bb->window));
-	else
-		snprintf(buf, len, "%s:%s", e->port,
-			 bb->window == MMIO_WIN_IO ? "io" : bb->pref_window ? "pref" : "mem");
-}
-
-/* Whether an attach still takes room: in flight, or its device is in the
- * guest.  One whose device left outside mmiod (a device_del by someone
- * else) is forgotten at the next reconciliation; until then it must not
- * keep its port. */
-static bool attach_present(const struct books *b, const struct books_attach *a)
-{
-	return a->state == BOOKS_ATTACH_INFLIGHT ||
-	       books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id);
-}
-
-/* The attach behind port `id`, NULL if none (reservations are placed per
- * call). */
-static const char *port_attach(const struct books *b, const char *id)
-{
-	for (size_t i = 0; i < b->nattach; i++)
-		if (strcmp(b->attaches[i].e.port, id) == 0 && attach_present(b, &b->attaches[i]))
-			return b->attaches[i].id;
-	return NULL;
-}
-
-/* What one placement call knows about the ports: which cannot take a
- * device (a PCIe port with something behind it or held, or no windows
- * yet), and what devices placed earlier in the same call took behind a
- * multi-slot bridge. */
-struct port_ctx {
-	size_t n;
-	bool *taken;
-	struct rangev *extra;
-};
-
-static void port_ctx_free(struct port_ctx *pc)
-{
-	for (size_t i = 0; pc->extra && i < pc->n; i++)
-		free(pc->extra[i].v);
-	free(pc->extra);
-	free(pc->taken);
-	memset(pc, 0, sizeof(*pc));
-}
-
-static int port_ctx_init(const struct books *b, struct port_ctx *pc)
-{
-	pc->n = b->layout.nports;
-	pc->taken = calloc(pc->n + 1, sizeof(*pc->taken));
-	pc->extra = calloc(pc->n + 1, sizeof(*pc->extra));
-	if (!pc->taken || !pc->extra) {
-		port_ctx_free(pc);
-		return -1;
-	}
-	for (size_t i = 0; i < pc->n; i++) {
-		const struct tsd_port *p = &b->layout.ports[i];
-		pc->taken[i] = !p->windows_known ||
-			       (!p->multi_slot && (!p->empty || port_attach(b, p->id) != NULL));
-	}
-	return 0;
-}
-
-/* The bus number of a live BAR's "SS:dd.f" guest slot, -1 if none. */
-static int slot_bus(const char *slot)
-{
-	char *end;
-	unsigned long v = strtoul(slot, &end, 16);
-	return end != slot && *end == ':' && v < 256 ? (int)v : -1;
-}
-
-/* The free space behind a port: its windows in bus-resource order (io,
- * mem, pref) minus, for a multi-slot bridge, the BARs of the devices
- * already behind it (live, or predicted for mmiod's own attaches) and
- * those placed earlier in this call. */
-static enum mmio_status port_space(const struct books *b, const struct port_ctx *pc, size_t pi,
-				   struct mmio_space *sp, struct mmio_error *err)
-{
-	const struct tsd_port *p = &b->layout.ports[pi];
-	struct mmio_window w[3];
-	struct rangev used = { 0 };
-	unsigned n = 0;
-	enum mmio_status st;
-
-	for (unsigned i = 0; i < 3; i++)
-		if (p->present[i]) {
-			w[n] = p->win[i];
-			w[n].flags |= MMIO_WF_BRIDGE;
-			n++;
-		}
-	if (p->multi_slot) {
-		int r = 0;
-		for (size_t i = 0; r == 0 && i < b->layout.nbars; i++) {
-			const struct tsd_live_bar *lb = &b->layout.bars[i];
-			if (lb->addr == TSD_ADDR_UNASSIGNED || slot_bus(lb->guest_slot) != p->secondary)
-				continue;
-			r = rangev_push(&used, lb->addr, lb->bar.size);
-		}
-		for (size_t i = 0; r == 0 && i < b->nattach; i++)
-			if (strcmp(b->attaches[i].e.port, p->id) == 0 &&
-			    attach_present(b, &b->attaches[i]))
-				r = push_entry(&used, &b->attaches[i].e);
-		for (size_t i = 0; r == 0 && pc && i < pc->extra[pi].n; i++)
-			r = rangev_push(&used, pc->extra[pi].v[i].start,
-					pc->extra[pi].v[i].end - pc->extra[pi].v[i].start);
-		if (r < 0) {
-			free(used.v);
-			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-		}
-	}
-	struct mmio_space_params prm = {
-		.windows = w, .nwin = n, .used = used.v, .nused = used.n,
-		.clip = b->layout.clip, .nclip = b->layout.nclip,
-		.min_mem = b->layout.min_mem,
-	};
-	st = mmio_space_init(sp, &prm, err);
-	free(used.v);
-	return st;
-}
-
-/* Device d went behind port pi (fully or partly placed, as pl says). */
-static void port_take(struct port_ctx *pc, const struct tsd_port *p, size_t pi,
-		      const struct mmio_placement *pl)
-{
-	if (!p->multi_slot) {
-		pc->taken[pi] = true;
-		return;
-	}
-	for (size_t k = 0; pl && k < pl->n; k++)
-		if (pl->items[k].placed)
-			(void)rangev_push(&pc->extra[pi], pl->items[k].addr, pl->items[k].size);
-}
-
-
-/* Places devs[0..n) one after another, each behind the first free port
- * it fits (devs[0] behind want_port if given).  A device that fits
- * nowhere is still counted as plugged into the first free port (partly
- * placed, as the guest would leave it), so what follows is placed as the
- * guest would see it.  out (may be NULL) gets each device's placement
- * and port; pc is updated. */
-static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *pc,
-				       const struct mmio_device *devs, const char *const *specs,
-				       size_t n, const char *want_port, struct books_entry *out,
-				       struct mmio_error *err)
-{
-	enum mmio_status st = MMIO_OK;
-	struct mmio_placement *pl = mmio_placement_alloc(1);
-	struct mmio_placement *first_pl = mmio_placement_alloc(1);
-
-	if (!pl || !first_pl) {
-		free(pl);
-		free(first_pl);
-		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
-	}
-	for (size_t d = 0; d < n; d++) {
-		const char *want = d == 0 ? want_port : NULL;
-		char why[sizeof(err->msg)] = "";
-		size_t first = SIZE_MAX, tried = 0;
-		bool done = false;
-		const char *native_fail = NULL;
-
-		first_pl->n = 0;
-
-		if (out)
-			books_entries_fill(NULL, &devs[d], specs ? &specs[d] : NULL, 1, NULL, &out[d]);
-		if (want) {
-			size_t i;
-			for (i = 0; i < b->layout.nports; i++)
-				if (strcmp(b->layout.ports[i].id, want) == 0)
-					break;
-			if (i == b->layout.nports) {
-				char known[300] = "";
-				for (size_t j = 0; j < b->layout.nports; j++)
-					tsd_appendf(known, sizeof(known), "%s%s", j ? ", " : "",
-						b->layout.ports[j].id);
-				st = mmio_error_set(err, MMIO_E_NOTFOUND,
-						    "the guest has no hot-plug port %.64s (ports: %s)", want,
-						    known[0] ? known : "none");
-				break;
-			}
-			if (pc->taken[i]) {
-				const struct tsd_port *p = &b->layout.ports[i];
-				const char *by = port_attach(b, p->id);
-				if (st == MMIO_OK)
-					st = mmio_error_set(err, MMIO_E_NOSPACE,
-							    "%s: port %s is not free (%s)", devs[d].name, p->id,
-							    !p->windows_known ? "the firmware has not programmed it" :
-							    !p->empty ? "a device is behind it" :
-							    by ? "an attach holds it" : "a reservation holds it");
-				if (out)
-					snprintf(out[d].port, sizeof(out[d].port), "%s", p->id);
-				continue;
-			}
-		}
-		for (size_t i = 0; i < b->layout.nports && !done; i++) {
-			const struct tsd_port *p = &b->layout.ports[i];
-			struct mmio_space sp;
-			struct mmio_error e = { 0 };
-			enum mmio_status ps;
-
-			if (pc->taken[i] || (want && strcmp(p->id, want) != 0))
-				continue;
-			if (port_space(b, pc, i, &sp, &e) != MMIO_OK) {
-				tsd_appendf(why, sizeof(why), "%sport %s: %s", tried ? "; " : "", p->id, e.msg);
-				tried++;
-				if (first == SIZE_MAX)
-					first = i;
-				continue;
-			}
-			pl->n = 0;
-			/* only the first port that fails gets its reason in full */
-			ps = mmio_place(&sp, &devs[d], 1, pl, tried ? NULL : &e);
-			if (ps == MMIO_OK || first == SIZE_MAX) {
-				/* the fit, or the first free port's partial placement */
-				if (out) {
-					books_entries_fill(&sp, &devs[d], specs ? &specs[d] : NULL, 1, pl, &out[d]);
-					snprintf(out[d].port, sizeof(out[d].port), "%s", p->id);
-				}
-			}
-			mmio_space_free(&sp);
-			if (ps == MMIO_OK || first == SIZE_MAX)
-				memcpy(first_pl, pl, sizeof(*pl) + pl->n * sizeof(pl->items[0]));
-			if (first == SIZE_MAX)
-				first = i;
-			if (ps == MMIO_OK) {
-				port_take(pc, p, i, pl);
-				done = true;
-			} else if (ps == MMIO_E_NOSPACE && p->native_hotplug) {
-				/* pciehp first assigns inside the current windows, as
-				 * acpiphp does (so a fit is predicted alike); when that
-				 * fails it releases and re-sizes the windows from the
-				 * root windows, which is not modelled */
-				if (!native_fail)
-					native_fail = p->id;
-				tried++;
-			} else if (ps == MMIO_E_NOSPACE) {
-				/* The first port's reason in full (the kernel's words and
-				 * the windows); the others by the BAR that failed. */
-				if (!tried) {
-					tsd_appendf(why, sizeof(why), "behind port %s: %s", p->id, e.msg);
-				} else {
-					char what[80] = "?";
-					for (size_t k = 0; k < pl->n; k++)
-						if (!pl->items[k].placed) {
-							char desc[64];
-							mmio_bar_describe(&devs[d].bars[pl->items[k].bar], desc,
-									  sizeof(desc));
-							snprintf(what, sizeof(what), "BAR %u [%s]",
-								 devs[d].bars[pl->items[k].bar].index, desc);
-							break;
-						}
-					tsd_appendf(why, sizeof(why), "%s port %s: %s no space", tried == 1 ?
-						"; nor behind any other free port:" : ",", p->id, what);
-				}
-				tried++;
-			} else {
-				free(pl);
-				free(first_pl);
-				if (err)
-					*err = e;
-				return ps;
-			}
-		}
-		if (done)
-			continue;
-		if (native_fail) {
-			mmio_error_set(err, MMIO_E_UNSUPPORTED,
-				       "%s does not fit the current windows of port %s, and the guest "
-				       "hot-plugs with native PCIe hot-plug (pciehp), which then "
-				       "re-sizes the port's windows from the root windows; mmiod does "
-				       "not model that (docs/model.md)", devs[d].name, native_fail);
-			free(pl);
-			free(first_pl);
-			return MMIO_E_UNSUPPORTED;
-		}
-		if (first != SIZE_MAX)       /* plugged there, partly placed */
-			port_take(pc, &b->layout.ports[first], first, first_pl);
-		if (st == MMIO_OK) {
-			if (tried)
-				st = mmio_error_set(err, MMIO_E_NOSPACE, "%s", why);
-			else
-				st = mmio_error_set(err, MMIO_E_NOSPACE,
-						    "%s: no free hot-plug port: %s", devs[d].name,
-						    b->layout.nports ?
-						    "every port has a device, an attach or a reservation "
-						    "behind it" :
-						    "the guest has none, and its root bus takes no hot-plugged "
-						    "device (q35: start QEMU with spare -device "
-						    "pcie-root-port,id=...)");
-		}
-	}
-	free(pl);
-	free(first_pl);
-	return st;
-}
-
-/* Every reservation's devices behind the ports left, in creation order.
- * On NOSPACE err names the first reservation that no longer fits. */
-static enum mmio_status place_reservations_in_ports(const struct books *b, struct port_ctx *pc,
-						    struct mmio_error *err)
-{
-	for (size_t i = 0; i < b->nres; i++) {
-		struct mmio_error why = { 0 };
-		for (size_t j = 0; j < b->res[i].n; j++) {
-			enum mmio_status st = place_in_ports(b, pc, &b->res[i].devs[j].dev, NULL, 1,
-							     NULL, NULL, &why);
-			if (st == MMIO_E_NOSPACE)
-				return mmio_error_set(err, MMIO_E_NOSPACE,
-						      "fits only by breaking reservation %s: %s",
-						      b->res[i].id, why.msg);
-			if (st != MMIO_OK) {
-				if (err)
-					*err = why;
-				return st;
-			}
-		}
-	}
-	return MMIO_OK;
-}
-
-static enum mmio_status check_in_ports(const struct books *b, const struct mmio_device *devs,
-				       const char *const *specs, size_t n, const char *want_port,
-				       struct books_entry *out, struct mmio_error *err)
-{
-	struct port_ctx pc = { 0 };
-	enum mmio_status st;
-
-	if (port_ctx_init(b, &pc) < 0)
-		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-	st = place_in_ports(b, &pc, devs, specs, n, want_port, out, err);
-	/* Reservations live behind ports only where devices go behind ports;
-	 * elsewhere (a pc guest's pci-bridge named by the caller) they are on
-	 * the root bus, where the port's windows were used already. */
-	if (st == MMIO_OK && b->nres && books_port_mode(b))
-		st = place_reservations_in_ports(b, &pc, err);
-	port_ctx_free(&pc);
-	return st;
-}
-
-size_t books_ports(const struct books *b, struct books_port_view *out, size_t max)
-{
-	struct port_ctx pc = { 0 };
-	const char **res_by = calloc(b->layout.nports + 1, sizeof(*res_by));
-
-	if (res_by && books_port_mode(b) && port_ctx_init(b, &pc) == 0) {
-		/* which port each reservation's devices would take now */
-		for (size_t i = 0; i < b->nres; i++)
-			for (size_t j = 0; j < b->res[i].n; j++) {
-				struct books_entry e;
-				if (place_in_ports(b, &pc, &b->res[i].devs[j].dev, NULL, 1, NULL, &e,
-						   NULL) != MMIO_OK)
-					continue;
-				for (size_t k = 0; k < b->layout.nports; k++)
-					if (strcmp(b->layout.ports[k].id, e.port) == 0 && !res_by[k])
-						res_by[k] = b->res[i].id;
-			}
-		port_ctx_free(&pc);
-	}
-	for (size_t i = 0; i < b->layout.nports && i < max; i++) {
-		const struct tsd_port *p = &b->layout.ports[i];
-		const char *by = port_attach(b, p->id);
-		out[i].port = p;
-		out[i].by = "";
-		if (!p->windows_known) {
-			out[i].state = "unprogrammed";
-		} else if (p->multi_slot) {
-			/* a bridge with slots: devices share its windows */
-			out[i].state = !p->empty || by || (res_by && res_by[i]) ? "in-use" : "empty";
-			out[i].by = by ? by : res_by && res_by[i] ? res_by[i] : "";
-		} else if (!p->empty) {
-			out[i].state = "occupied";
-		} else if (by) {
-			out[i].state = "held";
-			out[i].by = by;
-		} else if (res_by && res_by[i]) {
-			out[i].state = "reserved";
-			out[i].by = res_by[i];
-		} else {
-			out[i].state = "empty";
-		}
-	}
-	free(res_by);
-	return b->layout.nports;
-}
 
 /* Places devs (then every reserved device) as sequential hot-plugs on the
  * space minus live BARs and holds; then applies the safety margin. */
@@ -884,7 +477,7 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
 				      "the guest's windows are not known yet (back end has not read them)");
 	if (books_port_mode(b) || want_port)
-		return check_in_ports(b, devs, specs, n, want_port, out, err);
+		return books_check_in_ports(b, devs, specs, n, want_port, out, err);
 
 	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
 	if (st != MMIO_OK)
@@ -1007,13 +600,7 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 	}
 	/* existing reservations first (creation order), then the new one */
 	if (books_port_mode(b)) {
-		struct port_ctx pc = { 0 };
-		if (port_ctx_init(b, &pc) < 0) {
-			st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
-			goto out;
-		}
-		st = place_in_ports(b, &pc, all, allspecs, k, NULL, ents, err);
-		port_ctx_free(&pc);
+		st = books_place_in_ports(b, all, allspecs, k, ents, err);
 		if (st != MMIO_OK)
 			goto out;
 		goto add;

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 #include "mmio-model.h"
-#include "toolstack.h"
+#include "layout.h"
 
 #define BOOKS_ID_MAX   64
 #define BOOKS_SPEC_MAX 256

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mmiod-names.h"
 #include "plan.h"
+#include "strv.h"
 
 #define MAX_DEVICES 64
 
@@ -161,13 +162,6 @@ static int resolve_devices(struct daemon *d, char **specs, struct mmio_device *d
 		return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "no devices given");
 	*n = k;
 	return 0;
-}
-
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 static void reply_error(struct daemon *d, sd_bus_message *m, const char *name, const char *msg)

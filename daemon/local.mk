@@ -7,17 +7,20 @@ daemon_libmmiod_a_SOURCES = \
 daemon_libmmiod_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS) $(INIH_CFLAGS) \
 	$(LIBVIRT_CFLAGS) $(LIBXL_CFLAGS)
-MMIOD_LIBS = daemon/libmmiod.a lib/libmmio.a \
+MMIOD_LIBS = daemon/libmmiod.a common/libcommon.a lib/libmmio.a \
 	$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS) \
 	$(LIBVIRT_LIBS) $(LIBXL_LIBS)
 
 # ---- the daemon proper (D-Bus layer, books, state) ----------------------------
 daemon_libmmiod_a_SOURCES += \
-	daemon/mmiod-names.h \
 	daemon/daemon.h \
 	daemon/daemon.c \
+	daemon/layout.h \
+	daemon/layout.c \
 	daemon/books.h \
+	daemon/books-internal.h \
 	daemon/books.c \
+	daemon/books-ports.c \
 	daemon/state.h \
 	daemon/state.c \
 	daemon/log.h \

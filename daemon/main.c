@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mmiod-names.h"
 #include "state.h"
+#include "strv.h"
 
 void daemon_host_init(struct daemon *d);
 
@@ -116,26 +117,19 @@ static char *xstrdup(const char *s)
 	return r;
 }
 
-static void strv_push(char ***v, const char *s)
+/* The configuration's vectors; running out of memory while reading the
+ * configuration ends mmiod. */
+static void strv_push_or_exit(char ***v, const char *s)
 {
-	size_t n = 0;
-	while (*v && (*v)[n])
-		n++;
-	char **nv = realloc(*v, (n + 2) * sizeof(*nv));
-	if (!nv) {
+	if (strv_push(v, s) < 0) {
 		fprintf(stderr, "mmiod: out of memory\n");
 		exit(1);
 	}
-	nv[n] = xstrdup(s);
-	nv[n + 1] = NULL;
-	*v = nv;
 }
 
 static void strv_clear(char ***v)
 {
-	for (size_t i = 0; *v && (*v)[i]; i++)
-		free((*v)[i]);
-	free(*v);
+	strv_free(*v);
 	*v = NULL;
 }
 
@@ -159,7 +153,7 @@ static int conf_handler(void *ud, const char *section, const char *name, const c
 		char *copy = xstrdup(value), *save = NULL;
 		strv_clear(&c->cfg->backends);
 		for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
-			strv_push(&c->cfg->backends, t);
+			strv_push_or_exit(&c->cfg->backends, t);
 		free(copy);
 	} else if (strcmp(name, "catalogue") == 0) {
 		if (!c->set_catalogue) {
@@ -326,7 +320,7 @@ static void default_backends(struct daemon *d)
 		return;
 	const char *rt = getenv(MMIOD_ENV_RUNTIME_DIRECTORY);
 	snprintf(path, sizeof(path), "qmp:%s/qmp", rt && *rt ? rt : MMIOD_DEFAULT_RUNTIME_DIR);
-	strv_push(&d->cfg.backends, path);
+	strv_push_or_exit(&d->cfg.backends, path);
 }
 
 static void backends_close(struct daemon *d)
@@ -512,7 +506,7 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case O_BACKEND: strv_push(&d->cfg.backends, optarg); set_backends = true; break;
+		case O_BACKEND: strv_push_or_exit(&d->cfg.backends, optarg); set_backends = true; break;
 		case O_CATALOGUE: free(d->cfg.catalogue); d->cfg.catalogue = xstrdup(optarg); set_catalogue = true; break;
 		case O_CONFIG: free(d->cfg.config_file); d->cfg.config_file = xstrdup(optarg); break;
 		case O_STATE: free(d->cfg.state_dir); d->cfg.state_dir = xstrdup(optarg); break;

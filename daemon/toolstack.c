@@ -3,7 +3,6 @@
  * small helpers every back end shares. */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,16 +39,6 @@ const char *tsd_driver_names(void)
 		;
 }
 
-const char *tsd_source_name(enum tsd_source s)
-{
-	switch (s) {
-	case TSD_SRC_TOOLSTACK: return "toolstack";
-	case TSD_SRC_MODEL: return "model";
-	case TSD_SRC_PREDICTED: return "predicted";
-	}
-	return "unknown";
-}
-
 const char *tsd_rc_name(enum tsd_rc rc)
 {
 	switch (rc) {
@@ -62,47 +51,6 @@ const char *tsd_rc_name(enum tsd_rc rc)
 	case TSD_E_MISMATCH: return "mismatch";
 	}
 	return "unknown";
-}
-
-void tsd_layout_clear(struct tsd_layout *l)
-{
-	free(l->bars);
-	free(l->clip);
-	free(l->ports);
-	memset(l, 0, sizeof(*l));
-	l->free_slots = -1;
-}
-
-int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src)
-{
-	*dst = *src;
-	dst->bars = NULL;
-	dst->clip = NULL;
-	dst->ports = NULL;
-	if (src->nports) {
-		dst->ports = malloc(src->nports * sizeof(*dst->ports));
-		if (!dst->ports)
-			goto fail;
-		memcpy(dst->ports, src->ports, src->nports * sizeof(*dst->ports));
-	}
-	if (src->nbars) {
-		dst->bars = malloc(src->nbars * sizeof(*dst->bars));
-		if (!dst->bars)
-			goto fail;
-		memcpy(dst->bars, src->bars, src->nbars * sizeof(*dst->bars));
-	}
-	if (src->nclip) {
-		dst->clip = malloc(src->nclip * sizeof(*dst->clip));
-		if (!dst->clip)
-			goto fail;
-		memcpy(dst->clip, src->clip, src->nclip * sizeof(*dst->clip));
-	}
-	return 0;
-fail:
-	free(dst->bars);
-	free(dst->ports);
-	memset(dst, 0, sizeof(*dst));
-	return -1;
 }
 
 bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len)
@@ -140,16 +88,4 @@ bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len)
 		p = *q ? q + 1 : NULL;
 	}
 	return false;
-}
-
-void tsd_appendf(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t used = strlen(buf);
-	va_list ap;
-
-	if (used + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + used, len - used, fmt, ap);
-	va_end(ap);
 }

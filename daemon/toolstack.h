@@ -23,80 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layout.h"
+#include "strbuf.h"
 #include "mmio-model.h"
 
 struct event_base;
 struct tsd_backend;
-
-/* Where a number came from; shown by `mmioctl status GUEST`. */
-enum tsd_source {
-	TSD_SRC_TOOLSTACK = 0, /* the device model's own live view (query-pci, info pci, qom-get) */
-	TSD_SRC_MODEL,         /* computed: hvmloader model from the domain config, or defaults */
-	TSD_SRC_PREDICTED,     /* mmiod's own prediction (an attach in flight, or a BAR the
-				* toolstack shows unassigned although the guest placed it) */
-};
-const char *tsd_source_name(enum tsd_source s); /* "toolstack", "model", "predicted" */
-
-#define TSD_ADDR_UNASSIGNED UINT64_MAX
-
-/* One BAR of a device present in the guest. */
-struct tsd_live_bar {
-	char device[64];        /* the toolstack's id for the device: qdev id, hostdev BDF */
-	char guest_slot[16];    /* "00:03.0" as the guest sees it, "" if unknown */
-	struct mmio_bar bar;
-	uint64_t addr;          /* TSD_ADDR_UNASSIGNED when the guest has not placed it */
-	uint8_t source;         /* enum tsd_source */
-};
-
-/* A hot-plug port: a bridge whose secondary bus takes one hot-plugged
- * device (a q35 pcie-root-port).  A device plugged there gets its BARs
- * from the port's windows only: Linux's acpiphp assigns them inside the
- * windows the bridge already has and never grows them (docs/model.md). */
-#define TSD_PORT_WIN_IO   0
-#define TSD_PORT_WIN_MEM  1
-#define TSD_PORT_WIN_PREF 2
-struct tsd_port {
-	char id[64];            /* the toolstack's id for the port: device_add bus= */
-	char guest_slot[16];    /* the port itself as the guest sees it: "00:10.0" */
-	bool empty;             /* nothing behind it */
-	/* A conventional PCI bridge (QEMU pci-bridge, pcie-pci-bridge) has 32
-	 * slots: several devices share its windows.  A PCIe root port takes
-	 * one device (slot 0) and is full once something is behind it. */
-	bool multi_slot;
-	uint8_t secondary;      /* its bus number (live BARs "SS:dd.f" behind it); 0 = unknown */
-	bool windows_known;     /* the firmware numbered its bus and programmed its windows */
-	bool native_hotplug;    /* the guest uses native PCIe hot-plug (pciehp) here, which
-				 * re-sizes the windows at hot-plug: not modelled */
-	/* Indexed by TSD_PORT_WIN_*; present[i] false = the bridge does not
-	 * forward that type.  In Linux's bus-resource order (io, mem, pref):
-	 * the order placement tries them in.  mem: MMIO_WIN_LOW, no flags;
-	 * pref: MMIO_WF_PREFETCH | MMIO_WF_MEM64 (QEMU's bridges are 64-bit
-	 * prefetchable), kind LOW or HIGH by address. */
-	bool present[3];
-	struct mmio_window win[3];
-	uint8_t win_source[3];  /* enum tsd_source */
-};
-
-/* A guest's windows and occupancy as its back end reports them. */
-struct tsd_layout {
-	unsigned nwin;
-	struct mmio_window win[MMIO_MAX_WINDOWS];
-	uint8_t win_source[MMIO_MAX_WINDOWS];   /* enum tsd_source */
-	size_t nbars;
-	struct tsd_live_bar *bars;              /* malloc'd; freed by tsd_layout_clear */
-	size_t nclip;
-	struct mmio_range *clip;                /* E820 entries inside windows; malloc'd */
-	uint64_t min_mem;                       /* PCIBIOS_MIN_MEM if known, else 0 */
-	int free_slots;                         /* hot-pluggable root-bus slots left; -1 unknown */
-	/* Devices are hot-plugged into ports, never onto the root bus (q35:
-	 * "Bus 'pcie.0' does not support hotplugging").  Placement then uses
-	 * the windows of the port the device goes into. */
-	bool ports_only;
-	size_t nports;
-	struct tsd_port *ports;                 /* malloc'd; in the guest's slot order */
-};
-void tsd_layout_clear(struct tsd_layout *l);
-int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src);
 
 struct tsd_guest {
 	char id[64];            /* unique within its back end: QMP socket name, libvirt UUID, domid */
@@ -192,8 +124,9 @@ struct tsd_backend {
  * not fit buf. */
 bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len);
 
-/* Appends to the NUL-terminated text in buf[len], cutting what does not fit. */
-void tsd_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The back ends' mappings build their messages with strbuf_appendf
+ * (common/strbuf.h) under this name. */
+#define tsd_appendf strbuf_appendf
 
 /* The registry (daemon/toolstack.c): drivers compiled into this build. */
 const struct tsd_driver *tsd_driver_find(const char *name);

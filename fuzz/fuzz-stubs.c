@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz-stubs.c — what daemon/toolstack.c's driver registry refers to, so
  * the daemon-mapping targets can link toolstack.c's shared helpers
- * (tsd_layout_clear, ...) without the back ends' event-loop code.  The
+ * and layout.c (tsd_layout_clear, ...) without the back ends' event-loop code.  The
  * generated config.h of run-fuzzers defines neither HAVE_LIBVIRT nor
  * HAVE_LIBXL, so the registry names only the QMP driver. */
 #include "toolstack.h"

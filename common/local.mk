@@ -1,0 +1,10 @@
+# common/: what the daemon and the client share: the names that cross a
+# process boundary (mmiod-names.h), string vectors, bounded message
+# building, scope-based cleanup.  Depends on libc only; lib/ does not use it.
+noinst_LIBRARIES += common/libcommon.a
+common_libcommon_a_SOURCES = \
+	common/mmiod-names.h \
+	common/strv.h \
+	common/strv.c \
+	common/strbuf.h \
+	common/strbuf.c

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* layout.c — copying and clearing a guest layout (layout.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+
+const char *tsd_source_name(enum tsd_source s)
+{
+	switch (s) {
+	case TSD_SRC_TOOLSTACK: return "toolstack";
+	case TSD_SRC_MODEL: return "model";
+	case TSD_SRC_PREDICTED: return "predicted";
+	}
+	return "unknown";
+}
+
+void tsd_layout_clear(struct tsd_layout *l)
+{
+	free(l->bars);
+	free(l->clip);
+	free(l->ports);
+	memset(l, 0, sizeof(*l));
+	l->free_slots = -1;
+}
+
+int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src)
+{
+	*dst = *src;
+	dst->bars = NULL;
+	dst->clip = NULL;
+	dst->ports = NULL;
+	if (src->nports) {
+		dst->ports = malloc(src->nports * sizeof(*dst->ports));
+		if (!dst->ports)
+			goto fail;
+		memcpy(dst->ports, src->ports, src->nports * sizeof(*dst->ports));
+	}
+	if (src->nbars) {
+		dst->bars = malloc(src->nbars * sizeof(*dst->bars));
+		if (!dst->bars)
+			goto fail;
+		memcpy(dst->bars, src->bars, src->nbars * sizeof(*dst->bars));
+	}
+	if (src->nclip) {
+		dst->clip = malloc(src->nclip * sizeof(*dst->clip));
+		if (!dst->clip)
+			goto fail;
+		memcpy(dst->clip, src->clip, src->nclip * sizeof(*dst->clip));
+	}
+	return 0;
+fail:
+	free(dst->bars);
+	free(dst->ports);
+	memset(dst, 0, sizeof(*dst));
+	return -1;
+}
