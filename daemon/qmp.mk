@@ -4,6 +4,8 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/qmp.c \
 	daemon/qmp-map.h \
 	daemon/qmp-map.c \
+	daemon/sockdir.h \
+	daemon/sockdir.c \
 	daemon/toolstack-qmp.c
 
 # Pure mapping tests on replies captured from QEMU 7.2 (tests/qmp/*.json).

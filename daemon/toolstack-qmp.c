@@ -3,9 +3,8 @@
  * toolstack-qmp.c — the QEMU QMP back end: --backend qmp:DIR.
  *
  * DIR holds QMP unix sockets, one guest each (guest id = file name without
- * its extension: "vm1.sock" -> "vm1").  DIR is rescanned every second and,
- * when inotify is available, at once on a change (an inotify fd on the
- * libevent loop; without it the 1 s poll alone).  Each socket gets one
+ * its extension: "vm1.sock" -> "vm1"), watched by sockdir.c (rescanned
+ * every second, and at once on an inotify event).  Each socket gets one
  * connection (qmp.c): greeting, qmp_capabilities, then query-name,
  * query-uuid, qom-list /machine (which host bridge), the windows (qom-get)
  * and query-pci; then host->guest_up.  The connection closing, the socket
@@ -13,91 +12,15 @@
  * down (host->guest_down).  A socket that refuses connections (stale file,
  * QEMU gone) is retried every RETRY_S seconds, logged once at LOG_DEBUG.
  *
- * What QEMU 7.2.22 (Debian 7.2+dfsg-7+deb12u18) really does, checked with
- * qemu-system-x86_64 -accel tcg -nic none -S and without -S (SeaBIOS, no OS),
- * 128 MiB RAM:
- *  - Host bridge QOM paths: /machine/i440fx (pc), /machine/q35 (q35); both
- *    are child<...> properties of /machine.  Properties: pci-hole-start and
- *    pci-hole-end (uint32), pci-hole64-start / -end (uint64), and on q35
- *    MCFG (uint64) and mcfg_size.
- *  - pc:  pci-hole [0x08000000, 0xfec00000) (start = end of low RAM),
- *         pci-hole64 [0x100000000, 0x180000000) (2 GiB, pci-hole64-size);
- *         the same values before (-S) and after SeaBIOS ran.
- *  - q35: pci-hole [0x08000000, 0xfec00000), pci-hole64 [0x100000000,
- *         0x900000000) (32 GiB) both with -S and after SeaBIOS.  MCFG reads
- *         all-ones and mcfg_size 0 with -S (MMCONFIG not enabled yet); after
- *         SeaBIOS MCFG = 0xb0000000, mcfg_size = 256 MiB, while pci-hole-start
- *         stays at the end of low RAM.  QEMU's q35 DSDT leaves MMCONFIG out of
- *         the _CRS, so the low window is reported as two windows around it;
- *         with -S the firmware's default 0xb0000000/256 MiB is assumed and
- *         those two windows are marked "model".
- *  - pci-hole64 values are live: the start is the lowest enabled 64-bit BAR
- *    above 4 GiB (if any), the end grows to cover 64-bit BARs above it; the
- *    DSDT keeps what they were when the firmware loaded the ACPI tables.
- *    Before the firmware runs it is start + size.  So the 64-bit window is
- *    recomputed from pci-hole64-size, RAM above 4 GiB and device memory
- *    (qmp_map_hole64; a real guest showed the drift, docs/verification.md B3).
- *  - I/O window: 0x0d00-0xffff as in QEMU's DSDT; taken above 0x0d00 by QEMU
- *    itself (info mtree): pc 0x5658 vmport, 0xae00-0xae17 PCI hot-plug,
- *    0xaf00-0xaf1f CPU hot-plug, 0xafe0-0xafe3 GPE0; q35 only 0x5658.  These
- *    are cut out, giving several I/O windows (qmp-map.c); PIIX4 PM/SMBus
- *    (0x600/0x700 after SeaBIOS) and q35's ACPI blocks lie below 0x1000.
- *  - query-pci "address" is -1 (all-ones, printed signed) for every BAR that
- *    is not mapped: all of them with -S; ROMs after SeaBIOS; and a
- *    hot-plugged device's BARs until a guest OS programs them.  So after an
- *    attach QMP alone cannot tell "the guest failed to place a BAR" from
- *    "the guest has not got round to it": TSD_E_UNASSIGNED is never
- *    reported by this back end.
- *  - device_add accepts strings for most qdev properties ("membar":"1M",
- *    "rombar":"0", "addr":"0x5"; "addr" is hex: "10" is slot 16) while a JSON
- *    bool for an integer property fails ("Parameter 'rombar' expects
- *    integer"); so specs are sent as strings, addr as "0x%x".  Some integer
- *    properties refuse strings too ("romsize", qxl's "ram_size"): on
- *    "Parameter 'X' expects integer" the device_add is sent again with X
- *    as a number (qmp_map_integer_retry).
- *  - q35: "Bus 'pcie.0' does not support hotplugging"; devices go into an
- *    empty pcie-root-port (bus=<port id>).  With -S the firmware has not
- *    numbered the buses (the port's "secondary" is 0) and query-pci does not
- *    show anything behind a root port, cold- or hot-plugged; QOM does
- *    (/machine/peripheral/ID/ID lists "child[N]"), so ports are checked
- *    there, and an attach whose device query-pci cannot show succeeds with
- *    "BARs not checked".  After SeaBIOS the device shows up behind the port
- *    (bus 1), with the port's I/O window possibly empty (limit < base).
- *    Unplug from a root port is ACPI-driven as well in 7.2 and stays pending
- *    without a guest OS, -S or not.
- *  - pc: device_del returns {} but without a guest OS (stopped with -S, or
- *    SeaBIOS with nothing to boot) the ACPI eject never happens: no
- *    DEVICE_DELETED, the device stays in query-pci, a second device_del says
- *    "Device X is already in the process of unplug", and the id stays taken.
- *    A system_reset completes it: the id is free at once (a device_del then
- *    says "Device 'X' not found") and DEVICE_DELETED follows ~50 ms later,
- *    so a "not found" waits NOTFOUND_GRACE_MS for that event.  detach waits
- *    UNPLUG_TIMEOUT_MS (10 s; MMIOD_QMP_UNPLUG_TIMEOUT_MS overrides it for
- *    tests) and then reports TSD_E_TIMEOUT saying so.
- *  - QEMU's monitor serves one client at a time; a second client connects
- *    but gets no greeting until the first leaves.  Such a guest stays
- *    "connecting" (not announced) without errors.
- *
- *  - Hot-plug ports: every bridge on the root bus with an id is reported
- *    (tsd_layout.ports) with its windows from query-pci's pci_bridge.bus
- *    (io_range, memory_range, prefetchable_range; limit inclusive; limit <
- *    base = no window; secondary 0 = the firmware has not programmed it).
- *    After SeaBIOS alone an empty port has mem and pref windows (2 MiB
- *    each by default, pref below 4 GiB unless pref64-reserve asks for more)
- *    and no I/O window; Linux gives it one at boot.  A pcie-root-port with
- *    io-reserve=0 has read-only I/O base/limit registers: Linux's window
- *    is invisible there, so it is modelled (qmp_map_port_io_model; QOM
- *    io-reserve read per port).  The guest's hot-plug driver: ICH9-LPC
- *    (/machine/unattached/device[N], found with qom-list) property
- *    acpi-pci-hotplug-with-bridge-support false means the guest gets
- *    native PCIe hot-plug in _OSC and uses pciehp (read once per probe).
- *    An attach the books placed behind a port is plugged with bus=<port>.
+ * What QEMU was seen to do, which the code below relies on (window
+ * properties, query-pci's all-ones addresses, device_add's typing, q35
+ * ports, unplug without a guest OS, one monitor client at a time), is
+ * written down in docs/qemu-observations.md.
  *
  * Not done: min_mem is unknown (0).
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -105,16 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "qmp-map.h"
 #include "qmp.h"
+#include "sockdir.h"
 #include "toolstack.h"
 
 #define SCAN_INTERVAL_S      1
@@ -156,10 +77,7 @@ struct qmp_be {
 	struct tsd_backend pub;         /* first: the daemon sees this */
 	struct event_base *base;
 	char dir[PATH_MAX];
-	struct event *scan_ev;
-	int ino_fd;
-	int ino_wd;
-	struct event *ino_ev;
+	struct sockdir *watch;
 	bool logged_nodir;
 	struct qguest *guests;
 	struct qop *ops;
@@ -1042,55 +960,30 @@ static void guest_remove(struct qmp_be *qb, struct qguest *g, bool tell)
 	free(g);
 }
 
-/* ---- the directory ----------------------------------------------------------------- */
+/* ---- the directory (sockdir.c watches it) ------------------------------------------ */
 
-static void watch_dir(struct qmp_be *qb)
+static void scanned(void *ud, const struct sockdir_entry *v, size_t n, int errnum)
 {
-	if (qb->ino_fd < 0 || qb->ino_wd >= 0)
-		return;
-	qb->ino_wd = inotify_add_watch(qb->ino_fd, qb->dir,
-				       IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-				       IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-}
-
-static void scan(struct qmp_be *qb)
-{
-	DIR *d = opendir(qb->dir);
-	struct dirent *de;
+	struct qmp_be *qb = ud;
 	struct qguest **pp, *g;
 
-	if (!d) {
+	if (errnum) {
 		if (!qb->logged_nodir)
-			qlog(qb, LOG_WARNING, "%s: %s; watching for it", qb->dir, strerror(errno));
+			qlog(qb, LOG_WARNING, "%s: %s; watching for it", qb->dir, strerror(errnum));
 		qb->logged_nodir = true;
 		while (qb->guests)
 			guest_remove(qb, qb->guests, true);
 		return;
 	}
 	qb->logged_nodir = false;
-	watch_dir(qb);
 	for (g = qb->guests; g; g = g->next)
 		g->seen = false;
-	while ((de = readdir(d)) != NULL) {
-		char path[PATH_MAX], id[64];
-		struct stat st;
-		if (de->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", qb->dir, de->d_name) >= sizeof(path))
-			continue;
-		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-			continue;
-		/* The guest id is the file name without its extension. */
-		const char *dot = strrchr(de->d_name, '.');
-		size_t len = dot && dot != de->d_name ? (size_t)(dot - de->d_name) : strlen(de->d_name);
-		if (len >= sizeof(id))
-			continue;
-		memcpy(id, de->d_name, len);
-		id[len] = '\0';
-		g = guest_find(qb, id);
-		if (g && strcmp(g->path, path) != 0)
+	for (size_t i = 0; i < n; i++) {
+		const struct sockdir_entry *e = &v[i];
+		g = guest_find(qb, e->id);
+		if (g && strcmp(g->path, e->path) != 0)
 			continue;       /* "vm.sock" and "vm.qmp": the first one wins */
-		if (g && (g->dev != st.st_dev || g->ino != st.st_ino)) {
+		if (g && (g->dev != e->dev || g->ino != e->ino)) {
 			/* A new QEMU bound the same path. */
 			guest_remove(qb, g, true);
 			g = NULL;
@@ -1100,10 +993,10 @@ static void scan(struct qmp_be *qb)
 			if (!g)
 				break;
 			g->qb = qb;
-			snprintf(g->id, sizeof(g->id), "%s", id);
-			snprintf(g->path, sizeof(g->path), "%s", path);
-			g->dev = st.st_dev;
-			g->ino = st.st_ino;
+			snprintf(g->id, sizeof(g->id), "%s", e->id);
+			snprintf(g->path, sizeof(g->path), "%s", e->path);
+			g->dev = e->dev;
+			g->ino = e->ino;
 			g->st = G_IDLE;
 			g->layout.free_slots = -1;
 			g->retry_at = now_mono();
@@ -1112,7 +1005,6 @@ static void scan(struct qmp_be *qb)
 		}
 		g->seen = true;
 	}
-	closedir(d);
 	for (pp = &qb->guests; *pp;) {
 		g = *pp;
 		if (!g->seen) {
@@ -1125,34 +1017,6 @@ static void scan(struct qmp_be *qb)
 	for (g = qb->guests; g; g = g->next)
 		if (g->st == G_IDLE && !ts_before(now, g->retry_at))
 			guest_connect(g);
-}
-
-static void scan_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	scan(arg);
-}
-
-static void inotify_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct qmp_be *qb = arg;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
-	(void)what;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-				if (qb->ino_wd >= 0 && !(ev->mask & IN_IGNORED))
-					inotify_rm_watch(qb->ino_fd, qb->ino_wd);
-				qb->ino_wd = -1;
-			}
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	scan(qb);
 }
 
 /* ---- the driver operations ------------------------------------------------------------- */
@@ -1172,7 +1036,6 @@ static int tsd_qmp_open(const struct tsd_host *host, const char *arg, unsigned f
 			struct tsd_backend **out, struct mmio_error *err)
 {
 	struct qmp_be *qb;
-	struct timeval tv = { SCAN_INTERVAL_S, 0 };
 	const char *env;
 
 	if (flags) {
@@ -1213,33 +1076,11 @@ static int tsd_qmp_open(const struct tsd_host *host, const char *arg, unsigned f
 		if (!*end && v > 0 && v < 3600000)
 			qb->unplug_timeout_ms = (unsigned)v;
 	}
-	qb->ino_wd = -1;
-	qb->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (qb->ino_fd >= 0) {
-		qb->ino_ev = event_new(qb->base, qb->ino_fd, EV_READ | EV_PERSIST, inotify_cb, qb);
-		if (!qb->ino_ev || event_add(qb->ino_ev, NULL) < 0) {
-			/* Polling alone still works. */
-			if (qb->ino_ev)
-				event_free(qb->ino_ev);
-			qb->ino_ev = NULL;
-			close(qb->ino_fd);
-			qb->ino_fd = -1;
-		}
-	}
-	qb->scan_ev = event_new(qb->base, -1, EV_PERSIST, scan_cb, qb);
-	if (!qb->scan_ev || event_add(qb->scan_ev, &tv) < 0) {
-		if (qb->scan_ev)
-			event_free(qb->scan_ev);
-		if (qb->ino_ev)
-			event_free(qb->ino_ev);
-		if (qb->ino_fd >= 0)
-			close(qb->ino_fd);
+	if (sockdir_open(qb->base, qb->dir, SCAN_INTERVAL_S, scanned, qb, &qb->watch) < 0) {
 		free(qb);
 		mmio_error_set(err, MMIO_E_NOMEM, "qmp: cannot set up the scan timer");
 		return -1;
 	}
-	/* The first scan right away, but not from inside open(). */
-	event_active(qb->scan_ev, EV_TIMEOUT, 0);
 	*out = &qb->pub;
 	return 0;
 }
@@ -1251,11 +1092,7 @@ static void tsd_qmp_close(struct tsd_backend *be)
 	struct qmp_be *qb = (struct qmp_be *)be;
 	if (!qb)
 		return;
-	event_free(qb->scan_ev);
-	if (qb->ino_ev)
-		event_free(qb->ino_ev);
-	if (qb->ino_fd >= 0)
-		close(qb->ino_fd);
+	sockdir_close(qb->watch);
 	while (qb->guests)
 		guest_remove(qb, qb->guests, false);
 	while (qb->ops)
