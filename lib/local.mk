@@ -5,4 +5,5 @@ lib_libmmio_a_SOURCES = \
 	lib/error.c \
 	lib/space-internal.h \
 	lib/space.c \
-	lib/place.c
+	lib/place.c \
+	lib/replay.c

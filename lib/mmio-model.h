@@ -273,4 +273,79 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
  * sp->closed_form_exact; otherwise it falls back to mmio_place. */
 bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev);
 
+/* ---- the guest's past: BARs nobody shows (lib/replay.c) ------------------ */
+
+/* QEMU's query-pci reports no address for every ROM BAR and for every BAR
+ * of a device whose decode the guest has not enabled, although Linux placed
+ * them.  mmio_replay() works out where, by re-running the guest's history:
+ * devices present at boot as the firmware left them (Linux claims their
+ * BARs in place; a boot VGA's ROM is shadowed instead and holds nothing),
+ * then every hot-plugged device in the order it arrived, each placed as
+ * mmio_place() places one hot-plug, with removals where they happened.
+ * Where the history is not known exactly (arrivals in an unknown order, a
+ * removal at an unknown moment) every possible reading is replayed; those
+ * that agree best with the addresses the toolstack does show are kept, and
+ * a BAR on which they disagree counts as used at every place they give it
+ * (the conservative reading). */
+
+#define MMIO_ADDR_UNKNOWN UINT64_MAX           /* placed or not, nobody shows where */
+#define MMIO_ADDR_NONE    (UINT64_MAX - 1)     /* not placed (known, or inferred) */
+
+enum mmio_arrival {
+	MMIO_ARRIVAL_BOOT = 0,  /* there when the firmware ran */
+	MMIO_ARRIVAL_HOTPLUG,   /* hot-plugged while the guest ran */
+};
+
+struct mmio_past_device {
+	const struct mmio_device *dev;
+	/* Per dev->bars[i]: where the guest has it, as shown by the toolstack
+	 * (or recorded while the device was there), MMIO_ADDR_NONE when known
+	 * to be unassigned, MMIO_ADDR_UNKNOWN when nobody shows it. */
+	uint64_t addr[MMIO_MAX_BARS];
+	uint8_t arrival;        /* enum mmio_arrival */
+	bool vga;               /* PCI class 0x0300: Linux shadows a boot VGA's ROM */
+	/* Hot-plugged devices arrived in ascending seq; equal seq = in an
+	 * unknown order among themselves. */
+	uint32_t seq;
+	/* A device no longer in the guest: removed after every arrival with
+	 * seq <= gone_from and before any arrival with seq > gone_to
+	 * (gone_from <= gone_to; both = the moment is known). */
+	bool gone;
+	uint32_t gone_from, gone_to;
+};
+
+/* One BAR of a device still in the guest, after the replay. */
+struct mmio_replay_bar {
+	uint64_t addr;          /* MMIO_ADDR_NONE: the guest has not placed it (or has
+				 * shadowed it); MMIO_ADDR_UNKNOWN: a boot BAR nobody
+				 * shows (the firmware's placement is not modelled) */
+	bool inferred;          /* from the replay, not shown by the toolstack */
+	bool uncertain;         /* the kept readings disagree: see mmio_replay.used */
+};
+
+struct mmio_replay {
+	size_t ndev;
+	struct mmio_replay_bar (*bars)[MMIO_MAX_BARS]; /* [device][i]: as devs[device].dev->bars[i] */
+	/* Every range the devices still in the guest may occupy: their shown
+	 * BARs and, for each inferred BAR, every place a kept reading gives
+	 * it.  What admission must count as used (besides the base's used). */
+	size_t nused;
+	struct mmio_range *used;
+	unsigned readings;      /* histories replayed */
+	unsigned kept;          /* of which agree best with the shown addresses */
+	unsigned disagreements; /* shown BARs of the kept readings not where first fit puts
+				 * them: 0 when the history explains every shown address */
+	bool exact;             /* one reading (the order of every event was known) */
+};
+
+/* base: the windows, what is used whatever the history (bridge windows),
+ * E820 clips, min_mem.  devs[0..n): every device in the guest and every
+ * removed one the caller still knows about.  At most MMIO_REPLAY_READINGS
+ * readings are replayed: beyond that, the first and last reading of every
+ * unknown and each unknown varied on its own. */
+#define MMIO_REPLAY_READINGS 64
+enum mmio_status mmio_replay(const struct mmio_space_params *base, const struct mmio_past_device *devs,
+			     size_t n, struct mmio_replay *out, struct mmio_error *err);
+void mmio_replay_free(struct mmio_replay *r);
+
 #endif

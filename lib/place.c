@@ -367,6 +367,59 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
 	return st;
 }
 
+/* The window of sp holding [addr, addr + size) for a BAR of this kind, or -1. */
+static int window_of(const struct mmio_space *sp, const struct mmio_bar *bar, uint64_t addr)
+{
+	bool io = bar->kind == MMIO_BAR_IO;
+
+	for (unsigned w = 0; w < sp->nwin; w++) {
+		const struct mmio_window *win = &sp->w[w].win;
+		if ((win->kind == MMIO_WIN_IO) == io && win->start <= addr && addr < win->end)
+			return (int)w;
+	}
+	return -1;
+}
+
+unsigned mmio_place_pinned(const struct mmio_space *sp, const struct mmio_device *dev,
+			   const uint64_t *pinned, uint64_t *addr)
+{
+	struct scratch s;
+	uint8_t order[MMIO_MAX_BARS];
+	unsigned off = 0;
+
+	for (unsigned b = 0; b < dev->nbars; b++)
+		addr[b] = MMIO_ADDR_NONE;
+	if (dev->nbars > MMIO_MAX_BARS || scratch_init(&s, sp, dev->nbars) != MMIO_OK)
+		return dev->nbars;
+	sort_bars(dev, order);
+	for (unsigned k = 0; k < dev->nbars; k++) {
+		unsigned b = order[k], wi = 0;
+		const struct mmio_bar *bar = &dev->bars[b];
+		uint64_t at = 0;
+		bool ok = mmio_is_pow2(bar->size) && assign_one(sp, &s, bar, &wi, &at);
+		uint64_t want = pinned ? pinned[b] : MMIO_ADDR_UNKNOWN;
+
+		if (want == MMIO_ADDR_UNKNOWN) {
+			if (ok) {
+				addr[b] = at;
+				scratch_take(&s, wi, (struct mmio_range){ at, at + bar->size });
+			}
+			continue;
+		}
+		/* Where the device really has it: first fit must agree. */
+		if (want == MMIO_ADDR_NONE ? ok : !ok || at != want)
+			off++;
+		if (want == MMIO_ADDR_NONE)
+			continue;
+		addr[b] = want;
+		int w = window_of(sp, bar, want);
+		if (w >= 0)
+			scratch_take(&s, (unsigned)w, (struct mmio_range){ want, want + bar->size });
+	}
+	free(s.buf);
+	return off;
+}
+
 /* Closed form, per size order from the largest down (docs/model.md):
  * S_k = 2 (S_{k+1} - used_{k+1}) + c_k slots; 64-bit items take high slots
  * first, the rest and all 32-bit items take low slots. */

@@ -16,4 +16,13 @@ enum mmio_status mmio_window_index(struct mmio_window_space *ws);
 /* Smallest gap index >= i whose raw order is >= k, or -1. */
 long mmio_window_next(const struct mmio_window_space *ws, size_t i, int k);
 
+/* One hot-plugged device placed as mmio_place() places it, except that a
+ * BAR whose address is known (pinned[i] is neither MMIO_ADDR_UNKNOWN nor
+ * NULL) is taken where it is, or left out when it is MMIO_ADDR_NONE
+ * (known unassigned).  addr[i] receives every BAR's address
+ * (MMIO_ADDR_NONE = not placed).  Returns how many known BARs are not
+ * where first fit puts them: 0 when the space explains the device. */
+unsigned mmio_place_pinned(const struct mmio_space *sp, const struct mmio_device *dev,
+			   const uint64_t *pinned, uint64_t *addr);
+
 #endif
