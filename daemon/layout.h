@@ -32,7 +32,20 @@ struct tsd_live_bar {
 	struct mmio_bar bar;
 	uint64_t addr;          /* TSD_ADDR_UNASSIGNED when the guest has not placed it */
 	uint8_t source;         /* enum tsd_source */
+	/* The device's past, as far as the back end can tell (0 = unknown):
+	 * what the books need to work out where the guest put the BARs the
+	 * toolstack shows unassigned (lib/replay.c, docs/model.md). */
+	uint8_t arrival;        /* TSD_ARRIVAL_*, the same on every BAR of a device */
+	uint32_t seq;           /* order of arrival on its bus: QEMU's bus child[N] index + 1 */
+	uint16_t pci_class;     /* class code: 0x0300 = VGA (a boot VGA's ROM is shadowed) */
+	uint64_t fw_addr;       /* where the firmware last mapped this BAR (QEMU: its memory
+				 * region's "addr"; for a boot ROM, where SeaBIOS put it) */
 };
+
+/* tsd_live_bar.arrival */
+#define TSD_ARRIVAL_UNKNOWN 0
+#define TSD_ARRIVAL_BOOT    1   /* present when the firmware ran (QOM hotplugged false) */
+#define TSD_ARRIVAL_HOTPLUG 2   /* hot-plugged later (QOM hotplugged true) */
 
 /* A hot-plug port: a bridge whose secondary bus takes one hot-plugged
  * device (a q35 pcie-root-port).  A device plugged there gets its BARs
