@@ -280,19 +280,15 @@ struct tsd_libvirt_guest {
 	bool seen;
 };
 
-enum op_kind { OP_REFRESH, OP_ATTACH, OP_DETACH };
-
+/* One call: run from the loop (libvirt's calls are synchronous), its
+ * result delivered by the base (toolstack.c). */
 struct tsd_libvirt_op {
-	struct tsd_libvirt_op *next;
+	struct tsd_op base;             /* first */
 	struct tsd_libvirt *be;
-	enum op_kind kind;
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	struct mmio_bdf bdf;
 	unsigned flags;
-	tsd_done_fn done;
-	tsd_layout_fn layout_cb;
-	void *ud;
-	struct event *ev;
+	struct event *ev;               /* runs the call */
 };
 
 struct tsd_libvirt {
@@ -308,21 +304,7 @@ struct tsd_libvirt {
 	/* guests by uuid: O(1) lookups with thousands of domains */
 	struct tsd_libvirt_guest **htab;
 	size_t hcap, nguests;
-	struct tsd_libvirt_op *ops;
 };
-
-static void be_log(struct tsd_libvirt *be, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void be_log(struct tsd_libvirt *be, int prio, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (be->base.host->log)
-		be->base.host->log(be->base.host->ud, &be->base, prio, line);
-}
 
 static const char *last_error(void)
 {
@@ -421,14 +403,14 @@ static bool qemu_live(struct tsd_libvirt *be, virDomainPtr dom,
 	uint64_t v[4];
 
 	if (virDomainQemuMonitorCommand(dom, "{\"execute\":\"query-pci\"}", &out, 0) < 0) {
-		be_log(be, LOG_WARNING, "%s: query-pci failed: %s", virDomainGetName(dom),
+		tsd_log(&be->base, LOG_WARNING, "%s: query-pci failed: %s", virDomainGetName(dom),
 		       last_error());
 		return false;
 	}
 	enum mmio_status st = tsd_libvirt_parse_query_pci(out, &bars, &n, &err);
 	free(out);
 	if (st != MMIO_OK) {
-		be_log(be, LOG_WARNING, "%s: %s", virDomainGetName(dom), err.msg);
+		tsd_log(&be->base, LOG_WARNING, "%s: %s", virDomainGetName(dom), err.msg);
 		return false;
 	}
 	free(l->bars);
@@ -537,7 +519,7 @@ static void sync_all(struct tsd_libvirt *be)
 	virDomainPtr *doms = NULL;
 	int n = virConnectListAllDomains(be->conn, &doms, 0);
 	if (n < 0) {
-		be_log(be, LOG_ERR, "listing domains: %s", last_error());
+		tsd_log(&be->base, LOG_ERR, "listing domains: %s", last_error());
 		return;
 	}
 	for (struct tsd_libvirt_guest *g = be->guests; g; g = g->next)
@@ -592,7 +574,7 @@ static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 	struct tsd_libvirt *be = arg;
 	struct mmio_error err;
 	if (connect_uri(be, &err) == 0) {
-		be_log(be, LOG_NOTICE, "reconnected to %s", be->uri);
+		tsd_log(&be->base, LOG_NOTICE, "reconnected to %s", be->uri);
 		be->backoff = 0;
 		sync_all(be);
 		return;
@@ -607,7 +589,7 @@ static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 static void close_cb(virConnectPtr conn, int reason, void *opaque)
 {
 	struct tsd_libvirt *be = opaque;
-	be_log(be, LOG_WARNING, "connection to %s closed (reason %d); reconnecting", be->uri,
+	tsd_log(&be->base, LOG_WARNING, "connection to %s closed (reason %d); reconnecting", be->uri,
 	       reason);
 	/* Not from inside libvirt's callback: the connection is torn down
 	 * from the loop. */
@@ -657,91 +639,76 @@ static int connect_uri(struct tsd_libvirt *be, struct mmio_error *err)
 
 /* ---- operations ---------------------------------------------------------------- */
 
-static void op_free(struct tsd_libvirt_op *op)
+static void op_dispose(struct tsd_op *base)
 {
-	for (struct tsd_libvirt_op **p = &op->be->ops; *p; p = &(*p)->next)
-		if (*p == op) {
-			*p = op->next;
-			break;
-		}
+	struct tsd_libvirt_op *op = (struct tsd_libvirt_op *)base;
 	if (op->ev)
 		event_free(op->ev);
-	free(op);
 }
 
 static void op_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct tsd_libvirt_op *op = arg;
 	struct tsd_libvirt *be = op->be;
-	struct tsd_result res = { .rc = TSD_OK };
+	struct tsd_result *res = &op->base.res;
 	virDomainPtr dom = be->conn ? virDomainLookupByUUIDString(be->conn, op->uuid) : NULL;
+	(void)fd;
+	(void)what;
 
 	if (!dom) {
-		res.rc = be->conn ? tsd_libvirt_rc(virGetLastErrorCode()) : TSD_E_FAILED;
-		snprintf(res.msg, sizeof(res.msg), "libvirt: %s", be->conn ? last_error() :
-			 "not connected");
-		if (op->kind == OP_REFRESH) {
-			op->layout_cb(op->ud, res.rc, NULL, res.msg);
-			op_free(op);
-			return;
-		}
-	} else if (op->kind == OP_REFRESH) {
+		tsd_op_finish(&op->base, be->conn ? tsd_libvirt_rc(virGetLastErrorCode()) : TSD_E_FAILED,
+			      "libvirt: %s", be->conn ? last_error() : "not connected");
+	} else if (op->base.kind == TSD_OP_REFRESH) {
 		struct tsd_guest g;
-		struct tsd_layout l = { .free_slots = -1 };
 		bool have;
-		res.rc = read_domain(be, dom, &g, &l, &have, res.msg, sizeof(res.msg));
-		if (res.rc == TSD_OK && !have) {
-			res.rc = TSD_E_NOTSUPPORTED;
-			snprintf(res.msg, sizeof(res.msg), "no layout for %s: %s", g.name,
+		res->rc = read_domain(be, dom, &g, &op->base.layout, &have, res->msg, sizeof(res->msg));
+		if (res->rc == TSD_OK && !have) {
+			res->rc = TSD_E_NOTSUPPORTED;
+			snprintf(res->msg, sizeof(res->msg), "no layout for %s: %s", g.name,
 				 g.why_not[0] ? g.why_not : "no model for this guest");
 		}
+		op->base.have_layout = have;
 		virDomainFree(dom);
-		op->layout_cb(op->ud, res.rc, have && res.rc == TSD_OK ? &l : NULL,
-			      res.rc ? res.msg : NULL);
-		tsd_layout_clear(&l);
-		op_free(op);
-		return;
+		tsd_op_finish(&op->base, res->rc, NULL);
 	} else {
 		char xml[256];
 		unsigned vflags = VIR_DOMAIN_AFFECT_LIVE;
 		if (op->flags & TSD_ATTACH_PERSISTENT)
 			vflags |= VIR_DOMAIN_AFFECT_CONFIG;
 		tsd_libvirt_hostdev_xml(&op->bdf, xml, sizeof(xml));
-		int rc = op->kind == OP_ATTACH ? virDomainAttachDeviceFlags(dom, xml, vflags)
-					       : virDomainDetachDeviceFlags(dom, xml, vflags);
+		int rc = op->base.kind == TSD_OP_ATTACH ? virDomainAttachDeviceFlags(dom, xml, vflags)
+							: virDomainDetachDeviceFlags(dom, xml, vflags);
 		if (rc < 0) {
-			res.rc = tsd_libvirt_rc(virGetLastErrorCode());
-			snprintf(res.msg, sizeof(res.msg), "libvirt: %s", last_error());
+			tsd_op_finish(&op->base, tsd_libvirt_rc(virGetLastErrorCode()), "libvirt: %s",
+				      last_error());
 		} else {
-			mmio_bdf_format(&op->bdf, res.attached_id, sizeof(res.attached_id));
-			if (op->kind == OP_ATTACH)
-				/* libvirt does not tell which qdev id it gave
-				 * the hostdev in reply; placement is checked by
-				 * the daemon's next refresh, not here. */
-				snprintf(res.msg, sizeof(res.msg), "attached; BAR placement not "
-					 "verified by the libvirt back end");
+			mmio_bdf_format(&op->bdf, res->attached_id, sizeof(res->attached_id));
+			/* libvirt does not tell which qdev id it gave the hostdev
+			 * in reply; placement is checked by the daemon's next
+			 * refresh, not here. */
+			tsd_op_finish(&op->base, TSD_OK, op->base.kind == TSD_OP_ATTACH ?
+				      "attached; BAR placement not verified by the libvirt back end" :
+				      NULL);
 		}
 		virDomainFree(dom);
 	}
-	op->done(op->ud, &res);
-	op_free(op);
 }
 
-static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum op_kind kind,
+static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum tsd_op_kind kind,
 				       const char *uuid, struct mmio_error *err)
 {
-	struct tsd_libvirt_op *op = calloc(1, sizeof(*op));
+	struct tsd_libvirt_op *op = tsd_op_new(&be->base, sizeof(*op), kind, op_dispose, err);
 	struct timeval zero = { 0, 0 };
-	if (!op || !(op->ev = evtimer_new(be->base.host->base, op_run, op))) {
-		free(op);
+
+	if (!op)
+		return NULL;
+	if (!(op->ev = evtimer_new(be->base.host->base, op_run, op))) {
+		tsd_op_free(&op->base);
 		mmio_error_set(err, MMIO_E_NOMEM, "libvirt: out of memory");
 		return NULL;
 	}
 	op->be = be;
-	op->kind = kind;
 	snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
-	op->next = be->ops;
-	be->ops = op;
 	evtimer_add(op->ev, &zero);
 	return op;
 }
@@ -753,8 +720,7 @@ static void tsd_libvirt_close(struct tsd_backend *tbe)
 	struct tsd_libvirt *be = (struct tsd_libvirt *)tbe;
 	if (!be)
 		return;
-	while (be->ops)
-		op_free(be->ops);
+	tsd_ops_free(&be->base);
 	disconnect(be);
 	if (be->reconnect)
 		event_free(be->reconnect);
@@ -771,10 +737,7 @@ static void tsd_libvirt_close(struct tsd_backend *tbe)
 static int tsd_libvirt_open(const struct tsd_host *host, const char *arg, unsigned flags,
 			    struct tsd_backend **out, struct mmio_error *err)
 {
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "libvirt: unknown open flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libvirt", "open", flags, 0, err);
 	if (!arg || !arg[0]) {
 		mmio_error_set(err, MMIO_E_INVALID, "libvirt: a URI is required "
 			       "(--backend libvirt:qemu:///system)");
@@ -817,20 +780,17 @@ static int tsd_libvirt_open(const struct tsd_host *host, const char *arg, unsign
 static int tsd_libvirt_refresh(struct tsd_backend *tbe, const char *guest_id, unsigned flags,
 			       tsd_layout_fn cb, void *ud, struct mmio_error *err)
 {
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "libvirt: unknown refresh flags 0x%x", flags);
-		return -1;
-	}
-	struct tsd_libvirt_op *op = op_start((struct tsd_libvirt *)tbe, OP_REFRESH, guest_id, err);
+	tsd_check_flags("libvirt", "refresh", flags, 0, err);
+	struct tsd_libvirt_op *op = op_start((struct tsd_libvirt *)tbe, TSD_OP_REFRESH, guest_id, err);
 	if (!op)
 		return -1;
-	op->layout_cb = cb;
-	op->ud = ud;
+	op->base.layout_cb = cb;
+	op->base.ud = ud;
 	return 0;
 }
 
 /* Starts an attach or detach of one <hostdev>; 0, or -1 with err. */
-static int op_start_hostdev(struct tsd_libvirt *be, enum op_kind kind, const char *guest_id,
+static int op_start_hostdev(struct tsd_libvirt *be, enum tsd_op_kind kind, const char *guest_id,
 			    const struct mmio_bdf *bdf, unsigned flags, tsd_done_fn cb, void *ud,
 			    struct mmio_error *err)
 {
@@ -840,8 +800,8 @@ static int op_start_hostdev(struct tsd_libvirt *be, enum op_kind kind, const cha
 		return -1;
 	op->bdf = *bdf;
 	op->flags = flags;
-	op->done = cb;
-	op->ud = ud;
+	op->base.done_cb = cb;
+	op->base.ud = ud;
 	return 0;
 }
 
@@ -850,10 +810,7 @@ static int tsd_libvirt_attach(struct tsd_backend *tbe, const char *guest_id,
 			      void *ud, struct mmio_error *err)
 {
 	struct mmio_bdf bdf;
-	if (flags & ~TSD_ATTACH_KNOWN_FLAGS) {
-		mmio_error_set(err, MMIO_E_INVALID, "libvirt: unknown attach flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libvirt", "attach", flags, TSD_ATTACH_KNOWN_FLAGS, err);
 	if (!req->host_bdf) {
 		mmio_error_set(err, MMIO_E_UNSUPPORTED, "libvirt attaches host PCI devices only; "
 			       "\"%s\" is not one", req->device ? req->device->name : "?");
@@ -863,7 +820,7 @@ static int tsd_libvirt_attach(struct tsd_backend *tbe, const char *guest_id,
 		return -1;
 	/* managed='yes': libvirt detaches the device from its host driver
 	 * itself, so TSD_ATTACH_ASSIGNABLE needs no step of ours. */
-	return op_start_hostdev((struct tsd_libvirt *)tbe, OP_ATTACH, guest_id, &bdf, flags, cb, ud,
+	return op_start_hostdev((struct tsd_libvirt *)tbe, TSD_OP_ATTACH, guest_id, &bdf, flags, cb, ud,
 				err);
 }
 
@@ -872,13 +829,10 @@ static int tsd_libvirt_detach(struct tsd_backend *tbe, const char *guest_id,
 			      struct mmio_error *err)
 {
 	struct mmio_bdf bdf;
-	if (flags & ~TSD_ATTACH_PERSISTENT) {
-		mmio_error_set(err, MMIO_E_INVALID, "libvirt: unknown detach flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libvirt", "detach", flags, TSD_ATTACH_PERSISTENT, err);
 	if (mmio_bdf_parse(attached_id, &bdf, err) != MMIO_OK)
 		return -1;
-	return op_start_hostdev((struct tsd_libvirt *)tbe, OP_DETACH, guest_id, &bdf, flags, cb, ud,
+	return op_start_hostdev((struct tsd_libvirt *)tbe, TSD_OP_DETACH, guest_id, &bdf, flags, cb, ud,
 				err);
 }
 

@@ -71,14 +71,11 @@ struct tsd_libxl_fd {
 	void *for_libxl;
 };
 
-enum tsd_libxl_op_kind { OP_DISCOVER, OP_REFRESH, OP_ATTACH, OP_DETACH };
-
 /* One asynchronous operation: retrieve config -> info pci -> result, or
  * pci_add -> info pci (until settled) -> result, or pci_remove -> result. */
 struct tsd_libxl_op {
-	struct tsd_libxl_op *next, **prev;
+	struct tsd_op base;             /* first: kind (discovery is internal), callback, result */
 	struct tsd_libxl *be;
-	enum tsd_libxl_op_kind kind;
 	uint32_t domid;
 	libxl_domain_config cfg;
 	bool cfg_init;
@@ -89,16 +86,7 @@ struct tsd_libxl_op {
 	struct event *ev;               /* deferral and settle timer */
 	void (*next_step)(struct tsd_libxl_op *op);
 	int libxl_rc;
-	/* result */
-	enum tsd_rc rc;
-	char msg[512];
-	struct tsd_guest guest;
-	struct tsd_layout layout;
-	bool have_layout;
-	char attached_id[64];
-	tsd_done_fn done;
-	tsd_layout_fn layout_cb;
-	void *ud;
+	struct tsd_guest guest;         /* discovery */
 };
 
 struct tsd_libxl {
@@ -112,7 +100,6 @@ struct tsd_libxl {
 	struct event *rescan;
 	struct tsd_libxl_guest *guests;
 	struct tsd_libxl_timeout *timeouts;
-	struct tsd_libxl_op *ops;
 	char first_error[256];          /* captured while opening */
 	bool opening;
 };
@@ -128,19 +115,6 @@ static void fmt_cut(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
-}
-
-static void be_log(struct tsd_libxl *be, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void be_log(struct tsd_libxl *be, int prio, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (be->base.host && be->base.host->log)
-		be->base.host->log(be->base.host->ud, &be->base, prio, line);
 }
 
 /* ---- logger: libxl's messages become the daemon's log lines ------------ */
@@ -166,7 +140,7 @@ static void logger_vmessage(xentoollog_logger *l, xentoollog_level level, int er
 	}
 	if (level < XTL_NOTICE)
 		return;
-	be_log(be, level >= XTL_ERROR ? LOG_ERR : level >= XTL_WARN ? LOG_WARNING : LOG_NOTICE,
+	tsd_log(&be->base, level >= XTL_ERROR ? LOG_ERR : level >= XTL_WARN ? LOG_WARNING : LOG_NOTICE,
 	       "%s%s%s%s%s", context ? context : "", context ? ": " : "", msg,
 	       errnoval >= 0 ? ": " : "", errnoval >= 0 ? strerror(errnoval) : "");
 }
@@ -342,12 +316,12 @@ static void event_occurs(void *user, libxl_event *ev)
 {
 	struct tsd_libxl *be = user;
 	if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_DEATH) {
-		be_log(be, LOG_INFO, "domain %" PRIu32 " died", ev->domid);
+		tsd_log(&be->base, LOG_INFO, "domain %" PRIu32 " died", ev->domid);
 		guest_forget(be, ev->domid, true);
 	} else if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN) {
 		/* A reboot keeps the domid; the death event follows a real
 		 * shutdown.  Nothing to do yet. */
-		be_log(be, LOG_DEBUG, "domain %" PRIu32 " shut down (reason %d)", ev->domid,
+		tsd_log(&be->base, LOG_DEBUG, "domain %" PRIu32 " shut down (reason %d)", ev->domid,
 		       (int)ev->u.domain_shutdown.shutdown_reason);
 	}
 	libxl_event_free(be->ctx, ev);
@@ -357,18 +331,16 @@ static void disaster(void *user, libxl_event_type type, const char *msg, int err
 {
 	struct tsd_libxl *be = user;
 	/* Without this hook libxl would exit(-1) the whole daemon. */
-	be_log(be, LOG_CRIT, "libxl disaster (event type %d): %s%s%s; libxl guests are no "
+	tsd_log(&be->base, LOG_CRIT, "libxl disaster (event type %d): %s%s%s; libxl guests are no "
 	       "longer tracked reliably", (int)type, msg, errnoval ? ": " : "",
 	       errnoval ? strerror(errnoval) : "");
 }
 
 /* ---- operations ------------------------------------------------------------ */
 
-static void op_free(struct tsd_libxl_op *op)
+static void op_dispose(struct tsd_op *base)
 {
-	*op->prev = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
+	struct tsd_libxl_op *op = (struct tsd_libxl_op *)base;
 	if (op->ev)
 		event_free(op->ev);
 	if (op->cfg_init)
@@ -376,8 +348,11 @@ static void op_free(struct tsd_libxl_op *op)
 	if (op->pci_init)
 		libxl_device_pci_dispose(&op->pci);
 	free(op->monitor_out);
-	tsd_layout_clear(&op->layout);
-	free(op);
+}
+
+static void op_free(struct tsd_libxl_op *op)
+{
+	tsd_op_free(&op->base);
 }
 
 static void op_step_cb(evutil_socket_t fd, short what, void *arg)
@@ -396,32 +371,24 @@ static void op_then(struct tsd_libxl_op *op, void (*step)(struct tsd_libxl_op *)
 		op->ev = evtimer_new(op->be->base.host->base, op_step_cb, op);
 	if (!op->ev || evtimer_add(op->ev, &tv) < 0) {
 		/* Out of memory in libevent: nothing sane left to do. */
-		be_log(op->be, LOG_CRIT, "cannot schedule a libxl step");
+		tsd_log(&op->be->base, LOG_CRIT, "cannot schedule a libxl step");
 	}
 }
 
-static struct tsd_libxl_op *op_new(struct tsd_libxl *be, enum tsd_libxl_op_kind kind,
-				   uint32_t domid)
+static struct tsd_libxl_op *op_new(struct tsd_libxl *be, enum tsd_op_kind kind, uint32_t domid)
 {
-	struct tsd_libxl_op *op = calloc(1, sizeof(*op));
+	struct tsd_libxl_op *op = tsd_op_new(&be->base, sizeof(*op), kind, op_dispose, NULL);
 	if (!op)
 		return NULL;
 	op->be = be;
-	op->kind = kind;
 	op->domid = domid;
-	op->layout.free_slots = -1;
-	op->next = be->ops;
-	op->prev = &be->ops;
-	if (op->next)
-		op->next->prev = &op->next;
-	be->ops = op;
 	return op;
 }
 
 static void op_fail(struct tsd_libxl_op *op, int libxl_rc, const char *what)
 {
-	op->rc = tsd_libxl_rc(libxl_rc);
-	snprintf(op->msg, sizeof(op->msg), "libxl: %s of domain %" PRIu32 " failed: %s (%d)",
+	op->base.res.rc = tsd_libxl_rc(libxl_rc);
+	snprintf(op->base.res.msg, sizeof(op->base.res.msg), "libxl: %s of domain %" PRIu32 " failed: %s (%d)",
 		 what, op->domid, tsd_libxl_rc_name(libxl_rc), libxl_rc);
 }
 
@@ -462,13 +429,13 @@ static void step_layout(struct tsd_libxl_op *op)
 	if (tsd_libxl_model_input(&op->cfg, &in, &err) != MMIO_OK ||
 	    tsd_libxl_parse_info_pci(op->monitor_out ? op->monitor_out : "", &bars, &nbars,
 				     &err) != MMIO_OK ||
-	    tsd_libxl_layout(&in, bars, nbars, &op->layout, note, sizeof(note), &err) != MMIO_OK) {
-		op->rc = TSD_E_FAILED;
-		fmt_cut(op->msg, sizeof(op->msg), "domain %" PRIu32 ": %s", op->domid, err.msg);
+	    tsd_libxl_layout(&in, bars, nbars, &op->base.layout, note, sizeof(note), &err) != MMIO_OK) {
+		op->base.res.rc = TSD_E_FAILED;
+		fmt_cut(op->base.res.msg, sizeof(op->base.res.msg), "domain %" PRIu32 ": %s", op->domid, err.msg);
 	} else {
-		op->have_layout = true;
+		op->base.have_layout = true;
 		if (note[0])
-			be_log(op->be, LOG_NOTICE, "domain %" PRIu32 ": %s", op->domid, note);
+			tsd_log(&op->be->base, LOG_NOTICE, "domain %" PRIu32 ": %s", op->domid, note);
 	}
 	free(bars);
 	op_finish(op);
@@ -523,8 +490,8 @@ static void step_settled(struct tsd_libxl_op *op)
 
 	if (op->libxl_rc) {
 		/* Attached, but we cannot see it: say so, keep it attached. */
-		op->rc = TSD_OK;
-		snprintf(op->msg, sizeof(op->msg), "attached; info pci failed afterwards (%s): "
+		op->base.res.rc = TSD_OK;
+		snprintf(op->base.res.msg, sizeof(op->base.res.msg), "attached; info pci failed afterwards (%s): "
 			 "BAR placement not verified", tsd_libxl_rc_name(op->libxl_rc));
 		op_finish(op);
 		return;
@@ -533,8 +500,8 @@ static void step_settled(struct tsd_libxl_op *op)
 					    op->pci.func }, qdev, sizeof(qdev));
 	if (tsd_libxl_parse_info_pci(op->monitor_out ? op->monitor_out : "", &bars, &nbars,
 				     &err) != MMIO_OK) {
-		op->rc = TSD_OK;
-		fmt_cut(op->msg, sizeof(op->msg), "attached; info pci unreadable (%s): BAR "
+		op->base.res.rc = TSD_OK;
+		fmt_cut(op->base.res.msg, sizeof(op->base.res.msg), "attached; info pci unreadable (%s): BAR "
 			 "placement not verified", err.msg);
 		op_finish(op);
 		return;
@@ -546,13 +513,13 @@ static void step_settled(struct tsd_libxl_op *op)
 		return;
 	}
 	if (n) {
-		op->rc = TSD_E_UNASSIGNED;
-		snprintf(op->msg, sizeof(op->msg), "%s attached to domain %" PRIu32 ", but the "
+		op->base.res.rc = TSD_E_UNASSIGNED;
+		snprintf(op->base.res.msg, sizeof(op->base.res.msg), "%s attached to domain %" PRIu32 ", but the "
 			 "guest left %zu BAR%s unassigned after %d s: %s", qdev, op->domid, n,
 			 n == 1 ? "" : "s", TSD_LIBXL_SETTLE_TRIES * TSD_LIBXL_SETTLE_MS / 1000,
 			 which);
 	} else {
-		op->rc = TSD_OK;
+		op->base.res.rc = TSD_OK;
 	}
 	op_finish(op);
 }
@@ -588,43 +555,28 @@ static void op_finish(struct tsd_libxl_op *op)
 	struct tsd_libxl *be = op->be;
 	const struct tsd_host *h = be->base.host;
 
-	switch (op->kind) {
-	case OP_DISCOVER: {
+	if (op->base.kind == TSD_OP_INTERNAL) {
+		/* discovery: announce the guest */
 		struct tsd_libxl_guest *g = guest_find(be, op->domid);
 		if (!g) {
-			break; /* died meanwhile */
-		} else if (op->rc == TSD_E_NOGUEST) {
+			/* died meanwhile */
+		} else if (op->base.res.rc == TSD_E_NOGUEST) {
 			guest_forget(be, op->domid, false);
-		} else if (op->rc != TSD_OK && !op->guest.id[0]) {
+		} else if (op->base.res.rc != TSD_OK && !op->guest.id[0]) {
 			/* No configuration (not created by libxl, e.g. a
 			 * stubdomain): not a guest mmiod can serve. */
-			be_log(be, LOG_DEBUG, "%s", op->msg);
+			tsd_log(&be->base, LOG_DEBUG, "%s", op->base.res.msg);
 		} else {
-			if (op->rc != TSD_OK)
-				be_log(be, LOG_WARNING, "%s", op->msg);
+			if (op->base.res.rc != TSD_OK)
+				tsd_log(&be->base, LOG_WARNING, "%s", op->base.res.msg);
 			g->up = true;
 			if (h->guest_up)
 				h->guest_up(h->ud, &be->base, &op->guest,
-					    op->have_layout ? &op->layout : NULL);
+					    op->base.have_layout ? &op->base.layout : NULL);
 		}
-		break;
 	}
-	case OP_REFRESH:
-		if (op->layout_cb)
-			op->layout_cb(op->ud, op->rc, op->have_layout ? &op->layout : NULL,
-				      op->rc ? op->msg : NULL);
-		break;
-	case OP_ATTACH:
-	case OP_DETACH: {
-		struct tsd_result res = { .rc = op->rc };
-		snprintf(res.msg, sizeof(res.msg), "%s", op->msg);
-		snprintf(res.attached_id, sizeof(res.attached_id), "%s", op->attached_id);
-		if (op->done)
-			op->done(op->ud, &res);
-		break;
-	}
-	}
-	op_free(op);
+	/* the caller's callback runs from the loop (toolstack.c) */
+	tsd_op_finish(&op->base, op->base.res.rc, NULL);
 }
 
 /* ---- discovery --------------------------------------------------------------- */
@@ -632,10 +584,10 @@ static void op_finish(struct tsd_libxl_op *op)
 static void discover(struct tsd_libxl *be, uint32_t domid)
 {
 	struct tsd_libxl_guest *g = calloc(1, sizeof(*g));
-	struct tsd_libxl_op *op = g ? op_new(be, OP_DISCOVER, domid) : NULL;
+	struct tsd_libxl_op *op = g ? op_new(be, TSD_OP_INTERNAL, domid) : NULL;
 	if (!op) {
 		free(g);
-		be_log(be, LOG_ERR, "out of memory discovering domain %" PRIu32, domid);
+		tsd_log(&be->base, LOG_ERR, "out of memory discovering domain %" PRIu32, domid);
 		return;
 	}
 	g->domid = domid;
@@ -646,7 +598,7 @@ static void discover(struct tsd_libxl *be, uint32_t domid)
 	int rc = libxl_evenable_domain_death(be->ctx, domid, domid, &g->death);
 	if (rc) {
 		g->death = NULL;
-		be_log(be, LOG_WARNING, "domain %" PRIu32 ": no death events (%s); the rescan "
+		tsd_log(&be->base, LOG_WARNING, "domain %" PRIu32 ": no death events (%s); the rescan "
 		       "will notice it going", domid, tsd_libxl_rc_name(rc));
 	}
 	rc = op_start_config(op);
@@ -661,7 +613,7 @@ static void rescan(struct tsd_libxl *be)
 	int n = 0;
 	libxl_dominfo *info = libxl_list_domain(be->ctx, &n);
 	if (!info) {
-		be_log(be, LOG_WARNING, "libxl_list_domain failed");
+		tsd_log(&be->base, LOG_WARNING, "libxl_list_domain failed");
 		return;
 	}
 	for (struct tsd_libxl_guest *g = be->guests; g; g = g->next)
@@ -700,8 +652,7 @@ static void tsd_libxl_close(struct tsd_backend *tbe)
 		event_free(be->rescan);
 	/* Outstanding operations: their callers get nothing more; the
 	 * daemon closes back ends only when it is going away. */
-	while (be->ops)
-		op_free(be->ops);
+	tsd_ops_free(&be->base);
 	while (be->guests)
 		guest_forget(be, be->guests->domid, false);
 	libxl_ctx_free(be->ctx);
@@ -714,10 +665,7 @@ static void tsd_libxl_close(struct tsd_backend *tbe)
 static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned flags,
 			  struct tsd_backend **out, struct mmio_error *err)
 {
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown open flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libxl", "open", flags, 0, err);
 	if (arg && arg[0]) {
 		mmio_error_set(err, MMIO_E_INVALID, "libxl: takes no argument (got \"%s\")", arg);
 		return -1;
@@ -795,19 +743,16 @@ static int tsd_libxl_refresh(struct tsd_backend *tbe, const char *guest_id, unsi
 {
 	struct tsd_libxl *be = (struct tsd_libxl *)tbe;
 	uint32_t domid;
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown refresh flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libxl", "refresh", flags, 0, err);
 	if (parse_domid(guest_id, &domid, err) < 0)
 		return -1;
-	struct tsd_libxl_op *op = op_new(be, OP_REFRESH, domid);
+	struct tsd_libxl_op *op = op_new(be, TSD_OP_REFRESH, domid);
 	if (!op) {
 		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
 		return -1;
 	}
-	op->layout_cb = cb;
-	op->ud = ud;
+	op->base.layout_cb = cb;
+	op->base.ud = ud;
 	int rc = op_start_config(op);
 	if (rc) {
 		op->libxl_rc = rc;
@@ -818,7 +763,7 @@ static int tsd_libxl_refresh(struct tsd_backend *tbe, const char *guest_id, unsi
 
 /* An attach or detach op for one host PCI function; attached_id is its
  * canonical BDF, which is what the next `info pci` reading reports. */
-static struct tsd_libxl_op *op_new_pci(struct tsd_libxl *be, enum tsd_libxl_op_kind kind, uint32_t domid,
+static struct tsd_libxl_op *op_new_pci(struct tsd_libxl *be, enum tsd_op_kind kind, uint32_t domid,
 				       const struct mmio_bdf *bdf, tsd_done_fn cb, void *ud,
 				       struct mmio_error *err)
 {
@@ -828,15 +773,15 @@ static struct tsd_libxl_op *op_new_pci(struct tsd_libxl *be, enum tsd_libxl_op_k
 		mmio_error_set(err, MMIO_E_NOMEM, "libxl: out of memory");
 		return NULL;
 	}
-	op->done = cb;
-	op->ud = ud;
+	op->base.done_cb = cb;
+	op->base.ud = ud;
 	libxl_device_pci_init(&op->pci);
 	op->pci_init = true;
 	op->pci.domain = bdf->domain;
 	op->pci.bus = bdf->bus;
 	op->pci.dev = bdf->dev;
 	op->pci.func = bdf->fn;
-	mmio_bdf_format(bdf, op->attached_id, sizeof(op->attached_id));
+	mmio_bdf_format(bdf, op->base.res.attached_id, sizeof(op->base.res.attached_id));
 	return op;
 }
 
@@ -848,10 +793,7 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 	struct mmio_bdf bdf;
 	uint32_t domid;
 
-	if (flags & ~TSD_ATTACH_KNOWN_FLAGS) {
-		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown attach flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libxl", "attach", flags, TSD_ATTACH_KNOWN_FLAGS, err);
 	if (parse_domid(guest_id, &domid, err) < 0)
 		return -1;
 	if (!req->host_bdf) {
@@ -861,7 +803,7 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 	}
 	if (mmio_bdf_parse(req->host_bdf, &bdf, err) != MMIO_OK)
 		return -1;
-	struct tsd_libxl_op *op = op_new_pci(be, OP_ATTACH, domid, &bdf, cb, ud, err);
+	struct tsd_libxl_op *op = op_new_pci(be, TSD_OP_ATTACH, domid, &bdf, cb, ud, err);
 	if (!op)
 		return -1;
 	if (flags & TSD_ATTACH_ASSIGNABLE) {
@@ -869,7 +811,7 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 		int rc = libxl_device_pci_assignable_add(be->ctx, &op->pci, 1);
 		if (rc) {
 			mmio_error_set(err, MMIO_E_IO, "libxl: making %s assignable failed: %s",
-				       op->attached_id, tsd_libxl_rc_name(rc));
+				       op->base.res.attached_id, tsd_libxl_rc_name(rc));
 			op_free(op);
 			return -1;
 		}
@@ -879,7 +821,7 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 	int rc = libxl_device_pci_add(be->ctx, domid, &op->pci, &how);
 	if (rc) {
 		mmio_error_set(err, MMIO_E_IO, "libxl: libxl_device_pci_add of %s to domain %"
-			       PRIu32 " failed to start: %s", op->attached_id, domid,
+			       PRIu32 " failed to start: %s", op->base.res.attached_id, domid,
 			       tsd_libxl_rc_name(rc));
 		op_free(op);
 		return -1;
@@ -895,14 +837,11 @@ static int tsd_libxl_detach(struct tsd_backend *tbe, const char *guest_id,
 	struct mmio_bdf bdf;
 	uint32_t domid;
 
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "libxl: unknown detach flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("libxl", "detach", flags, 0, err);
 	if (parse_domid(guest_id, &domid, err) < 0 ||
 	    mmio_bdf_parse(attached_id, &bdf, err) != MMIO_OK)
 		return -1;
-	struct tsd_libxl_op *op = op_new_pci(be, OP_DETACH, domid, &bdf, cb, ud, err);
+	struct tsd_libxl_op *op = op_new_pci(be, TSD_OP_DETACH, domid, &bdf, cb, ud, err);
 	if (!op)
 		return -1;
 	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };

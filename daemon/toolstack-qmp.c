@@ -44,13 +44,13 @@
 #define MAX_BUSY             32
 #define NOTFOUND_GRACE_MS    500
 
-struct qop;
+struct tsd_qmp_op;
 
 enum guest_state { G_IDLE, G_CONNECTING, G_PROBING, G_UP };
 
-struct qguest {
-	struct qguest *next;
-	struct qmp_be *qb;
+struct tsd_qmp_guest {
+	struct tsd_qmp_guest *next;
+	struct tsd_qmp *qb;
 	char id[64];
 	char path[PATH_MAX];
 	dev_t dev;
@@ -70,47 +70,34 @@ struct qguest {
 	 * ports (read once per connection). */
 	bool native_hotplug;
 	char busy[MAX_BUSY][64];        /* slots ("0x5") / ports taken by attaches in flight */
-	struct qop *probe;
+	struct tsd_qmp_op *probe;
 };
 
-struct qmp_be {
+struct tsd_qmp {
 	struct tsd_backend pub;         /* first: the daemon sees this */
 	struct event_base *base;
 	char dir[PATH_MAX];
 	struct sockdir *watch;
 	bool logged_nodir;
-	struct qguest *guests;
-	struct qop *ops;
+	struct tsd_qmp_guest *guests;
 	unsigned unplug_timeout_ms;
 };
 
-enum op_kind { OP_PROBE, OP_REFRESH, OP_ATTACH, OP_DETACH };
-
-struct qop {
-	struct qop *next;
-	struct qmp_be *qb;
-	struct qguest *g;               /* NULL once the guest is gone */
-	enum op_kind kind;
-	int outstanding;                /* replies still to come */
+struct tsd_qmp_op {
+	struct tsd_op base;             /* first: kind, callback, result, layout, pending */
+	struct tsd_qmp *qb;
+	struct tsd_qmp_guest *g;        /* NULL once the guest is gone */
 	unsigned int_retries;           /* device_add sent again with an integer (B2) */
-	void (*on_all)(struct qop *);   /* called when outstanding drops to 0 */
-	bool finished, delivered;
+	void (*on_all)(struct tsd_qmp_op *);   /* called when base.pending drops to 0 */
 	bool orphaned;
-	struct event *done_ev;
 	struct event *timer;
 	/* what went wrong while replies were coming in */
 	enum tsd_rc err_rc;
 	char err_msg[512];
-	/* layout read */
+	/* layout read (into base.layout) */
 	struct qmp_holes holes;
 	json_object *pci;
-	struct tsd_layout layout;
 	struct qmp_pci_slots slots;
-	/* results */
-	struct tsd_result res;
-	tsd_layout_fn lcb;
-	tsd_done_fn dcb;
-	void *ud;
 	bool changed;                   /* also tell host->guest_changed */
 	/* attach / detach */
 	json_object *add_args;
@@ -121,7 +108,7 @@ struct qop {
 	char busy[64];
 	bool got_event, waiting_event;
 	bool notfound;                  /* device_del said "not found": a short grace wait */
-	void (*after_layout)(struct qop *);
+	void (*after_layout)(struct tsd_qmp_op *);
 	bool port_taken[QMP_MAX_PORTS];
 	bool port_io_ro[QMP_MAX_PORTS];  /* by layout port: io-reserve=0 (registers read-only) */
 	char lpc_path[128];             /* probe: ICH9-LPC's QOM path */
@@ -129,19 +116,6 @@ struct qop {
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
-
-static void qlog(struct qmp_be *qb, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void qlog(struct qmp_be *qb, int prio, const char *fmt, ...)
-{
-	char buf[600];
-	va_list ap;
-	if (!qb->pub.host->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	qb->pub.host->log(qb->pub.host->ud, &qb->pub, prio, buf);
-}
 
 static struct timespec now_mono(void)
 {
@@ -155,15 +129,15 @@ static bool ts_before(struct timespec a, struct timespec b)
 	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
-static struct qguest *guest_find(struct qmp_be *qb, const char *id)
+static struct tsd_qmp_guest *guest_find(struct tsd_qmp *qb, const char *id)
 {
-	for (struct qguest *g = qb->guests; g; g = g->next)
+	for (struct tsd_qmp_guest *g = qb->guests; g; g = g->next)
 		if (strcmp(g->id, id) == 0)
 			return g;
 	return NULL;
 }
 
-static bool busy_has(const struct qguest *g, const char *what)
+static bool busy_has(const struct tsd_qmp_guest *g, const char *what)
 {
 	for (int i = 0; i < MAX_BUSY; i++)
 		if (g->busy[i][0] && strcmp(g->busy[i], what) == 0)
@@ -171,7 +145,7 @@ static bool busy_has(const struct qguest *g, const char *what)
 	return false;
 }
 
-static bool busy_add(struct qguest *g, const char *what)
+static bool busy_add(struct tsd_qmp_guest *g, const char *what)
 {
 	for (int i = 0; i < MAX_BUSY; i++)
 		if (!g->busy[i][0]) {
@@ -181,7 +155,7 @@ static bool busy_add(struct qguest *g, const char *what)
 	return false;
 }
 
-static void busy_del(struct qguest *g, const char *what)
+static void busy_del(struct tsd_qmp_guest *g, const char *what)
 {
 	for (int i = 0; i < MAX_BUSY; i++)
 		if (strcmp(g->busy[i], what) == 0) {
@@ -192,107 +166,81 @@ static void busy_del(struct qguest *g, const char *what)
 
 /* ---- operations: completion is always deferred -------------------------------- */
 
-static void op_free(struct qop *op)
+static void op_dispose(struct tsd_op *base)
 {
-	struct qop **pp;
-	for (pp = &op->qb->ops; *pp; pp = &(*pp)->next)
-		if (*pp == op) {
-			*pp = op->next;
-			break;
-		}
+	struct tsd_qmp_op *op = (struct tsd_qmp_op *)base;
 	if (op->g && op->busy[0])
 		busy_del(op->g, op->busy);
-	if (op->done_ev)
-		event_free(op->done_ev);
 	if (op->timer)
 		event_free(op->timer);
 	json_object_put(op->pci);
 	json_object_put(op->add_args);
-	tsd_layout_clear(&op->layout);
-	free(op);
+}
+
+static void op_free(struct tsd_qmp_op *op)
+{
+	tsd_op_free(&op->base);
 }
 
 /* An op may go only when its result was delivered and no reply can still
  * arrive for it (a reply callback holds op as its ud). */
-static void op_maybe_free(struct qop *op)
+static void op_maybe_free(struct tsd_qmp_op *op)
 {
-	if (op->delivered && op->outstanding == 0)
-		op_free(op);
+	tsd_op_release(&op->base);
 }
 
-static void op_done_cb(evutil_socket_t fd, short what, void *arg)
+/* The slot or port an attach took is free again before its caller hears. */
+static void op_before_delivery(struct tsd_op *base)
 {
-	struct qop *op = arg;
-	struct qmp_be *qb = op->qb;
-	(void)fd;
-	(void)what;
-
-	op->delivered = true;
+	struct tsd_qmp_op *op = (struct tsd_qmp_op *)base;
 	if (op->g && op->busy[0]) {
 		busy_del(op->g, op->busy);
 		op->busy[0] = '\0';
 	}
-	if (op->kind == OP_REFRESH && op->lcb)
-		op->lcb(op->ud, op->res.rc, op->res.rc == TSD_OK ? &op->layout : NULL, op->res.msg);
-	else if (op->dcb)
-		op->dcb(op->ud, &op->res);
-	/* The daemon books the attach first, then sees the layout holding it. */
-	if (op->changed && op->g && (op->res.rc == TSD_OK || op->res.rc == TSD_E_MISMATCH) &&
+}
+
+/* The daemon books the attach first, then sees the layout holding it. */
+static void op_after_delivery(struct tsd_op *base)
+{
+	struct tsd_qmp_op *op = (struct tsd_qmp_op *)base;
+	struct tsd_qmp *qb = op->qb;
+	if (op->changed && op->g && (base->res.rc == TSD_OK || base->res.rc == TSD_E_MISMATCH) &&
 	    qb->pub.host->guest_changed)
 		qb->pub.host->guest_changed(qb->pub.host->ud, &qb->pub, op->g->id, &op->g->layout);
-	op_maybe_free(op);
 }
 
-static void op_finish(struct qop *op, enum tsd_rc rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void op_finish(struct qop *op, enum tsd_rc rc, const char *fmt, ...)
+static void op_finish(struct tsd_qmp_op *op, enum tsd_rc rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void op_finish(struct tsd_qmp_op *op, enum tsd_rc rc, const char *fmt, ...)
 {
 	va_list ap;
-	if (op->finished)
+	if (op->base.finished)
 		return;
-	op->finished = true;
 	op->on_all = NULL;
-	op->res.rc = rc;
-	if (fmt) {
-		va_start(ap, fmt);
-		vsnprintf(op->res.msg, sizeof(op->res.msg), fmt, ap);
-		va_end(ap);
-	}
 	if (op->timer)
 		event_del(op->timer);
-	if (op->kind == OP_PROBE) {
-		/* Internal: nobody to call back. */
-		op->delivered = true;
-		op_maybe_free(op);
-		return;
-	}
-	event_active(op->done_ev, EV_TIMEOUT, 0);
+	va_start(ap, fmt);
+	tsd_op_vfinish(&op->base, rc, fmt, ap);
+	va_end(ap);
 }
 
-static struct qop *op_new(struct qmp_be *qb, struct qguest *g, enum op_kind kind)
+static struct tsd_qmp_op *op_new(struct tsd_qmp *qb, struct tsd_qmp_guest *g, enum tsd_op_kind kind)
 {
-	struct qop *op = calloc(1, sizeof(*op));
+	struct tsd_qmp_op *op = tsd_op_new(&qb->pub, sizeof(*op), kind, op_dispose, NULL);
 	if (!op)
 		return NULL;
+	op->base.before_delivery = op_before_delivery;
+	op->base.after_delivery = op_after_delivery;
 	op->qb = qb;
 	op->g = g;
-	op->kind = kind;
-	op->layout.free_slots = -1;
-	op->done_ev = event_new(qb->base, -1, 0, op_done_cb, op);
-	if (!op->done_ev) {
-		free(op);
-		return NULL;
-	}
-	op->next = qb->ops;
-	qb->ops = op;
 	return op;
 }
 
 /* Bookkeeping common to every reply: returns false when the op no longer
  * wants replies (finished, or its guest went away). */
-static bool reply_enter(struct qop *op, const char *cls, const char *desc)
+static bool reply_enter(struct tsd_qmp_op *op, const char *cls, const char *desc)
 {
-	op->outstanding--;
-	if (op->finished)
+	op->base.pending--;
+	if (op->base.finished)
 		return false;
 	if (!op->g || (cls && strcmp(cls, "Disconnected") == 0)) {
 		if (!op->err_rc) {
@@ -305,14 +253,14 @@ static bool reply_enter(struct qop *op, const char *cls, const char *desc)
 }
 
 /* After a reply was handled: the next step once every reply is in. */
-static void reply_leave(struct qop *op)
+static void reply_leave(struct tsd_qmp_op *op)
 {
-	if (op->finished) {
+	if (op->base.finished) {
 		op_maybe_free(op);
 		return;
 	}
-	if (op->outstanding == 0 && op->on_all) {
-		void (*fn)(struct qop *) = op->on_all;
+	if (op->base.pending == 0 && op->on_all) {
+		void (*fn)(struct tsd_qmp_op *) = op->on_all;
 		op->on_all = NULL;
 		if (op->err_rc) {
 			op_finish(op, op->err_rc, "%s", op->err_msg);
@@ -322,7 +270,7 @@ static void reply_leave(struct qop *op)
 	}
 }
 
-static int op_send(struct qop *op, const char *cmd, json_object *args, qmp_reply_fn cb)
+static int op_send(struct tsd_qmp_op *op, const char *cmd, json_object *args, qmp_reply_fn cb)
 {
 	if (!op->g || !op->g->conn || qmp_send(op->g->conn, cmd, args, cb, op) < 0) {
 		if (!op->err_rc) {
@@ -332,7 +280,7 @@ static int op_send(struct qop *op, const char *cmd, json_object *args, qmp_reply
 		}
 		return -1;
 	}
-	op->outstanding++;
+	op->base.pending++;
 	return 0;
 }
 
@@ -348,14 +296,14 @@ static const char *const hole_props[Q_NPROPS] = {
 };
 
 struct prop_req {
-	struct qop *op;
+	struct tsd_qmp_op *op;
 	int which;
 };
 
 static void prop_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct prop_req *pr = ud;
-	struct qop *op = pr->op;
+	struct tsd_qmp_op *op = pr->op;
 	int which = pr->which;
 	uint64_t v;
 	free(pr);
@@ -384,7 +332,7 @@ static void prop_reply(void *ud, json_object *ret, const char *cls, const char *
 
 static void pci_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
@@ -404,7 +352,7 @@ static void pci_reply(void *ud, json_object *ret, const char *cls, const char *d
  * 64-bit window stays what QOM says. */
 static void mem_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	json_object *v;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
@@ -416,13 +364,13 @@ static void mem_reply(void *ud, json_object *ret, const char *cls, const char *d
 	reply_leave(op);
 }
 
-static void layout_mapped(struct qop *op);
+static void layout_mapped(struct tsd_qmp_op *op);
 
 /* Sends the qom-gets and query-pci; once all replies are in, maps them
- * into op->layout (and the guest's copy) and continues with next. */
-static void layout_read(struct qop *op, void (*next)(struct qop *))
+ * into op->base.layout (and the guest's copy) and continues with next. */
+static void layout_read(struct tsd_qmp_op *op, void (*next)(struct tsd_qmp_op *))
 {
-	struct qguest *g = op->g;
+	struct tsd_qmp_guest *g = op->g;
 	const char *path = qmp_machine_host_path(g->machine);
 	int nprops = g->machine == QMP_MACHINE_Q35 ? Q_NPROPS : Q_MCFG;
 
@@ -454,21 +402,21 @@ static void layout_read(struct qop *op, void (*next)(struct qop *))
 			snprintf(op->err_msg, sizeof(op->err_msg), "QMP connection is down");
 			break;
 		}
-		op->outstanding++;
+		op->base.pending++;
 	}
 	if (!op->err_rc)
 		op_send(op, "query-memory-size-summary", NULL, mem_reply);
 	if (!op->err_rc)
 		op_send(op, "query-pci", NULL, pci_reply);
 	op->on_all = layout_mapped;
-	if (op->outstanding == 0) {
+	if (op->base.pending == 0) {
 		/* Nothing went out: fail now (still deferred to the caller). */
 		op->on_all = NULL;
 		op_finish(op, op->err_rc ? op->err_rc : TSD_E_FAILED, "%s", op->err_msg);
 	}
 }
 
-static int free_slots(const struct qguest *g, const struct qmp_pci_slots *s)
+static int free_slots(const struct tsd_qmp_guest *g, const struct qmp_pci_slots *s)
 {
 	int n = 0;
 	char key[64];
@@ -491,10 +439,10 @@ static int free_slots(const struct qguest *g, const struct qmp_pci_slots *s)
 	return -1;
 }
 
-static void layout_finish(struct qop *op)
+static void layout_finish(struct tsd_qmp_op *op)
 {
-	struct qguest *g = op->g;
-	void (*next)(struct qop *) = op->after_layout;
+	struct tsd_qmp_guest *g = op->g;
+	void (*next)(struct tsd_qmp_op *) = op->after_layout;
 	struct tsd_layout copy;
 	unsigned n = 0;
 
@@ -512,8 +460,8 @@ static void layout_finish(struct qop *op)
 	 * ran query-pci cannot see behind a port), the guest's hot-plug
 	 * driver, and the I/O window Linux gives a port whose registers
 	 * cannot hold one. */
-	for (size_t i = 0; i < op->layout.nports; i++) {
-		struct tsd_port *p = &op->layout.ports[i];
+	for (size_t i = 0; i < op->base.layout.nports; i++) {
+		struct tsd_port *p = &op->base.layout.ports[i];
 		bool listed = false;
 		for (unsigned j = 0; j < op->slots.nports; j++)
 			listed |= strcmp(op->slots.ports[j], p->id) == 0;
@@ -521,17 +469,18 @@ static void layout_finish(struct qop *op)
 			p->empty = false;
 		p->native_hotplug = g->machine == QMP_MACHINE_Q35 && g->native_hotplug;
 		if (i < QMP_MAX_PORTS && op->port_io_ro[i])
-			qmp_map_port_io_model(&op->layout, i);
+			qmp_map_port_io_model(&op->base.layout, i);
 	}
-	op->layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
-	op->layout.free_slots = free_slots(g, &op->slots);
-	if (tsd_layout_copy(&copy, &op->layout) < 0) {
+	op->base.layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
+	op->base.layout.free_slots = free_slots(g, &op->slots);
+	if (tsd_layout_copy(&copy, &op->base.layout) < 0) {
 		op_finish(op, TSD_E_FAILED, "out of memory");
 		return;
 	}
 	tsd_layout_clear(&g->layout);
 	g->layout = copy;
 	g->slots = op->slots;
+	op->base.have_layout = true;
 	if (next)
 		next(op);
 	else
@@ -539,14 +488,14 @@ static void layout_finish(struct qop *op)
 }
 
 struct port_req {
-	struct qop *op;
+	struct tsd_qmp_op *op;
 	unsigned idx;
 };
 
 static void port_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct port_req *pr = ud;
-	struct qop *op = pr->op;
+	struct tsd_qmp_op *op = pr->op;
 	unsigned idx = pr->idx;
 	free(pr);
 	if (!reply_enter(op, cls, desc)) {
@@ -567,7 +516,7 @@ static void port_reply(void *ud, json_object *ret, const char *cls, const char *
 static void port_io_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct port_req *pr = ud;
-	struct qop *op = pr->op;
+	struct tsd_qmp_op *op = pr->op;
 	unsigned idx = pr->idx;
 	uint64_t v;
 	free(pr);
@@ -581,20 +530,20 @@ static void port_io_reply(void *ud, json_object *ret, const char *cls, const cha
 	reply_leave(op);
 }
 
-static void layout_mapped(struct qop *op)
+static void layout_mapped(struct tsd_qmp_op *op)
 {
 	struct mmio_error err = { 0 };
-	struct qguest *g = op->g;
+	struct tsd_qmp_guest *g = op->g;
 
-	tsd_layout_clear(&op->layout);
+	tsd_layout_clear(&op->base.layout);
 	memset(op->port_taken, 0, sizeof(op->port_taken));
 	memset(op->port_io_ro, 0, sizeof(op->port_io_ro));
 	if (g->machine != QMP_MACHINE_UNKNOWN &&
-	    qmp_map_windows(&op->holes, &op->layout, &err) != MMIO_OK) {
+	    qmp_map_windows(&op->holes, &op->base.layout, &err) != MMIO_OK) {
 		op_finish(op, TSD_E_FAILED, "guest %s: windows: %s", g->id, err.msg);
 		return;
 	}
-	if (!op->pci || qmp_map_pci(op->pci, &op->layout, &op->slots, &err) != MMIO_OK) {
+	if (!op->pci || qmp_map_pci(op->pci, &op->base.layout, &op->slots, &err) != MMIO_OK) {
 		op_finish(op, TSD_E_FAILED, "guest %s: %s", g->id, op->pci ? err.msg : "no query-pci");
 		return;
 	}
@@ -618,12 +567,12 @@ static void layout_mapped(struct qop *op)
 			free(pr);
 			break;
 		}
-		op->outstanding++;
+		op->base.pending++;
 	}
 	/* A programmed port without an I/O window: io-reserve=0 makes QEMU's
 	 * registers read-only (qmp_map_port_io_model). */
-	for (size_t i = 0; i < op->layout.nports && i < QMP_MAX_PORTS; i++) {
-		const struct tsd_port *p = &op->layout.ports[i];
+	for (size_t i = 0; i < op->base.layout.nports && i < QMP_MAX_PORTS; i++) {
+		const struct tsd_port *p = &op->base.layout.ports[i];
 		struct port_req *pr;
 		json_object *args;
 		char path[160];
@@ -645,9 +594,9 @@ static void layout_mapped(struct qop *op)
 			free(pr);
 			break;
 		}
-		op->outstanding++;
+		op->base.pending++;
 	}
-	if (op->outstanding) {
+	if (op->base.pending) {
 		op->on_all = layout_finish;
 		return;
 	}
@@ -656,11 +605,11 @@ static void layout_mapped(struct qop *op)
 
 /* ---- guests: connect, probe, events, disconnect --------------------------------- */
 
-static void guest_disconnect(struct qguest *g, bool tell);
+static void guest_disconnect(struct tsd_qmp_guest *g, bool tell);
 
 static void name_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	json_object *v;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
@@ -674,7 +623,7 @@ static void name_reply(void *ud, json_object *ret, const char *cls, const char *
 
 static void uuid_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	json_object *v;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
@@ -690,7 +639,7 @@ static void uuid_reply(void *ud, json_object *ret, const char *cls, const char *
 
 static void machine_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
@@ -711,14 +660,14 @@ static void machine_reply(void *ud, json_object *ret, const char *cls, const cha
 	reply_leave(op);
 }
 
-static void probe_announce(struct qop *op)
+static void probe_announce(struct tsd_qmp_op *op)
 {
-	struct qguest *g = op->g;
-	struct qmp_be *qb = op->qb;
+	struct tsd_qmp_guest *g = op->g;
+	struct tsd_qmp *qb = op->qb;
 
 	g->st = G_UP;
 	g->probe = NULL;
-	qlog(qb, LOG_INFO, "guest %s (%s): QEMU %s, %s machine, %d free slot(s)", g->id, g->info.name,
+	tsd_log(&qb->pub, LOG_INFO, "guest %s (%s): QEMU %s, %s machine, %d free slot(s)", g->id, g->info.name,
 	     qmp_conn_version(g->conn),
 	     g->machine == QMP_MACHINE_PC ? "pc" : g->machine == QMP_MACHINE_Q35 ? "q35" : "unknown",
 	     g->layout.free_slots);
@@ -729,7 +678,7 @@ static void probe_announce(struct qop *op)
 
 static void lpc_hotplug_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
@@ -739,12 +688,12 @@ static void lpc_hotplug_reply(void *ud, json_object *ret, const char *cls, const
 	reply_leave(op);
 }
 
-static void probe_layout(struct qop *op)
+static void probe_layout(struct tsd_qmp_op *op)
 {
 	layout_read(op, probe_announce);
 }
 
-static void probe_lpc(struct qop *op)
+static void probe_lpc(struct tsd_qmp_op *op)
 {
 	json_object *args;
 
@@ -757,7 +706,7 @@ static void probe_lpc(struct qop *op)
 	json_object_object_add(args, "property",
 			       json_object_new_string("acpi-pci-hotplug-with-bridge-support"));
 	op->on_all = probe_layout;
-	if (op_send(op, "qom-get", args, lpc_hotplug_reply) < 0 && op->outstanding == 0) {
+	if (op_send(op, "qom-get", args, lpc_hotplug_reply) < 0 && op->base.pending == 0) {
 		op->on_all = NULL;
 		op_finish(op, op->err_rc, "%s", op->err_msg);
 	}
@@ -766,7 +715,7 @@ static void probe_lpc(struct qop *op)
 /* QEMU 7.2 puts ICH9-LPC at /machine/unattached/device[N]. */
 static void unattached_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
@@ -783,9 +732,9 @@ static void unattached_reply(void *ud, json_object *ret, const char *cls, const 
 	reply_leave(op);
 }
 
-static void probe_basics(struct qop *op)
+static void probe_basics(struct tsd_qmp_op *op)
 {
-	struct qguest *g = op->g;
+	struct tsd_qmp_guest *g = op->g;
 	g->native_hotplug = false;
 	if (g->machine == QMP_MACHINE_UNKNOWN) {
 		g->info.can_attach = false;
@@ -798,7 +747,7 @@ static void probe_basics(struct qop *op)
 		json_object_object_add(args, "path", json_object_new_string("/machine/unattached"));
 		op->lpc_path[0] = '\0';
 		op->on_all = probe_lpc;
-		if (op_send(op, "qom-list", args, unattached_reply) < 0 && op->outstanding == 0) {
+		if (op_send(op, "qom-list", args, unattached_reply) < 0 && op->base.pending == 0) {
 			op->on_all = NULL;
 			op_finish(op, op->err_rc, "%s", op->err_msg);
 		}
@@ -807,9 +756,9 @@ static void probe_basics(struct qop *op)
 	layout_read(op, probe_announce);
 }
 
-static void probe_start(struct qguest *g)
+static void probe_start(struct tsd_qmp_guest *g)
 {
-	struct qop *op = op_new(g->qb, g, OP_PROBE);
+	struct tsd_qmp_op *op = op_new(g->qb, g, TSD_OP_INTERNAL);
 	json_object *args = json_object_new_object();
 	if (!op || !args) {
 		json_object_put(args);
@@ -830,27 +779,27 @@ static void probe_start(struct qguest *g)
 	op_send(op, "query-uuid", NULL, uuid_reply);
 	op_send(op, "qom-list", args, machine_reply);
 	op->on_all = probe_basics;
-	if (op->outstanding == 0)
+	if (op->base.pending == 0)
 		op_finish(op, TSD_E_NOGUEST, "QMP connection is down");
 }
 
 /* A background refresh after a change nobody here made (DEVICE_DELETED of
  * a device mmiod did not detach): ends in host->guest_changed. */
-static void background_refresh(struct qguest *g)
+static void background_refresh(struct tsd_qmp_guest *g)
 {
-	struct qop *op = op_new(g->qb, g, OP_REFRESH);
+	struct tsd_qmp_op *op = op_new(g->qb, g, TSD_OP_REFRESH);
 	if (!op)
 		return;
 	op->changed = true;
 	layout_read(op, NULL);
 }
 
-static void detach_removed(struct qop *op);
+static void detach_removed(struct tsd_qmp_op *op);
 
 static void on_event(void *ud, const char *event, json_object *data)
 {
-	struct qguest *g = ud;
-	struct qmp_be *qb = g->qb;
+	struct tsd_qmp_guest *g = ud;
+	struct tsd_qmp *qb = g->qb;
 	json_object *v;
 
 	if (strcmp(event, "DEVICE_DELETED") == 0) {
@@ -859,8 +808,9 @@ static void on_event(void *ud, const char *event, json_object *data)
 		if (data && json_object_object_get_ex(data, "device", &v) &&
 		    json_object_is_type(v, json_type_string))
 			dev = json_object_get_string(v);
-		for (struct qop *op = qb->ops; dev && op; op = op->next)
-			if (op->g == g && op->kind == OP_DETACH && op->waiting_event &&
+		for (struct tsd_op *o = qb->pub.ops; dev && o; o = o->next) {
+			struct tsd_qmp_op *op = (struct tsd_qmp_op *)o;
+			if (op->g == g && op->base.kind == TSD_OP_DETACH && op->waiting_event &&
 			    strcmp(op->dev_id, dev) == 0) {
 				op->waiting_event = false;
 				op->got_event = true;
@@ -868,10 +818,11 @@ static void on_event(void *ud, const char *event, json_object *data)
 				layout_read(op, detach_removed);
 				mine = true;
 			}
+		}
 		if (!mine && g->st == G_UP)
 			background_refresh(g);
 	} else if (strcmp(event, "SHUTDOWN") == 0) {
-		qlog(qb, LOG_INFO, "guest %s: shut down", g->id);
+		tsd_log(&qb->pub, LOG_INFO, "guest %s: shut down", g->id);
 		/* If QEMU lives on (-no-shutdown), the next scan finds it again. */
 		guest_disconnect(g, true);
 	}
@@ -879,8 +830,8 @@ static void on_event(void *ud, const char *event, json_object *data)
 
 static void on_state(void *ud, enum qmp_state st, bool refused, const char *why)
 {
-	struct qguest *g = ud;
-	struct qmp_be *qb = g->qb;
+	struct tsd_qmp_guest *g = ud;
+	struct tsd_qmp *qb = g->qb;
 
 	if (st == QMP_READY) {
 		g->logged_refused = false;
@@ -893,20 +844,20 @@ static void on_state(void *ud, enum qmp_state st, bool refused, const char *why)
 		g->refusals++;
 		/* A stale socket or QEMU not listening yet: quietly, once. */
 		if (!g->logged_refused)
-			qlog(qb, LOG_DEBUG, "guest %s: %s; will retry", g->id, why);
+			tsd_log(&qb->pub, LOG_DEBUG, "guest %s: %s; will retry", g->id, why);
 		g->logged_refused = true;
 	} else if (g->st == G_UP || g->st == G_PROBING) {
-		qlog(qb, LOG_INFO, "guest %s: %s", g->id, why);
+		tsd_log(&qb->pub, LOG_INFO, "guest %s: %s", g->id, why);
 	}
 	guest_disconnect(g, true);
 }
 
-static void guest_connect(struct qguest *g)
+static void guest_connect(struct tsd_qmp_guest *g)
 {
 	struct qmp_callbacks cb = { .state = on_state, .event = on_event, .ud = g };
 	g->conn = qmp_conn_new(g->qb->base, g->path, &cb);
 	if (!g->conn) {
-		qlog(g->qb, LOG_WARNING, "guest %s: %s", g->id, strerror(errno));
+		tsd_log(&g->qb->pub, LOG_WARNING, "guest %s: %s", g->id, strerror(errno));
 		g->retry_at = now_mono();
 		g->retry_at.tv_sec += RETRY_S;
 		return;
@@ -916,9 +867,9 @@ static void guest_connect(struct qguest *g)
 
 /* Drops the connection; every operation of the guest ends (NOGUEST).  tell:
  * announce guest_down when the guest was up. */
-static void guest_disconnect(struct qguest *g, bool tell)
+static void guest_disconnect(struct tsd_qmp_guest *g, bool tell)
 {
-	struct qmp_be *qb = g->qb;
+	struct tsd_qmp *qb = g->qb;
 	bool was_up = g->st == G_UP;
 	struct qmp_conn *c = g->conn;
 
@@ -929,17 +880,20 @@ static void guest_disconnect(struct qguest *g, bool tell)
 	/* The first refusal retries at the next scan (QEMU may have bound its
 	 * socket but not be listening yet); later ones every RETRY_S. */
 	g->retry_at.tv_sec += g->refusals > 1 ? RETRY_S : 0;
-	for (struct qop *op = qb->ops; op; op = op->next)
+	for (struct tsd_op *o = qb->pub.ops; o; o = o->next) {
+		struct tsd_qmp_op *op = (struct tsd_qmp_op *)o;
 		if (op->g == g) {
 			op->g = NULL;
 			op->orphaned = true;
 			op->busy[0] = '\0';
 		}
+	}
 	/* Pending replies come back "Disconnected" from inside this call. */
 	qmp_conn_free(c);
-	for (struct qop *op = qb->ops, *next; op; op = next) {
-		next = op->next;
-		if (op->orphaned && !op->finished)
+	for (struct tsd_op *o = qb->pub.ops, *next; o; o = next) {
+		struct tsd_qmp_op *op = (struct tsd_qmp_op *)o;
+		next = o->next;
+		if (op->orphaned && !op->base.finished)
 			op_finish(op, TSD_E_NOGUEST, "guest %s went away", g->id);
 	}
 	memset(g->busy, 0, sizeof(g->busy));
@@ -948,9 +902,9 @@ static void guest_disconnect(struct qguest *g, bool tell)
 		qb->pub.host->guest_down(qb->pub.host->ud, &qb->pub, g->id);
 }
 
-static void guest_remove(struct qmp_be *qb, struct qguest *g, bool tell)
+static void guest_remove(struct tsd_qmp *qb, struct tsd_qmp_guest *g, bool tell)
 {
-	struct qguest **pp;
+	struct tsd_qmp_guest **pp;
 	guest_disconnect(g, tell);
 	for (pp = &qb->guests; *pp; pp = &(*pp)->next)
 		if (*pp == g) {
@@ -964,12 +918,12 @@ static void guest_remove(struct qmp_be *qb, struct qguest *g, bool tell)
 
 static void scanned(void *ud, const struct sockdir_entry *v, size_t n, int errnum)
 {
-	struct qmp_be *qb = ud;
-	struct qguest **pp, *g;
+	struct tsd_qmp *qb = ud;
+	struct tsd_qmp_guest **pp, *g;
 
 	if (errnum) {
 		if (!qb->logged_nodir)
-			qlog(qb, LOG_WARNING, "%s: %s; watching for it", qb->dir, strerror(errnum));
+			tsd_log(&qb->pub, LOG_WARNING, "%s: %s; watching for it", qb->dir, strerror(errnum));
 		qb->logged_nodir = true;
 		while (qb->guests)
 			guest_remove(qb, qb->guests, true);
@@ -1021,9 +975,9 @@ static void scanned(void *ud, const struct sockdir_entry *v, size_t n, int errnu
 
 /* ---- the driver operations ------------------------------------------------------------- */
 
-static struct qguest *guest_up_find(struct qmp_be *qb, const char *id, struct mmio_error *err)
+static struct tsd_qmp_guest *guest_up_find(struct tsd_qmp *qb, const char *id, struct mmio_error *err)
 {
-	struct qguest *g = id ? guest_find(qb, id) : NULL;
+	struct tsd_qmp_guest *g = id ? guest_find(qb, id) : NULL;
 	if (!g || g->st != G_UP) {
 		mmio_error_set(err, MMIO_E_NOTFOUND, "qmp: no guest %s%s", id ? id : "(null)",
 			       g ? " (not connected)" : "");
@@ -1035,13 +989,10 @@ static struct qguest *guest_up_find(struct qmp_be *qb, const char *id, struct mm
 static int tsd_qmp_open(const struct tsd_host *host, const char *arg, unsigned flags,
 			struct tsd_backend **out, struct mmio_error *err)
 {
-	struct qmp_be *qb;
+	struct tsd_qmp *qb;
 	const char *env;
 
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("qmp", "open", flags, 0, err);
 	if (!arg || !*arg) {
 		mmio_error_set(err, MMIO_E_INVALID,
 			       "qmp: a directory of QMP sockets is needed: --backend qmp:DIR");
@@ -1089,47 +1040,43 @@ static int tsd_qmp_open(const struct tsd_host *host, const char *arg, unsigned f
  * close() the daemon is not listening any more. */
 static void tsd_qmp_close(struct tsd_backend *be)
 {
-	struct qmp_be *qb = (struct qmp_be *)be;
+	struct tsd_qmp *qb = (struct tsd_qmp *)be;
 	if (!qb)
 		return;
 	sockdir_close(qb->watch);
 	while (qb->guests)
 		guest_remove(qb, qb->guests, false);
-	while (qb->ops)
-		op_free(qb->ops);
+	tsd_ops_free(&qb->pub);
 	free(qb);
 }
 
 static int tsd_qmp_refresh(struct tsd_backend *be, const char *guest_id, unsigned flags,
 			   tsd_layout_fn cb, void *ud, struct mmio_error *err)
 {
-	struct qmp_be *qb = (struct qmp_be *)be;
-	struct qguest *g;
-	struct qop *op;
+	struct tsd_qmp *qb = (struct tsd_qmp *)be;
+	struct tsd_qmp_guest *g;
+	struct tsd_qmp_op *op;
 
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown refresh flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("qmp", "refresh", flags, 0, err);
 	if (!(g = guest_up_find(qb, guest_id, err)))
 		return -1;
-	if (!(op = op_new(qb, g, OP_REFRESH))) {
+	if (!(op = op_new(qb, g, TSD_OP_REFRESH))) {
 		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 		return -1;
 	}
-	op->lcb = cb;
-	op->ud = ud;
+	op->base.layout_cb = cb;
+	op->base.ud = ud;
 	layout_read(op, NULL);
 	return 0;
 }
 
 /* ---- attach ----------------------------------------------------------------------------- */
 
-static void attach_added(struct qop *op);
+static void attach_added(struct tsd_qmp_op *op);
 
 static void add_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
@@ -1150,9 +1097,9 @@ static void add_reply(void *ud, json_object *ret, const char *cls, const char *d
 	reply_leave(op);
 }
 
-static void attach_place(struct qop *op)
+static void attach_place(struct tsd_qmp_op *op)
 {
-	struct qguest *g = op->g;
+	struct tsd_qmp_guest *g = op->g;
 	char key[64] = "";
 	json_object *busv;
 
@@ -1202,77 +1149,77 @@ static void attach_place(struct qop *op)
 	}
 	op_send(op, "device_add", json_object_get(op->add_args), add_reply);
 	op->on_all = attach_added;
-	if (op->outstanding == 0)
+	if (op->base.pending == 0)
 		op_finish(op, op->err_rc ? op->err_rc : TSD_E_NOGUEST, "%s", op->err_msg);
 }
 
-static void attach_checked(struct qop *op);
+static void attach_checked(struct tsd_qmp_op *op);
 
-static void attach_added(struct qop *op)
+static void attach_added(struct tsd_qmp_op *op)
 {
 	layout_read(op, attach_checked);
 }
 
 static void mismatch_del_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	size_t n;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
 	}
-	n = strlen(op->res.msg);
+	n = strlen(op->base.res.msg);
 	if (ret)
-		snprintf(op->res.msg + n, sizeof(op->res.msg) - n,
+		snprintf(op->base.res.msg + n, sizeof(op->base.res.msg) - n,
 			 "; device_del %s requested (on pc it stays until the guest OS ejects it)",
 			 op->dev_id);
 	else
-		snprintf(op->res.msg + n, sizeof(op->res.msg) - n, "; device_del %s failed: %s",
+		snprintf(op->base.res.msg + n, sizeof(op->base.res.msg) - n, "; device_del %s failed: %s",
 			 op->dev_id, desc);
 	op->err_rc = 0;         /* the result is the mismatch, whatever device_del said */
 	reply_leave(op);
 }
 
-static void attach_mismatch_done(struct qop *op)
+static void attach_mismatch_done(struct tsd_qmp_op *op)
 {
 	op->changed = true;
 	op_finish(op, TSD_E_MISMATCH, NULL);
 }
 
-static void attach_checked(struct qop *op)
+static void attach_checked(struct tsd_qmp_op *op)
 {
 	char diff[400];
 	const char *slot = "";
 
-	for (size_t i = 0; i < op->layout.nbars; i++)
-		if (strcmp(op->layout.bars[i].device, op->dev_id) == 0) {
-			slot = op->layout.bars[i].guest_slot;
+	for (size_t i = 0; i < op->base.layout.nbars; i++)
+		if (strcmp(op->base.layout.bars[i].device, op->dev_id) == 0) {
+			slot = op->base.layout.bars[i].guest_slot;
 			break;
 		}
 	if (op->has_decl && !qmp_map_has_device(op->pci, op->dev_id)) {
 		/* Behind a root port the firmware has not numbered yet (-S):
 		 * QEMU accepted the device but query-pci cannot show it. */
-		snprintf(op->res.attached_id, sizeof(op->res.attached_id), "%s", op->dev_id);
+		snprintf(op->base.res.attached_id, sizeof(op->base.res.attached_id), "%s", op->dev_id);
 		op->changed = true;
 		op_finish(op, TSD_OK,
 			  "attached %s; query-pci does not show it yet (behind a bridge the firmware "
 			  "has not numbered), so its BARs were not checked", op->dev_id);
 		return;
 	}
-	if (op->has_decl && !qmp_map_compare(&op->decl, &op->layout, op->dev_id, op->host_dev, diff,
+	if (op->has_decl && !qmp_map_compare(&op->decl, &op->base.layout, op->dev_id, op->host_dev, diff,
 						 sizeof(diff))) {
 		json_object *args = json_object_new_object();
-		snprintf(op->res.msg, sizeof(op->res.msg),
+		snprintf(op->base.res.msg, sizeof(op->base.res.msg),
 			 "QEMU device %s does not match %s: %s", op->dev_id, op->decl.name, diff);
 		if (args)
 			json_object_object_add(args, "id", json_object_new_string(op->dev_id));
 		op_send(op, "device_del", args, mismatch_del_reply);
 		op->on_all = attach_mismatch_done;
-		if (op->outstanding == 0)
+		if (op->base.pending == 0)
 			attach_mismatch_done(op);
 		return;
 	}
-	snprintf(op->res.attached_id, sizeof(op->res.attached_id), "%s", op->dev_id);
+	snprintf(op->base.res.attached_id, sizeof(op->base.res.attached_id), "%s", op->dev_id);
 	op->changed = true;
 	op_finish(op, TSD_OK, "attached %s at %s", op->dev_id, slot[0] ? slot : "(no BARs)");
 }
@@ -1281,16 +1228,12 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 			  const struct tsd_attach_req *req, unsigned flags, tsd_done_fn cb,
 			  void *ud, struct mmio_error *err)
 {
-	struct qmp_be *qb = (struct qmp_be *)be;
-	struct qguest *g;
-	struct qop *op;
+	struct tsd_qmp *qb = (struct tsd_qmp *)be;
+	struct tsd_qmp_guest *g;
+	struct tsd_qmp_op *op;
 	json_object *args;
 
-	if (flags & ~TSD_ATTACH_KNOWN_FLAGS) {
-		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown attach flags 0x%x",
-			       flags & ~TSD_ATTACH_KNOWN_FLAGS);
-		return -1;
-	}
+	tsd_check_flags("qmp", "attach", flags, TSD_ATTACH_KNOWN_FLAGS, err);
 	if (flags & TSD_ATTACH_PERSISTENT) {
 		mmio_error_set(err, MMIO_E_UNSUPPORTED,
 			       "qmp: QEMU has no persistent configuration; add the device to its "
@@ -1334,14 +1277,14 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 		return -1;
 	}
 	json_object_object_add(args, "id", json_object_new_string(req->attach_id));
-	if (!(op = op_new(qb, g, OP_ATTACH))) {
+	if (!(op = op_new(qb, g, TSD_OP_ATTACH))) {
 		json_object_put(args);
 		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 		return -1;
 	}
 	op->add_args = args;
-	op->dcb = cb;
-	op->ud = ud;
+	op->base.done_cb = cb;
+	op->base.ud = ud;
 	snprintf(op->dev_id, sizeof(op->dev_id), "%s", req->attach_id);
 	if (req->port)
 		snprintf(op->want_port, sizeof(op->want_port), "%s", req->port);
@@ -1357,16 +1300,16 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 
 /* ---- detach ------------------------------------------------------------------------------ */
 
-static void detach_removed(struct qop *op)
+static void detach_removed(struct tsd_qmp_op *op)
 {
-	snprintf(op->res.attached_id, sizeof(op->res.attached_id), "%s", op->dev_id);
+	snprintf(op->base.res.attached_id, sizeof(op->base.res.attached_id), "%s", op->dev_id);
 	op->changed = true;
 	op_finish(op, TSD_OK, "removed %s", op->dev_id);
 }
 
 static void del_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct qop *op = ud;
+	struct tsd_qmp_op *op = ud;
 	if (!reply_enter(op, cls, desc)) {
 		op_maybe_free(op);
 		return;
@@ -1392,7 +1335,7 @@ static void del_reply(void *ud, json_object *ret, const char *cls, const char *d
 
 static void detach_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct qop *op = arg;
+	struct tsd_qmp_op *op = arg;
 	(void)fd;
 	(void)what;
 	if (!op->waiting_event)
@@ -1412,23 +1355,20 @@ static void detach_timeout(evutil_socket_t fd, short what, void *arg)
 static int tsd_qmp_detach(struct tsd_backend *be, const char *guest_id, const char *attached_id,
 			  unsigned flags, tsd_done_fn cb, void *ud, struct mmio_error *err)
 {
-	struct qmp_be *qb = (struct qmp_be *)be;
-	struct qguest *g;
-	struct qop *op;
+	struct tsd_qmp *qb = (struct tsd_qmp *)be;
+	struct tsd_qmp_guest *g;
+	struct tsd_qmp_op *op;
 	json_object *args;
 	struct timeval tv;
 
-	if (flags) {
-		mmio_error_set(err, MMIO_E_INVALID, "qmp: unknown detach flags 0x%x", flags);
-		return -1;
-	}
+	tsd_check_flags("qmp", "detach", flags, 0, err);
 	if (!attached_id || !*attached_id || strlen(attached_id) >= 64) {
 		mmio_error_set(err, MMIO_E_INVALID, "qmp: detach needs an id of 1..63 characters");
 		return -1;
 	}
 	if (!(g = guest_up_find(qb, guest_id, err)))
 		return -1;
-	if (!(op = op_new(qb, g, OP_DETACH)) ||
+	if (!(op = op_new(qb, g, TSD_OP_DETACH)) ||
 	    !(op->timer = evtimer_new(qb->base, detach_timeout, op)) ||
 	    !(args = json_object_new_object())) {
 		if (op)
@@ -1436,8 +1376,8 @@ static int tsd_qmp_detach(struct tsd_backend *be, const char *guest_id, const ch
 		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 		return -1;
 	}
-	op->dcb = cb;
-	op->ud = ud;
+	op->base.done_cb = cb;
+	op->base.ud = ud;
 	snprintf(op->dev_id, sizeof(op->dev_id), "%s", attached_id);
 	/* Waiting before sending: on q35 DEVICE_DELETED may come before the reply. */
 	op->waiting_event = true;

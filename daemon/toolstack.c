@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* toolstack.c — the registry of back ends compiled into this build, and the
- * small helpers every back end shares. */
+/* toolstack.c — the registry of back ends compiled into this build, the
+ * operation base every back end builds on, and the small helpers they share. */
 #include "config.h"
 
+#include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "toolstack.h"
 
@@ -88,4 +92,111 @@ bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len)
 		p = *q ? q + 1 : NULL;
 	}
 	return false;
+}
+
+/* ---- the operation base ------------------------------------------------------ */
+
+static void op_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_op *op = arg;
+	(void)fd;
+	(void)what;
+
+	op->delivered = true;
+	if (op->before_delivery)
+		op->before_delivery(op);
+	if (op->kind == TSD_OP_REFRESH && op->layout_cb)
+		op->layout_cb(op->ud, op->res.rc,
+			      op->res.rc == TSD_OK && op->have_layout ? &op->layout : NULL,
+			      op->res.rc == TSD_OK ? NULL : op->res.msg);
+	else if ((op->kind == TSD_OP_ATTACH || op->kind == TSD_OP_DETACH) && op->done_cb)
+		op->done_cb(op->ud, &op->res);
+	if (op->after_delivery)
+		op->after_delivery(op);
+	tsd_op_release(op);
+}
+
+void *tsd_op_new(struct tsd_backend *be, size_t size, enum tsd_op_kind kind, tsd_op_fn dispose,
+		 struct mmio_error *err)
+{
+	struct tsd_op *op;
+
+	assert(be && be->host && size >= sizeof(*op));
+	op = calloc(1, size);
+	if (!op || !(op->done_ev = event_new(be->host->base, -1, 0, op_deliver, op))) {
+		free(op);
+		mmio_error_set(err, MMIO_E_NOMEM, "%s: out of memory", be->drv->name);
+		return NULL;
+	}
+	op->be = be;
+	op->kind = kind;
+	op->dispose = dispose;
+	op->layout.free_slots = -1;
+	op->next = be->ops;
+	op->pprev = &be->ops;
+	if (op->next)
+		op->next->pprev = &op->next;
+	be->ops = op;
+	return op;
+}
+
+void tsd_op_vfinish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, va_list ap)
+{
+	if (op->finished)
+		return;
+	op->finished = true;
+	op->res.rc = rc;
+	if (fmt)
+		vsnprintf(op->res.msg, sizeof(op->res.msg), fmt, ap);
+	if (op->kind == TSD_OP_INTERNAL) {
+		op->delivered = true;
+		tsd_op_release(op);
+		return;
+	}
+	event_active(op->done_ev, EV_TIMEOUT, 0);
+}
+
+void tsd_op_finish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	tsd_op_vfinish(op, rc, fmt, ap);
+	va_end(ap);
+}
+
+void tsd_op_release(struct tsd_op *op)
+{
+	if (op->delivered && op->pending == 0)
+		tsd_op_free(op);
+}
+
+void tsd_op_free(struct tsd_op *op)
+{
+	*op->pprev = op->next;
+	if (op->next)
+		op->next->pprev = op->pprev;
+	if (op->dispose)
+		op->dispose(op);
+	event_free(op->done_ev);
+	tsd_layout_clear(&op->layout);
+	free(op);
+}
+
+void tsd_ops_free(struct tsd_backend *be)
+{
+	while (be->ops)
+		tsd_op_free(be->ops);
+}
+
+void tsd_log(struct tsd_backend *be, int priority, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+
+	if (!be->host || !be->host->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	be->host->log(be->host->ud, be, priority, line);
 }

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * toolstack.h — the one small interface every toolstack back end implements
- * (QEMU QMP, libvirt, libxenlight), in the manner of libvirt's driver tables.
+ * (QEMU QMP, libvirt, libxenlight), in the manner of libvirt's driver tables,
+ * and the operation base they build on.
+ *
+ * "tsd" stands for toolstack driver: tsd_driver is one back end's table of
+ * operations, tsd_backend one opened instance of it, tsd_op one operation
+ * in flight.  (Not POSIX thread-specific data: mmiod has no threads.)
  *
  * Rules:
- *  - Functions of a driver are named tsd_<driver>_<op> (never the library's
- *    own libxl_/vir prefix).  A NULL operation means "not supported" and the
- *    daemon reports it as org.mmiod1.Error.NotSupported.
- *  - Every operation takes `unsigned flags` and rejects unknown bits.
+ *  - Functions and types of a driver are named tsd_<driver>_... (tsd_qmp_op,
+ *    tsd_libvirt_guest; never the library's own libxl_/vir prefix).  A NULL
+ *    operation means "not supported" and the daemon reports it as
+ *    org.mmiod1.Error.NotSupported.
+ *  - Every operation takes `unsigned flags` and rejects unknown bits
+ *    (tsd_check_flags).
  *  - Everything runs on the daemon's libevent loop (host->base); no threads.
  *    Operations are asynchronous: they return 0 once started and call their
  *    callback exactly once later (never from inside the initiating call), or
@@ -19,6 +26,7 @@
 #ifndef MMIOD_TOOLSTACK_H
 #define MMIOD_TOOLSTACK_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,11 +121,83 @@ struct tsd_driver {
 };
 
 /* Every back end's handle starts with this. */
+struct tsd_op;
 struct tsd_backend {
 	const struct tsd_driver *drv;
 	const struct tsd_host *host;
 	char spec[256];         /* the --backend argument it was opened with */
+	struct tsd_op *ops;     /* operations in flight (tsd_op_new) */
 };
+
+/* ---- the operation base (toolstack.c) ----------------------------------------
+ * Every back end's operation starts with a struct tsd_op.  The base keeps
+ * the caller's callback, the result, and the promise of toolstack.h's
+ * rules: tsd_op_finish never calls back at once, delivery runs from the
+ * loop; an op stays allocated until it was delivered and no reply of its
+ * toolstack can still arrive for it (pending).  A per-call deadline belongs
+ * here too when calls get one: one timer per op finishing it with
+ * TSD_E_TIMEOUT. */
+typedef void (*tsd_op_fn)(struct tsd_op *op);
+
+enum tsd_op_kind {
+	TSD_OP_INTERNAL = 0,    /* the back end's own (probe, discovery): nobody to call back */
+	TSD_OP_REFRESH,         /* delivers a layout to layout_cb */
+	TSD_OP_ATTACH,          /* delivers a tsd_result to done_cb */
+	TSD_OP_DETACH,          /* likewise */
+};
+
+struct tsd_op {
+	struct tsd_op *next, **pprev;   /* in be->ops */
+	struct tsd_backend *be;
+	enum tsd_op_kind kind;
+	tsd_layout_fn layout_cb;        /* TSD_OP_REFRESH */
+	tsd_done_fn done_cb;            /* TSD_OP_ATTACH, TSD_OP_DETACH */
+	void *ud;
+	struct tsd_result res;          /* what the caller gets */
+	struct tsd_layout layout;       /* the layout read (a refresh delivers it when
+					 * have_layout and res.rc is TSD_OK) */
+	bool have_layout;
+	unsigned pending;               /* replies still to come; the op stays until 0 */
+	bool finished;                  /* tsd_op_finish was called */
+	bool delivered;                 /* the caller was called back (or there is none) */
+	struct event *done_ev;          /* runs the delivery from the loop */
+	tsd_op_fn before_delivery;      /* optional hooks of the back end */
+	tsd_op_fn after_delivery;
+	tsd_op_fn dispose;              /* frees what the back end's op holds beyond the base */
+};
+
+/* A zeroed op of `size` bytes (the back end's struct, tsd_op first), in
+ * be->ops.  NULL with err when out of memory. */
+void *tsd_op_new(struct tsd_backend *be, size_t size, enum tsd_op_kind kind, tsd_op_fn dispose,
+		 struct mmio_error *err);
+/* Sets the result (fmt NULL keeps res.msg) and schedules the delivery;
+ * an internal op is released at once.  A second call does nothing. */
+void tsd_op_finish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void tsd_op_vfinish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* Frees op if it was delivered and nothing is pending. */
+void tsd_op_release(struct tsd_op *op);
+/* Frees op now, without calling back (close()). */
+void tsd_op_free(struct tsd_op *op);
+/* Frees every op of be without calling back: after close() the daemon is
+ * not listening any more. */
+void tsd_ops_free(struct tsd_backend *be);
+
+/* One line for the daemon's log, attributed to be. */
+void tsd_log(struct tsd_backend *be, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Unknown bits in flags: fails the calling operation with err (as
+ * libvirt's virCheckFlags does), returning -1 from it. */
+#define tsd_check_flags(be_name, what, flags, known, err)                            \
+	do {                                                                          \
+		if ((flags) & ~(unsigned)(known)) {                                   \
+			mmio_error_set((err), MMIO_E_INVALID, "%s: unknown %s flags 0x%x", \
+				       (be_name), (what), (flags) & ~(unsigned)(known));  \
+			return -1;                                                    \
+		}                                                                     \
+	} while (0)
 
 /* The value of KEY in a QEMU -device style spec ("pci-testdev,bus=rp1,membar=1M";
  * ",," is a literal comma).  Returns false when KEY is absent or the value does
