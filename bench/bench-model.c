@@ -63,10 +63,10 @@ static void make_guest(struct guest *g, unsigned occupied)
 static void make_devices(struct mmio_device *d, unsigned nbars, size_t *ndev)
 {
 	static const struct mmio_bar pattern[] = {
-		{ 0, MMIO_BAR_MEM32, false, 16 * U }, { 1, MMIO_BAR_MEM64, true, 256 * U },
-		{ 3, MMIO_BAR_MEM64, true, 32 * U }, { 5, MMIO_BAR_IO, false, 128 },
-		{ MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 512 * 1024 }, { 2, MMIO_BAR_MEM32, false, 64 * 1024 },
-		{ 4, MMIO_BAR_MEM32, true, 1 * U },
+		{ 0, MMIO_BAR_MEM32, false, 16 * U, 0 }, { 1, MMIO_BAR_MEM64, true, 256 * U, 0 },
+		{ 3, MMIO_BAR_MEM64, true, 32 * U, 0 }, { 5, MMIO_BAR_IO, false, 128, 0 },
+		{ MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 512 * 1024, 0 }, { 2, MMIO_BAR_MEM32, false, 64 * 1024, 0 },
+		{ 4, MMIO_BAR_MEM32, true, 1 * U, 0 },
 	};
 	*ndev = 0;
 	while (nbars) {

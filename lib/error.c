@@ -56,6 +56,27 @@ void mmio_bar_describe(const struct mmio_bar *bar, char *buf, size_t len)
 			 bar->prefetch ? " pref" : "");
 }
 
+const struct mmio_function *mmio_device_function(const struct mmio_device *dev, unsigned fn)
+{
+	for (unsigned i = 0; i < dev->nfn && i < MMIO_MAX_FUNCTIONS; i++)
+		if (dev->fns[i].fn == fn)
+			return &dev->fns[i];
+	return NULL;
+}
+
+void mmio_bar_owner(const struct mmio_device *dev, const struct mmio_bar *bar, char *buf, size_t len)
+{
+	const struct mmio_function *f = mmio_device_is_slot(dev) ? mmio_device_function(dev, bar->fn) : NULL;
+
+	/* the kernel names a function by its address: so do we, when it has one */
+	if (!mmio_device_is_slot(dev))
+		snprintf(buf, len, "%s", dev->name);
+	else if (f && f->has_bdf)
+		snprintf(buf, len, "%04x:%02x:%02x.%x", f->bdf.domain, f->bdf.bus, f->bdf.dev, f->bdf.fn);
+	else
+		snprintf(buf, len, "%s function %u", dev->name, bar->fn);
+}
+
 void mmio_size_format(uint64_t size, char *buf, size_t len)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

@@ -24,7 +24,9 @@
 #define MMIO_4G          (UINT64_C(1) << 32)
 #define MMIO_1M          (UINT64_C(1) << 20)
 #define MMIO_BAR_ROM     6      /* index of the expansion ROM BAR */
-#define MMIO_MAX_BARS    7      /* BAR0..BAR5 + ROM */
+#define MMIO_MAX_BARS    7      /* per function: BAR0..BAR5 + ROM */
+#define MMIO_MAX_FUNCTIONS 8    /* functions of one slot */
+#define MMIO_MAX_DEVICE_BARS (MMIO_MAX_FUNCTIONS * MMIO_MAX_BARS) /* one hot-plugged slot */
 #define MMIO_MAX_WINDOWS 8
 #define MMIO_IO_BAR_MAX  256    /* PCI 3.0 6.2.5.1: an I/O BAR decodes at most 256 bytes */
 #define MMIO_MEM_BAR_MIN 16
@@ -67,6 +69,7 @@ struct mmio_bar {
 	uint8_t kind;           /* enum mmio_bar_kind; the ROM is MEM32 */
 	bool prefetch;          /* the ROM is prefetchable, as Linux flags it */
 	uint64_t size;          /* a power of two */
+	uint8_t fn;             /* the function it belongs to in a multi-function slot (0..7) */
 };
 
 struct mmio_bdf {
@@ -78,18 +81,42 @@ struct mmio_bdf {
 
 #define MMIO_DEVICE_NAME_MAX 96
 
-struct mmio_device {
-	char name[MMIO_DEVICE_NAME_MAX]; /* "0000:03:00.0", "profile:nvidia-t4", "bars:..." */
-	bool has_bdf;
+/* One function of a multi-function slot. */
+struct mmio_function {
+	uint8_t fn;             /* its function number in the guest's slot */
+	bool has_bdf;           /* a host device: its address */
 	struct mmio_bdf bdf;
-	unsigned nbars;
-	struct mmio_bar bars[MMIO_MAX_BARS];
 };
+
+/* What one hot-plug brings into the guest: one function, or the functions
+ * of one slot (a GPU and its audio function), which Linux assigns as one
+ * list sorted across functions. */
+struct mmio_device {
+	char name[MMIO_DEVICE_NAME_MAX]; /* "0000:03:00.0", "profile:nvidia-t4", "bars:...",
+					  * "0000:03:00", "bars:...+bars:..." */
+	bool has_bdf;           /* function 0 is a host device (its address) */
+	struct mmio_bdf bdf;
+	/* 0 or 1: a single function (fns[] unused; every bar has fn 0);
+	 * 2..8: a multi-function slot, fns[] in function order, fns[0].fn == 0 */
+	unsigned nfn;
+	struct mmio_function fns[MMIO_MAX_FUNCTIONS];
+	unsigned nbars;
+	/* by function, then by BAR index: the order Linux lists them in
+	 * (bus->devices is in function order), so ties in size keep it */
+	struct mmio_bar bars[MMIO_MAX_DEVICE_BARS];
+};
+
+static inline bool mmio_device_is_slot(const struct mmio_device *d) { return d->nfn > 1; }
 
 /* "io", "mem32", "mem32p", "mem64", "mem64p", "rom" */
 const char *mmio_bar_kind_name(const struct mmio_bar *bar);
 /* Linux's words for a BAR: "mem size 0x10000000 64bit pref", "io size 0x100" */
 void mmio_bar_describe(const struct mmio_bar *bar, char *buf, size_t len);
+/* Who a BAR belongs to, for messages: the device's name; in a slot, the
+ * function's host address ("0000:03:00.1") or "NAME function F". */
+void mmio_bar_owner(const struct mmio_device *dev, const struct mmio_bar *bar, char *buf, size_t len);
+/* Function fn of a multi-function device, NULL if it has none such. */
+const struct mmio_function *mmio_device_function(const struct mmio_device *dev, unsigned fn);
 /* Human size: "192 MiB", "4 KiB", "1.5 GiB", "100 B" */
 void mmio_size_format(uint64_t size, char *buf, size_t len);
 

@@ -56,7 +56,7 @@ struct mmio_placement *mmio_placement_alloc(size_t ndevices)
 {
 	struct mmio_placement *p;
 
-	p = calloc(1, sizeof(*p) + ndevices * MMIO_MAX_BARS * sizeof(p->items[0]));
+	p = calloc(1, sizeof(*p) + ndevices * MMIO_MAX_DEVICE_BARS * sizeof(p->items[0]));
 	return p;
 }
 
@@ -93,10 +93,10 @@ static uint64_t align_up(uint64_t v, uint64_t a, bool *overflow)
 }
 
 /* One gap of __find_resource(): clamp, clip, align, alignf, fit. */
-static bool try_gap(const struct mmio_space *sp, struct mmio_range t, const struct mmio_bar *bar,
+static bool try_gap(const struct mmio_space *sp, struct mmio_range t, const struct mmio_request *rq,
 		    uint64_t lo, uint64_t hi, uint64_t *addr)
 {
-	bool io = bar->kind == MMIO_BAR_IO, ovf;
+	bool io = rq->kind == MMIO_BAR_IO, ovf;
 	uint64_t cand;
 
 	if (t.start < lo)
@@ -107,7 +107,7 @@ static bool try_gap(const struct mmio_space *sp, struct mmio_range t, const stru
 		return false;
 	if (!io && (mmio_gap_usable_mem(sp, &t), t.start >= t.end))
 		return false;
-	cand = align_up(t.start, bar->size, &ovf);
+	cand = align_up(t.start, rq->align, &ovf);
 	if (ovf)
 		return false;
 	if (io) {
@@ -116,7 +116,7 @@ static bool try_gap(const struct mmio_space *sp, struct mmio_range t, const stru
 	} else if (cand < MMIO_1M) {
 		cand = MMIO_1M;
 	}
-	if (cand >= t.start && cand + bar->size > cand && cand + bar->size <= t.end) {
+	if (cand >= t.start && cand + rq->size > cand && cand + rq->size <= t.end) {
 		*addr = cand;
 		return true;
 	}
@@ -124,15 +124,16 @@ static bool try_gap(const struct mmio_space *sp, struct mmio_range t, const stru
 }
 
 /* __find_resource() on one window within [lo, hi): the gaps in address
- * order, first fit wins.  Base gaps too small to hold the BAR even before
- * any clamp are skipped through the window's max-tree. */
+ * order, first fit wins.  Base gaps that cannot hold even one aligned
+ * block of the request's alignment are skipped through the window's
+ * max-tree (every placement starts with such a block). */
 static bool find_in_window(const struct mmio_space *sp, const struct scratch *s, unsigned wi,
-			   const struct mmio_bar *bar, uint64_t lo, uint64_t hi, uint64_t *addr)
+			   const struct mmio_request *rq, uint64_t lo, uint64_t hi, uint64_t *addr)
 {
 	const struct mmio_window_space *ws = &sp->w[wi];
 	const struct mmio_range *taken = s ? s->taken[wi] : NULL;
 	size_t ntaken = s ? s->n[wi] : 0, first = 0, top = ws->ngaps;
-	int k = (int)mmio_log2(bar->size);
+	int k = (int)mmio_log2(rq->align);
 	long i;
 
 	/* the first base gap that ends above lo */
@@ -154,26 +155,26 @@ static bool find_in_window(const struct mmio_space *sp, const struct scratch *s,
 			if (taken[j].end <= cur || taken[j].start >= g.end)
 				continue;
 			if (taken[j].start > cur &&
-			    try_gap(sp, (struct mmio_range){ cur, taken[j].start }, bar, lo, hi, addr))
+			    try_gap(sp, (struct mmio_range){ cur, taken[j].start }, rq, lo, hi, addr))
 				return true;
 			cur = taken[j].end;
 		}
-		if (cur < g.end && try_gap(sp, (struct mmio_range){ cur, g.end }, bar, lo, hi, addr))
+		if (cur < g.end && try_gap(sp, (struct mmio_range){ cur, g.end }, rq, lo, hi, addr))
 			return true;
 	}
 	return false;
 }
 
 static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
-			const struct mmio_bar *bar, unsigned mask, unsigned *wi, uint64_t *addr)
+			const struct mmio_request *rq, unsigned mask, unsigned *wi, uint64_t *addr)
 {
-	bool io = bar->kind == MMIO_BAR_IO;
-	unsigned bflags = (bar->prefetch ? RES_PREFETCH : 0) | (bar->kind == MMIO_BAR_MEM64 ? RES_MEM64 : 0);
+	bool io = rq->kind == MMIO_BAR_IO;
+	unsigned bflags = (rq->prefetch ? RES_PREFETCH : 0) | (rq->kind == MMIO_BAR_MEM64 ? RES_MEM64 : 0);
 	/* pci_high then pci_64_bit for 64-bit BARs; pci_32_bit otherwise */
 	static const struct mmio_range r64[] = { { MMIO_4G, UINT64_MAX }, { 0, UINT64_MAX } };
 	static const struct mmio_range r32[] = { { 0, MMIO_4G } };
-	const struct mmio_range *regions = bar->kind == MMIO_BAR_MEM64 ? r64 : r32;
-	unsigned nreg = bar->kind == MMIO_BAR_MEM64 ? 2 : 1;
+	const struct mmio_range *regions = rq->kind == MMIO_BAR_MEM64 ? r64 : r32;
+	unsigned nreg = rq->kind == MMIO_BAR_MEM64 ? 2 : 1;
 	uint64_t min = io ? MMIO_X86_MIN_IO : sp->min_mem;
 
 	for (unsigned r = 0; r < nreg; r++) {
@@ -194,7 +195,7 @@ static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
 				continue;
 			if (lo < min)
 				lo = min;
-			if (find_in_window(sp, s, w, bar, lo, hi, addr)) {
+			if (find_in_window(sp, s, w, rq, lo, hi, addr)) {
 				*wi = w;
 				return true;
 			}
@@ -205,19 +206,34 @@ static bool try_regions(const struct mmio_space *sp, const struct scratch *s,
 
 /* _pci_assign_resource(): the type-mask passes. */
 static bool assign_one(const struct mmio_space *sp, const struct scratch *s,
-		       const struct mmio_bar *bar, unsigned *wi, uint64_t *addr)
+		       const struct mmio_request *rq, unsigned *wi, uint64_t *addr)
 {
-	bool pref = bar->prefetch, m64 = bar->kind == MMIO_BAR_MEM64;
+	bool pref = rq->prefetch, m64 = rq->kind == MMIO_BAR_MEM64;
 
-	if (bar->kind == MMIO_BAR_IO)
-		return try_regions(sp, s, bar, 0, wi, addr);
-	if (try_regions(sp, s, bar, RES_PREFETCH | RES_MEM64, wi, addr))
+	if (rq->kind == MMIO_BAR_IO)
+		return try_regions(sp, s, rq, 0, wi, addr);
+	if (try_regions(sp, s, rq, RES_PREFETCH | RES_MEM64, wi, addr))
 		return true;
-	if (pref && m64 && try_regions(sp, s, bar, RES_PREFETCH, wi, addr))
+	if (pref && m64 && try_regions(sp, s, rq, RES_PREFETCH, wi, addr))
 		return true;
-	if ((pref || m64) && try_regions(sp, s, bar, 0, wi, addr))
+	if ((pref || m64) && try_regions(sp, s, rq, 0, wi, addr))
 		return true;
 	return false;
+}
+
+static struct mmio_request bar_request(const struct mmio_bar *bar)
+{
+	return (struct mmio_request){
+		.kind = bar->kind, .prefetch = bar->prefetch, .size = bar->size, .align = bar->size,
+	};
+}
+
+bool mmio_assign(const struct mmio_space *sp, const struct mmio_request *rq, unsigned *wi,
+		 uint64_t *addr)
+{
+	if (!rq->size || !mmio_is_pow2(rq->align))
+		return false;
+	return assign_one(sp, NULL, rq, wi, addr);
 }
 
 static uint64_t largest_in(const struct mmio_space *sp, const struct scratch *s, unsigned wi,
@@ -227,8 +243,9 @@ static uint64_t largest_in(const struct mmio_space *sp, const struct scratch *s,
 
 	/* The largest block a BAR of this window's type could take now: try sizes down. */
 	for (int k = io ? 8 : 63; k >= (io ? 2 : 4); k--) {
-		struct mmio_bar probe = {
+		struct mmio_request probe = {
 			.kind = io ? MMIO_BAR_IO : MMIO_BAR_MEM64, .size = UINT64_C(1) << k,
+			.align = UINT64_C(1) << k,
 		};
 		uint64_t lo = sp->w[wi].win.start, hi = sp->w[wi].win.end, a;
 		uint64_t min = io ? MMIO_X86_MIN_IO : sp->min_mem;
@@ -246,7 +263,7 @@ static uint64_t largest_in(const struct mmio_space *sp, const struct scratch *s,
 static void explain(const struct mmio_space *sp, const struct scratch *s,
 		    const struct mmio_device *dev, const struct mmio_bar *bar, struct mmio_error *err)
 {
-	char what[80], sz[32], lg[32], buf[sizeof(err->msg)];
+	char what[80], sz[32], lg[32], owner[MMIO_DEVICE_NAME_MAX + 16], buf[sizeof(err->msg)];
 	size_t off;
 	bool io = bar->kind == MMIO_BAR_IO, any = false;
 
@@ -256,9 +273,10 @@ static void explain(const struct mmio_space *sp, const struct scratch *s,
 	 * find in the guest's dmesg: "BAR 0 [mem size 0x10000000]: can't assign;
 	 * no space" (Linux >= 6.8, and Debian 12's 6.1.1xx; older kernels said
 	 * "BAR 0: no space for [mem size 0x10000000]"). */
+	mmio_bar_owner(dev, bar, owner, sizeof(owner));
 	off = (size_t)snprintf(buf, sizeof(buf),
 			       "%s BAR %u [%s]: can't assign; no space (%s %s needs a %s-aligned block)",
-			       dev->name, bar->index, what, sz, mmio_bar_kind_name(bar), sz);
+			       owner, bar->index, what, sz, mmio_bar_kind_name(bar), sz);
 	for (unsigned w = 0; w < sp->nwin && off < sizeof(buf); w++) {
 		const struct mmio_window *win = &sp->w[w].win;
 		bool eligible;
@@ -297,9 +315,11 @@ static void explain(const struct mmio_space *sp, const struct scratch *s,
 	mmio_error_set(err, MMIO_E_NOSPACE, "%s", buf);
 }
 
-static void sort_bars(const struct mmio_device *dev, uint8_t order[MMIO_MAX_BARS])
+static void sort_bars(const struct mmio_device *dev, uint8_t order[MMIO_MAX_DEVICE_BARS])
 {
-	/* stable insertion sort by descending size: pdev_sort_resources() */
+	/* stable insertion sort by descending size: pdev_sort_resources(),
+	 * fed function by function in bus->devices (= function) order, so
+	 * equal sizes stay in (function, BAR index) order */
 	for (unsigned i = 0; i < dev->nbars; i++) {
 		unsigned j = i;
 		while (j > 0 && dev->bars[order[j - 1]].size < dev->bars[i].size) {
@@ -318,9 +338,9 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
 	enum mmio_status st = MMIO_OK;
 
 	for (size_t d = 0; d < ndev; d++) {
-		if (devs[d].nbars > MMIO_MAX_BARS)
+		if (devs[d].nbars > MMIO_MAX_DEVICE_BARS)
 			return mmio_error_set(err, MMIO_E_INVALID, "%s has %u BARs, at most %d",
-					      devs[d].name, devs[d].nbars, MMIO_MAX_BARS);
+					      devs[d].name, devs[d].nbars, MMIO_MAX_DEVICE_BARS);
 		for (unsigned b = 0; b < devs[d].nbars; b++)
 			if (!mmio_is_pow2(devs[d].bars[b].size))
 				return mmio_error_set(err, MMIO_E_INVALID,
@@ -334,14 +354,15 @@ enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_devic
 
 	for (size_t d = 0; d < ndev; d++) {
 		const struct mmio_device *dev = &devs[d];
-		uint8_t order[MMIO_MAX_BARS];
+		uint8_t order[MMIO_MAX_DEVICE_BARS];
 
 		sort_bars(dev, order);
 		for (unsigned k = 0; k < dev->nbars; k++) {
 			const struct mmio_bar *bar = &dev->bars[order[k]];
+			struct mmio_request rq = bar_request(bar);
 			unsigned wi = 0;
 			uint64_t addr = 0;
-			bool ok = assign_one(sp, &s, bar, &wi, &addr);
+			bool ok = assign_one(sp, &s, &rq, &wi, &addr);
 
 			if (out) {
 				out->items[n] = (struct mmio_bar_place){
@@ -434,7 +455,7 @@ static uint64_t carry(uint64_t left, uint32_t c)
 
 bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev)
 {
-	uint8_t n32[64], n64[64], nio[64];
+	uint8_t n32[64], n64[64], nio[64];  /* at most MMIO_MAX_DEVICE_BARS each */
 	const uint32_t *cl = sp->class_blocks[0], *ch = sp->class_blocks[1], *ci = sp->class_blocks[2];
 	uint64_t sl = 0, sh = 0, si = 0;
 	int top = -1, bottom = 64, start;

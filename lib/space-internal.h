@@ -25,4 +25,16 @@ long mmio_window_next(const struct mmio_window_space *ws, size_t i, int k);
 unsigned mmio_place_pinned(const struct mmio_space *sp, const struct mmio_device *dev,
 			   const uint64_t *pinned, uint64_t *addr);
 
+/* One request of _pci_assign_resource(): a BAR (align = size) or a bridge
+ * window (align = its start alignment, size any multiple of it). */
+struct mmio_request {
+	uint8_t kind;           /* enum mmio_bar_kind: a 64-bit request tries above 4 GiB first */
+	bool prefetch;
+	uint64_t size, align;   /* align a power of two */
+};
+/* Where the modelled kernel puts one request on sp as it is (first fit
+ * from the bottom, the type-mask passes, windows in order). */
+bool mmio_assign(const struct mmio_space *sp, const struct mmio_request *rq, unsigned *wi,
+		 uint64_t *addr);
+
 #endif

@@ -221,28 +221,28 @@ static void test_validate(void)
 		struct mmio_bar bar;
 		const char *want;
 	} bad[] = {
-		{ { 0, MMIO_BAR_MEM32, false, 0x3000 }, "BAR size 0x3000 is not a power of two" },
-		{ { 0, MMIO_BAR_MEM32, false, 0 }, "BAR size 0x0 is not a power of two" },
-		{ { 0, MMIO_BAR_MEM32, false, 8 }, "memory BAR size 0x8 below minimum 16" },
-		{ { 0, MMIO_BAR_MEM64, true, 8 }, "memory BAR size 0x8 below minimum 16" },
-		{ { 4, MMIO_BAR_IO, false, 2 }, "I/O BAR size 0x2 below minimum 4" },
-		{ { 4, MMIO_BAR_IO, false, 512 }, "I/O BAR size 0x200 exceeds 256 bytes" },
-		{ { 4, MMIO_BAR_IO, true, 256 }, "I/O BAR cannot be prefetchable" },
-		{ { 6, MMIO_BAR_MEM32, true, 1024 }, "ROM size 0x400 below minimum 2 KiB" },
-		{ { 6, MMIO_BAR_MEM64, true, 4096 }, "ROM must be a 32-bit memory BAR" },
-		{ { 6, MMIO_BAR_MEM32, true, UINT64_C(1) << 32 }, "ROM size 0x100000000 exceeds 2 GiB" },
-		{ { 7, MMIO_BAR_MEM32, false, 4096 }, "BAR index 7 out of range" },
-		{ { 0, 9, false, 4096 }, "BAR0 has unknown kind 9" },
-		{ { 5, MMIO_BAR_MEM64, false, 4096 }, "64-bit BAR5 needs two registers" },
-		{ { 0, MMIO_BAR_MEM32, false, UINT64_C(1) << 32 }, "32-bit BAR size 0x100000000 exceeds 2 GiB" },
+		{ { 0, MMIO_BAR_MEM32, false, 0x3000, 0 }, "BAR size 0x3000 is not a power of two" },
+		{ { 0, MMIO_BAR_MEM32, false, 0, 0 }, "BAR size 0x0 is not a power of two" },
+		{ { 0, MMIO_BAR_MEM32, false, 8, 0 }, "memory BAR size 0x8 below minimum 16" },
+		{ { 0, MMIO_BAR_MEM64, true, 8, 0 }, "memory BAR size 0x8 below minimum 16" },
+		{ { 4, MMIO_BAR_IO, false, 2, 0 }, "I/O BAR size 0x2 below minimum 4" },
+		{ { 4, MMIO_BAR_IO, false, 512, 0 }, "I/O BAR size 0x200 exceeds 256 bytes" },
+		{ { 4, MMIO_BAR_IO, true, 256, 0 }, "I/O BAR cannot be prefetchable" },
+		{ { 6, MMIO_BAR_MEM32, true, 1024, 0 }, "ROM size 0x400 below minimum 2 KiB" },
+		{ { 6, MMIO_BAR_MEM64, true, 4096, 0 }, "ROM must be a 32-bit memory BAR" },
+		{ { 6, MMIO_BAR_MEM32, true, UINT64_C(1) << 32, 0 }, "ROM size 0x100000000 exceeds 2 GiB" },
+		{ { 7, MMIO_BAR_MEM32, false, 4096, 0 }, "BAR index 7 out of range" },
+		{ { 0, 9, false, 4096, 0 }, "BAR0 has unknown kind 9" },
+		{ { 5, MMIO_BAR_MEM64, false, 4096, 0 }, "64-bit BAR5 needs two registers" },
+		{ { 0, MMIO_BAR_MEM32, false, UINT64_C(1) << 32, 0 }, "32-bit BAR size 0x100000000 exceeds 2 GiB" },
 	};
 	static const struct mmio_bar good[] = {
-		{ 0, MMIO_BAR_MEM32, false, 16 },
-		{ 0, MMIO_BAR_MEM32, false, UINT64_C(1) << 31 },
-		{ 4, MMIO_BAR_MEM64, true, UINT64_C(1) << 63 },
-		{ 5, MMIO_BAR_IO, false, 4 },
-		{ 5, MMIO_BAR_IO, false, 256 },
-		{ 6, MMIO_BAR_MEM32, true, 2048 },
+		{ 0, MMIO_BAR_MEM32, false, 16, 0 },
+		{ 0, MMIO_BAR_MEM32, false, UINT64_C(1) << 31, 0 },
+		{ 4, MMIO_BAR_MEM64, true, UINT64_C(1) << 63, 0 },
+		{ 5, MMIO_BAR_IO, false, 4, 0 },
+		{ 5, MMIO_BAR_IO, false, 256, 0 },
+		{ 6, MMIO_BAR_MEM32, true, 2048, 0 },
 	};
 	struct mmio_error e;
 	char name[128];

@@ -47,8 +47,8 @@ static void space(struct mmio_space *sp, const struct mmio_window *w, unsigned n
 struct bf {
 	const struct mmio_space *sp;
 	const struct mmio_device *dev;
-	uint8_t order[MMIO_MAX_BARS];
-	struct mmio_range placed[MMIO_MAX_BARS];
+	uint8_t order[MMIO_MAX_DEVICE_BARS];
+	struct mmio_range placed[MMIO_MAX_DEVICE_BARS];
 	unsigned nplaced;
 	unsigned long nodes;
 };
@@ -179,6 +179,23 @@ static bool placement_valid(const struct mmio_space *sp, const struct mmio_devic
 	return true;
 }
 
+/* pdev_sort_resources() over every function: descending size, ties in
+ * (function, BAR index) order. */
+static bool order_valid(const struct mmio_device *dev, const struct mmio_placement *pl, char *why,
+			size_t len)
+{
+	for (size_t i = 1; i < pl->n; i++) {
+		const struct mmio_bar *a = &dev->bars[pl->items[i - 1].bar], *b = &dev->bars[pl->items[i].bar];
+		if (a->size < b->size || (a->size == b->size && (a->fn > b->fn ||
+								  (a->fn == b->fn && a->index > b->index)))) {
+			snprintf(why, len, "function %u BAR %u placed before function %u BAR %u", a->fn,
+				 a->index, b->fn, b->index);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* ---- random instances ------------------------------------------------------ */
 
 static uint64_t rng_state;
@@ -217,10 +234,36 @@ static void add_used(struct instance *in, const struct mmio_window *w, uint64_t 
 	}
 }
 
+/* nbars random BARs of function fn, numbered as hardware would. */
+static void add_bars(struct instance *in, uint8_t fn, unsigned nbars, unsigned *nio)
+{
+	uint8_t next_index = 0;
+
+	for (unsigned i = 0; i < nbars && next_index < 6; i++) {
+		unsigned pick = (unsigned)below(7);
+		struct mmio_bar b = { 0 };
+
+		if (pick == 6 && in->nw == 3 && *nio < 2) {
+			b = mk(next_index++, MMIO_BAR_IO, false, UINT64_C(4) << below(7));
+			(*nio)++;
+		} else if (pick == 5 && i == nbars - 1) {
+			b = rom(U << below(4));
+		} else if (pick >= 3) {
+			if (next_index > 4)
+				break;
+			b = mk(next_index, MMIO_BAR_MEM64, below(2), U << below(5));
+			next_index += 2;
+		} else {
+			b = mk(next_index++, MMIO_BAR_MEM32, below(2), U << below(5));
+		}
+		b.fn = fn;
+		in->dev.bars[in->dev.nbars++] = b;
+	}
+}
+
 static void make_instance(struct instance *in, uint64_t seed)
 {
-	unsigned nbars, nio = 0;
-	uint8_t next_index = 0;
+	unsigned nio = 0;
 
 	memset(in, 0, sizeof(*in));
 	rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
@@ -244,26 +287,17 @@ static void make_instance(struct instance *in, uint64_t seed)
 	for (unsigned i = 0; i < in->nw; i++)
 		add_used(in, &in->w[i], in->w[i].kind == MMIO_WIN_IO ? 64 : U, 5);
 
-	nbars = 1 + (unsigned)below(MMIO_MAX_BARS);
 	snprintf(in->dev.name, sizeof(in->dev.name), "seed-%" PRIu64, seed);
-	for (unsigned i = 0; i < nbars && next_index < 6; i++) {
-		unsigned pick = (unsigned)below(7);
-		struct mmio_bar b = { 0 };
-
-		if (pick == 6 && in->nw == 3 && nio < 2) {
-			b = mk(next_index++, MMIO_BAR_IO, false, UINT64_C(4) << below(7));
-			nio++;
-		} else if (pick == 5 && i == nbars - 1) {
-			b = rom(U << below(4));
-		} else if (pick >= 3) {
-			if (next_index > 4)
-				break;
-			b = mk(next_index, MMIO_BAR_MEM64, below(2), U << below(5));
-			next_index += 2;
-		} else {
-			b = mk(next_index++, MMIO_BAR_MEM32, below(2), U << below(5));
+	/* a quarter are multi-function slots: 2-3 functions of 1-3 BARs each,
+	 * placed as one list (the search treats them as one device anyway) */
+	if (below(4) == 0) {
+		in->dev.nfn = 2 + (unsigned)below(2);
+		for (unsigned f = 0; f < in->dev.nfn; f++) {
+			in->dev.fns[f].fn = (uint8_t)f;
+			add_bars(in, (uint8_t)f, 1 + (unsigned)below(3), &nio);
 		}
-		in->dev.bars[in->dev.nbars++] = b;
+	} else {
+		add_bars(in, 0, 1 + (unsigned)below(MMIO_MAX_BARS), &nio);
 	}
 }
 
@@ -293,7 +327,8 @@ static unsigned long run_brute(unsigned long n, uint64_t first_seed, unsigned lo
 		got_place = mmio_place(&sp, &in.dev, 1, pl, &err) == MMIO_OK;
 		got_closed = mmio_fits(&sp, &in.dev);
 		if (got_place != want || got_closed != want || !sp.closed_form_exact ||
-		    !placement_valid(&sp, &in.dev, pl, why, sizeof(why))) {
+		    !placement_valid(&sp, &in.dev, pl, why, sizeof(why)) ||
+		    !order_valid(&in.dev, pl, why, sizeof(why))) {
 			if (bad < 5)
 				tap_diag("MISMATCH seed %" PRIu64 " (replay: MMIO_BRUTE_SEED=%" PRIu64
 					 "): brute=%d place=%d closed=%d exact=%d %s %s",
@@ -335,6 +370,71 @@ static void test_seed_case(void)
 	 * 1 GiB BAR needs 0xC0000000, which would end at 4 GiB, past 0xE0000000 */
 	tap_ok(((UINT64_C(0x60000000) + 1024 * U + 1024 * U - 1) & ~(1024 * U - 1)) + 1024 * U > 0xE0000000u,
 	       "seed case: index order would not fit");
+	mmio_space_free(&sp);
+	free(pl);
+}
+
+/* Measured on a Linux 6.1 guest (QEMU 7.2 pc, 1535 MiB, pci-hole64-size=0):
+ * three pci-testdev functions plugged as one slot (functions 1 and 2 first,
+ * then function 0 with multifunction=on), membar 512M, 512M, 1G. */
+static void test_slot_guest(void)
+{
+	struct mmio_window w[] = {
+		{ .kind = MMIO_WIN_LOW, .start = 0x5FF00000, .end = 0xFEC00000 },
+		{ .kind = MMIO_WIN_IO, .start = 0x0D00, .end = 0x10000 },
+	};
+	struct mmio_device slot = { .name = "bars:A+bars:B+bars:C", .nfn = 3, .nbars = 9 };
+	static const uint64_t membar[3] = { 512 * U, 512 * U, 1024 * U };
+	/* placement order: fn2 BAR2, fn0 BAR2, fn1 BAR2, then BAR0 and BAR1 of each in function order */
+	static const struct { unsigned fn, index; uint64_t addr; } want[9] = {
+		{ 2, 2, 0x80000000 }, { 0, 2, 0x60000000 }, { 1, 2, 0xC0000000 },
+		{ 0, 0, 0x5FF00000 }, { 1, 0, 0x5FF01000 }, { 2, 0, 0x5FF02000 },
+		{ 0, 1, 0x1000 }, { 1, 1, 0x1400 }, { 2, 1, 0x1800 },
+	};
+	struct mmio_device seq[3];
+	struct mmio_placement *pl = mmio_placement_alloc(3);
+	struct mmio_space sp;
+	struct mmio_error err = { 0 };
+	bool same = true;
+
+	for (unsigned f = 0; f < 3; f++) {
+		slot.fns[f].fn = (uint8_t)f;
+		slot.bars[3 * f] = mk(0, MMIO_BAR_MEM32, false, 4096);
+		slot.bars[3 * f + 1] = mk(1, MMIO_BAR_IO, false, 256);
+		slot.bars[3 * f + 2] = mk(2, MMIO_BAR_MEM64, true, membar[f]);
+		for (unsigned i = 0; i < 3; i++)
+			slot.bars[3 * f + i].fn = (uint8_t)f;
+		seq[f] = (struct mmio_device){ .nbars = 3 };
+		snprintf(seq[f].name, sizeof(seq[f].name), "f%u", f);
+		memcpy(seq[f].bars, &slot.bars[3 * f], 3 * sizeof(slot.bars[0]));
+	}
+	space(&sp, w, 2, NULL, 0, NULL, 0, 0);
+	tap_ok(mmio_place(&sp, &slot, 1, pl, &err) == MMIO_OK, "slot: 512M + 512M + 1G as one slot fits");
+	for (unsigned i = 0; i < 9 && i < pl->n; i++) {
+		const struct mmio_bar *b = &slot.bars[pl->items[i].bar];
+		if (b->fn != want[i].fn || b->index != want[i].index || pl->items[i].addr != want[i].addr) {
+			tap_diag("item %u: function %u BAR %u at 0x%" PRIx64 ", the guest: function %u BAR %u at 0x%"
+				 PRIx64, i, b->fn, b->index, pl->items[i].addr, want[i].fn, want[i].index,
+				 want[i].addr);
+			same = false;
+		}
+	}
+	tap_ok(pl->n == 9 && same, "slot: every BAR where the guest put it, in the guest's order");
+	tap_ok(mmio_fits(&sp, &slot), "slot: closed form agrees");
+	tap_ok(mmio_place(&sp, seq, 3, NULL, &err) == MMIO_E_NOSPACE,
+	       "the same functions as three successive hot-plugs do not fit");
+	tap_contains(err.msg, "f2 BAR 2 [mem size 0x40000000 64bit pref]: can't assign",
+		     "  the 1 GiB BAR of the last one fails");
+
+	/* a slot's failing BAR is named by its function */
+	slot.bars[8].size = 4096 * U;
+	tap_ok(mmio_place(&sp, &slot, 1, NULL, &err) == MMIO_E_NOSPACE, "slot with a 4 GiB BAR: no space");
+	tap_contains(err.msg, "bars:A+bars:B+bars:C function 2 BAR 2 [mem size 0x100000000 64bit pref]",
+		     "  the reason names the function");
+	slot.fns[2].has_bdf = true;
+	slot.fns[2].bdf = (struct mmio_bdf){ .domain = 0, .bus = 3, .dev = 0, .fn = 2 };
+	tap_ok(mmio_place(&sp, &slot, 1, NULL, &err) == MMIO_E_NOSPACE, "host function: no space");
+	tap_contains(err.msg, "0000:03:00.2 BAR 2 [mem size 0x100000000", "  the reason names its address");
 	mmio_space_free(&sp);
 	free(pl);
 }
@@ -548,6 +648,7 @@ static void test_brute(void)
 int main(void)
 {
 	test_seed_case();
+	test_slot_guest();
 	test_prefers_high();
 	test_no_space_reason();
 	test_aligned_not_bytes();
