@@ -6,4 +6,5 @@ lib_libmmio_a_SOURCES = \
 	lib/space-internal.h \
 	lib/space.c \
 	lib/place.c \
-	lib/replay.c
+	lib/replay.c \
+	lib/pciehp.c

@@ -295,6 +295,42 @@ struct mmio_placement *mmio_placement_alloc(size_t ndevices);
 enum mmio_status mmio_place(const struct mmio_space *sp, const struct mmio_device *devs,
 			    size_t ndev, struct mmio_placement *out, struct mmio_error *err);
 
+/* ---- native PCIe hot-plug (lib/pciehp.c) ------------------------------- */
+
+/* A bridge's windows in Linux's bus-resource order. */
+#define MMIO_BRIDGE_IO   0
+#define MMIO_BRIDGE_MEM  1
+#define MMIO_BRIDGE_PREF 2
+
+/* A hot-plug port (a PCIe root port) as the guest kernel has it: the
+ * windows it assigned at boot.  mem carries no flags; pref carries
+ * MMIO_WF_PREFETCH, and MMIO_WF_MEM64 when it is 64-bit (QEMU's are). */
+struct mmio_bridge {
+	bool present[3];
+	struct mmio_window win[3];
+};
+
+struct mmio_pciehp {
+	unsigned tries;            /* 1: the device fit the current windows; 2: re-sizing ran */
+	bool resized[3];           /* the window was released and sized anew */
+	struct mmio_bridge after;  /* the port's windows after the hot-plug (a window
+				    * that could not be placed again is gone) */
+};
+
+/* Places dev behind a port the guest drives with native PCIe hot-plug
+ * (pciehp), as pci_assign_unassigned_bridge_resources() does: inside the
+ * current windows; if a BAR (not a ROM) fails, the windows of the failing
+ * types are released, sized for what is left and placed anew in the root
+ * windows, then the BARs are placed again.  root describes the root bus
+ * WITHOUT the port's own windows among its used ranges.  out (may be NULL,
+ * sized for one device) gets every BAR with .window = MMIO_BRIDGE_* (an
+ * index into res->after.win); res (may be NULL) the windows after.
+ * MMIO_E_NOSPACE when any BAR (ROM included) stays unassigned; err->msg
+ * in the kernel's words. */
+enum mmio_status mmio_place_pciehp(const struct mmio_space_params *root, const struct mmio_bridge *port,
+				   const struct mmio_device *dev, struct mmio_placement *out,
+				   struct mmio_pciehp *res, struct mmio_error *err);
+
 /* Closed-form test (counts per size order, no search) for one device on
  * the current free space.  Agrees with mmio_place whenever
  * sp->closed_form_exact; otherwise it falls back to mmio_place. */
