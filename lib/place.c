@@ -405,19 +405,20 @@ unsigned mmio_place_pinned(const struct mmio_space *sp, const struct mmio_device
 			   const uint64_t *pinned, uint64_t *addr)
 {
 	struct scratch s;
-	uint8_t order[MMIO_MAX_BARS];
+	uint8_t order[MMIO_MAX_DEVICE_BARS];
 	unsigned off = 0;
 
 	for (unsigned b = 0; b < dev->nbars; b++)
 		addr[b] = MMIO_ADDR_NONE;
-	if (dev->nbars > MMIO_MAX_BARS || scratch_init(&s, sp, dev->nbars) != MMIO_OK)
+	if (dev->nbars > MMIO_MAX_DEVICE_BARS || scratch_init(&s, sp, dev->nbars) != MMIO_OK)
 		return dev->nbars;
 	sort_bars(dev, order);
 	for (unsigned k = 0; k < dev->nbars; k++) {
 		unsigned b = order[k], wi = 0;
 		const struct mmio_bar *bar = &dev->bars[b];
+		struct mmio_request rq = bar_request(bar);
 		uint64_t at = 0;
-		bool ok = mmio_is_pow2(bar->size) && assign_one(sp, &s, bar, &wi, &at);
+		bool ok = mmio_is_pow2(bar->size) && assign_one(sp, &s, &rq, &wi, &at);
 		uint64_t want = pinned ? pinned[b] : MMIO_ADDR_UNKNOWN;
 
 		if (want == MMIO_ADDR_UNKNOWN) {
