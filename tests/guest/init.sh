@@ -126,7 +126,9 @@ if [ ! -c $CMDTTY ]; then
 fi
 stty -F $CMDTTY 115200 raw -echo -icrnl -onlcr -opost 2>/dev/null
 exec 3<>$CMDTTY
-echo "@@READY $(uname -r)" >&3
+# A fresh line first: the firmware may have left a partial one on this port
+# (OVMF writes terminal escapes without a newline).
+printf '\n@@READY %s\n' "$(uname -r)" >&3
 while :; do
     if ! read -r id rest <&3; then
         usleep 100000

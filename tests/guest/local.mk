@@ -1,5 +1,5 @@
 # tests/guest/local.mk
-EXTRA_DIST += tests/guest/build-initramfs tests/guest/init.sh tests/guest/rig.py \
+EXTRA_DIST += tests/guest/build-initramfs tests/guest/fetch-stack tests/guest/init.sh tests/guest/rig.py \
 	tests/guest/run-scenarios tests/guest/scenarios
 
 # mmiod's predictions against real Linux guests (docs/verification.md): QEMU

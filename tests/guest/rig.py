@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +39,62 @@ QEMU = os.environ.get("MMIOD_QEMU", "qemu-system-x86_64")
 
 class RigError(Exception):
     pass
+
+
+_fetch_stack = None
+_fetch_stack_lock = threading.Lock()
+
+
+def fetch_stack():
+    """tests/guest/fetch-stack as a module (guests start from several threads)."""
+    global _fetch_stack
+    with _fetch_stack_lock:
+        if _fetch_stack is None:
+            import importlib.machinery
+            import importlib.util
+            loader = importlib.machinery.SourceFileLoader(
+                "fetch_stack", os.path.join(HERE, "fetch-stack"))
+            spec = importlib.util.spec_from_loader("fetch_stack", loader)
+            mod = importlib.util.module_from_spec(spec)
+            loader.exec_module(mod)
+            _fetch_stack = mod
+    return _fetch_stack
+
+
+def stack_components():
+    """MMIOD_GUEST_STACK="qemu-10.0,ovmf-2025.02,kernel-6.12": the fetch-stack
+    components the guests run on, by kind (qemu, ovmf, kernel); a kind not
+    named keeps the default (the installed QEMU, the installed or Debian 12
+    OVMF, build-initramfs's kernel)."""
+    out = {}
+    for c in os.environ.get("MMIOD_GUEST_STACK", "").replace(" ", ",").split(","):
+        if c:
+            out[c.split("-")[0]] = c
+    return out
+
+
+def qemu_stack():
+    """(qemu binary, [-L dirs], version label) for the guests."""
+    comp = stack_components().get("qemu")
+    if comp and "MMIOD_QEMU" not in os.environ:
+        info = fetch_stack().fetch(comp)
+        return info["qemu"], info["datadirs"], comp
+    return QEMU, [], None
+
+
+def ovmf_firmware():
+    """{"code": OVMF_CODE, "vars": OVMF_VARS template, "label": ...}: the
+    fetch-stack component MMIOD_GUEST_STACK names, else the installed ovmf
+    package (Debian 12: 2022.11, scripts/deps installs it), else Debian 12's
+    fetched."""
+    comp = stack_components().get("ovmf")
+    if not comp:
+        code, vars_ = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+        if os.path.exists(code) and os.path.exists(vars_):
+            return {"code": code, "vars": vars_, "label": "installed"}
+        comp = "ovmf-2022.11"
+    info = fetch_stack().fetch(comp)
+    return {"code": info["code"], "vars": info["vars"], "label": comp}
 
 
 def cache_dir():
@@ -49,7 +106,11 @@ def cache_dir():
 
 
 def guest_image(rebuild=False):
-    """Return the dict from <cache>/current.json, building it if needed."""
+    """Return the dict from <cache>/current.json, building it if needed;
+    the kernel MMIOD_GUEST_STACK names (fetch-stack) instead, if any."""
+    comp = stack_components().get("kernel")
+    if comp:
+        return fetch_stack().fetch(comp)
     cur = os.path.join(cache_dir(), "current.json")
     init_mtime = os.path.getmtime(os.path.join(HERE, "init.sh"))
     if not rebuild and os.path.exists(cur):
@@ -195,7 +256,7 @@ class Guest:
     def __init__(self, machine="pc", memory="512M", machine_opts=None,
                  globals_=None, devices=None, objects=None, extra_args=None,
                  append="", smp=1, workdir=None, keep_workdir=False,
-                 boot_timeout=180):
+                 boot_timeout=None, firmware=None, fw_cfg=None):
         self.machine = machine
         self.memory = memory
         self.machine_opts = dict(machine_opts or {})
@@ -205,7 +266,14 @@ class Guest:
         self.extra_args = list(extra_args or [])
         self.append = append
         self.smp = smp
-        self.boot_timeout = boot_timeout
+        # "seabios" (QEMU's default) or "ovmf" (UEFI: a pflash pair, the
+        # code read-only and a private copy of the variable store).
+        self.firmware = firmware or "seabios"
+        if self.firmware not in ("seabios", "ovmf"):
+            raise RigError("unknown firmware %r" % firmware)
+        self.fw_cfg = list(fw_cfg or [])   # -fw_cfg strings (name=...,string=...)
+        # OVMF boots take 13-45 s under TCG (SeaBIOS 2-4 s).
+        self.boot_timeout = boot_timeout or (400 if self.firmware == "ovmf" else 180)
         self.keep_workdir = keep_workdir or workdir is not None
         self.workdir = workdir or tempfile.mkdtemp(prefix="mmiod-guest-")
         os.makedirs(self.workdir, exist_ok=True)
@@ -224,7 +292,7 @@ class Guest:
         m = self.machine
         for k, v in self.machine_opts.items():
             m += ",%s=%s" % (k, v)
-        a = [QEMU, "-accel", "tcg", "-machine", m, "-m", str(self.memory),
+        a = [self.qemu, "-accel", "tcg", "-machine", m, "-m", str(self.memory),
              "-smp", str(self.smp), "-nodefaults", "-nographic", "-nic", "none",
              "-no-reboot",
              "-kernel", img["kernel"], "-initrd", img["initramfs"],
@@ -235,6 +303,13 @@ class Guest:
              "-serial", "chardev:cmdch",
              "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
              "-monitor", "none"]
+        for d in self.datadirs:
+            a += ["-L", d]
+        if self.firmware == "ovmf":
+            a += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + self.ovmf["code"],
+                  "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars_path]
+        for f in self.fw_cfg:
+            a += ["-fw_cfg", f]
         for g in self.globals:
             a += ["-global", g]
         for o in self.objects:
@@ -245,6 +320,11 @@ class Guest:
 
     def start(self):
         self.image = guest_image()
+        self.qemu, self.datadirs, self.qemu_label = qemu_stack()
+        if self.firmware == "ovmf":
+            self.ovmf = ovmf_firmware()
+            self.vars_path = os.path.join(self.workdir, "OVMF_VARS.fd")
+            shutil.copyfile(self.ovmf["vars"], self.vars_path)
         self.cmd_path = os.path.join(self.workdir, "cmd.sock")
         self.qmp_path = os.path.join(self.workdir, "qmp.sock")
         for p in (self.cmd_path, self.qmp_path):
@@ -264,7 +344,10 @@ class Guest:
             time.sleep(0.02)
         self.ser = connect_unix(self.cmd_path)
         self.qmp = QMP(self.qmp_path)
-        line = self._readline_until(lambda l: l.startswith("@@READY"), self.boot_timeout)
+        # OVMF leaves terminal escapes without a newline on this port; the
+        # guest announces itself on a fresh line, but take it anywhere.
+        line = self._readline_until(lambda l: "@@READY" in l, self.boot_timeout)
+        line = line[line.index("@@READY"):]
         self.kernel_release = line.split()[1] if len(line.split()) > 1 else None
         self.boot_seconds = time.time() - t0
         return self
@@ -412,11 +495,38 @@ class Guest:
                 out[p] = self.qmp.cmd("qom-get", path=path, property=p)
             except RigError as e:
                 out[p] = None
+        if path == "/machine/q35":
+            for p in ("MCFG", "mcfg_size"):
+                try:
+                    out[p] = self.qmp.cmd("qom-get", path=path, property=p)
+                except RigError:
+                    out[p] = None
         for p in ("below-4g-mem-size", "above-4g-mem-size"):
             try:
                 out[p] = self.qmp.cmd("qom-get", path="/machine", property=p)
             except RigError:
                 pass
+        return out
+
+    def qemu_pci_summary(self):
+        """QEMU's view of every PCI device: BARs with addresses (-1 = not
+        mapped) and bridge windows, one line each."""
+        out = []
+        for d in walk_pci(self.query_pci()):
+            head = "%s %04x:%04x %s" % (self._bdf(d), d["id"]["vendor"], d["id"]["device"],
+                                       d.get("qdev_id") or "-")
+            regs = ["%d:%s%s%s:%#x@%s" % (r["bar"], r["type"],
+                                          "64" if r.get("mem_type_64") else "",
+                                          "p" if r.get("prefetch") else "", r["size"],
+                                          "-1" if r["address"] in (-1, 0xffffffffffffffff)
+                                          else hex(r["address"])) for r in d.get("regions", [])]
+            br = d.get("pci_bridge", {}).get("bus")
+            if br:
+                for k in ("io_range", "memory_range", "prefetchable_range"):
+                    rg = br.get(k)
+                    if rg:
+                        regs.append("%s:%#x-%#x" % (k.split("_")[0], rg["base"], rg["limit"]))
+            out.append(head + " " + " ".join(regs))
         return out
 
     # ---- hot-plug --------------------------------------------------------
@@ -514,16 +624,22 @@ def main():
     ap.add_argument("--hot-object", action="append", default=[],
                     help="object-add before plugging: 'type,id=x,k=v'")
     ap.add_argument("--plug", action="append", default=[], help="'driver,id=x,prop=v'")
+    ap.add_argument("--firmware", choices=("seabios", "ovmf"), default="seabios")
+    ap.add_argument("--fw-cfg", action="append", default=[],
+                    help="-fw_cfg 'name=opt/ovmf/X-PciMmio64Mb,string=131072'")
+    ap.add_argument("--append", default="", help="extra guest kernel command line")
     ap.add_argument("--keep-log", help="keep the work dir here")
     ap.add_argument("--windows", action="store_true", help="print guest root windows/iomem")
     ap.add_argument("--shell", action="append", default=[], help="guest sh command(s) to run at the end")
     a = ap.parse_args()
     mopts = dict(x.split("=", 1) for x in a.mopt)
     g = Guest(a.machine, a.memory, mopts, a.globals_, a.device, a.object,
-              workdir=a.keep_log)
+              append=a.append, workdir=a.keep_log, firmware=a.firmware, fw_cfg=a.fw_cfg)
     try:
         g.start()
         out = {"boot_seconds": round(g.boot_seconds, 2), "kernel": g.kernel_release,
+               "qemu": g.qemu_label or g.qemu,
+               "firmware": g.ovmf["label"] if g.firmware == "ovmf" else "seabios",
                "host_bridge": g.host_bridge()}
         w = g.windows()
         out["windows"] = {"mem": w["mem"], "io": w["io"]}

@@ -408,8 +408,11 @@ def run_scenario(scn, base_tmp, keep):
         d = Daemon(work)
         g = rig.Guest(machine=scn.get("machine", "pc"), memory=scn.get("memory", "512M"),
                       machine_opts=scn.get("machine_opts"), globals_=scn.get("globals"),
-                      devices=scn.get("boot_devices"), objects=scn.get("boot_objects"),
+                      devices=[dv.replace("romfile=@dummy", "romfile=" + make_rom(work))
+                               for dv in scn.get("boot_devices", [])],
+                      objects=scn.get("boot_objects"),
                       append=scn.get("append", ""), smp=scn.get("smp", 1),
+                      firmware=scn.get("firmware"), fw_cfg=scn.get("fw_cfg"),
                       workdir=os.path.join(work, "guest"),
                       extra_args=["-name", guest_id, "-qmp",
                                   "unix:%s,server=on,wait=off" % os.path.join(d.qmpdir, guest_id + ".sock")])
