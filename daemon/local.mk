@@ -3,7 +3,9 @@
 noinst_LIBRARIES += daemon/libmmiod.a
 daemon_libmmiod_a_SOURCES = \
 	daemon/toolstack.h \
-	daemon/toolstack.c
+	daemon/toolstack.c \
+	daemon/worker.h \
+	daemon/worker.c
 daemon_libmmiod_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS) $(INIH_CFLAGS) \
 	$(LIBVIRT_CFLAGS) $(LIBXL_CFLAGS)
@@ -51,6 +53,14 @@ check_PROGRAMS += tests/daemon/test-books
 tests_daemon_test_books_SOURCES = tests/daemon/test-books.c
 tests_daemon_test_books_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 tests_daemon_test_books_LDADD = $(MMIOD_LIBS)
+
+# The pool of threads for blocking toolstack calls.
+TESTS += tests/daemon/test-worker
+UNIT_TESTS += tests/daemon/test-worker
+check_PROGRAMS += tests/daemon/test-worker
+tests_daemon_test_worker_SOURCES = tests/daemon/test-worker.c
+tests_daemon_test_worker_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_daemon_test_worker_LDADD = $(MMIOD_LIBS)
 
 # Integration tests: a private dbus-daemon and the real mmiod (python3 with
 # the dbus module, through run-py; each skips itself when something it needs
