@@ -49,6 +49,7 @@
 #define MMIOD_ERROR_NOT_SUPPORTED       "org.mmiod1.Error.NotSupported"
 #define MMIOD_ERROR_NO_SUCH_RESERVATION "org.mmiod1.Error.NoSuchReservation"
 #define MMIOD_ERROR_NO_SUCH_DEVICE      "org.mmiod1.Error.NoSuchDevice"
+#define MMIOD_ERROR_GUEST_UNRESPONSIVE  "org.mmiod1.Error.GuestUnresponsive"
 
 /* ---- polkit ------------------------------------------------------------ */
 #define MMIOD_POLKIT_ACTION_MANAGE "org.mmiod1.manage"

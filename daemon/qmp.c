@@ -25,10 +25,6 @@
 
 #include "qmp.h"
 
-/* A single reply above this is not QMP talking (query-pci of a big guest is
- * well below 1 MiB). */
-#define QMP_MAX_LINE (16u << 20)
-
 struct qmp_pending {
 	struct qmp_pending *next;
 	long long id;
@@ -45,6 +41,8 @@ struct qmp_conn {
 	struct qmp_callbacks cb;
 	enum conn_state st;
 	struct qmp_pending *head, *tail;
+	unsigned outstanding;
+	size_t scanned;         /* input bytes known to hold no end of line */
 	long long next_id;
 	int depth;              /* > 0 while inside a libevent callback of ours */
 	bool doomed;            /* qmp_conn_free() called during a callback */
@@ -65,6 +63,7 @@ static void fail_pending(struct qmp_conn *c, const char *why)
 		c->head = p->next;
 		if (!c->head)
 			c->tail = NULL;
+		c->outstanding--;
 		free(p->text);
 		if (p->cb)
 			p->cb(p->ud, NULL, "Disconnected", why);
@@ -177,6 +176,7 @@ static int enqueue(struct qmp_conn *c, const char *cmd, json_object *args, qmp_r
 	else
 		c->head = p;
 	c->tail = p;
+	c->outstanding++;
 	return 0;
 }
 
@@ -255,6 +255,7 @@ static void on_reply(struct qmp_conn *c, json_object *msg)
 		c->head = p->next;
 	if (c->tail == p)
 		c->tail = prev;
+	c->outstanding--;
 	if (json_object_object_get_ex(msg, "return", &ret)) {
 		p->cb(p->ud, ret, NULL, NULL);
 	} else {
@@ -291,18 +292,57 @@ static void dispatch(struct qmp_conn *c, json_object *msg)
 	on_reply(c, msg);
 }
 
+/* The next complete line of in (its "\r\n" or "\n" removed), or NULL.
+ * Only bytes not scanned before are searched. */
+static char *next_line(struct qmp_conn *c, struct evbuffer *in, size_t *len)
+{
+	struct evbuffer_ptr pos;
+	size_t eol_len = 0, n;
+	char *line;
+
+	if (evbuffer_ptr_set(in, &pos, c->scanned, EVBUFFER_PTR_SET) < 0)
+		return NULL;
+	pos = evbuffer_search_eol(in, &pos, &eol_len, EVBUFFER_EOL_LF);
+	if (pos.pos < 0) {
+		c->scanned = evbuffer_get_length(in);
+		return NULL;
+	}
+	n = (size_t)pos.pos;
+	line = malloc(n + 1);
+	if (!line)
+		return NULL;
+	evbuffer_remove(in, line, n);
+	evbuffer_drain(in, eol_len);
+	c->scanned = 0;
+	if (n && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	*len = n;
+	return line;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct qmp_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 	size_t len;
+	bool heard = false;
 
 	enter(c);
-	while (c->st != C_DEAD && !c->doomed &&
-	       (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+	while (c->st != C_DEAD && !c->doomed && (line = next_line(c, in, &len)) != NULL) {
 		enum json_tokener_error jerr;
-		json_object *msg = len ? json_tokener_parse_verbose(line, &jerr) : NULL;
+		json_object *msg;
+
+		if (!heard && c->cb.heard) {
+			heard = true;
+			c->cb.heard(c->cb.ud);
+			if (c->st == C_DEAD || c->doomed) {
+				free(line);
+				break;
+			}
+		}
+		msg = len ? json_tokener_parse_verbose(line, &jerr) : NULL;
 		if (c->trace)
 			fprintf(stderr, "qmp %p <- %s\n", (void *)c, line);
 		if (len && !msg) {
@@ -418,6 +458,7 @@ void qmp_conn_free(struct qmp_conn *c)
 		c->head = p->next;
 		if (!c->head)
 			c->tail = NULL;
+		c->outstanding--;
 		free(p->text);
 		if (p->cb)
 			p->cb(p->ud, NULL, "Disconnected", "the QMP connection was closed");
@@ -429,6 +470,11 @@ void qmp_conn_free(struct qmp_conn *c)
 bool qmp_conn_ready(const struct qmp_conn *c)
 {
 	return c && c->st == C_READY && !c->doomed;
+}
+
+unsigned qmp_conn_outstanding(const struct qmp_conn *c)
+{
+	return c ? c->outstanding : 0;
 }
 
 const char *qmp_conn_version(const struct qmp_conn *c)

@@ -15,6 +15,14 @@
  * Every reply callback is called exactly once: with the reply, or with
  * class "Disconnected" when the connection dies or is freed first.
  *
+ * Nothing here times out: a QEMU that is stopped keeps the connection and
+ * its replies come when it runs again (in order); the caller's deadline
+ * decides how long to wait (toolstack.h), and callbacks.heard says when
+ * QEMU talks again.  What QEMU may send is bounded: a line longer than
+ * QMP_MAX_LINE closes the connection, and the input is scanned for the end
+ * of a line once, not again on every read (a peer trickling an endless
+ * line costs linear time, not quadratic).
+ *
  * Re-entrancy: any callback may call qmp_conn_free() on its own connection.
  */
 #ifndef MMIOD_QMP_H
@@ -43,11 +51,20 @@ typedef void (*qmp_event_fn)(void *ud, const char *event, json_object *data);
  * is stale or QEMU is not accepting yet. */
 typedef void (*qmp_state_fn)(void *ud, enum qmp_state st, bool refused, const char *why);
 
+/* QEMU sent at least one complete line (a reply, late or not, an event,
+ * the greeting): its monitor is alive.  Called before they are handled. */
+typedef void (*qmp_heard_fn)(void *ud);
+
 struct qmp_callbacks {
 	qmp_state_fn state;
 	qmp_event_fn event;
+	qmp_heard_fn heard;     /* may be NULL */
 	void *ud;
 };
+
+/* A single line above this is not QMP talking (query-pci of a q35 guest
+ * with 32 populated ports is about 60 KiB): the connection is closed. */
+#define QMP_MAX_LINE (4u << 20)
 
 /* Returns NULL only when out of memory or path does not fit a sockaddr_un
  * (errno set); a failing connect is reported through state_cb later. */
@@ -63,6 +80,8 @@ void qmp_conn_free(struct qmp_conn *c);
 int qmp_send(struct qmp_conn *c, const char *cmd, json_object *args, qmp_reply_fn cb, void *ud);
 
 bool qmp_conn_ready(const struct qmp_conn *c);
+/* Commands sent (or queued) whose reply has not come yet. */
+unsigned qmp_conn_outstanding(const struct qmp_conn *c);
 /* QEMU's version from the greeting, "7.2.22", or "" before it came. */
 const char *qmp_conn_version(const struct qmp_conn *c);
 

@@ -12,6 +12,16 @@
  * down (host->guest_down).  A socket that refuses connections (stale file,
  * QEMU gone) is retried every RETRY_S seconds, logged once at LOG_DEBUG.
  *
+ * A QEMU that stops answering (SIGSTOP, a monitor blocked in QEMU) keeps
+ * its connection: each op has a deadline (the base's, re-armed per step:
+ * the call timeout for reads, the attach timeout for device_add); when it
+ * passes the op fails with TSD_E_UNRESPONSIVE and the guest is reported
+ * not answering.  From then on its ops fail at once without sending
+ * anything (so nothing piles up in the connection); the replies QEMU still
+ * owes come when it runs again, and the first line it sends reports the
+ * guest answering again.  A probe that times out drops the connection and
+ * tries again later (the guest was never announced).
+ *
  * What QEMU was seen to do, which the code below relies on (window
  * properties, query-pci's all-ones addresses, device_add's typing, q35
  * ports, unplug without a guest OS, one monitor client at a time), is
@@ -71,6 +81,11 @@ struct tsd_qmp_guest {
 	bool native_hotplug;
 	char busy[MAX_BUSY][64];        /* slots ("0x5") / ports taken by attaches in flight */
 	struct tsd_qmp_op *probe;
+	/* QEMU did not answer an op in time and has sent nothing since */
+	bool unresponsive;
+	char unresponsive_msg[200];
+	struct event *greeting_timer;   /* logs a socket that accepts but never greets */
+	bool logged_silent;
 };
 
 struct tsd_qmp {
@@ -223,6 +238,50 @@ static void op_finish(struct tsd_qmp_op *op, enum tsd_rc rc, const char *fmt, ..
 	va_end(ap);
 }
 
+static void guest_disconnect(struct tsd_qmp_guest *g, bool tell);
+
+static const char *op_kind_name(const struct tsd_qmp_op *op)
+{
+	switch (op->base.kind) {
+	case TSD_OP_INTERNAL: return "probe";
+	case TSD_OP_REFRESH: return "read of the layout";
+	case TSD_OP_ATTACH: return "attach";
+	case TSD_OP_DETACH: return "detach";
+	}
+	return "operation";
+}
+
+/* The base's deadline passed: QEMU owes replies it has not sent. */
+static void op_timeout(struct tsd_op *base)
+{
+	struct tsd_qmp_op *op = (struct tsd_qmp_op *)base;
+	struct tsd_qmp_guest *g = op->g;
+	struct tsd_qmp *qb = op->qb;
+
+	if (!g)
+		return;
+	if (g->st != G_UP) {
+		/* Not announced yet: nobody to tell; start again later. */
+		tsd_log(&qb->pub, LOG_NOTICE, "guest %s: QEMU did not answer its probe within %u ms; "
+			"reconnecting later", g->id, base->deadline_ms);
+		op_finish(op, TSD_E_UNRESPONSIVE, "QEMU did not answer the probe");
+		g->refusals = 2;        /* retry after RETRY_S, not at the next scan */
+		guest_disconnect(g, false);
+		return;
+	}
+	op_finish(op, TSD_E_UNRESPONSIVE,
+		  "guest %s: QEMU did not answer within %u ms (%s); it is marked unresponsive until "
+		  "it answers again", g->id, base->deadline_ms, op_kind_name(op));
+	if (g->unresponsive)
+		return;
+	g->unresponsive = true;
+	snprintf(g->unresponsive_msg, sizeof(g->unresponsive_msg),
+		 "QEMU did not answer QMP within %u ms (%s)", base->deadline_ms, op_kind_name(op));
+	tsd_log(&qb->pub, LOG_WARNING, "guest %s: %s; its calls fail at once until it answers again",
+		g->id, g->unresponsive_msg);
+	tsd_guest_answering(&qb->pub, g->id, false, "%s", g->unresponsive_msg);
+}
+
 static struct tsd_qmp_op *op_new(struct tsd_qmp *qb, struct tsd_qmp_guest *g, enum tsd_op_kind kind)
 {
 	struct tsd_qmp_op *op = tsd_op_new(&qb->pub, sizeof(*op), kind, op_dispose, NULL);
@@ -230,9 +289,21 @@ static struct tsd_qmp_op *op_new(struct tsd_qmp *qb, struct tsd_qmp_guest *g, en
 		return NULL;
 	op->base.before_delivery = op_before_delivery;
 	op->base.after_delivery = op_after_delivery;
+	op->base.on_timeout = op_timeout;
 	op->qb = qb;
 	op->g = g;
 	return op;
+}
+
+/* A guest that has not answered since an op timed out: the op fails at
+ * once (delivered from the loop), nothing is sent. */
+static bool op_refuse_unresponsive(struct tsd_qmp_op *op)
+{
+	struct tsd_qmp_guest *g = op->g;
+	if (!g || !g->unresponsive)
+		return false;
+	op_finish(op, TSD_E_UNRESPONSIVE, "guest %s is not answering: %s", g->id, g->unresponsive_msg);
+	return true;
 }
 
 /* Bookkeeping common to every reply: returns false when the op no longer
@@ -374,6 +445,7 @@ static void layout_read(struct tsd_qmp_op *op, void (*next)(struct tsd_qmp_op *)
 	const char *path = qmp_machine_host_path(g->machine);
 	int nprops = g->machine == QMP_MACHINE_Q35 ? Q_NPROPS : Q_MCFG;
 
+	tsd_op_deadline(&op->base, op->qb->pub.host->call_timeout_ms);
 	memset(&op->holes, 0, sizeof(op->holes));
 	op->holes.machine = g->machine;
 	json_object_put(op->pci);
@@ -605,8 +677,6 @@ static void layout_mapped(struct tsd_qmp_op *op)
 
 /* ---- guests: connect, probe, events, disconnect --------------------------------- */
 
-static void guest_disconnect(struct tsd_qmp_guest *g, bool tell);
-
 static void name_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
@@ -835,6 +905,7 @@ static void on_state(void *ud, enum qmp_state st, bool refused, const char *why)
 
 	if (st == QMP_READY) {
 		g->logged_refused = false;
+		g->logged_silent = false;
 		g->refusals = 0;
 		g->st = G_PROBING;
 		probe_start(g);
@@ -852,9 +923,41 @@ static void on_state(void *ud, enum qmp_state st, bool refused, const char *why)
 	guest_disconnect(g, true);
 }
 
+/* QEMU sent something: it answers again. */
+static void on_heard(void *ud)
+{
+	struct tsd_qmp_guest *g = ud;
+	struct tsd_qmp *qb = g->qb;
+
+	if (!g->unresponsive)
+		return;
+	g->unresponsive = false;
+	tsd_log(&qb->pub, LOG_NOTICE, "guest %s: QEMU answers again", g->id);
+	tsd_guest_answering(&qb->pub, g->id, true, NULL);
+}
+
+/* A socket that accepts but never greets: another client holds QEMU's
+ * monitor (one client at a time), or QEMU is stopped.  Not an error, the
+ * greeting comes when that ends; said once. */
+static void greeting_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_qmp_guest *g = arg;
+	(void)fd;
+	(void)what;
+	if (g->st != G_CONNECTING || g->logged_silent)
+		return;
+	g->logged_silent = true;
+	tsd_log(&g->qb->pub, LOG_NOTICE, "guest %s: %s accepts connections but QEMU sent no "
+		"greeting within %u ms (another QMP client connected, or QEMU stopped); waiting",
+		g->id, g->path, g->qb->pub.host->call_timeout_ms);
+}
+
 static void guest_connect(struct tsd_qmp_guest *g)
 {
-	struct qmp_callbacks cb = { .state = on_state, .event = on_event, .ud = g };
+	struct qmp_callbacks cb = { .state = on_state, .event = on_event, .heard = on_heard,
+				    .ud = g };
+	unsigned ms = g->qb->pub.host->call_timeout_ms;
+
 	g->conn = qmp_conn_new(g->qb->base, g->path, &cb);
 	if (!g->conn) {
 		tsd_log(&g->qb->pub, LOG_WARNING, "guest %s: %s", g->id, strerror(errno));
@@ -863,6 +966,10 @@ static void guest_connect(struct tsd_qmp_guest *g)
 		return;
 	}
 	g->st = G_CONNECTING;
+	if (ms && (g->greeting_timer || (g->greeting_timer = evtimer_new(g->qb->base, greeting_late, g)))) {
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		evtimer_add(g->greeting_timer, &tv);
+	}
 }
 
 /* Drops the connection; every operation of the guest ends (NOGUEST).  tell:
@@ -876,6 +983,9 @@ static void guest_disconnect(struct tsd_qmp_guest *g, bool tell)
 	g->conn = NULL;
 	g->st = G_IDLE;
 	g->probe = NULL;
+	g->unresponsive = false;        /* a new connection starts afresh */
+	if (g->greeting_timer)
+		evtimer_del(g->greeting_timer);
 	g->retry_at = now_mono();
 	/* The first refusal retries at the next scan (QEMU may have bound its
 	 * socket but not be listening yet); later ones every RETRY_S. */
@@ -911,6 +1021,8 @@ static void guest_remove(struct tsd_qmp *qb, struct tsd_qmp_guest *g, bool tell)
 			*pp = g->next;
 			break;
 		}
+	if (g->greeting_timer)
+		event_free(g->greeting_timer);
 	free(g);
 }
 
@@ -1066,7 +1178,8 @@ static int tsd_qmp_refresh(struct tsd_backend *be, const char *guest_id, unsigne
 	}
 	op->base.layout_cb = cb;
 	op->base.ud = ud;
-	layout_read(op, NULL);
+	if (!op_refuse_unresponsive(op))
+		layout_read(op, NULL);
 	return 0;
 }
 
@@ -1147,6 +1260,9 @@ static void attach_place(struct tsd_qmp_op *op)
 		if (key[0] && busy_add(g, key))
 			snprintf(op->busy, sizeof(op->busy), "%s", key);
 	}
+	/* device_add of a vfio-pci device maps (pins) guest RAM: its own,
+	 * longer deadline */
+	tsd_op_deadline(&op->base, op->qb->pub.host->attach_timeout_ms);
 	op_send(op, "device_add", json_object_get(op->add_args), add_reply);
 	op->on_all = attach_added;
 	if (op->base.pending == 0)
@@ -1294,7 +1410,8 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 		op->has_decl = true;
 	}
 	/* A fresh query-pci first: the free slot must be free now. */
-	layout_read(op, attach_place);
+	if (!op_refuse_unresponsive(op))
+		layout_read(op, attach_place);
 	return 0;
 }
 
@@ -1314,6 +1431,8 @@ static void del_reply(void *ud, json_object *ret, const char *cls, const char *d
 		op_maybe_free(op);
 		return;
 	}
+	if (op->waiting_event)
+		tsd_op_deadline(&op->base, 0);  /* QEMU answered; the rest is the guest's */
 	/* "already in the process of unplug": an earlier request is pending,
 	 * its DEVICE_DELETED is what we wait for anyway. */
 	if (!ret && op->waiting_event && op->g && strcmp(cls, "DeviceNotFound") == 0) {
@@ -1379,6 +1498,13 @@ static int tsd_qmp_detach(struct tsd_backend *be, const char *guest_id, const ch
 	op->base.done_cb = cb;
 	op->base.ud = ud;
 	snprintf(op->dev_id, sizeof(op->dev_id), "%s", attached_id);
+	if (op_refuse_unresponsive(op)) {
+		json_object_put(args);
+		return 0;
+	}
+	/* device_del's reply is QEMU's to give; the unplug is the guest OS's
+	 * (the unplug timer below) */
+	tsd_op_deadline(&op->base, qb->pub.host->call_timeout_ms);
 	/* Waiting before sending: on q35 DEVICE_DELETED may come before the reply. */
 	op->waiting_event = true;
 	json_object_object_add(args, "id", json_object_new_string(attached_id));

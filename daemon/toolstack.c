@@ -53,6 +53,7 @@ const char *tsd_rc_name(enum tsd_rc rc)
 	case TSD_E_NOTSUPPORTED: return "not-supported";
 	case TSD_E_TIMEOUT: return "timeout";
 	case TSD_E_MISMATCH: return "mismatch";
+	case TSD_E_UNRESPONSIVE: return "unresponsive";
 	}
 	return "unknown";
 }
@@ -116,6 +117,33 @@ static void op_deliver(evutil_socket_t fd, short what, void *arg)
 	tsd_op_release(op);
 }
 
+static void op_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_op *op = arg;
+	(void)fd;
+	(void)what;
+
+	if (op->finished)
+		return;
+	op->pending++;          /* op stays while the back end's hook runs */
+	if (op->on_timeout)
+		op->on_timeout(op);
+	tsd_op_finish(op, TSD_E_UNRESPONSIVE, "%s: no answer from the toolstack within %u ms",
+		      op->be->drv->name, op->deadline_ms);
+	op->pending--;
+	tsd_op_release(op);
+}
+
+void tsd_op_deadline(struct tsd_op *op, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_del(op->deadline_ev);
+	op->deadline_ms = ms;
+	if (ms && !op->finished)
+		event_add(op->deadline_ev, &tv);
+}
+
 void *tsd_op_new(struct tsd_backend *be, size_t size, enum tsd_op_kind kind, tsd_op_fn dispose,
 		 struct mmio_error *err)
 {
@@ -123,7 +151,10 @@ void *tsd_op_new(struct tsd_backend *be, size_t size, enum tsd_op_kind kind, tsd
 
 	assert(be && be->host && size >= sizeof(*op));
 	op = calloc(1, size);
-	if (!op || !(op->done_ev = event_new(be->host->base, -1, 0, op_deliver, op))) {
+	if (!op || !(op->done_ev = event_new(be->host->base, -1, 0, op_deliver, op)) ||
+	    !(op->deadline_ev = evtimer_new(be->host->base, op_deadline_cb, op))) {
+		if (op && op->done_ev)
+			event_free(op->done_ev);
 		free(op);
 		mmio_error_set(err, MMIO_E_NOMEM, "%s: out of memory", be->drv->name);
 		return NULL;
@@ -137,6 +168,8 @@ void *tsd_op_new(struct tsd_backend *be, size_t size, enum tsd_op_kind kind, tsd
 	if (op->next)
 		op->next->pprev = &op->next;
 	be->ops = op;
+	tsd_op_deadline(op, kind == TSD_OP_ATTACH || kind == TSD_OP_DETACH ?
+			be->host->attach_timeout_ms : be->host->call_timeout_ms);
 	return op;
 }
 
@@ -145,6 +178,7 @@ void tsd_op_vfinish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, va_list 
 	if (op->finished)
 		return;
 	op->finished = true;
+	event_del(op->deadline_ev);
 	op->res.rc = rc;
 	if (fmt)
 		vsnprintf(op->res.msg, sizeof(op->res.msg), fmt, ap);
@@ -178,6 +212,7 @@ void tsd_op_free(struct tsd_op *op)
 	if (op->dispose)
 		op->dispose(op);
 	event_free(op->done_ev);
+	event_free(op->deadline_ev);
 	tsd_layout_clear(&op->layout);
 	free(op);
 }
@@ -186,6 +221,22 @@ void tsd_ops_free(struct tsd_backend *be)
 {
 	while (be->ops)
 		tsd_op_free(be->ops);
+}
+
+void tsd_guest_answering(struct tsd_backend *be, const char *guest_id, bool answering,
+			 const char *fmt, ...)
+{
+	char msg[400] = "";
+	va_list ap;
+
+	if (!be->host || !be->host->guest_answering)
+		return;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	be->host->guest_answering(be->host->ud, be, guest_id, answering, answering ? NULL : msg);
 }
 
 void tsd_log(struct tsd_backend *be, int priority, const char *fmt, ...)

@@ -15,10 +15,18 @@
  *    org.mmiod1.Error.NotSupported.
  *  - Every operation takes `unsigned flags` and rejects unknown bits
  *    (tsd_check_flags).
- *  - Everything runs on the daemon's libevent loop (host->base); no threads.
- *    Operations are asynchronous: they return 0 once started and call their
+ *  - Everything runs on the daemon's libevent loop (host->base).  A
+ *    toolstack call that can block (a library's synchronous RPC) runs on
+ *    the daemon's worker pool (host->pool, worker.h) and its result comes
+ *    back to the loop: the loop never waits for a guest.
+ *  - Operations are asynchronous: they return 0 once started and call their
  *    callback exactly once later (never from inside the initiating call), or
  *    return < 0 with err filled and never call the callback.
+ *  - Every operation has a deadline (the op base arms it from
+ *    host->call_timeout_ms or host->attach_timeout_ms): a toolstack that
+ *    does not answer in time fails the operation with TSD_E_UNRESPONSIVE,
+ *    and the back end reports the guest through host->guest_answering
+ *    (false now, true again as soon as its toolstack answers anything).
  *  - A back end tells the daemon about guests through the host callbacks;
  *    the daemon owns the books (holds, reservations), the back end owns only
  *    the connection to its toolstack.
@@ -53,8 +61,11 @@ enum tsd_rc {
 	TSD_E_UNASSIGNED,       /* attached, but the guest left a BAR unassigned -> ToolstackFailed */
 	TSD_E_NOGUEST,          /* the guest went away              -> Error.NoSuchGuest */
 	TSD_E_NOTSUPPORTED,     /*                                  -> Error.NotSupported */
-	TSD_E_TIMEOUT,          /* no answer in time                -> ToolstackFailed */
+	TSD_E_TIMEOUT,          /* the guest did not act in time (an unplug the
+				 * guest OS did not complete)      -> ToolstackFailed */
 	TSD_E_MISMATCH,         /* the device's real BARs differ from the declaration -> InvalidDevice */
+	TSD_E_UNRESPONSIVE,     /* the toolstack did not answer within the call's
+				 * deadline                        -> Error.GuestUnresponsive */
 };
 const char *tsd_rc_name(enum tsd_rc rc);
 
@@ -83,9 +94,19 @@ typedef void (*tsd_layout_fn)(void *ud, enum tsd_rc rc, const struct tsd_layout 
 			      const char *msg);
 
 /* How a back end talks back to the daemon. */
+struct worker_pool;
+
 struct tsd_host {
 	struct event_base *base;
 	void *ud;
+	/* Where calls that block run (worker.h); NULL in tests that have none:
+	 * then a back end that needs it declines to open. */
+	struct worker_pool *pool;
+	/* Deadlines of toolstack calls, in ms (0 = none): reads (refresh,
+	 * discovery) and attach/detach.  Read when an op starts, so a reload
+	 * applies to the next calls. */
+	unsigned call_timeout_ms;
+	unsigned attach_timeout_ms;
 	/* A guest appeared (or is known at start-up).  layout may be NULL if not read yet. */
 	void (*guest_up)(void *ud, struct tsd_backend *be, const struct tsd_guest *g,
 			 const struct tsd_layout *layout);
@@ -96,6 +117,11 @@ struct tsd_host {
 			      const struct tsd_layout *layout);
 	/* One line for the log, attributed to the back end. priority as syslog (LOG_INFO...). */
 	void (*log)(void *ud, struct tsd_backend *be, int priority, const char *msg);
+	/* A guest's toolstack stopped answering in time (answering false; msg
+	 * says which call, since when) or answers again (true; msg NULL).
+	 * Called on changes only; a guest starts answering. */
+	void (*guest_answering)(void *ud, struct tsd_backend *be, const char *guest_id,
+				bool answering, const char *msg);
 };
 
 #define TSD_DECLINED 1  /* open(): this back end cannot run on this host (reason in err) */
@@ -134,9 +160,10 @@ struct tsd_backend {
  * the caller's callback, the result, and the promise of toolstack.h's
  * rules: tsd_op_finish never calls back at once, delivery runs from the
  * loop; an op stays allocated until it was delivered and no reply of its
- * toolstack can still arrive for it (pending).  A per-call deadline belongs
- * here too when calls get one: one timer per op finishing it with
- * TSD_E_TIMEOUT. */
+ * toolstack can still arrive for it (pending: a late reply, a worker run
+ * still blocked).  And its deadline: one timer per op, armed by
+ * tsd_op_new, that finishes it with TSD_E_UNRESPONSIVE when the toolstack
+ * has not answered in time (after the back end's on_timeout hook). */
 typedef void (*tsd_op_fn)(struct tsd_op *op);
 
 enum tsd_op_kind {
@@ -164,10 +191,19 @@ struct tsd_op {
 	tsd_op_fn before_delivery;      /* optional hooks of the back end */
 	tsd_op_fn after_delivery;
 	tsd_op_fn dispose;              /* frees what the back end's op holds beyond the base */
+	struct event *deadline_ev;
+	unsigned deadline_ms;           /* as armed last, for messages */
+	/* The deadline passed, the op is not finished: the back end cancels
+	 * what it can and reports the guest (tsd_guest_answering); if it does
+	 * not finish the op itself, the base finishes it with
+	 * TSD_E_UNRESPONSIVE. */
+	tsd_op_fn on_timeout;
 };
 
 /* A zeroed op of `size` bytes (the back end's struct, tsd_op first), in
- * be->ops.  NULL with err when out of memory. */
+ * be->ops, its deadline armed: attach_timeout_ms for TSD_OP_ATTACH and
+ * TSD_OP_DETACH, call_timeout_ms otherwise.  NULL with err when out of
+ * memory. */
 void *tsd_op_new(struct tsd_backend *be, size_t size, enum tsd_op_kind kind, tsd_op_fn dispose,
 		 struct mmio_error *err);
 /* Sets the result (fmt NULL keeps res.msg) and schedules the delivery;
@@ -176,6 +212,9 @@ void tsd_op_finish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void tsd_op_vfinish(struct tsd_op *op, enum tsd_rc rc, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
+/* Re-arms op's deadline ms from now (0: none), e.g. for a step that waits
+ * for the guest OS rather than the toolstack.  A finished op has none. */
+void tsd_op_deadline(struct tsd_op *op, unsigned ms);
 /* Frees op if it was delivered and nothing is pending. */
 void tsd_op_release(struct tsd_op *op);
 /* Frees op now, without calling back (close()). */
@@ -183,6 +222,11 @@ void tsd_op_free(struct tsd_op *op);
 /* Frees every op of be without calling back: after close() the daemon is
  * not listening any more. */
 void tsd_ops_free(struct tsd_backend *be);
+
+/* Tells the daemon whether a guest's toolstack answers (host->guest_answering);
+ * fmt may be NULL when answering. */
+void tsd_guest_answering(struct tsd_backend *be, const char *guest_id, bool answering,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* One line for the daemon's log, attributed to be. */
 void tsd_log(struct tsd_backend *be, int priority, const char *fmt, ...)
