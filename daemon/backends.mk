@@ -17,6 +17,15 @@ tests_backends_test_libxl_map_LDADD = $(MMIOD_LIBS)
 tests_backends_test_libxl_open_SOURCES = tests/backends/test-libxl-open.c
 tests_backends_test_libxl_open_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 tests_backends_test_libxl_open_LDADD = $(MMIOD_LIBS)
+# The back end on a fake libxl (no hypervisor) whose device models can stop.
+TESTS += tests/backends/test-libxl-stall
+UNIT_TESTS += tests/backends/test-libxl-stall
+check_PROGRAMS += tests/backends/test-libxl-stall
+tests_backends_test_libxl_stall_SOURCES = tests/backends/test-libxl-stall.c \
+	tests/backends/fake-libxl.c tests/backends/fake-libxl.h
+tests_backends_test_libxl_stall_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
+	-DBACKENDS_FIXTURES='"$(abs_top_srcdir)/tests/backends"'
+tests_backends_test_libxl_stall_LDADD = $(MMIOD_LIBS)
 endif
 
 if HAVE_LIBVIRT

@@ -12,6 +12,15 @@
  * a deferred libevent callback so that a callback never runs inside the
  * call that started it, whatever libxl does.
  *
+ * Every asynchronous libxl call has a deadline (the op base's, re-armed per
+ * call: the call timeout for reads, the attach timeout for pci_add and
+ * pci_remove).  When it passes, the ao is aborted (libxl_ao_abort: a
+ * qemu-xen that does not answer its QMP socket leaves libxl waiting
+ * forever otherwise), the op fails with TSD_E_UNRESPONSIVE and the domain
+ * is reported not answering; its ops fail at once from then on, and every
+ * twice the call timeout (at least a second) a small probe (`info version`
+ * through libxl's QMP) looks whether it answers again.
+ *
  * Everything that maps libxl's data lives in libxl-map.c and is tested
  * there; this file only sequences calls.  Without a hypervisor
  * libxl_ctx_alloc fails, and open() declines with one line.
@@ -35,6 +44,8 @@
 
 /* How often to look for new domains: libxl has no "domain created" event. */
 #define TSD_LIBXL_RESCAN_SEC 5
+/* How often an unresponsive domain is probed without a call timeout. */
+#define TSD_LIBXL_PROBE_SEC 5
 /* After a successful pci_add the guest places the BARs on its own time
  * (ACPI hot-plug): look this many times, this far apart. */
 #define TSD_LIBXL_SETTLE_TRIES 10
@@ -54,6 +65,9 @@ struct tsd_libxl_guest {
 	bool up;                        /* announced through guest_up */
 	bool seen;                      /* in the last libxl_list_domain */
 	libxl_evgen_domain_death *death;
+	bool unresponsive;              /* a call timed out; no answer since */
+	bool probing;                   /* a probe op is in flight */
+	char unresponsive_msg[200];
 };
 
 struct tsd_libxl_timeout {
@@ -85,6 +99,10 @@ struct tsd_libxl_op {
 	int tries;
 	struct event *ev;               /* deferral and settle timer */
 	void (*next_step)(struct tsd_libxl_op *op);
+	libxl_asyncop_how how;          /* the same for every ao of the op: libxl_ao_abort finds it */
+	bool ao_owed;                   /* an ao was started and has not come back */
+	const char *ao_what;            /* which, for messages */
+	bool probe;                     /* TSD_OP_INTERNAL: a probe of an unresponsive domain */
 	int libxl_rc;
 	struct tsd_guest guest;         /* discovery */
 };
@@ -98,6 +116,7 @@ struct tsd_libxl {
 	libxl_event_hooks ev_hooks;
 	libxl_childproc_hooks child_hooks;
 	struct event *rescan;
+	struct event *prober;           /* probes unresponsive domains */
 	struct tsd_libxl_guest *guests;
 	struct tsd_libxl_timeout *timeouts;
 	char first_error[256];          /* captured while opening */
@@ -358,6 +377,16 @@ static void op_free(struct tsd_libxl_op *op)
 static void op_step_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tsd_libxl_op *op = arg;
+	if (op->ao_owed) {
+		/* the ao came back (ao_done scheduled this step) */
+		op->ao_owed = false;
+		op->base.pending--;
+	}
+	if (op->base.finished) {
+		/* the deadline passed meanwhile: nobody waits for this step */
+		tsd_op_release(&op->base);
+		return;
+	}
 	op->next_step(op);
 }
 
@@ -366,6 +395,8 @@ static void op_step_cb(evutil_socket_t fd, short what, void *arg)
 static void op_then(struct tsd_libxl_op *op, void (*step)(struct tsd_libxl_op *), int delay_ms)
 {
 	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	if (delay_ms)
+		tsd_op_deadline(&op->base, 0);  /* our own wait; the next call re-arms it */
 	op->next_step = step;
 	if (!op->ev)
 		op->ev = evtimer_new(op->be->base.host->base, op_step_cb, op);
@@ -375,6 +406,9 @@ static void op_then(struct tsd_libxl_op *op, void (*step)(struct tsd_libxl_op *)
 	}
 }
 
+static void ao_done(libxl_ctx *ctx, int rc, void *for_callback);
+static void op_timeout(struct tsd_op *base);
+
 static struct tsd_libxl_op *op_new(struct tsd_libxl *be, enum tsd_op_kind kind, uint32_t domid)
 {
 	struct tsd_libxl_op *op = tsd_op_new(&be->base, sizeof(*op), kind, op_dispose, NULL);
@@ -382,7 +416,32 @@ static struct tsd_libxl_op *op_new(struct tsd_libxl *be, enum tsd_op_kind kind, 
 		return NULL;
 	op->be = be;
 	op->domid = domid;
+	op->how = (libxl_asyncop_how){ .callback = ao_done, .u.for_callback = op };
+	op->base.on_timeout = op_timeout;
 	return op;
+}
+
+/* An ao was started (rc 0): the op waits for it, within ms. */
+static int ao_started(struct tsd_libxl_op *op, int rc, const char *what, unsigned ms)
+{
+	if (rc == 0) {
+		op->ao_owed = true;
+		op->ao_what = what;
+		op->base.pending++;
+		tsd_op_deadline(&op->base, ms);
+	}
+	return rc;
+}
+
+/* A domain that does not answer: every op of it fails at once. */
+static bool op_refuse_unresponsive(struct tsd_libxl_op *op, struct mmio_error *err)
+{
+	struct tsd_libxl_guest *g = guest_find(op->be, op->domid);
+	if (!g || !g->unresponsive)
+		return false;
+	tsd_op_finish(&op->base, TSD_E_UNRESPONSIVE, "domain %" PRIu32 " is not answering: %s",
+		      op->domid, g->unresponsive_msg);
+	return true;
 }
 
 static void op_fail(struct tsd_libxl_op *op, int libxl_rc, const char *what)
@@ -394,7 +453,7 @@ static void op_fail(struct tsd_libxl_op *op, int libxl_rc, const char *what)
 
 static void op_finish(struct tsd_libxl_op *op);
 
-/* Both ao callbacks land here: record rc, continue on the loop. */
+/* Every ao callback lands here: record rc, continue on the loop. */
 static void ao_done(libxl_ctx *ctx, int rc, void *for_callback)
 {
 	struct tsd_libxl_op *op = for_callback;
@@ -402,14 +461,54 @@ static void ao_done(libxl_ctx *ctx, int rc, void *for_callback)
 	op_then(op, op->next_step, 0);
 }
 
-static int op_start_monitor(struct tsd_libxl_op *op, void (*then)(struct tsd_libxl_op *))
+static void probe_answered(struct tsd_libxl *be, uint32_t domid, bool answered);
+
+/* The base's deadline passed with an ao still out: abort it (it comes
+ * back later with ERROR_ABORTED, or done anyway) and report the domain. */
+static void op_timeout(struct tsd_op *base)
 {
-	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
+	struct tsd_libxl_op *op = (struct tsd_libxl_op *)base;
+	struct tsd_libxl *be = op->be;
+	struct tsd_libxl_guest *g = guest_find(be, op->domid);
+
+	if (op->ao_owed)
+		libxl_ao_abort(be->ctx, &op->how);
+	if (op->probe) {
+		probe_answered(be, op->domid, false);
+		return;
+	}
+	tsd_op_finish(base, TSD_E_UNRESPONSIVE, "domain %" PRIu32 ": %s did not finish within %u ms "
+		      "(aborted); the domain is marked unresponsive until it answers again",
+		      op->domid, op->ao_what ? op->ao_what : "libxl", base->deadline_ms);
+	if (!g)
+		return;
+	if (!g->up) {
+		/* discovery: forget it, the next rescan tries again */
+		tsd_log(&be->base, LOG_NOTICE, "domain %" PRIu32 ": %s did not finish within %u ms; "
+			"trying again at the next rescan", op->domid,
+			op->ao_what ? op->ao_what : "libxl", base->deadline_ms);
+		guest_forget(be, op->domid, false);
+		return;
+	}
+	if (g->unresponsive)
+		return;
+	g->unresponsive = true;
+	fmt_cut(g->unresponsive_msg, sizeof(g->unresponsive_msg), "%s did not finish within %u ms",
+		op->ao_what ? op->ao_what : "libxl", base->deadline_ms);
+	tsd_log(&be->base, LOG_WARNING, "domain %" PRIu32 ": %s; its calls fail at once until it "
+		"answers again", op->domid, g->unresponsive_msg);
+	tsd_guest_answering(&be->base, g->id, false, "%s", g->unresponsive_msg);
+}
+
+static int op_start_monitor(struct tsd_libxl_op *op, const char *cmd,
+			    void (*then)(struct tsd_libxl_op *))
+{
 	free(op->monitor_out);
 	op->monitor_out = NULL;
 	op->next_step = then;
-	return libxl_qemu_monitor_command(op->be->ctx, op->domid, "info pci", &op->monitor_out,
-					  &how);
+	return ao_started(op, libxl_qemu_monitor_command(op->be->ctx, op->domid, cmd,
+							 &op->monitor_out, &op->how),
+			  "the device model's monitor", op->be->base.host->call_timeout_ms);
 }
 
 /* info pci answered (refresh, discover): build the layout. */
@@ -461,7 +560,7 @@ static void step_config(struct tsd_libxl_op *op)
 		op_finish(op);
 		return;
 	}
-	int rc = op_start_monitor(op, step_layout);
+	int rc = op_start_monitor(op, "info pci", step_layout);
 	if (rc) {
 		op->libxl_rc = rc;
 		op_then(op, step_layout, 0);
@@ -470,11 +569,12 @@ static void step_config(struct tsd_libxl_op *op)
 
 static int op_start_config(struct tsd_libxl_op *op)
 {
-	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
 	libxl_domain_config_init(&op->cfg);
 	op->cfg_init = true;
 	op->next_step = step_config;
-	return libxl_retrieve_domain_configuration(op->be->ctx, op->domid, &op->cfg, &how);
+	return ao_started(op, libxl_retrieve_domain_configuration(op->be->ctx, op->domid, &op->cfg,
+								  &op->how),
+			  "libxl_retrieve_domain_configuration", op->be->base.host->call_timeout_ms);
 }
 
 /* After pci_add: look at the new device's BARs until the guest placed them
@@ -526,7 +626,7 @@ static void step_settled(struct tsd_libxl_op *op)
 
 static void step_settle(struct tsd_libxl_op *op)
 {
-	int rc = op_start_monitor(op, step_settled);
+	int rc = op_start_monitor(op, "info pci", step_settled);
 	if (rc) {
 		op->libxl_rc = rc;
 		op_then(op, step_settled, 0);
@@ -577,6 +677,46 @@ static void op_finish(struct tsd_libxl_op *op)
 	}
 	/* the caller's callback runs from the loop (toolstack.c) */
 	tsd_op_finish(&op->base, op->base.res.rc, NULL);
+}
+
+/* ---- probing domains that do not answer -------------------------------------- */
+
+static void probe_answered(struct tsd_libxl *be, uint32_t domid, bool answered)
+{
+	struct tsd_libxl_guest *g = guest_find(be, domid);
+	if (!g)
+		return;
+	g->probing = false;
+	if (!answered || !g->unresponsive)
+		return;
+	g->unresponsive = false;
+	tsd_log(&be->base, LOG_NOTICE, "domain %" PRIu32 " answers again", domid);
+	tsd_guest_answering(&be->base, g->id, true, NULL);
+}
+
+static void step_probed(struct tsd_libxl_op *op)
+{
+	/* Any answer of the device model will do; an abort is none. */
+	probe_answered(op->be, op->domid, op->libxl_rc == 0);
+	tsd_op_finish(&op->base, TSD_OK, NULL);
+}
+
+static void prober_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libxl *be = arg;
+	for (struct tsd_libxl_guest *g = be->guests; g; g = g->next) {
+		if (!g->unresponsive || g->probing)
+			continue;
+		struct tsd_libxl_op *op = op_new(be, TSD_OP_INTERNAL, g->domid);
+		if (!op)
+			return;
+		op->probe = true;
+		g->probing = true;
+		if (op_start_monitor(op, "info version", step_probed)) {
+			g->probing = false;
+			tsd_op_finish(&op->base, TSD_E_FAILED, NULL);
+		}
+	}
 }
 
 /* ---- discovery --------------------------------------------------------------- */
@@ -650,6 +790,8 @@ static void tsd_libxl_close(struct tsd_backend *tbe)
 		return;
 	if (be->rescan)
 		event_free(be->rescan);
+	if (be->prober)
+		event_free(be->prober);
 	/* Outstanding operations: their callers get nothing more; the
 	 * daemon closes back ends only when it is going away. */
 	tsd_ops_free(&be->base);
@@ -714,8 +856,15 @@ static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned
 	libxl_event_register_callbacks(be->ctx, &be->ev_hooks, be);
 
 	be->rescan = event_new(host->base, -1, EV_PERSIST, rescan_cb, be);
-	struct timeval tv = { TSD_LIBXL_RESCAN_SEC, 0 };
-	if (!be->rescan || event_add(be->rescan, &tv) < 0) {
+	be->prober = event_new(host->base, -1, EV_PERSIST, prober_cb, be);
+	/* probes: every twice the call timeout, at least every second */
+	unsigned probe_ms = host->call_timeout_ms ? 2 * host->call_timeout_ms : TSD_LIBXL_PROBE_SEC * 1000;
+	if (probe_ms < 1000)
+		probe_ms = 1000;
+	struct timeval tv = { TSD_LIBXL_RESCAN_SEC, 0 },
+		       ptv = { probe_ms / 1000, (probe_ms % 1000) * 1000 };
+	if (!be->rescan || event_add(be->rescan, &tv) < 0 || !be->prober ||
+	    event_add(be->prober, &ptv) < 0) {
 		mmio_error_set(err, MMIO_E_NOMEM, "libxl: cannot arm the rescan timer");
 		tsd_libxl_close(&be->base);
 		return -1;
@@ -753,6 +902,8 @@ static int tsd_libxl_refresh(struct tsd_backend *tbe, const char *guest_id, unsi
 	}
 	op->base.layout_cb = cb;
 	op->base.ud = ud;
+	if (op_refuse_unresponsive(op, err))
+		return 0;
 	int rc = op_start_config(op);
 	if (rc) {
 		op->libxl_rc = rc;
@@ -806,6 +957,8 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 	struct tsd_libxl_op *op = op_new_pci(be, TSD_OP_ATTACH, domid, &bdf, cb, ud, err);
 	if (!op)
 		return -1;
+	if (op_refuse_unresponsive(op, err))
+		return 0;
 	if (flags & TSD_ATTACH_ASSIGNABLE) {
 		/* Synchronous and quick (sysfs writes); idempotent. */
 		int rc = libxl_device_pci_assignable_add(be->ctx, &op->pci, 1);
@@ -816,9 +969,9 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 			return -1;
 		}
 	}
-	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
 	op->next_step = step_added;
-	int rc = libxl_device_pci_add(be->ctx, domid, &op->pci, &how);
+	int rc = ao_started(op, libxl_device_pci_add(be->ctx, domid, &op->pci, &op->how),
+			    "libxl_device_pci_add", be->base.host->attach_timeout_ms);
 	if (rc) {
 		mmio_error_set(err, MMIO_E_IO, "libxl: libxl_device_pci_add of %s to domain %"
 			       PRIu32 " failed to start: %s", op->base.res.attached_id, domid,
@@ -844,9 +997,11 @@ static int tsd_libxl_detach(struct tsd_backend *tbe, const char *guest_id,
 	struct tsd_libxl_op *op = op_new_pci(be, TSD_OP_DETACH, domid, &bdf, cb, ud, err);
 	if (!op)
 		return -1;
-	libxl_asyncop_how how = { .callback = ao_done, .u.for_callback = op };
+	if (op_refuse_unresponsive(op, err))
+		return 0;
 	op->next_step = step_removed;
-	int rc = libxl_device_pci_remove(be->ctx, domid, &op->pci, &how);
+	int rc = ao_started(op, libxl_device_pci_remove(be->ctx, domid, &op->pci, &op->how),
+			    "libxl_device_pci_remove", be->base.host->attach_timeout_ms);
 	if (rc) {
 		mmio_error_set(err, MMIO_E_IO, "libxl: libxl_device_pci_remove of %s failed to "
 			       "start: %s", attached_id, tsd_libxl_rc_name(rc));
