@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * books-internal.h — what books.c (root-bus books, admission) and
- * books-ports.c (hot-plug ports) share.  Not for use outside the books.
+ * books-internal.h — what books.c (the data, used ranges, spaces),
+ * books-ports.c (hot-plug ports) and books-admit.c (the admission rule)
+ * share.  Not for use outside the books.
  */
 #ifndef MMIOD_BOOKS_INTERNAL_H
 #define MMIOD_BOOKS_INTERNAL_H
@@ -17,6 +18,8 @@ struct rangev {
 int books_rangev_push(struct rangev *rv, uint64_t start, uint64_t size);
 /* Appends the placed BARs of e. */
 int books_push_entry(struct rangev *rv, const struct books_entry *e);
+/* How many devices all reservations hold. */
+size_t books_count_reserved(const struct books *b);
 
 /* books_check_port for a guest whose devices go behind ports (or when the
  * caller named a port): devs[0..n) behind the ports, then every

@@ -16,18 +16,6 @@
 #include "books-internal.h"
 #include "strbuf.h"
 
-bool books_port_mode(const struct books *b)
-{
-	if (!b->layout.ports_only)
-		return false;
-	if (b->layout.nports == 0)
-		return true;
-	for (size_t i = 0; i < b->layout.nports; i++)
-		if (b->layout.ports[i].windows_known)
-			return true;
-	return false;
-}
-
 void books_bar_window_name(const struct books_entry *e, const struct books_bar *bb, char *buf,
 			   size_t len)
 {

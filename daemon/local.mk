@@ -23,6 +23,7 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/books-internal.h \
 	daemon/books.c \
 	daemon/books-ports.c \
+	daemon/books-admit.c \
 	daemon/state.h \
 	daemon/state.c \
 	daemon/log.h \
