@@ -3,6 +3,7 @@
 # building, scope-based cleanup.  Depends on libc only; lib/ does not use it.
 noinst_LIBRARIES += common/libcommon.a
 common_libcommon_a_SOURCES = \
+	common/cleanup.h \
 	common/mmiod-names.h \
 	common/strv.h \
 	common/strv.c \

@@ -5,6 +5,14 @@
  * action org.mmiod1.manage; read-only methods need nothing.  Both steps
  * are asynchronous (the caller's uid from the bus driver, then polkit's
  * CheckAuthorization), so the loop never blocks on them.
+ *
+ * The flow is systemd's (hostnamed, timedated: bus_verify_polkit_async):
+ * a method calls authz_verify; the first time it asks and returns 0, and
+ * the method returns 1 having sent nothing.  When the answer is in, the
+ * very call is queued again (sd_bus_enqueue_for_read) and the method runs
+ * a second time from the start; now authz_verify returns 1 (allowed) or
+ * < 0 with error set (AccessDenied and the reason).  So each method is one
+ * function, and it validates again what may have changed meanwhile.
  */
 #ifndef MMIOD_AUTHZ_H
 #define MMIOD_AUTHZ_H
@@ -12,12 +20,15 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
-/* Called exactly once.  allowed=false: error holds AccessDenied with a reason. */
-typedef void (*authz_fn)(void *ud, bool allowed, const sd_bus_error *error);
+struct authz;
 
-/* Starts the check for the sender of m.  Returns 0 when started (cb will run
- * later), < 0 on failure (cb not called). */
-int authz_check(sd_bus *bus, sd_bus_message *m, const char *action, bool interactive,
-		authz_fn cb, void *ud);
+struct authz *authz_new(sd_bus *bus);
+/* Drops the queries still in flight (their calls get no answer). */
+void authz_free(struct authz *a);
+
+/* 1: allowed; 0: asked, the method runs again later; < 0: denied or the
+ * question could not be asked (error set). */
+int authz_verify(struct authz *a, sd_bus_message *m, const char *action, bool interactive,
+		 sd_bus_error *error);
 
 #endif

@@ -70,3 +70,32 @@ int bus_error_set_rc(sd_bus_error *e, enum tsd_rc rc, const char *msg)
 {
 	return sd_bus_error_set(e, bus_error_from_rc(rc), msg);
 }
+
+const char *bus_error_name(const struct ops_error *err)
+{
+	switch (err->code) {
+	case OPS_OK: return NULL;
+	case OPS_E_MODEL: return bus_error_from_status(err->status);
+	case OPS_E_TOOLSTACK: return bus_error_from_rc(err->rc);
+	case OPS_E_INVALID_ARGS: return SD_BUS_ERROR_INVALID_ARGS;
+	case OPS_E_NO_SUCH_GUEST: return MMIOD_ERROR_NO_SUCH_GUEST;
+	case OPS_E_INVALID_DEVICE: return MMIOD_ERROR_INVALID_DEVICE;
+	case OPS_E_NOT_SUPPORTED: return MMIOD_ERROR_NOT_SUPPORTED;
+	case OPS_E_BUSY: return MMIOD_ERROR_BUSY;
+	case OPS_E_NO_SUCH_RESERVATION: return MMIOD_ERROR_NO_SUCH_RESERVATION;
+	case OPS_E_NO_SUCH_DEVICE: return MMIOD_ERROR_NO_SUCH_DEVICE;
+	case OPS_E_TOOLSTACK_FAILED: return MMIOD_ERROR_TOOLSTACK_FAILED;
+	case OPS_E_STATE_IO: return SD_BUS_ERROR_IO_ERROR;
+	}
+	return SD_BUS_ERROR_FAILED;
+}
+
+int bus_error_set_ops(sd_bus_error *e, const struct ops_error *err)
+{
+	return sd_bus_error_set(e, bus_error_name(err), err->msg);
+}
+
+int bus_reply_ops_error(sd_bus_message *m, const struct ops_error *err)
+{
+	return sd_bus_reply_method_errorf(m, bus_error_name(err), "%s", err->msg);
+}

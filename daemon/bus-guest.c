@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "bus.h"
+#include "cleanup.h"
 #include "mmiod-names.h"
+#include "strv.h"
 
 static int get_str(sd_bus *bus, const char *path, const char *iface, const char *prop,
 		   sd_bus_message *reply, void *ud, sd_bus_error *error)
@@ -193,12 +195,23 @@ const sd_bus_vtable bus_guest_vtable[] = {
 	SD_BUS_VTABLE_END
 };
 
+/* A guest's object path: the prefix and its encoded id (NULL when out of memory). */
+static char *guest_path(const struct guest *g)
+{
+	char *path = NULL;
+	return sd_bus_path_encode(MMIOD_PATH_GUEST_PREFIX, g->id, &path) < 0 ? NULL : path;
+}
+
 static int guest_find(sd_bus *bus, const char *path, const char *iface, void *ud, void **found,
 		      sd_bus_error *error)
 {
-	struct daemon *d = ud;
-	struct guest *g = daemon_guest_by_path(d, path);
+	struct bus_ctx *bc = ud;
+	_cleanup_free_ char *id = NULL;
+	struct guest *g;
 
+	if (sd_bus_path_decode(path, MMIOD_PATH_GUEST_PREFIX, &id) <= 0 || !id)
+		return 0;
+	g = daemon_guest_by_id(bc->d, id);
 	if (!g)
 		return 0;
 	*found = g;
@@ -208,49 +221,72 @@ static int guest_find(sd_bus *bus, const char *path, const char *iface, void *ud
 static int guest_enumerate(sd_bus *bus, const char *prefix, void *ud, char ***nodes,
 			   sd_bus_error *error)
 {
-	struct daemon *d = ud;
-	char **v = calloc(d->nguests + 1, sizeof(*v));
+	struct bus_ctx *bc = ud;
+	const struct daemon *d = bc->d;
+	_cleanup_(strv_freep) char **v = calloc(d->nguests + 1, sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < d->nguests; i++) {
-		v[i] = strdup(d->guests[i]->path);
-		if (!v[i]) {
-			for (size_t j = 0; j < i; j++)
-				free(v[j]);
-			free(v);
+	for (size_t i = 0; i < d->nguests; i++)
+		if (!(v[i] = guest_path(d->guests[i])))
 			return -ENOMEM;
-		}
-	}
-	*nodes = v;
+	*nodes = TAKE_PTR(v);
 	return 0;
 }
 
-int bus_guest_register(struct daemon *d)
+int bus_guest_register(struct bus_ctx *bc)
 {
 	int r;
 
-	r = sd_bus_add_fallback_vtable(d->bus, NULL, MMIOD_PATH_GUEST_PREFIX, MMIOD_IFACE_GUEST,
-				       bus_guest_vtable, guest_find, d);
+	r = sd_bus_add_fallback_vtable(bc->bus, NULL, MMIOD_PATH_GUEST_PREFIX, MMIOD_IFACE_GUEST,
+				       bus_guest_vtable, guest_find, bc);
 	if (r >= 0)
-		r = sd_bus_add_node_enumerator(d->bus, NULL, MMIOD_PATH_GUEST_PREFIX, guest_enumerate, d);
+		r = sd_bus_add_node_enumerator(bc->bus, NULL, MMIOD_PATH_GUEST_PREFIX, guest_enumerate, bc);
 	return r;
 }
 
-int bus_guest_announce(struct guest *g, bool added)
-{
-	struct daemon *d = g->d;
-	int r;
+/* ---- signals (the daemon's observer, bus-service.c) ---------------------------- */
 
-	if (!d->bus)
-		return 0;
+void bus_guest_announce(struct bus_ctx *bc, const struct guest *g, bool added)
+{
+	_cleanup_free_ char *path = guest_path(g);
+
+	if (!path)
+		return;
 	if (added)
-		r = sd_bus_emit_object_added(d->bus, g->path);
+		sd_bus_emit_object_added(bc->bus, path);
 	else
-		r = sd_bus_emit_object_removed(d->bus, g->path);
-	if (r >= 0)
-		r = sd_bus_emit_signal(d->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER,
-				       added ? "GuestAdded" : "GuestRemoved", "so", g->id, g->path);
-	daemon_bus_kick(d);
-	return r;
+		sd_bus_emit_object_removed(bc->bus, path);
+	sd_bus_emit_signal(bc->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER,
+			   added ? "GuestAdded" : "GuestRemoved", "so", g->id, path);
+	bus_kick(bc);
+}
+
+void bus_guest_changed(struct bus_ctx *bc, const struct guest *g, unsigned what)
+{
+	_cleanup_free_ char *path = guest_path(g);
+	const char *names[16];
+	unsigned n = 0;
+
+	if (!path)
+		return;
+	if (what & GUEST_CHANGED_INFO) {
+		names[n++] = "Name";
+		names[n++] = "Uuid";
+		names[n++] = "CanAttach";
+	}
+	if (what & GUEST_CHANGED_ATTACHES)
+		names[n++] = "Attaches";
+	if (what & GUEST_CHANGED_DEVICES)
+		names[n++] = "Devices";
+	if (what & GUEST_CHANGED_RESERVATIONS)
+		names[n++] = "Reservations";
+	if (what & GUEST_CHANGED_WINDOWS) {
+		names[n++] = "Windows";
+		names[n++] = "Ports";   /* who holds each port changes with the free space */
+	}
+	names[n] = NULL;
+	if (n)
+		sd_bus_emit_properties_changed_strv(bc->bus, path, MMIOD_IFACE_GUEST, (char **)names);
+	bus_kick(bc);
 }

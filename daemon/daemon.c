@@ -154,7 +154,7 @@ static struct guest *guest_by_id(struct daemon *d, const char *id)
 
 /* ---- lookup -------------------------------------------------------------- */
 
-struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_error *error)
+struct guest *daemon_guest_lookup(struct daemon *d, const char *key, struct ops_error *err)
 {
 	struct guest *hit = NULL;
 	unsigned nhits = 0;
@@ -191,29 +191,22 @@ struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_erro
 		off += (size_t)n;
 	}
 	if (nhits > 1)
-		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST,
-				  "\"%.200s\" names %u guests; use the id. Known guests: %s", key, nhits, known);
+		ops_fail(err, OPS_E_NO_SUCH_GUEST,
+			 "\"%.200s\" names %u guests; use the id. Known guests: %s", key, nhits, known);
 	else
-		sd_bus_error_setf(error, MMIOD_ERROR_NO_SUCH_GUEST, "no guest \"%.200s\"; known guests: %s",
-				  key, d->nguests ? known : "none");
+		ops_fail(err, OPS_E_NO_SUCH_GUEST, "no guest \"%.200s\"; known guests: %s",
+			 key, d->nguests ? known : "none");
 	return NULL;
 }
 
-struct guest *daemon_guest_by_path(struct daemon *d, const char *path)
+struct guest *daemon_guest_by_id(struct daemon *d, const char *id)
 {
-	/* the path is the encoded id */
-	char *id = NULL;
-	if (sd_bus_path_decode(path, MMIOD_PATH_GUEST_PREFIX, &id) <= 0 || !id)
-		return NULL;
-	struct guest *g = guest_by_id(d, id);
-	free(id);
-	return g && strcmp(g->path, path) == 0 ? g : NULL;
+	return guest_by_id(d, id);
 }
 
 static void guest_free(struct guest *g)
 {
 	books_free(&g->books);
-	free(g->path);
 	free(g);
 }
 
@@ -225,27 +218,18 @@ void daemon_guest_unref_op(struct guest *g)
 		guest_free(g);
 }
 
-void daemon_guest_changed(struct guest *g, ...)
+void daemon_guest_changed(struct guest *g, unsigned what)
 {
-	char *names[16];
-	unsigned n = 0;
-	va_list ap;
+	struct daemon *d = g->d;
 
-	if (g->gone || !g->d->bus)
-		return;
-	va_start(ap, g);
-	bool windows = false;
-	for (const char *s; (s = va_arg(ap, const char *)) && n < 14;) {
-		windows |= strcmp(s, "Windows") == 0;
-		names[n++] = (char *)s;
-	}
-	va_end(ap);
-	/* Ports show who holds each port: they change with the free space. */
-	if (windows)
-		names[n++] = (char *)"Ports";
-	names[n] = NULL;
-	sd_bus_emit_properties_changed_strv(g->d->bus, g->path, MMIOD_IFACE_GUEST, names);
-	daemon_bus_kick(g->d);
+	if (!g->gone && d->obs && d->obs->guest_changed)
+		d->obs->guest_changed(d->obs_ud, g, what);
+}
+
+void daemon_backends_changed(struct daemon *d)
+{
+	if (d->obs && d->obs->backends_changed)
+		d->obs->backends_changed(d->obs_ud);
 }
 
 /* ---- state ------------------------------------------------------------------ */
@@ -379,7 +363,7 @@ static void reconcile_after_refresh(void *ud, struct guest *g, enum tsd_rc rc, c
 	}
 	if (reconcile(g)) {
 		daemon_save(g->d);
-		daemon_guest_changed(g, "Attaches", "Devices", "Windows", NULL);
+		daemon_guest_changed(g, GUEST_CHANGED_ATTACHES | GUEST_CHANGED_DEVICES | GUEST_CHANGED_WINDOWS);
 	}
 }
 
@@ -403,8 +387,8 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 			log_error("%s: %s", g->id, err.msg);
 		if (layout && reconcile(g))
 			daemon_save(d);
-		daemon_guest_changed(g, "Name", "Uuid", "CanAttach", "Windows", "Devices", "Attaches",
-				     NULL);
+		daemon_guest_changed(g, GUEST_CHANGED_INFO | GUEST_CHANGED_WINDOWS | GUEST_CHANGED_DEVICES |
+					GUEST_CHANGED_ATTACHES);
 		return;
 	}
 	g = calloc(1, sizeof(*g));
@@ -424,11 +408,6 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 	guest_id_choose(d, bi, tg->id, g->id, sizeof(g->id));
 	books_init(&g->books);
 	g->books.safety_margin = d->cfg.safety_margin;
-	if (sd_bus_path_encode(MMIOD_PATH_GUEST_PREFIX, g->id, &g->path) < 0) {
-		free(g);
-		log_error("out of memory adding guest %s", tg->id);
-		return;
-	}
 	if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
 		log_error("%s: %s", g->id, err.msg);
 
@@ -448,7 +427,8 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 	index_link(d, g);
 	log_full(LOG_INFO, &(struct log_fields){ .guest = g->id }, "guest %s (%s) announced by %s%s",
 		 g->id, g->info.name, bi->spec, g->info.can_attach ? "" : " (cannot attach)");
-	bus_guest_announce(g, true);
+	if (d->obs && d->obs->guest_added)
+		d->obs->guest_added(d->obs_ud, g);
 	if (had_state) {
 		if (g->books.have_layout) {
 			if (reconcile(g))
@@ -483,7 +463,8 @@ static void host_guest_down(void *ud, struct tsd_backend *be, const char *guest_
 		state_key(bi, g->tsd_id, key, sizeof(key));
 		json_object_object_add(d->pending_state, key, o);
 	}
-	bus_guest_announce(g, false);   /* while the object is still found */
+	if (d->obs && d->obs->guest_removed)
+		d->obs->guest_removed(d->obs_ud, g);    /* while it is still found */
 	index_unlink(d, g);
 	for (size_t i = 0; i < d->nguests; i++)
 		if (d->guests[i] == g) {
@@ -529,7 +510,7 @@ static void host_guest_changed(void *ud, struct tsd_backend *be, const char *gue
 		log_error("%s: %s", g->id, err.msg);
 		return;
 	}
-	daemon_guest_changed(g, "Windows", "Devices", NULL);
+	daemon_guest_changed(g, GUEST_CHANGED_WINDOWS | GUEST_CHANGED_DEVICES);
 }
 
 static void host_log(void *ud, struct tsd_backend *be, int priority, const char *msg)
@@ -537,7 +518,6 @@ static void host_log(void *ud, struct tsd_backend *be, int priority, const char 
 	log_full(priority, NULL, "%s: %s", be ? be->spec : "back end", msg);
 }
 
-void daemon_host_init(struct daemon *d);
 void daemon_host_init(struct daemon *d)
 {
 	d->host = (struct tsd_host){
@@ -569,7 +549,7 @@ static void refresh_done(void *ud, enum tsd_rc rc, const struct tsd_layout *layo
 			rc = TSD_E_FAILED;
 			msg = err.msg;
 		} else {
-			daemon_guest_changed(g, "Windows", "Devices", NULL);
+			daemon_guest_changed(g, GUEST_CHANGED_WINDOWS | GUEST_CHANGED_DEVICES);
 		}
 	}
 	if (g->gone && rc == TSD_OK)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * daemon.h — the daemon's objects: the daemon itself, its running back
- * ends and its guests (each with its books).  Shared by main.c, the bus-*.c
- * translation layer, state.c and authz.c.
+ * ends and its guests (each with its books).  Knows nothing of D-Bus:
+ * what changes reaches the bus (or a test) through the observer.
  */
 #ifndef MMIOD_DAEMON_H
 #define MMIOD_DAEMON_H
@@ -10,10 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-bus.h>
 
 #include "books.h"
 #include "mmio-model.h"
+#include "ops-error.h"
 #include "toolstack.h"
 
 struct event_base;
@@ -33,7 +33,6 @@ struct guest {
 	char id[64];                    /* Id: unique within mmiod */
 	char tsd_id[64];                /* the back end's id */
 	struct tsd_guest info;
-	char *path;                     /* object path */
 	struct books books;
 	unsigned ops;                   /* toolstack operations in flight (refresh/attach/detach) */
 	bool gone;                      /* removed; freed when ops drops to 0 */
@@ -54,11 +53,28 @@ struct daemon_config {
 	bool cli_catalogue;             /* --catalogue or $MMIOD_CATALOGUE given */
 };
 
+/* What changed in a guest (each is one or more of its bus properties). */
+#define GUEST_CHANGED_INFO         0x01u  /* name, uuid, whether it can attach */
+#define GUEST_CHANGED_ATTACHES     0x02u
+#define GUEST_CHANGED_DEVICES      0x04u
+#define GUEST_CHANGED_RESERVATIONS 0x08u
+#define GUEST_CHANGED_WINDOWS      0x10u  /* free space, and so who holds each port */
+
+/* Who hears of changes (the bus layer; NULL members are skipped). */
+struct daemon_observer {
+	void (*guest_added)(void *ud, struct guest *g);
+	void (*guest_removed)(void *ud, struct guest *g);       /* g still listed */
+	void (*guest_changed)(void *ud, struct guest *g, unsigned what);
+	void (*backends_changed)(void *ud);
+	/* An attach ended (err NULL: it succeeded), after its caller was answered. */
+	void (*attach_finished)(void *ud, struct guest *g, const char *attach_id, const char *device,
+				const struct ops_error *err);
+};
+
 struct daemon {
 	struct event_base *base;
-	sd_bus *bus;
-	struct event *bus_io, *bus_timer, *bus_kick;
-	sd_bus_slot *slots[8];
+	const struct daemon_observer *obs;
+	void *obs_ud;
 	struct tsd_host host;
 	struct daemon_config cfg;
 
@@ -88,10 +104,11 @@ bool daemon_backend_busy(const struct daemon *d, const struct backend_inst *bi);
 void daemon_backend_drop_guests(struct daemon *d, struct backend_inst *bi);
 
 /* ---- guests ---------------------------------------------------------------- */
-/* Finds a guest by id, name or uuid.  On failure fills error with
- * NoSuchGuest naming the known guests (or the ambiguity). */
-struct guest *daemon_guest_lookup(struct daemon *d, const char *key, sd_bus_error *error);
-struct guest *daemon_guest_by_path(struct daemon *d, const char *path);
+/* Finds a guest by id, name or uuid.  On failure fills err (OPS_E_NO_SUCH_GUEST)
+ * naming the known guests (or the ambiguity). */
+struct guest *daemon_guest_lookup(struct daemon *d, const char *key, struct ops_error *err);
+/* By id alone. */
+struct guest *daemon_guest_by_id(struct daemon *d, const char *id);
 void daemon_guest_unref_op(struct guest *g);
 /* Frees the guest index (at exit, after the guests). */
 void daemon_guest_index_free(struct daemon *d);
@@ -102,11 +119,12 @@ void daemon_new_id(struct daemon *d, char prefix, char *buf, size_t len);
 /* Saves the whole state atomically; < 0 with a message logged on failure. */
 int daemon_save(struct daemon *d);
 
-/* Emits PropertiesChanged for a guest (NULL-terminated names). */
-void daemon_guest_changed(struct guest *g, ...) __attribute__((sentinel));
+/* Tells the observer what changed in g (GUEST_CHANGED_*). */
+void daemon_guest_changed(struct guest *g, unsigned what);
+void daemon_backends_changed(struct daemon *d);
 
-/* Processes the bus and re-arms its events soon (call after sending). */
-void daemon_bus_kick(struct daemon *d);
+/* Connects the back ends' host callbacks to d (before any back end opens). */
+void daemon_host_init(struct daemon *d);
 
 /* The TEST-ONLY fault hook: abort() if MMIOD_TEST_ABORT_AT equals step. */
 void daemon_test_abort_at(const char *step);
@@ -119,18 +137,5 @@ enum mmio_status daemon_resolve(struct daemon *d, const char *spec, struct mmio_
  * is called exactly once (possibly after the guest went away: check g->gone). */
 typedef void (*daemon_refresh_fn)(void *ud, struct guest *g, enum tsd_rc rc, const char *msg);
 int daemon_refresh(struct guest *g, daemon_refresh_fn cb, void *ud, struct mmio_error *err);
-
-/* ---- bus objects (bus-manager.c, bus-guest.c) ------------------------------- */
-extern const sd_bus_vtable bus_manager_vtable[];
-extern const sd_bus_vtable bus_guest_vtable[];
-int bus_manager_register(struct daemon *d);
-int bus_guest_register(struct daemon *d);
-int bus_guest_announce(struct guest *g, bool added);
-/* Placement array "a(suststb)" from entries. */
-int bus_append_placement(sd_bus_message *m, const struct books_entry *e, size_t n);
-
-/* ---- introspection without a bus (introspect.c) --------------------------- */
-/* Prints <interface> XML generated from a vtable. */
-void bus_introspect_print(FILE *f, const char *iface, const sd_bus_vtable *vt);
 
 #endif

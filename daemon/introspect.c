@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "bus.h"
 
 /* Length of the first complete type in a signature. */
 static size_t sig_one(const char *s)

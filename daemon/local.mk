@@ -13,7 +13,7 @@ MMIOD_LIBS = daemon/libmmiod.a common/libcommon.a lib/libmmio.a \
 	$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) $(INIH_LIBS) \
 	$(LIBVIRT_LIBS) $(LIBXL_LIBS)
 
-# ---- the daemon proper (D-Bus layer, books, state) ----------------------------
+# ---- the daemon proper (books, state, operations, D-Bus layer) ----------------
 daemon_libmmiod_a_SOURCES += \
 	daemon/daemon.h \
 	daemon/daemon.c \
@@ -28,8 +28,17 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/state.c \
 	daemon/log.h \
 	daemon/log.c \
+	daemon/ops-error.h \
+	daemon/ops-error.c \
+	daemon/ops.h \
+	daemon/ops.c \
+	daemon/ops-plan.c \
 	daemon/authz.h \
 	daemon/authz.c \
+	daemon/bus.h \
+	daemon/bus-loop.h \
+	daemon/bus-loop.c \
+	daemon/bus-service.c \
 	daemon/bus-errors.h \
 	daemon/bus-errors.c \
 	daemon/bus-manager.c \

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main.c — mmiod: options, configuration, the libevent loop that drives
- * sd-bus, signals, sd_notify.  Objects first, name last: state is loaded,
- * objects exist and back ends are opened before org.mmiod1 is requested.
+ * main.c — mmiod: options, configuration, back ends, signals, sd_notify,
+ * the libevent loop (sd-bus runs on it: bus-service.c, bus-loop.c).
+ * Objects first, name last: state is loaded, objects exist and back ends
+ * are opened before org.mmiod1 is requested.
  */
 #include "config.h"
 
@@ -20,90 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bus-errors.h"
+#include "bus.h"
 #include "daemon.h"
 #include "log.h"
 #include "mmiod-names.h"
 #include "state.h"
 #include "strv.h"
-
-void daemon_host_init(struct daemon *d);
-
-/* ---- sd-bus on libevent ---------------------------------------------------- */
-
-static void bus_rearm(struct daemon *d);
-
-static void bus_process(struct daemon *d)
-{
-	int r;
-
-	do {
-		r = sd_bus_process(d->bus, NULL);
-	} while (r > 0);
-	if (r < 0 && !d->quitting) {
-		log_error("the bus connection failed: %s; exiting", strerror(-r));
-		d->quitting = true;
-		event_base_loopbreak(d->base);
-		return;
-	}
-	bus_rearm(d);
-}
-
-static void bus_io_cb(evutil_socket_t fd, short what, void *ud)
-{
-	bus_process(ud);
-}
-
-/* Re-arms the fd for what sd-bus wants now (POLLIN and/or POLLOUT) and the
- * timer for its next timeout (method call timeouts, auth). */
-static void bus_rearm(struct daemon *d)
-{
-	int events = sd_bus_get_events(d->bus);
-	uint64_t usec = UINT64_MAX;
-	short ev = EV_PERSIST;
-
-	if (events < 0)
-		return;
-	if (events & POLLIN)
-		ev |= EV_READ;
-	if (events & POLLOUT)
-		ev |= EV_WRITE;
-	if (d->bus_io) {
-		event_del(d->bus_io);
-		event_free(d->bus_io);
-	}
-	d->bus_io = event_new(d->base, sd_bus_get_fd(d->bus), ev, bus_io_cb, d);
-	event_add(d->bus_io, NULL);
-
-	event_del(d->bus_timer);
-	if (sd_bus_get_timeout(d->bus, &usec) >= 0 && usec != UINT64_MAX) {
-		struct timespec ts;
-		uint64_t now;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-		uint64_t rel = usec > now ? usec - now : 0;
-		struct timeval tv = { (time_t)(rel / 1000000u), (suseconds_t)(rel % 1000000u) };
-		event_add(d->bus_timer, &tv);
-	}
-}
-
-static void bus_timer_cb(evutil_socket_t fd, short what, void *ud)
-{
-	bus_process(ud);
-}
-
-static void bus_kick_cb(evutil_socket_t fd, short what, void *ud)
-{
-	struct daemon *d = ud;
-	if (d->bus)
-		bus_process(d);
-}
-
-void daemon_bus_kick(struct daemon *d)
-{
-	if (d->bus_kick)
-		event_active(d->bus_kick, 0, 0);
-}
 
 /* ---- configuration ---------------------------------------------------------- */
 
@@ -307,9 +230,8 @@ static void backends_reload(struct daemon *d)
 		backend_open(d, d->cfg.backends[k]);
 		changed |= d->nbackends != before;
 	}
-	if (changed && d->bus)
-		sd_bus_emit_properties_changed(d->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER, "Backends",
-					       NULL);
+	if (changed)
+		daemon_backends_changed(d);
 }
 
 static void default_backends(struct daemon *d)
@@ -433,33 +355,6 @@ static int introspect(const char *iface)
 	return 0;
 }
 
-static int bus_connect(struct daemon *d)
-{
-	int r;
-
-	if (d->cfg.bus_address) {
-		r = sd_bus_new(&d->bus);
-		if (r >= 0)
-			r = sd_bus_set_address(d->bus, d->cfg.bus_address);
-		if (r >= 0)
-			r = sd_bus_set_bus_client(d->bus, 1);
-		if (r >= 0)
-			r = sd_bus_start(d->bus);
-	} else if (d->cfg.session_bus) {
-		r = sd_bus_open_user(&d->bus);
-	} else {
-		r = sd_bus_open_system(&d->bus);
-	}
-	if (r < 0) {
-		log_error("cannot connect to the %s bus: %s",
-			  d->cfg.bus_address ? d->cfg.bus_address : d->cfg.session_bus ? "session" : "system",
-			  strerror(-r));
-		return r;
-	}
-	bus_errors_register();
-	return 0;
-}
-
 static void load_state(struct daemon *d)
 {
 	struct mmio_error err = { 0 };
@@ -499,10 +394,11 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	static struct daemon dm;
+	static struct bus_ctx bc;
 	struct daemon *d = &dm;
 	bool set_backends = false, set_catalogue = false;
 	char path[4096];
-	int c, r, rc = 1;
+	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -568,25 +464,13 @@ int main(int argc, char **argv)
 	load_state(d);
 
 	/* objects first ... */
-	if (bus_connect(d) < 0)
+	if (bus_service_start(&bc, d) < 0)
 		goto out;
-	d->bus_timer = evtimer_new(d->base, bus_timer_cb, d);
-	d->bus_kick = event_new(d->base, -1, 0, bus_kick_cb, d);
-	r = bus_manager_register(d);
-	if (r >= 0)
-		r = bus_guest_register(d);
-	if (r < 0) {
-		log_error("cannot register the bus objects: %s", strerror(-r));
-		goto out;
-	}
 	backends_open(d);
 
 	/* ... name last */
-	r = sd_bus_request_name(d->bus, MMIOD_BUS_NAME, 0);
-	if (r < 0) {
-		log_error("cannot own %s: %s", MMIOD_BUS_NAME, strerror(-r));
+	if (bus_service_own_name(&bc) < 0)
 		goto out;
-	}
 
 	struct event *ev_term = evsignal_new(d->base, SIGTERM, sig_quit, d);
 	struct event *ev_int = evsignal_new(d->base, SIGINT, sig_quit, d);
@@ -603,7 +487,6 @@ int main(int argc, char **argv)
 		event_add(ev_wd, &tv);
 	}
 
-	bus_rearm(d);
 	d->ready = true;
 	log_full(LOG_INFO, &(struct log_fields){ .message_id = MMIOD_MESSAGE_STARTUP },
 		 "mmiod %s ready on %s: %zu back end(s), %zu profile(s), state in %s", PACKAGE_VERSION,
@@ -622,21 +505,11 @@ out:
 	backends_close(d);
 	for (size_t i = 0; i < d->nguests; i++) {
 		books_free(&d->guests[i]->books);
-		free(d->guests[i]->path);
 		free(d->guests[i]);
 	}
 	free(d->guests);
 	daemon_guest_index_free(d);
-	if (d->bus_io)
-		event_free(d->bus_io);
-	if (d->bus_timer)
-		event_free(d->bus_timer);
-	if (d->bus_kick)
-		event_free(d->bus_kick);
-	if (d->bus) {
-		sd_bus_flush(d->bus);
-		sd_bus_flush_close_unref(d->bus);
-	}
+	bus_service_stop(&bc);
 	if (d->pending_state)
 		json_object_put(d->pending_state);
 	if (d->have_cat)

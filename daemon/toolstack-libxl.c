@@ -1013,6 +1013,7 @@ static int tsd_libxl_detach(struct tsd_backend *tbe, const char *guest_id,
 
 const struct tsd_driver tsd_libxl_driver = {
 	.name = "libxl",
+	.platform = TSD_PLATFORM_XEN_HVM,
 	.open = tsd_libxl_open,
 	.close = tsd_libxl_close,
 	.refresh = tsd_libxl_refresh,

@@ -1521,6 +1521,7 @@ static int tsd_qmp_detach(struct tsd_backend *be, const char *guest_id, const ch
 
 const struct tsd_driver tsd_qmp_driver = {
 	.name = "qmp",
+	.platform = TSD_PLATFORM_QEMU,
 	.open = tsd_qmp_open,
 	.close = tsd_qmp_close,
 	.refresh = tsd_qmp_refresh,

@@ -126,8 +126,15 @@ struct tsd_host {
 
 #define TSD_DECLINED 1  /* open(): this back end cannot run on this host (reason in err) */
 
+/* Who places a guest's BARs, which decides how to plan for it (Plan). */
+enum tsd_platform {
+	TSD_PLATFORM_QEMU = 0,  /* QEMU's firmware and the guest kernel: the 64-bit hole is a setting */
+	TSD_PLATFORM_XEN_HVM,   /* Xen's hvmloader: the MMIO hole below 4 GiB (mmio_hole) */
+};
+
 struct tsd_driver {
 	const char *name;       /* "qmp", "libvirt", "libxl" */
+	enum tsd_platform platform;
 	/* arg: what follows "NAME:" in --backend (a directory, a URI), may be "".
 	 * Returns 0 (running; guests are announced through host), TSD_DECLINED,
 	 * or < 0 on a configuration error. */
