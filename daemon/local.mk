@@ -72,6 +72,14 @@ tests_daemon_test_worker_SOURCES = tests/daemon/test-worker.c
 tests_daemon_test_worker_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 tests_daemon_test_worker_LDADD = $(MMIOD_LIBS)
 
+# The operations layer without a bus (a unit test with a fake back end).
+TESTS += tests/daemon/test-ops
+UNIT_TESTS += tests/daemon/test-ops
+check_PROGRAMS += tests/daemon/test-ops
+tests_daemon_test_ops_SOURCES = tests/daemon/test-ops.c
+tests_daemon_test_ops_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_daemon_test_ops_LDADD = $(MMIOD_LIBS)
+
 # Integration tests: a private dbus-daemon and the real mmiod (python3 with
 # the dbus module, through run-py; each skips itself when something it needs
 # is missing).  They find mmiod at $(top_builddir)/daemon/mmiod.
