@@ -33,6 +33,14 @@ int bus_connect(struct mmioctl *c)
 			r = sd_bus_set_bus_client(c->bus, 1);
 		if (r >= 0)
 			r = sd_bus_start(c->bus);
+	} else if (c->host) {
+		/* ssh [USER@]HOST systemd-stdio-bridge, as systemctl -H does */
+		r = sd_bus_open_system_remote(&c->bus, c->host);
+	} else if (c->machine && c->user_bus) {
+		r = sd_bus_open_user_machine(&c->bus, c->machine);
+	} else if (c->machine) {
+		/* the container's system bus socket, entered through machined */
+		r = sd_bus_open_system_machine(&c->bus, c->machine);
 	} else if (c->user_bus) {
 		r = sd_bus_open_user(&c->bus);
 	} else {
@@ -59,6 +67,12 @@ void bus_print_not_running(struct mmioctl *c)
 	if (c->bus_address)
 		mmioctl_error("the mmiod daemon is not running on the bus at %s (start it with: mmiod --bus-address=%s)",
 			      c->bus_address, c->bus_address);
+	else if (c->host)
+		mmioctl_error("the mmiod daemon is not reachable on %s (ssh %s systemd-stdio-bridge must reach its system bus; "
+			      "there: systemctl start mmiod)", c->host, c->host);
+	else if (c->machine)
+		mmioctl_error("the mmiod daemon is not reachable in machine %s (machinectl status %s; "
+			      "there: systemctl start mmiod)", c->machine, c->machine);
 	else if (c->user_bus)
 		mmioctl_error("the mmiod daemon is not running on the session bus (start it with: mmiod --session)");
 	else
@@ -108,6 +122,13 @@ int bus_report_error(struct mmioctl *c, const sd_bus_error *e, const char *what)
 	const char *msg;
 
 	if (error_is_absent_daemon(e)) {
+		bus_print_not_running(c);
+		return MMIOCTL_EXIT_NO_DAEMON;
+	}
+	/* sd-bus fails the pending call with NoReply when the connection
+	 * itself goes (a remote transport whose ssh exited): not a slow
+	 * daemon but an unreachable bus. */
+	if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && c->bus && sd_bus_is_open(c->bus) <= 0) {
 		bus_print_not_running(c);
 		return MMIOCTL_EXIT_NO_DAEMON;
 	}

@@ -122,7 +122,9 @@ static void print_help(void)
 	       "     --no-ask-password       Do not ask for authorization interactively\n"
 	       "     --timeout SECONDS       Method call timeout\n"
 	       "     --user                  Talk to mmiod on the session bus\n"
-	       "     --bus-address ADDRESS   Talk to mmiod on the bus at ADDRESS\n");
+	       "     --bus-address ADDRESS   Talk to mmiod on the bus at ADDRESS\n"
+	       "  -H --host [USER@]HOST      Talk to mmiod on a remote host (over ssh)\n"
+	       "  -M --machine CONTAINER    Talk to mmiod in a local container\n");
 	for (size_t i = 0; i < sizeof(verb_opts) / sizeof(verb_opts[0]); i++) {
 		char syn[64];
 
@@ -216,6 +218,8 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
 		{ "user", no_argument, NULL, ARG_USER },
 		{ "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+		{ "host", required_argument, NULL, 'H' },
+		{ "machine", required_argument, NULL, 'M' },
 		{ "refresh", no_argument, NULL, ARG_REFRESH },
 		{ "qemu-device", required_argument, NULL, ARG_QEMU_DEVICE },
 		{ "reservation", required_argument, NULL, ARG_RESERVATION },
@@ -238,7 +242,7 @@ int main(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	/* getopt's own message is enough; ours adds the pointer to --help. */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, ":hH:M:", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'h': help = true; break;
 		case ARG_VERSION:
@@ -256,6 +260,8 @@ int main(int argc, char **argv)
 			break;
 		case ARG_USER: c.user_bus = true; break;
 		case ARG_BUS_ADDRESS: c.bus_address = optarg; break;
+		case 'H': c.host = optarg; break;
+		case 'M': c.machine = optarg; break;
 		case ARG_REFRESH: c.refresh = true; c.opts_given |= OPT_REFRESH; break;
 		case ARG_QEMU_DEVICE: c.qemu_device = optarg; c.opts_given |= OPT_QEMU_DEVICE; break;
 		case ARG_RESERVATION: c.reservation = optarg; c.opts_given |= OPT_RESERVATION; break;
@@ -314,8 +320,19 @@ int main(int argc, char **argv)
 		mmioctl_usage_error("%s does not take --%s", v->name, opt_name(bad & -bad));
 		return MMIOCTL_EXIT_USAGE;
 	}
-	if (c.user_bus && c.bus_address) {
-		mmioctl_usage_error("--user and --bus-address exclude each other");
+	/* One transport: as systemctl, -H and -M exclude each other, and a
+	 * remote host is reached on its system bus only. */
+	if ((c.bus_address != NULL) + (c.host != NULL) + (c.machine != NULL) > 1) {
+		mmioctl_usage_error("--bus-address, --host and --machine exclude each other");
+		return MMIOCTL_EXIT_USAGE;
+	}
+	if (c.user_bus && (c.bus_address || c.host)) {
+		mmioctl_usage_error("--user and --%s exclude each other",
+				    c.bus_address ? "bus-address" : "host");
+		return MMIOCTL_EXIT_USAGE;
+	}
+	if ((c.host && !*c.host) || (c.machine && !*c.machine)) {
+		mmioctl_usage_error("--%s: empty name", c.host ? "host" : "machine");
 		return MMIOCTL_EXIT_USAGE;
 	}
 	/* Asking for a password only makes sense when someone can answer. */

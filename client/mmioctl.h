@@ -50,6 +50,8 @@ struct mmioctl {
 	bool interactive;
 	bool user_bus;
 	const char *bus_address;
+	const char *host;           /* -H [USER@]HOST: over ssh, as systemctl -H */
+	const char *machine;        /* -M MACHINE: in a local container */
 	uint64_t timeout_usec;      /* 0: the verb's default */
 	/* verb options */
 	unsigned opts_given;

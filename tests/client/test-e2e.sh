@@ -93,6 +93,31 @@ expect 0 "profiles --json" --json profiles
 json_eq "$out" '[p for p in d["profiles"] if p["name"] == "nvidia-t4"][0]["bars"]' '"bars:mem32:16M,mem64p:256M,mem64p:32M"'
 json_eq "$out" 'sorted(d["profiles"][0].keys())' '["bars", "description", "name", "source"]'
 
+# ---- -H: sd-bus's remote transport ------------------------------------------------
+# sd-bus runs `ssh -xT -- [USER@]HOST systemd-stdio-bridge`; an ssh on PATH
+# that logs its arguments and runs the bridge to this test's bus stands in
+# for the remote host (tests/host does the same over a real sshd).
+if command -v systemd-stdio-bridge >/dev/null; then
+	mkdir -p "$TMP/fakessh"
+	cat >"$TMP/fakessh/ssh" <<-FAKE
+	#!/bin/sh
+	printf '%s\n' "\$*" >>"$TMP/ssh.args"
+	[ "\$3" = unreachable ] && { echo "ssh: connect to host unreachable port 22: Connection refused" >&2; exit 255; }
+	exec systemd-stdio-bridge --bus-path="$DBUS_SYSTEM_BUS_ADDRESS"
+	FAKE
+	chmod +x "$TMP/fakessh/ssh"
+	PATH="$TMP/fakessh:$PATH" ctl -H admin@host2 --json status
+	check "-H admin@host2 status (exit $rc)" test "$rc" -eq 0
+	json_eq "$out" 'type(d["guests"]).__name__' '"list"'
+	check "-H ran ssh -xT -- admin@host2 systemd-stdio-bridge" \
+		grep -qx -- '-xT -- admin@host2 systemd-stdio-bridge' "$TMP/ssh.args"
+	PATH="$TMP/fakessh:$PATH" ctl --host=unreachable status
+	check "--host to a host ssh cannot reach: exit 3 (got $rc)" test "$rc" -eq 3
+	check "--host failure names the host" grep -q 'not reachable on unreachable' <<<"$err"
+else
+	diag "no systemd-stdio-bridge: -H skipped"
+fi
+
 # ---- unknown guest, unknown profile: invalid input, exit 2 --------------------
 expect 2 "check an unknown guest" check no-such-vm bars:mem32:4K
 check "unknown guest: one line, D-Bus name stripped" bash -c \

@@ -14,7 +14,7 @@ check "--help lists every verb" bash -c '
 	done' _ "$out"
 check "--help hides the completion helper" bash -c '! grep -q list-guests <<<"$1"' _ "$out"
 check "--help lists every global option" bash -c '
-	for o in --json --no-legend --no-ask-password --timeout --version --user --bus-address; do
+	for o in --json --no-legend --no-ask-password --timeout --version --user --bus-address --host --machine; do
 		grep -q -- "$o" <<<"$1" || { echo "# missing $o"; exit 1; }
 	done' _ "$out"
 for v in status check attach detach reserve release plan watch profiles; do
@@ -50,6 +50,12 @@ expect 2 "--timeout not a number" --timeout abc status
 expect 2 "--timeout zero" --timeout 0 status
 expect 2 "--timeout negative" --timeout -1 status
 expect 2 "--user with --bus-address" --user --bus-address=unix:path=/x status
+expect 2 "--user with --host" --user -H root@h status
+expect 2 "--host with --machine" -H h -M c status
+check "transport clash named" grep -q -- '--bus-address, --host and --machine exclude each other' <<<"$err"
+expect 2 "--bus-address with --host" --bus-address=unix:path=/x --host=h status
+expect 2 "empty --host" --host= status
+expect 2 "-H without a host" -H
 
 # bad input: exit 2, one line, "mmioctl: <verb>: <reason>", no D-Bus names
 bad()
