@@ -34,7 +34,7 @@ void books_bar_window_name(const struct books_entry *e, const struct books_bar *
  * keep its port. */
 static bool attach_present(const struct books *b, const struct books_attach *a)
 {
-	return a->state == BOOKS_ATTACH_INFLIGHT ||
+	return a->state == BOOKS_ATTACH_INFLIGHT || a->state == BOOKS_ATTACH_UNSETTLED ||
 	       books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id);
 }
 

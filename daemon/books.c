@@ -30,13 +30,14 @@ const char *books_attach_state_name(enum books_attach_state s)
 	case BOOKS_ATTACH_INFLIGHT: return "attaching";
 	case BOOKS_ATTACH_ATTACHED: return "attached";
 	case BOOKS_ATTACH_DETACHING: return "detaching";
+	case BOOKS_ATTACH_UNSETTLED: return "unsettled";
 	}
 	return "unknown";
 }
 
 int books_attach_state_from_name(const char *s)
 {
-	for (int i = BOOKS_ATTACH_INFLIGHT; i <= BOOKS_ATTACH_DETACHING; i++)
+	for (int i = BOOKS_ATTACH_INFLIGHT; i <= BOOKS_ATTACH_UNSETTLED; i++)
 		if (strcmp(s, books_attach_state_name((enum books_attach_state)i)) == 0)
 			return i;
 	return -1;
@@ -251,8 +252,12 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 	}
 	for (size_t i = 0; i < b->nattach; i++) {
 		const struct books_attach *a = &b->attaches[i];
-		if ((use & BOOKS_USE_HOLDS) && a->state == BOOKS_ATTACH_INFLIGHT &&
-		    books_push_entry(rv, &a->e) < 0)
+		/* an unsettled one holds its space until the layout shows
+		 * the device (then its live BARs count) or it is released */
+		bool held = a->state == BOOKS_ATTACH_INFLIGHT ||
+			    (a->state == BOOKS_ATTACH_UNSETTLED &&
+			     !books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id));
+		if ((use & BOOKS_USE_HOLDS) && held && books_push_entry(rv, &a->e) < 0)
 			return -1;
 	}
 	if ((use & BOOKS_USE_RESERVATIONS) &&

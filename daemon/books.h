@@ -45,6 +45,9 @@ enum books_attach_state {
 	BOOKS_ATTACH_INFLIGHT = 0,   /* admitted, held, toolstack working */
 	BOOKS_ATTACH_ATTACHED,       /* done; the device is in the guest */
 	BOOKS_ATTACH_DETACHING,      /* detach in progress */
+	BOOKS_ATTACH_UNSETTLED,      /* the toolstack did not answer an attach or detach in
+				      * time: the outcome is unknown, the space stays held
+				      * until the guest answers again (daemon.c settles it) */
 };
 const char *books_attach_state_name(enum books_attach_state s);
 int books_attach_state_from_name(const char *s);   /* -1 if unknown */
@@ -55,6 +58,9 @@ struct books_attach {
 	char host_bdf[16];              /* "" unless a host device */
 	char qemu_device[BOOKS_SPEC_MAX];
 	uint8_t state;                  /* enum books_attach_state */
+	/* BOOKS_ATTACH_UNSETTLED: which call's outcome is unknown, INFLIGHT
+	 * (an attach) or DETACHING (not saved: a restart reconciles both alike) */
+	uint8_t unsettled_call;
 	struct books_entry e;
 };
 

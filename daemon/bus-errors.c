@@ -86,6 +86,7 @@ const char *bus_error_name(const struct ops_error *err)
 	case OPS_E_NO_SUCH_DEVICE: return MMIOD_ERROR_NO_SUCH_DEVICE;
 	case OPS_E_TOOLSTACK_FAILED: return MMIOD_ERROR_TOOLSTACK_FAILED;
 	case OPS_E_STATE_IO: return SD_BUS_ERROR_IO_ERROR;
+	case OPS_E_GUEST_UNRESPONSIVE: return MMIOD_ERROR_GUEST_UNRESPONSIVE;
 	}
 	return SD_BUS_ERROR_FAILED;
 }

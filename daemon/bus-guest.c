@@ -30,7 +30,18 @@ static int get_str(sd_bus *bus, const char *path, const char *iface, const char 
 		v = g->info.uuid;
 	else if (strcmp(prop, "Backend") == 0)
 		v = g->bi->spec;
+	else if (strcmp(prop, "UnresponsiveReason") == 0)
+		v = g->unresponsive ? g->unresponsive_msg : "";
 	return sd_bus_message_append(reply, "s", v);
+}
+
+static int get_unresponsive(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			    sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	if (strcmp(prop, "UnresponsiveSince") == 0)
+		return sd_bus_message_append(reply, "t", g->unresponsive_since_usec);
+	return sd_bus_message_append(reply, "b", (int)g->unresponsive);
 }
 
 static int get_can_attach(sd_bus *bus, const char *path, const char *iface, const char *prop,
@@ -182,6 +193,10 @@ const sd_bus_vtable bus_guest_vtable[] = {
 	SD_BUS_PROPERTY("Uuid", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Backend", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("CanAttach", "b", get_can_attach, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Unresponsive", "b", get_unresponsive, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("UnresponsiveSince", "t", get_unresponsive, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("UnresponsiveReason", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Windows", "a" MMIOD_SIG_WINDOW, get_windows, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Ports", "a" MMIOD_SIG_PORT, get_ports, 0,
@@ -284,6 +299,11 @@ void bus_guest_changed(struct bus_ctx *bc, const struct guest *g, unsigned what)
 	if (what & GUEST_CHANGED_WINDOWS) {
 		names[n++] = "Windows";
 		names[n++] = "Ports";   /* who holds each port changes with the free space */
+	}
+	if (what & GUEST_CHANGED_ANSWERING) {
+		names[n++] = "Unresponsive";
+		names[n++] = "UnresponsiveSince";
+		names[n++] = "UnresponsiveReason";
 	}
 	names[n] = NULL;
 	if (n)

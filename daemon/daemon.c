@@ -323,7 +323,7 @@ static bool reconcile(struct guest *g)
 		bool present = books_layout_has_device(&g->books, tid);
 
 		lf.device = a->e.spec;
-		if (a->state == BOOKS_ATTACH_INFLIGHT && present) {
+		if ((a->state == BOOKS_ATTACH_INFLIGHT || a->state == BOOKS_ATTACH_UNSETTLED) && present) {
 			log_full(LOG_NOTICE, &lf, "attach %s of %s was in flight and the device is in the guest: kept as attached",
 				 a->id, a->e.spec);
 			snprintf(a->tsd_id, sizeof(a->tsd_id), "%s", tid);
@@ -342,6 +342,125 @@ static bool reconcile(struct guest *g)
 		i++;
 	}
 	return changed;
+}
+
+/* The attaches and detaches whose toolstack call timed out, once the
+ * guest answers again and its layout was read: a device in the guest is
+ * attached, one that is not is released; the observer hears how each such
+ * attach ended (its caller was answered GuestUnresponsive long ago). */
+static void settle_after_refresh(void *ud, struct guest *g, enum tsd_rc rc, const char *msg)
+{
+	struct daemon *d = g->d;
+	bool changed = false;
+	(void)ud;
+
+	if (g->gone)
+		return;
+	if (rc != TSD_OK) {
+		log_full(LOG_WARNING, &(struct log_fields){ .guest = g->id },
+			 "cannot read the guest to settle its unsettled attaches: %s; trying again when "
+			 "it answers again", msg ? msg : tsd_rc_name(rc));
+		return;
+	}
+	for (size_t i = 0; i < g->books.nattach;) {
+		struct books_attach *a = &g->books.attaches[i];
+		const char *tid = a->tsd_id[0] ? a->tsd_id : a->id;
+		struct log_fields lf = { .guest = g->id, .device = a->e.spec,
+					 .message_id = MMIOD_MESSAGE_RECONCILE };
+		char id[BOOKS_ID_MAX], spec[BOOKS_SPEC_MAX];
+		bool was_attach = a->unsettled_call != BOOKS_ATTACH_DETACHING;
+
+		if (a->state != BOOKS_ATTACH_UNSETTLED) {
+			i++;
+			continue;
+		}
+		changed = true;
+		snprintf(id, sizeof(id), "%s", a->id);
+		snprintf(spec, sizeof(spec), "%s", a->e.spec);
+		if (books_layout_has_device(&g->books, tid)) {
+			log_full(LOG_NOTICE, &lf, "%s %s of %s settled now that the guest answers: the "
+				 "device is in the guest, kept as attached", was_attach ? "attach" : "detach",
+				 id, spec);
+			snprintf(a->tsd_id, sizeof(a->tsd_id), "%s", tid);
+			a->state = BOOKS_ATTACH_ATTACHED;
+			if (was_attach && d->obs && d->obs->attach_finished)
+				d->obs->attach_finished(d->obs_ud, g, id, spec, NULL);
+			i++;
+			continue;
+		}
+		log_full(LOG_NOTICE, &lf, "%s %s of %s settled now that the guest answers: the device "
+			 "is not in the guest, its space released", was_attach ? "attach" : "detach", id,
+			 spec);
+		books_remove_attach(&g->books, i);
+		if (was_attach && d->obs && d->obs->attach_finished) {
+			struct ops_error e = { .code = OPS_E_TOOLSTACK_FAILED };
+			snprintf(e.msg, sizeof(e.msg), "the toolstack did not answer the attach in time and "
+				 "the device is not in the guest now that it answers: not attached");
+			d->obs->attach_finished(d->obs_ud, g, id, spec, &e);
+		}
+	}
+	if (changed) {
+		daemon_save(d);
+		daemon_guest_changed(g, GUEST_CHANGED_ATTACHES | GUEST_CHANGED_DEVICES | GUEST_CHANGED_WINDOWS);
+	}
+}
+
+static bool has_unsettled(const struct guest *g)
+{
+	for (size_t i = 0; i < g->books.nattach; i++)
+		if (g->books.attaches[i].state == BOOKS_ATTACH_UNSETTLED)
+			return true;
+	return false;
+}
+
+int daemon_guest_answering(const struct guest *g, struct ops_error *err)
+{
+	time_t since;
+	struct tm tm;
+	char when[32] = "?";
+
+	if (!g->unresponsive)
+		return 0;
+	since = (time_t)(g->unresponsive_since_usec / 1000000u);
+	if (localtime_r(&since, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	return ops_fail(err, OPS_E_GUEST_UNRESPONSIVE,
+			"guest %s is not answering (since %s: %s); its books are kept and mmiod "
+			"retries by itself", g->id, when, g->unresponsive_msg);
+}
+
+static void host_guest_answering(void *ud, struct tsd_backend *be, const char *guest_id,
+				 bool answering, const char *msg)
+{
+	struct daemon *d = ud;
+	struct backend_inst *bi = backend_of(d, be);
+	struct guest *g = bi ? guest_by_tsd(d, bi, guest_id) : NULL;
+	struct log_fields lf = { 0 };
+	struct mmio_error err = { 0 };
+	struct timespec now;
+
+	if (!g || g->unresponsive == !answering)
+		return;
+	lf.guest = g->id;
+	clock_gettime(CLOCK_REALTIME, &now);
+	g->unresponsive = !answering;
+	if (!answering) {
+		g->unresponsive_since_usec = (uint64_t)now.tv_sec * 1000000u +
+					     (uint64_t)now.tv_nsec / 1000u;
+		snprintf(g->unresponsive_msg, sizeof(g->unresponsive_msg), "%s",
+			 msg && *msg ? msg : "a toolstack call timed out");
+		log_full(LOG_WARNING, &lf, "not answering: %s; Check, Attach, Detach and Reserve on it "
+			 "fail at once until it answers again, its books are kept", g->unresponsive_msg);
+	} else {
+		uint64_t usec = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+		log_full(LOG_NOTICE, &lf, "answering again after %.1f s",
+			 (double)(usec - g->unresponsive_since_usec) / 1e6);
+		g->unresponsive_since_usec = 0;
+		g->unresponsive_msg[0] = '\0';
+	}
+	daemon_guest_changed(g, GUEST_CHANGED_ANSWERING);
+	if (answering && has_unsettled(g) && daemon_refresh(g, settle_after_refresh, NULL, &err) < 0)
+		log_full(LOG_WARNING, &lf, "cannot settle its unsettled attaches: %s", err.msg);
 }
 
 static void guest_id_choose(struct daemon *d, struct backend_inst *bi, const char *tsd_id,
@@ -383,6 +502,12 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 		index_unlink(d, g);     /* name and uuid may change */
 		g->info = *tg;
 		index_link(d, g);
+		if (g->unresponsive) {  /* announced afresh: its toolstack answers */
+			g->unresponsive = false;
+			g->unresponsive_since_usec = 0;
+			g->unresponsive_msg[0] = '\0';
+			daemon_guest_changed(g, GUEST_CHANGED_ANSWERING);
+		}
 		if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
 			log_error("%s: %s", g->id, err.msg);
 		if (layout && reconcile(g))
@@ -527,6 +652,10 @@ void daemon_host_init(struct daemon *d)
 		.guest_down = host_guest_down,
 		.guest_changed = host_guest_changed,
 		.log = host_log,
+		.guest_answering = host_guest_answering,
+		.pool = d->pool,
+		.call_timeout_ms = d->cfg.call_timeout_ms,
+		.attach_timeout_ms = d->cfg.attach_timeout_ms,
 	};
 }
 

@@ -18,6 +18,7 @@
 
 struct event_base;
 struct event;
+struct worker_pool;
 struct json_object;
 
 struct backend_inst {
@@ -36,6 +37,12 @@ struct guest {
 	struct books books;
 	unsigned ops;                   /* toolstack operations in flight (refresh/attach/detach) */
 	bool gone;                      /* removed; freed when ops drops to 0 */
+	/* Its toolstack did not answer a call in time and has not answered
+	 * since (tsd_host.guest_answering): calls that need it fail at once
+	 * (OPS_E_GUEST_UNRESPONSIVE), its books stay as they are. */
+	bool unresponsive;
+	uint64_t unresponsive_since_usec;       /* CLOCK_REALTIME; 0 while answering */
+	char unresponsive_msg[256];
 	struct guest *hnext[4];         /* chains of the daemon's guest index (daemon.c) */
 };
 
@@ -46,6 +53,9 @@ struct daemon_config {
 	char *sysfs_root;
 	char *config_file;
 	uint64_t safety_margin;
+	/* Deadlines of toolstack calls (mmiod.conf toolstack_timeout,
+	 * attach_timeout), in ms. */
+	unsigned call_timeout_ms, attach_timeout_ms;
 	bool session_bus;
 	char *bus_address;
 	int verbose;
@@ -59,6 +69,7 @@ struct daemon_config {
 #define GUEST_CHANGED_DEVICES      0x04u
 #define GUEST_CHANGED_RESERVATIONS 0x08u
 #define GUEST_CHANGED_WINDOWS      0x10u  /* free space, and so who holds each port */
+#define GUEST_CHANGED_ANSWERING    0x20u  /* whether its toolstack answers */
 
 /* Who hears of changes (the bus layer; NULL members are skipped). */
 struct daemon_observer {
@@ -71,8 +82,13 @@ struct daemon_observer {
 				const struct ops_error *err);
 };
 
+/* Defaults of the toolstack call deadlines (mmiod.conf(5)). */
+#define DAEMON_CALL_TIMEOUT_MS   5000u
+#define DAEMON_ATTACH_TIMEOUT_MS 60000u
+
 struct daemon {
 	struct event_base *base;
+	struct worker_pool *pool;       /* for back ends' blocking calls (worker.h) */
 	const struct daemon_observer *obs;
 	void *obs_ud;
 	struct tsd_host host;
@@ -109,6 +125,9 @@ void daemon_backend_drop_guests(struct daemon *d, struct backend_inst *bi);
 struct guest *daemon_guest_lookup(struct daemon *d, const char *key, struct ops_error *err);
 /* By id alone. */
 struct guest *daemon_guest_by_id(struct daemon *d, const char *id);
+/* -1 with err (OPS_E_GUEST_UNRESPONSIVE) when g's toolstack is not
+ * answering: what every call that needs it checks first. */
+int daemon_guest_answering(const struct guest *g, struct ops_error *err);
 void daemon_guest_unref_op(struct guest *g);
 /* Frees the guest index (at exit, after the guests). */
 void daemon_guest_index_free(struct daemon *d);

@@ -102,11 +102,12 @@ EXTRA_DIST += tests/daemon/qemuctx.py
 # them scaled down; make check-race and make soak run them full size.
 RELIABILITY_TESTS = tests/reliability/test-bad-calls.py tests/reliability/test-faults.py \
 	tests/reliability/test-race.py tests/reliability/test-soak.py \
-	tests/reliability/test-authz.py tests/reliability/test-systemd.sh
+	tests/reliability/test-authz.py tests/reliability/test-systemd.sh \
+	tests/reliability/test-unresponsive.py
 TESTS += $(RELIABILITY_TESTS)
 dist_check_SCRIPTS += $(RELIABILITY_TESTS)
 EXTRA_DIST += tests/reliability/relctx.py tests/reliability/soak-client.py \
-	tests/reliability/authz-client.py
+	tests/reliability/authz-client.py tests/reliability/qmpfake.py
 # Full size: 100 rounds of 64 racing Reserves, 5 rounds of 8 racing Attaches.
 check-race: all
 	RACE_ROUNDS=100 ATTACH_ROUNDS=5 $(MAKE) $(AM_MAKEFLAGS) check TESTS="tests/reliability/test-race.py"

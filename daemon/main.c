@@ -27,6 +27,7 @@
 #include "mmiod-names.h"
 #include "state.h"
 #include "strv.h"
+#include "worker.h"
 
 /* ---- configuration ---------------------------------------------------------- */
 
@@ -62,6 +63,27 @@ struct conf_ctx {
 	char error[600];   /* room for a parser message (512) and its key */
 };
 
+/* A duration of mmiod.conf: seconds ("5", "0.5", "5s") or milliseconds
+ * ("500ms"), from 100 ms to one hour.  0 with *ms set, or -1. */
+static int parse_duration_ms(const char *value, unsigned *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno || end == value || v != v)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		v /= 1000.0;
+	else if (*end && strcmp(end, "s") != 0)
+		return -1;
+	if (v < 0.1 || v > 3600.0)
+		return -1;
+	*ms = (unsigned)(v * 1000.0 + 0.5);
+	return 0;
+}
+
 static int conf_handler(void *ud, const char *section, const char *name, const char *value)
 {
 	struct conf_ctx *c = ud;
@@ -87,6 +109,13 @@ static int conf_handler(void *ud, const char *section, const char *name, const c
 		struct mmio_error err = { 0 };
 		if (!c->set_margin && mmio_size_parse(value, &c->cfg->safety_margin, &err) != MMIO_OK) {
 			snprintf(c->error, sizeof(c->error), "safety_margin: %s", err.msg);
+			return 0;
+		}
+	} else if (strcmp(name, "toolstack_timeout") == 0 || strcmp(name, "attach_timeout") == 0) {
+		unsigned *to = name[0] == 't' ? &c->cfg->call_timeout_ms : &c->cfg->attach_timeout_ms;
+		if (parse_duration_ms(value, to) < 0) {
+			snprintf(c->error, sizeof(c->error), "%s: \"%.200s\" is not a duration from "
+				 "0.1 s to 3600 s (5, 0.5, 5s, 500ms)", name, value);
 			return 0;
 		}
 	} else {
@@ -277,12 +306,17 @@ static void sig_reload(evutil_socket_t sig, short what, void *ud)
 	/* a key removed from the file falls back to its default; flags given
 	 * on the command line still win over the file */
 	uint64_t old_margin = d->cfg.safety_margin;
+	unsigned old_call = d->cfg.call_timeout_ms, old_attach = d->cfg.attach_timeout_ms;
 	char **old_backends = d->cfg.backends;
 	d->cfg.safety_margin = 0;
+	d->cfg.call_timeout_ms = DAEMON_CALL_TIMEOUT_MS;
+	d->cfg.attach_timeout_ms = DAEMON_ATTACH_TIMEOUT_MS;
 	if (!d->cfg.cli_backends)
 		d->cfg.backends = NULL;
 	if (config_load(&d->cfg, d->cfg.cli_backends, d->cfg.cli_catalogue) < 0) {
 		d->cfg.safety_margin = old_margin;   /* a broken file changes nothing */
+		d->cfg.call_timeout_ms = old_call;
+		d->cfg.attach_timeout_ms = old_attach;
 		if (!d->cfg.cli_backends) {
 			strv_clear(&d->cfg.backends);
 			d->cfg.backends = old_backends;
@@ -296,6 +330,9 @@ static void sig_reload(evutil_socket_t sig, short what, void *ud)
 	}
 	for (size_t i = 0; i < d->nguests; i++)
 		d->guests[i]->books.safety_margin = d->cfg.safety_margin;
+	/* the next toolstack calls get the new deadlines */
+	d->host.call_timeout_ms = d->cfg.call_timeout_ms;
+	d->host.attach_timeout_ms = d->cfg.attach_timeout_ms;
 	catalogue_load(d);
 	sd_notify(0, "READY=1\nSTATUS=Running");
 }
@@ -432,6 +469,8 @@ int main(int argc, char **argv)
 		d->cfg.catalogue = xstrdup(getenv(MMIOD_ENV_CATALOGUE));
 		set_catalogue = true;
 	}
+	d->cfg.call_timeout_ms = DAEMON_CALL_TIMEOUT_MS;
+	d->cfg.attach_timeout_ms = DAEMON_ATTACH_TIMEOUT_MS;
 	if (config_load(&d->cfg, set_backends, set_catalogue) < 0)
 		return 1;
 	if (!d->cfg.catalogue) {
@@ -457,6 +496,12 @@ int main(int argc, char **argv)
 	d->base = event_base_new();
 	if (!d->base) {
 		log_error("cannot create the event loop");
+		return 1;
+	}
+	d->pool = worker_pool_new(d->base, WORKER_DEFAULT_THREADS, WORKER_DEFAULT_QUEUE);
+	if (!d->pool) {
+		log_error("cannot start the worker pool: %s", strerror(errno));
+		event_base_free(d->base);
 		return 1;
 	}
 	daemon_host_init(d);
@@ -503,6 +548,9 @@ int main(int argc, char **argv)
 	event_free(ev_hup);
 out:
 	backends_close(d);
+	/* after the back ends: a call still blocked in a pool thread ends
+	 * on its own */
+	worker_pool_free(d->pool);
 	for (size_t i = 0; i < d->nguests; i++) {
 		books_free(&d->guests[i]->books);
 		free(d->guests[i]);

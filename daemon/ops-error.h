@@ -25,6 +25,7 @@ enum ops_errc {
 	OPS_E_NO_SUCH_DEVICE,
 	OPS_E_TOOLSTACK_FAILED,         /* a back end refused to start */
 	OPS_E_STATE_IO,                 /* the state file could not be written */
+	OPS_E_GUEST_UNRESPONSIVE,       /* the guest's toolstack does not answer */
 };
 
 struct ops_error {

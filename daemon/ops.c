@@ -119,7 +119,7 @@ int ops_check(struct daemon *d, const struct ops_check_req *req, ops_check_fn cb
 
 	assert(d && req && cb);
 	g = daemon_guest_lookup(d, req->guest, err);
-	if (!g)
+	if (!g || daemon_guest_answering(g, err) < 0)
 		return -1;
 	/* Not calloc: devs[] is large and resolving fills what is used;
 	 * zeroing it was the largest cost of a Check. */
@@ -162,6 +162,7 @@ struct attach_ctx {
 	bool persistent, assignable;
 	char host_bdf[16];
 	char id[BOOKS_ID_MAX];
+	bool unsettled;                 /* ended unanswered: settled later (daemon.c) */
 	struct mmio_device dev;
 };
 
@@ -181,7 +182,8 @@ static void attach_end(struct attach_ctx *c, const struct ops_error *e)
 	log_full(e ? LOG_WARNING : LOG_INFO, &lf, "attach %s of %s %s%s", c->id, c->spec,
 		 e ? "failed: " : "done", e ? e->msg : "");
 	c->cbs.finished(c->ud, e, c->id, e ? NULL : attach_entry(c));
-	if (d->obs && d->obs->attach_finished)
+	/* an unsettled attach ends for the observer when it is settled */
+	if (!c->unsettled && d->obs && d->obs->attach_finished)
 		d->obs->attach_finished(d->obs_ud, c->g, c->id, c->spec, e);
 	daemon_guest_unref_op(c->g);
 	free(c);
@@ -234,6 +236,24 @@ static void attach_done(void *ud, const struct tsd_result *res)
 	daemon_test_abort_at("after-toolstack");
 	if (g->gone) {
 		attach_fail(c, OPS_E_NO_SUCH_GUEST, "the guest went away during the attach");
+		return;
+	}
+	if (res->rc == TSD_E_UNRESPONSIVE) {
+		/* device_add may have happened or not: the hold stays until the
+		 * guest answers again and shows (daemon.c settles it) */
+		ssize_t i = books_find_attach(&g->books, c->id);
+		if (i >= 0) {
+			g->books.attaches[i].state = BOOKS_ATTACH_UNSETTLED;
+			g->books.attaches[i].unsettled_call = BOOKS_ATTACH_INFLIGHT;
+		}
+		daemon_save(c->d);
+		daemon_guest_changed(g, GUEST_CHANGED_ATTACHES);
+		c->unsettled = true;
+		ops_fail_toolstack(&oe, res->rc, NULL);
+		snprintf(oe.msg, sizeof(oe.msg), "%.200s; whether attach %.64s happened is not known: "
+			 "its space stays held (Attaches: unsettled) until the guest answers again, then "
+			 "it is kept or released and AttachFinished says which", res->msg, c->id);
+		attach_end(c, &oe);
 		return;
 	}
 	if (res->rc != TSD_OK && res->rc != TSD_E_UNASSIGNED) {
@@ -379,7 +399,7 @@ static struct guest *attach_check(struct daemon *d, const struct ops_attach_req 
 		return NULL;
 	}
 	g = daemon_guest_lookup(d, req->guest, err);
-	if (!g)
+	if (!g || daemon_guest_answering(g, err) < 0)
 		return NULL;
 	if (daemon_resolve(d, req->device, dev, &e) != MMIO_OK) {
 		ops_fail(err, OPS_E_INVALID_DEVICE, "%.200s: %s", req->device, e.msg);
@@ -501,6 +521,19 @@ static void detach_done(void *ud, const struct tsd_result *res)
 		done_finish(c, &oe);
 		return;
 	}
+	if (res->rc == TSD_E_UNRESPONSIVE && i >= 0) {
+		/* device_del may have reached the toolstack: settled when the
+		 * guest answers again */
+		g->books.attaches[i].state = BOOKS_ATTACH_UNSETTLED;
+		g->books.attaches[i].unsettled_call = BOOKS_ATTACH_DETACHING;
+		daemon_save(c->d);
+		daemon_guest_changed(g, GUEST_CHANGED_ATTACHES);
+		ops_fail_toolstack(&oe, res->rc, NULL);
+		snprintf(oe.msg, sizeof(oe.msg), "%.200s; whether the detach happened is not known: "
+			 "settled when the guest answers again (Attaches)", res->msg);
+		done_finish(c, &oe);
+		return;
+	}
 	if (res->rc != TSD_OK) {
 		if (i >= 0)
 			g->books.attaches[i].state = BOOKS_ATTACH_ATTACHED;
@@ -522,7 +555,7 @@ static struct guest *detach_check(struct daemon *d, const struct ops_detach_req 
 {
 	struct guest *g = daemon_guest_lookup(d, req->guest, err);
 
-	if (!g)
+	if (!g || daemon_guest_answering(g, err) < 0)
 		return NULL;
 	*index = books_find_attach(&g->books, req->device);
 	if (*index < 0) {
@@ -642,8 +675,10 @@ int ops_reserve_validate(struct daemon *d, const struct ops_reserve_req *req, st
 	size_t n;
 	int r;
 
+	struct guest *g;
+
 	assert(d && req && req->guest);
-	if (!daemon_guest_lookup(d, req->guest, err))
+	if (!(g = daemon_guest_lookup(d, req->guest, err)) || daemon_guest_answering(g, err) < 0)
 		return -1;
 	devs = malloc(OPS_MAX_DEVICES * sizeof(*devs));
 	if (!devs)
@@ -662,7 +697,7 @@ int ops_reserve(struct daemon *d, const struct ops_reserve_req *req, ops_reserve
 
 	assert(d && req && req->guest && cb);
 	g = daemon_guest_lookup(d, req->guest, err);
-	if (!g)
+	if (!g || daemon_guest_answering(g, err) < 0)
 		return -1;
 	c = malloc(sizeof(*c));
 	if (!c)

@@ -19,7 +19,9 @@
  * not answering.  From then on its ops fail at once without sending
  * anything (so nothing piles up in the connection); the replies QEMU still
  * owes come when it runs again, and the first line it sends reports the
- * guest answering again.  A probe that times out drops the connection and
+ * guest answering again.  Should a reply never come (a QEMU that dropped a
+ * command), a query-status sent every call timeout, one at a time, is
+ * what it answers.  A probe that times out drops the connection and
  * tries again later (the guest was never announced).
  *
  * What QEMU was seen to do, which the code below relies on (window
@@ -86,6 +88,8 @@ struct tsd_qmp_guest {
 	char unresponsive_msg[200];
 	struct event *greeting_timer;   /* logs a socket that accepts but never greets */
 	bool logged_silent;
+	struct event *liveness_timer;   /* while unresponsive: one query-status at a time */
+	bool liveness_out;
 };
 
 struct tsd_qmp {
@@ -239,6 +243,7 @@ static void op_finish(struct tsd_qmp_op *op, enum tsd_rc rc, const char *fmt, ..
 }
 
 static void guest_disconnect(struct tsd_qmp_guest *g, bool tell);
+static void liveness_start(struct tsd_qmp_guest *g);
 
 static const char *op_kind_name(const struct tsd_qmp_op *op)
 {
@@ -277,9 +282,47 @@ static void op_timeout(struct tsd_op *base)
 	g->unresponsive = true;
 	snprintf(g->unresponsive_msg, sizeof(g->unresponsive_msg),
 		 "QEMU did not answer QMP within %u ms (%s)", base->deadline_ms, op_kind_name(op));
+	liveness_start(g);
 	tsd_log(&qb->pub, LOG_WARNING, "guest %s: %s; its calls fail at once until it answers again",
 		g->id, g->unresponsive_msg);
 	tsd_guest_answering(&qb->pub, g->id, false, "%s", g->unresponsive_msg);
+}
+
+static void liveness_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct tsd_qmp_guest *g = ud;
+	g->liveness_out = false;        /* on_heard saw the line already */
+}
+
+static void liveness_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_qmp_guest *g = arg;
+	(void)fd;
+	(void)what;
+	if (!g->unresponsive || !g->conn || g->liveness_out)
+		return;
+	if (qmp_send(g->conn, "query-status", NULL, liveness_reply, g) == 0)
+		g->liveness_out = true;
+}
+
+static void liveness_start(struct tsd_qmp_guest *g)
+{
+	unsigned ms = g->qb->pub.host->call_timeout_ms;
+	struct timeval tv;
+
+	if (ms < 1000)
+		ms = 1000;
+	tv = (struct timeval){ ms / 1000, (ms % 1000) * 1000 };
+	if (!g->liveness_timer &&
+	    !(g->liveness_timer = event_new(g->qb->base, -1, EV_PERSIST, liveness_cb, g)))
+		return;
+	event_add(g->liveness_timer, &tv);
+}
+
+static void liveness_stop(struct tsd_qmp_guest *g)
+{
+	if (g->liveness_timer)
+		event_del(g->liveness_timer);
 }
 
 static struct tsd_qmp_op *op_new(struct tsd_qmp *qb, struct tsd_qmp_guest *g, enum tsd_op_kind kind)
@@ -932,6 +975,7 @@ static void on_heard(void *ud)
 	if (!g->unresponsive)
 		return;
 	g->unresponsive = false;
+	liveness_stop(g);
 	tsd_log(&qb->pub, LOG_NOTICE, "guest %s: QEMU answers again", g->id);
 	tsd_guest_answering(&qb->pub, g->id, true, NULL);
 }
@@ -984,6 +1028,7 @@ static void guest_disconnect(struct tsd_qmp_guest *g, bool tell)
 	g->st = G_IDLE;
 	g->probe = NULL;
 	g->unresponsive = false;        /* a new connection starts afresh */
+	liveness_stop(g);
 	if (g->greeting_timer)
 		evtimer_del(g->greeting_timer);
 	g->retry_at = now_mono();
@@ -1023,6 +1068,8 @@ static void guest_remove(struct tsd_qmp *qb, struct tsd_qmp_guest *g, bool tell)
 		}
 	if (g->greeting_timer)
 		event_free(g->greeting_timer);
+	if (g->liveness_timer)
+		event_free(g->liveness_timer);
 	free(g);
 }
 

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "mmiod-names.h"
+#include "bus-errors.h"
 #include "ops.h"
 #include "../tap.h"
 
@@ -455,6 +456,88 @@ static void test_detach_check(void)
 	       "detach of a device mmiod did not attach: NoSuchDevice");
 }
 
+/* ---- a guest whose toolstack stops answering (issue #15) ----------------------------- */
+
+/* An attach in flight when the toolstack stops answering: the back end's
+ * deadline ends it TSD_E_UNRESPONSIVE and reports the guest not answering. */
+static void unanswered_attach(const char *device)
+{
+	struct ops_error err;
+	struct ops_attach_req req = { .guest = "vm1", .device = device };
+
+	fake.mode = ANSWER_LATER;
+	memset(&at, 0, sizeof(at));
+	memset(&heard, 0, sizeof(heard));
+	if (ops_attach(&d, &req, &at_cbs, NULL, &err) < 0)
+		abort();
+	run_until(&at.admitted);
+	tsd_op_finish(fake.held, TSD_E_UNRESPONSIVE, "qemu: no answer within 60000 ms");
+	fake.held = NULL;
+	d.host.guest_answering(d.host.ud, bi.be, "vm1", false, "QEMU did not answer (attach)");
+	run_until(&at.finished);
+	fake.mode = ANSWER_OK;
+}
+
+static void test_unresponsive(void)
+{
+	struct ops_error err = { 0 };
+	struct guest *g = the_guest();
+	char *one[] = { (char *)"bars:mem32:1M", NULL };
+	struct ops_check_req cr = { .guest = "vm1", .devices = one };
+	struct ops_reserve_req rr = { .guest = "vm1", .devices = one };
+	struct ops_attach_req ar = { .guest = "vm1", .device = "bars:mem32:1M" };
+	char id[64];
+	ssize_t i;
+
+	/* the device_add never happened */
+	unanswered_attach("bars:mem32:1M");
+	tap_ok(at.finished && at.failed && at.err.code == OPS_E_TOOLSTACK &&
+	       at.err.rc == TSD_E_UNRESPONSIVE, "an attach the toolstack leaves unanswered fails "
+	       "unresponsive (%s)", bus_error_name(&at.err));
+	tap_contains(at.err.msg, "is not known", "saying its outcome is not known");
+	snprintf(id, sizeof(id), "%s", at.id);
+	i = books_find_attach(&g->books, id);
+	tap_ok(i >= 0 && g->books.attaches[i].state == BOOKS_ATTACH_UNSETTLED,
+	       "its record stays, unsettled, its space held");
+	tap_ok(heard.finished == 0, "the observer hears nothing of it yet");
+	tap_ok(g->unresponsive && (heard.changed & GUEST_CHANGED_ANSWERING), "the guest is unresponsive");
+	memset(&ck, 0, sizeof(ck));
+	tap_ok(ops_check(&d, &cr, ck_done, NULL, &err) < 0 && err.code == OPS_E_GUEST_UNRESPONSIVE,
+	       "Check fails at once: %s", err.msg);
+	tap_ok(ops_attach_validate(&d, &ar, &err) < 0 && err.code == OPS_E_GUEST_UNRESPONSIVE,
+	       "Attach too");
+	tap_ok(ops_reserve_validate(&d, &rr, &err) < 0 && err.code == OPS_E_GUEST_UNRESPONSIVE,
+	       "Reserve too");
+	unsigned before = fake.refreshes;
+	d.host.guest_answering(d.host.ud, bi.be, "vm1", true, NULL);
+	for (int k = 0; k < 100 && heard.finished == 0; k++)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	tap_ok(!g->unresponsive && fake.refreshes == before + 1, "it answers again: re-read once");
+	tap_ok(books_find_attach(&g->books, id) < 0, "the device is not there: the hold is released");
+	tap_ok(heard.finished == 1 && heard.finished_ok == 0, "and the observer hears the attach failed");
+
+	/* the device_add happened */
+	unanswered_attach("bars:mem32:1M");
+	snprintf(id, sizeof(id), "%s", at.id);
+	tap_ok(at.failed && books_find_attach(&g->books, id) >= 0, "another one left unanswered");
+	fake_plug(id, &fake.held_dev);
+	memset(&heard, 0, sizeof(heard));
+	d.host.guest_answering(d.host.ud, bi.be, "vm1", true, NULL);
+	for (int k = 0; k < 100 && heard.finished == 0; k++)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	i = books_find_attach(&g->books, id);
+	tap_ok(i >= 0 && g->books.attaches[i].state == BOOKS_ATTACH_ATTACHED,
+	       "the device is there: kept as attached");
+	tap_ok(heard.finished == 1 && heard.finished_ok == 1, "and the observer hears it succeeded");
+
+	/* room again for the tests after this one */
+	struct ops_detach_req dr = { .guest = "vm1", .device = id };
+	memset(&dt, 0, sizeof(dt));
+	if (ops_detach(&d, &dr, dt_done, NULL, &err) == 0)
+		run_until(&dt.done);
+	tap_ok(dt.done && !dt.failed, "detached again");
+}
+
 /* ---- what each operation decides before acting ------------------------------------- */
 
 static void test_validation(void)
@@ -534,6 +617,7 @@ int main(void)
 	test_backend_failure();
 	test_reservation();
 	test_detach_check();
+	test_unresponsive();
 	test_plan();
 	test_state_first();
 
