@@ -20,7 +20,10 @@ toolstack_timeout = 1 s and attach_timeout = 2 s.
    baseline: the property tested is that a stopped guest does not slow
    the others, not the speed of the machine.
 3. SIGCONT: vm1 answers again by itself (Unresponsive false), its books
-   are what they were (windows, devices, reservation kept).
+   are what they were (windows, devices, reservation kept).  All the while
+   mmiod runs with a systemd watchdog of 1 s (NOTIFY_SOCKET is the test's):
+   WATCHDOG=1 keeps coming from the main loop, never a gap of 1 s (when
+   systemd would kill the unit).
 4. An attach in flight: device_add reaches QEMU, then QEMU's replies are
    withheld (the proxy); the Attach fails GuestUnresponsive after the
    attach deadline, its hold stays (Attaches: in flight); when QEMU's
@@ -38,7 +41,9 @@ UNRESPONSIVE_CALLS (default 1000) scales part 2; MMIOD_SKIP_UNRESPONSIVE=1
 skips the whole test (the ASan pass)."""
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +75,44 @@ proxy = qmpfake.Proxy(os.path.join(qdir, "vm1.sock"), vm1.mmiod_sock)
 conf = os.path.join(env.dir, "mmiod.conf")
 with open(conf, "w") as f:
     f.write("[daemon]\ntoolstack_timeout = %d\nattach_timeout = %d\n" % (CALL_S, ATTACH_S))
-env.start_daemon("--backend", "qmp:" + qdir, "--config", conf)
+
+
+class Watchdog:
+    """systemd's side of sd_notify: the times WATCHDOG=1 arrived."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.pings = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            if b"WATCHDOG=1" in data:
+                self.pings.append(time.monotonic())
+
+    def max_gap(self, since):
+        t = [p for p in self.pings if p >= since]
+        return max((b - a for a, b in zip(t, t[1:])), default=None), len(t)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+WATCHDOG_USEC = 1000000
+wd = Watchdog(os.path.join(env.dir, "notify.sock"))
+env.start_daemon("--backend", "qmp:" + qdir, "--config", conf,
+                 env={"NOTIFY_SOCKET": os.path.join(env.dir, "notify.sock"),
+                      "WATCHDOG_USEC": str(WATCHDOG_USEC)})
 sig = q.SignalBus(env.address)
 mgr = env.manager()
 peers = []
@@ -145,6 +187,7 @@ try:
 
     # ---- 1. vm1 stopped ----
     sig.signals.clear()
+    stopped_at = time.monotonic()
     os.kill(vm1.proc.pid, signal.SIGSTOP)
     r = call(mgr.Check, "vm1", [SPEC], {"refresh": True})
     t.ok(r[0] == UNRESP, "stopped vm1: Check --refresh fails GuestUnresponsive: %s" % r[1][:120], r)
@@ -187,6 +230,11 @@ try:
     t.ok(r[0] == "ok" and bool(r[1][0]), "Check --refresh on vm1 works again", r)
     t.ok(R.snapshot(env, p1) == before, "vm1's books unchanged, the reservation kept",
          (before, R.snapshot(env, p1)))
+    gap, n = wd.max_gap(stopped_at)
+    diag("watchdog: %d pings while vm1 was stopped and after, largest gap %.0f ms (WatchdogSec %d ms)"
+         % (n, (gap or 0) * 1000, WATCHDOG_USEC // 1000))
+    t.ok(gap is not None and gap < WATCHDOG_USEC / 1e6,
+         "the watchdog ping kept coming from the loop, never a gap of WatchdogSec")
 
     # ---- 4a. an attach whose device_add reached QEMU, QEMU silent after ----
     sig.signals.clear()
@@ -255,6 +303,7 @@ try:
     log = env.logtext()
     t.ok("sent no greeting" in log, "the silent one is logged once as not greeting")
 finally:
+    wd.close()
     for p in peers:
         p.close()
     try:
