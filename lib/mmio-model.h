@@ -179,7 +179,10 @@ void mmio_catalogue_free(struct mmio_catalogue *cat);
 const struct mmio_profile *mmio_catalogue_find(const struct mmio_catalogue *cat, const char *name);
 
 /* Resolves any device spelling: a BDF (read from sysfs_root), "bars:...",
- * or "profile:NAME" (looked up in cat, which may be NULL). */
+ * or "profile:NAME" (looked up in cat, which may be NULL).  A multi-function
+ * slot: single functions joined with "+", function 0 first (function N is
+ * the Nth), or a host slot "0000:03:00" / "0000:03:00.*" (every function
+ * sysfs has, numbered as on the host; function 0 must exist). */
 enum mmio_status mmio_device_resolve(const char *spec, const char *sysfs_root,
 				     const struct mmio_catalogue *cat, struct mmio_device *out,
 				     struct mmio_error *err);

@@ -664,6 +664,60 @@ static void test_resolve(void)
 		   "absent BDF through resolve", "no PCI device 0000:77:00.0");
 }
 
+static void test_resolve_slots(void)
+{
+	char root[1024];
+	struct mmio_device d;
+	struct mmio_error e;
+	enum mmio_status st;
+
+	snprintf(root, sizeof(root), "%s/tests/fixtures/sysfs", srcdir());
+	st = mmio_device_resolve("bars:mem64p:512M+bars:mem64p:512M+bars:mem64p:1G", root, NULL, &d, &e);
+	tap_ok(st == MMIO_OK && d.nfn == 3 && d.nbars == 3, "three functions joined with +") ||
+		(tap_diag("  %s", e.msg), 0);
+	tap_ok(d.fns[0].fn == 0 && d.fns[1].fn == 1 && d.fns[2].fn == 2 && d.bars[0].fn == 0 &&
+	       d.bars[1].fn == 1 && d.bars[2].fn == 2 && d.bars[2].size == UINT64_C(1) << 30,
+	       "  function N is the Nth, its BARs carry it");
+	tap_is_str(d.name, "bars:mem64p:512M+bars:mem64p:512M+bars:mem64p:1G", "  named as given");
+	tap_ok(!d.has_bdf, "  no host function 0");
+
+	st = mmio_device_resolve("0000:65:00", root, NULL, &d, &e);
+	tap_ok(st == MMIO_OK && d.nfn == 2 && d.nbars == 6, "a host slot: every function from sysfs") ||
+		(tap_diag("  %s", e.msg), 0);
+	tap_ok(d.has_bdf && d.bdf.bus == 0x65 && d.bdf.fn == 0 && d.fns[1].has_bdf && d.fns[1].bdf.fn == 1 &&
+	       d.fns[1].fn == 1, "  both functions with their host addresses");
+	tap_ok(d.bars[5].fn == 1 && d.bars[5].index == 0 && d.bars[5].size == 16 * 1024 &&
+	       d.bars[4].fn == 0 && d.bars[4].index == MMIO_BAR_ROM, "  BARs by function, then index");
+	st = mmio_device_resolve("65:00.*", root, NULL, &d, &e);
+	tap_ok(st == MMIO_OK && d.nfn == 2 && d.nbars == 6 && d.bdf.domain == 0, "\"65:00.*\" is the same slot");
+	st = mmio_device_resolve("0000:5e:00", root, NULL, &d, &e);
+	tap_ok(st == MMIO_OK && d.nfn == 0 && d.has_bdf && d.bdf.fn == 0,
+	       "a host slot with only function 0 is a single function");
+	st = mmio_device_resolve("bars:mem64p:1G+0000:af:00.1", root, NULL, &d, &e);
+	tap_ok(st == MMIO_OK && d.nfn == 2 && !d.fns[0].has_bdf && d.fns[1].has_bdf &&
+	       d.fns[1].bdf.fn == 1 && d.nbars == 3 && d.bars[1].fn == 1 && d.bars[2].index == MMIO_BAR_ROM,
+	       "bars: and a host function joined") || (tap_diag("  %s", e.msg), 0);
+	st = mmio_device_resolve("0000:af:00.1+0000:af:00.0", root, NULL, &d, &e);
+	tap_ok(st == MMIO_OK && d.fns[0].bdf.fn == 1 && d.fns[1].bdf.fn == 0 && d.bdf.fn == 1,
+	       "host functions in any order: the first becomes function 0");
+
+	expect_err(mmio_device_resolve("bars:mem32:4K+", root, NULL, &d, &e), &e, MMIO_E_INVALID,
+		   "an empty function", "function 1 is empty");
+	expect_err(mmio_device_resolve("+bars:mem32:4K", root, NULL, &d, &e), &e, MMIO_E_INVALID,
+		   "an empty function 0", "function 0 is empty");
+	expect_err(mmio_device_resolve("0000:65:00+bars:mem32:4K", root, NULL, &d, &e), &e, MMIO_E_INVALID,
+		   "a slot joined with +", "0000:65:00 is a whole slot");
+	expect_err(mmio_device_resolve("0000:77:00", root, NULL, &d, &e), &e, MMIO_E_NOTFOUND,
+		   "a host slot without function 0", "no PCI slot 0000:77:00: its function 0 is missing");
+	expect_err(mmio_device_resolve("bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4+"
+				       "bars:io:4+bars:io:4+bars:io:4", root, NULL, &d, &e), &e, MMIO_E_INVALID,
+		   "nine functions", "a slot has at most 8 functions");
+	expect_err(mmio_device_resolve("bars:mem32:4K+bars:mem32:12K", root, NULL, &d, &e), &e,
+		   MMIO_E_INVALID, "a bad function", "not a power of two");
+	expect_err(mmio_device_resolve("bars:mem32:4K+gpu0", root, NULL, &d, &e), &e, MMIO_E_INVALID,
+		   "an unknown spelling in a slot", "unrecognised device \"gpu0\"");
+}
+
 int main(void)
 {
 	test_bdf();
@@ -674,6 +728,7 @@ int main(void)
 	test_sysfs_read();
 	test_sysfs_broken();
 	test_resolve();
+	test_resolve_slots();
 	tap_done();
 	return tap_exit();
 }
