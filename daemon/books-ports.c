@@ -56,6 +56,9 @@ struct port_ctx {
 	size_t n;
 	bool *taken;
 	struct rangev *extra;
+	/* windows pciehp re-sized for a device placed earlier in the call */
+	bool *resized;
+	struct mmio_bridge *after;
 };
 
 static void port_ctx_free(struct port_ctx *pc)
@@ -64,6 +67,8 @@ static void port_ctx_free(struct port_ctx *pc)
 		free(pc->extra[i].v);
 	free(pc->extra);
 	free(pc->taken);
+	free(pc->resized);
+	free(pc->after);
 	memset(pc, 0, sizeof(*pc));
 }
 
@@ -72,7 +77,9 @@ static int port_ctx_init(const struct books *b, struct port_ctx *pc)
 	pc->n = b->layout.nports;
 	pc->taken = calloc(pc->n + 1, sizeof(*pc->taken));
 	pc->extra = calloc(pc->n + 1, sizeof(*pc->extra));
-	if (!pc->taken || !pc->extra) {
+	pc->resized = calloc(pc->n + 1, sizeof(*pc->resized));
+	pc->after = calloc(pc->n + 1, sizeof(*pc->after));
+	if (!pc->taken || !pc->extra || !pc->resized || !pc->after) {
 		port_ctx_free(pc);
 		return -1;
 	}
@@ -141,6 +148,98 @@ static enum mmio_status port_space(const struct books *b, const struct port_ctx 
 	return st;
 }
 
+/* ---- native PCIe hot-plug ------------------------------------------------------ */
+
+/* Port q's windows as they are now: re-sized earlier in this call, or by
+ * an attach in flight behind it, else as the back end reads them. */
+static void port_windows_now(const struct books *b, const struct port_ctx *pc, size_t q,
+			     struct mmio_bridge *out)
+{
+	const struct tsd_port *p = &b->layout.ports[q];
+
+	if (pc && pc->resized[q]) {
+		*out = pc->after[q];
+		return;
+	}
+	for (size_t i = 0; i < b->nattach; i++) {
+		const struct books_attach *a = &b->attaches[i];
+		if (a->state == BOOKS_ATTACH_INFLIGHT && a->e.port_resized && strcmp(a->e.port, p->id) == 0) {
+			*out = a->e.port_after;
+			return;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < 3; w++) {
+		out->present[w] = p->windows_known && p->present[w];
+		out->win[w] = p->win[w];
+	}
+}
+
+/* Where pciehp puts dev behind port pi: the root bus as it is (live BARs,
+ * holds, every other port's windows), the port's own windows released
+ * as Linux releases them. */
+static enum mmio_status pciehp_place(const struct books *b, const struct port_ctx *pc, size_t pi,
+				     const struct mmio_device *dev, struct mmio_placement *pl,
+				     struct mmio_pciehp *res, struct mmio_error *err)
+{
+	struct rangev used = { 0 };
+	struct mmio_bridge port;
+	enum mmio_status st;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < b->layout.nbars; i++)
+		if (b->layout.bars[i].addr != TSD_ADDR_UNASSIGNED)
+			r = books_rangev_push(&used, b->layout.bars[i].addr, b->layout.bars[i].bar.size);
+	for (size_t i = 0; r == 0 && i < b->nattach; i++)
+		if (b->attaches[i].state == BOOKS_ATTACH_INFLIGHT)
+			r = books_push_entry(&used, &b->attaches[i].e);
+	for (size_t q = 0; r == 0 && q < b->layout.nports; q++) {
+		struct mmio_bridge w;
+		if (q == pi)
+			continue;
+		port_windows_now(b, pc, q, &w);
+		for (unsigned k = 0; r == 0 && k < 3; k++)
+			if (w.present[k])
+				r = books_rangev_push(&used, w.win[k].start, w.win[k].end - w.win[k].start);
+	}
+	if (r < 0) {
+		free(used.v);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+	}
+	struct mmio_space_params root = {
+		.windows = b->layout.win, .nwin = b->layout.nwin, .used = used.v, .nused = used.n,
+		.clip = b->layout.clip, .nclip = b->layout.nclip, .min_mem = b->layout.min_mem,
+	};
+	port_windows_now(b, pc, pi, &port);
+	st = mmio_place_pciehp(&root, &port, dev, pl, res, err);
+	free(used.v);
+	return st;
+}
+
+/* out from a pciehp placement behind port p. */
+static void fill_pciehp(struct books_entry *out, const struct mmio_device *dev, const char *const *spec,
+			const struct mmio_placement *pl, const struct mmio_pciehp *res, const char *port)
+{
+	books_entries_fill(NULL, dev, spec, 1, NULL, out);
+	for (size_t k = 0; k < pl->n; k++) {
+		const struct mmio_bar_place *it = &pl->items[k];
+		struct books_bar *bb;
+
+		if (it->bar >= out->nbars)
+			continue;
+		bb = &out->bars[it->bar];
+		bb->placed = it->placed && it->window >= 0 && it->window < 3;
+		if (bb->placed) {
+			bb->window = res->after.win[it->window].kind;
+			bb->pref_window = it->window == MMIO_BRIDGE_PREF;
+			bb->addr = it->addr;
+		}
+	}
+	snprintf(out->port, sizeof(out->port), "%s", port);
+	out->port_resized = res->tries == 2;
+	out->port_after = res->after;
+}
+
 /* Device d went behind port pi (fully or partly placed, as pl says). */
 static void port_take(struct port_ctx *pc, const struct tsd_port *p, size_t pi,
 		      const struct mmio_placement *pl)
@@ -179,8 +278,7 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 		const char *want = d == 0 ? want_port : NULL;
 		char why[sizeof(err->msg)] = "";
 		size_t first = SIZE_MAX, tried = 0;
-		bool done = false;
-		const char *native_fail = NULL;
+		bool done = false, native = false;
 
 		first_pl->n = 0;
 
@@ -248,14 +346,12 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 			if (ps == MMIO_OK) {
 				port_take(pc, p, i, pl);
 				done = true;
-			} else if (ps == MMIO_E_NOSPACE && p->native_hotplug) {
+			} else if (ps == MMIO_E_NOSPACE && p->native_hotplug && !p->multi_slot) {
 				/* pciehp first assigns inside the current windows, as
 				 * acpiphp does (so a fit is predicted alike); when that
-				 * fails it releases and re-sizes the windows from the
-				 * root windows, which is not modelled */
-				if (!native_fail)
-					native_fail = p->id;
-				tried++;
+				 * fails it re-sizes the windows: after every port was
+				 * tried as it is (a port that needs no re-sizing wins) */
+				native = true;
 			} else if (ps == MMIO_E_NOSPACE) {
 				/* The first port's reason in full (the kernel's words and
 				 * the windows); the others by the BAR that failed. */
@@ -284,18 +380,61 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 				return ps;
 			}
 		}
+		if (!done && native) {
+			/* pciehp's second pass, port by port */
+			struct mmio_pciehp res, first_res = { 0 };
+			size_t nfirst = SIZE_MAX;
+
+			for (size_t i = 0; i < b->layout.nports && !done; i++) {
+				const struct tsd_port *p = &b->layout.ports[i];
+				struct mmio_error e = { 0 };
+				enum mmio_status ps;
+
+				if (pc->taken[i] || (want && strcmp(p->id, want) != 0) || !p->native_hotplug ||
+				    p->multi_slot)
+					continue;
+				pl->n = 0;
+				ps = pciehp_place(b, pc, i, &devs[d], pl, &res, tried ? NULL : &e);
+				if (ps == MMIO_OK || (nfirst == SIZE_MAX && i == first)) {
+					if (out)
+						fill_pciehp(&out[d], &devs[d], specs ? &specs[d] : NULL, pl, &res,
+							    p->id);
+					memcpy(first_pl, pl, sizeof(*pl) + pl->n * sizeof(pl->items[0]));
+				}
+				if (nfirst == SIZE_MAX) {
+					nfirst = i;
+					first_res = res;
+				}
+				if (ps == MMIO_OK) {
+					port_take(pc, p, i, pl);
+					pc->resized[i] = res.tries == 2;
+					pc->after[i] = res.after;
+					done = true;
+				} else if (ps == MMIO_E_NOSPACE) {
+					if (!tried)
+						strbuf_appendf(why, sizeof(why), "behind port %s: %s", p->id, e.msg);
+					else
+						strbuf_appendf(why, sizeof(why), "%s port %s: no space either",
+							       tried == 1 ? "; nor behind any other free port:" : ",",
+							       p->id);
+					tried++;
+				} else {
+					free(pl);
+					free(first_pl);
+					if (err)
+						*err = e;
+					return ps;
+				}
+			}
+			/* what the guest does to the first port when nothing fits: its
+			 * windows are re-sized (or gone) all the same */
+			if (!done && nfirst == first && first != SIZE_MAX) {
+				pc->resized[first] = first_res.tries == 2;
+				pc->after[first] = first_res.after;
+			}
+		}
 		if (done)
 			continue;
-		if (native_fail) {
-			mmio_error_set(err, MMIO_E_UNSUPPORTED,
-				       "%s does not fit the current windows of port %s, and the guest "
-				       "hot-plugs with native PCIe hot-plug (pciehp), which then "
-				       "re-sizes the port's windows from the root windows; mmiod does "
-				       "not model that (docs/model.md)", devs[d].name, native_fail);
-			free(pl);
-			free(first_pl);
-			return MMIO_E_UNSUPPORTED;
-		}
 		if (first != SIZE_MAX)       /* plugged there, partly placed */
 			port_take(pc, &b->layout.ports[first], first, first_pl);
 		if (st == MMIO_OK) {

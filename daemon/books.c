@@ -144,21 +144,49 @@ int books_push_entry(struct rangev *rv, const struct books_entry *e)
 	return 0;
 }
 
-static const struct books_attach *attach_by_tsd_id(const struct books *b, const char *dev)
+const struct books_attach *books_attach_of_device(const struct books *b, const char *dev,
+						  unsigned *fn)
 {
-	for (size_t i = 0; i < b->nattach; i++)
-		if (b->attaches[i].tsd_id[0] && strcmp(b->attaches[i].tsd_id, dev) == 0)
-			return &b->attaches[i];
+	for (size_t i = 0; i < b->nattach; i++) {
+		const struct books_attach *a = &b->attaches[i];
+		const char *id = a->tsd_id[0] ? a->tsd_id : a->id;
+		size_t n = strlen(id);
+
+		if (strcmp(id, dev) == 0) {
+			if (fn)
+				*fn = 0;
+			return a;
+		}
+		if (!mmio_device_is_slot(&a->e.dev))
+			continue;
+		if (strncmp(dev, id, n) == 0 && dev[n] == '.' && dev[n + 1] >= '1' && dev[n + 1] <= '7' &&
+		    !dev[n + 2]) {
+			if (fn)
+				*fn = (unsigned)(dev[n + 1] - '0');
+			return a;
+		}
+		for (unsigned f = 0; f < a->e.dev.nfn && f < MMIO_MAX_FUNCTIONS; f++) {
+			char bdf[16];
+			if (!a->e.dev.fns[f].has_bdf)
+				continue;
+			mmio_bdf_format(&a->e.dev.fns[f].bdf, bdf, sizeof(bdf));
+			if (strcmp(bdf, dev) == 0) {
+				if (fn)
+					*fn = a->e.dev.fns[f].fn;
+				return a;
+			}
+		}
+	}
 	return NULL;
 }
 
 /* The predicted BAR of an attached device matching a live BAR the toolstack
  * shows unassigned (Linux placed it; QEMU shows all-ones until the driver
  * enables decode). */
-static const struct books_bar *predicted_bar(const struct books_attach *a, const struct mmio_bar *bar)
+const struct books_bar *books_predicted_bar(const struct books_attach *a, unsigned fn, unsigned index)
 {
 	for (unsigned i = 0; i < a->e.nbars; i++)
-		if (a->e.bars[i].bar.index == bar->index && a->e.bars[i].placed)
+		if (a->e.bars[i].bar.fn == fn && a->e.bars[i].bar.index == index && a->e.bars[i].placed)
 			return &a->e.bars[i];
 	return NULL;
 }
@@ -200,13 +228,13 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 			all[k++] = b->res[i].devs[j].dev;
 	pl->n = 0;
 	enum mmio_status st = mmio_place(sp, all, nres, pl, NULL);
-	bool *done = calloc(nres * MMIO_MAX_BARS, sizeof(*done));
+	bool *done = calloc(nres * MMIO_MAX_DEVICE_BARS, sizeof(*done));
 	for (size_t i = 0; r == 0 && i < pl->n; i++) {
 		const struct mmio_bar_place *it = &pl->items[i];
 		if (!it->placed)
 			continue;
 		if (done)
-			done[(size_t)it->device * MMIO_MAX_BARS + it->bar] = true;
+			done[(size_t)it->device * MMIO_MAX_DEVICE_BARS + it->bar] = true;
 		r = books_rangev_push(rv, it->addr, it->size);
 	}
 	if (st != MMIO_OK) {
@@ -216,7 +244,7 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 			for (size_t j = 0; r == 0 && j < b->res[i].n; j++, k++) {
 				const struct books_entry *e = &b->res[i].devs[j];
 				for (unsigned x = 0; r == 0 && x < e->nbars; x++)
-					if (e->bars[x].placed && !(done && done[k * MMIO_MAX_BARS + x]))
+					if (e->bars[x].placed && !(done && done[k * MMIO_MAX_DEVICE_BARS + x]))
 						r = books_rangev_push(rv, e->bars[x].addr, e->bars[x].bar.size);
 			}
 	}
@@ -244,8 +272,9 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 					return -1;
 				continue;
 			}
-			const struct books_attach *a = attach_by_tsd_id(b, lb->device);
-			const struct books_bar *pb = a ? predicted_bar(a, &lb->bar) : NULL;
+			unsigned fn = 0;
+			const struct books_attach *a = books_attach_of_device(b, lb->device, &fn);
+			const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
 			if (pb && books_rangev_push(rv, pb->addr, pb->bar.size) < 0)
 				return -1;
 		}
@@ -259,6 +288,14 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 			     !books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id));
 		if ((use & BOOKS_USE_HOLDS) && held && books_push_entry(rv, &a->e) < 0)
 			return -1;
+		/* the windows pciehp will give the port (the old ones stay
+		 * counted through the layout until the guest is read again) */
+		for (unsigned w = 0; (use & BOOKS_USE_HOLDS) && a->state == BOOKS_ATTACH_INFLIGHT &&
+				     a->e.port_resized && w < 3; w++)
+			if (a->e.port_after.present[w] &&
+			    books_rangev_push(rv, a->e.port_after.win[w].start,
+					      a->e.port_after.win[w].end - a->e.port_after.win[w].start) < 0)
+				return -1;
 	}
 	if ((use & BOOKS_USE_RESERVATIONS) &&
 	    push_reservations(b, use & ~BOOKS_USE_RESERVATIONS, rv) < 0)

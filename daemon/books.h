@@ -31,15 +31,28 @@ struct books_bar {
 	uint64_t addr;
 };
 
-/* One device with its predicted placement. */
+/* One device (one function, or the functions of one slot) with its
+ * predicted placement. */
 struct books_entry {
 	char spec[BOOKS_SPEC_MAX];      /* as the caller gave it */
 	char port[64];                  /* the hot-plug port (tsd_port id) it goes behind;
 					 * "" = the root bus */
+	/* The port's windows once the device is in: native PCIe hot-plug
+	 * (pciehp) re-sized some of them (lib/pciehp.c).  While the attach is
+	 * in flight they, not the port's current ones, take root space. */
+	bool port_resized;
+	struct mmio_bridge port_after;
 	struct mmio_device dev;
 	unsigned nbars;
-	struct books_bar bars[MMIO_MAX_BARS];
+	struct books_bar bars[MMIO_MAX_DEVICE_BARS];
 };
+
+/* The BAR bar.fn.index of a device for D-Bus: function F's BAR i is F*8+i
+ * (a single function's BARs keep their index). */
+static inline uint32_t books_bar_number(const struct mmio_bar *bar)
+{
+	return (uint32_t)bar->fn * 8u + bar->index;
+}
 
 enum books_attach_state {
 	BOOKS_ATTACH_INFLIGHT = 0,   /* admitted, held, toolstack working */
@@ -167,6 +180,16 @@ enum mmio_status books_add_reservation(struct books *b, const struct books_reser
 
 /* Is the device mmiod attached under tsd_id present in the live layout? */
 bool books_layout_has_device(const struct books *b, const char *tsd_id);
+
+/* The attach a live device (a tsd_live_bar's device id) belongs to, NULL if
+ * none: its back-end id is function 0; "ID.N" (the QMP back end's qdev ids)
+ * or the host address of function N are the other functions of a slot.
+ * *fn (may be NULL) gets the function. */
+const struct books_attach *books_attach_of_device(const struct books *b, const char *dev,
+						  unsigned *fn);
+/* The placed predicted BAR `index` of function fn of a's device, or NULL. */
+const struct books_bar *books_predicted_bar(const struct books_attach *a, unsigned fn,
+					    unsigned index);
 
 /* One row of the Windows property. */
 struct books_window_view {

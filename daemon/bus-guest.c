@@ -104,16 +104,6 @@ static int get_ports(sd_bus *bus, const char *path, const char *iface, const cha
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-static const struct books_attach *attach_of(const struct guest *g, const char *dev)
-{
-	for (size_t i = 0; i < g->books.nattach; i++) {
-		const struct books_attach *a = &g->books.attaches[i];
-		if (strcmp(a->tsd_id[0] ? a->tsd_id : a->id, dev) == 0)
-			return a;
-	}
-	return NULL;
-}
-
 static int get_devices(sd_bus *bus, const char *path, const char *iface, const char *prop,
 		       sd_bus_message *reply, void *ud, sd_bus_error *error)
 {
@@ -129,12 +119,13 @@ static int get_devices(sd_bus *bus, const char *path, const char *iface, const c
 		if (addr == TSD_ADDR_UNASSIGNED) {
 			/* Linux placed it, QEMU shows all-ones until the driver enables
 			 * decode: show mmiod's prediction for devices it attached */
-			const struct books_attach *a = attach_of(g, lb->device);
-			for (unsigned j = 0; a && j < a->e.nbars; j++)
-				if (a->e.bars[j].bar.index == lb->bar.index && a->e.bars[j].placed) {
-					addr = a->e.bars[j].addr;
-					src = tsd_source_name(TSD_SRC_PREDICTED);
-				}
+			unsigned fn = 0;
+			const struct books_attach *a = books_attach_of_device(&g->books, lb->device, &fn);
+			const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
+			if (pb) {
+				addr = pb->addr;
+				src = tsd_source_name(TSD_SRC_PREDICTED);
+			}
 		}
 		r = sd_bus_message_append(reply, MMIOD_SIG_DEVICE, lb->device, lb->guest_slot,
 					  (uint32_t)lb->bar.index, mmio_bar_kind_name(&lb->bar),

@@ -130,7 +130,7 @@ int bus_append_placement(sd_bus_message *m, const struct books_entry *e, size_t 
 			const struct books_bar *b = &e[d].bars[i];
 			char win[80];
 			books_bar_window_name(&e[d], b, win, sizeof(win));
-			r = sd_bus_message_append(m, MMIOD_SIG_PLACE, e[d].spec, (uint32_t)b->bar.index,
+			r = sd_bus_message_append(m, MMIOD_SIG_PLACE, e[d].spec, books_bar_number(&b->bar),
 						  mmio_bar_kind_name(&b->bar), b->bar.size, win,
 						  b->placed ? b->addr : UINT64_C(0), (int)b->placed);
 		}

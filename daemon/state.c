@@ -41,9 +41,42 @@ static struct json_object *entry_to_json(const struct books_entry *e)
 		mmio_bdf_format(&e->dev.bdf, bdf, sizeof(bdf));
 		add_str(o, "bdf", bdf);
 	}
+	if (mmio_device_is_slot(&e->dev)) {
+		/* the functions of a slot: number and host address */
+		struct json_object *fns = json_object_new_array();
+		for (unsigned f = 0; f < e->dev.nfn && f < MMIO_MAX_FUNCTIONS; f++) {
+			struct json_object *jf = json_object_new_object();
+			json_object_object_add(jf, "fn", json_object_new_int(e->dev.fns[f].fn));
+			if (e->dev.fns[f].has_bdf) {
+				char bdf[16];
+				mmio_bdf_format(&e->dev.fns[f].bdf, bdf, sizeof(bdf));
+				add_str(jf, "bdf", bdf);
+			}
+			json_object_array_add(fns, jf);
+		}
+		json_object_object_add(o, "functions", fns);
+	}
+	if (e->port_resized) {
+		/* the port's windows after a pciehp re-sizing: name -> [start, end) */
+		static const char *const wname[3] = { "io", "mem", "pref" };
+		struct json_object *pw = json_object_new_object();
+		for (unsigned w = 0; w < 3; w++) {
+			struct json_object *jw;
+			if (!e->port_after.present[w])
+				continue;
+			jw = json_object_new_object();
+			add_u64(jw, "start", e->port_after.win[w].start);
+			add_u64(jw, "end", e->port_after.win[w].end);
+			json_object_object_add(jw, "flags", json_object_new_int(e->port_after.win[w].flags));
+			json_object_object_add(pw, wname[w], jw);
+		}
+		json_object_object_add(o, "port_windows_after", pw);
+	}
 	for (unsigned i = 0; i < e->nbars; i++) {
 		const struct books_bar *b = &e->bars[i];
 		struct json_object *jb = json_object_new_object();
+		if (b->bar.fn)
+			json_object_object_add(jb, "fn", json_object_new_int(b->bar.fn));
 		json_object_object_add(jb, "index", json_object_new_int(b->bar.index));
 		json_object_object_add(jb, "kind", json_object_new_int(b->bar.kind));
 		json_object_object_add(jb, "prefetch", json_object_new_boolean(b->bar.prefetch));
@@ -148,20 +181,59 @@ static enum mmio_status entry_from_json(struct json_object *o, struct books_entr
 			return mmio_error_set(err, MMIO_E_INVALID, "device %s has a bad bdf", name);
 		e->dev.has_bdf = true;
 	}
+	struct json_object *fns, *pw;
+	if (json_object_object_get_ex(o, "functions", &fns)) {
+		size_t nf = json_object_is_type(fns, json_type_array) ? json_object_array_length(fns) : 0;
+		if (nf < 2 || nf > MMIO_MAX_FUNCTIONS)
+			return mmio_error_set(err, MMIO_E_INVALID, "device %s: bad functions", name);
+		for (size_t f = 0; f < nf; f++) {
+			struct json_object *jf = json_object_array_get_idx(fns, f);
+			const char *bdf = get_str(jf, "bdf");
+			int fn;
+			if (!get_int(jf, "fn", &fn) || fn < 0 || fn >= MMIO_MAX_FUNCTIONS ||
+			    (bdf && mmio_bdf_parse(bdf, &e->dev.fns[f].bdf, err) != MMIO_OK))
+				return mmio_error_set(err, MMIO_E_INVALID, "device %s: function %zu is malformed",
+						      name, f);
+			e->dev.fns[f].fn = (uint8_t)fn;
+			e->dev.fns[f].has_bdf = bdf != NULL;
+		}
+		e->dev.nfn = (unsigned)nf;
+	}
+	if (json_object_object_get_ex(o, "port_windows_after", &pw)) {
+		static const char *const wname[3] = { "io", "mem", "pref" };
+		for (unsigned w = 0; w < 3; w++) {
+			struct json_object *jw;
+			struct mmio_window *mw = &e->port_after.win[w];
+			int flags = 0;
+			if (!json_object_object_get_ex(pw, wname[w], &jw))
+				continue;
+			if (!get_u64(jw, "start", &mw->start) || !get_u64(jw, "end", &mw->end) ||
+			    !get_int(jw, "flags", &flags) || mw->start >= mw->end)
+				return mmio_error_set(err, MMIO_E_INVALID, "device %s: port window %s is malformed",
+						      name, wname[w]);
+			mw->flags = (uint8_t)flags;
+			mw->kind = w == 0 ? MMIO_WIN_IO : mw->start >= MMIO_4G ? MMIO_WIN_HIGH : MMIO_WIN_LOW;
+			e->port_after.present[w] = true;
+		}
+		e->port_resized = true;
+	}
 	size_t n = json_object_array_length(bars);
-	if (n > MMIO_MAX_BARS)
+	if (n > MMIO_MAX_DEVICE_BARS)
 		return mmio_error_set(err, MMIO_E_INVALID, "device %s has %zu BARs", name, n);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *jb = json_object_array_get_idx(bars, i);
 		struct books_bar *b = &e->bars[i];
-		int index, kind;
+		int index, kind, fn = 0;
 		const char *win;
-		if (!get_int(jb, "index", &index) || !get_int(jb, "kind", &kind) ||
+		if ((json_object_object_get_ex(jb, "fn", NULL) && (!get_int(jb, "fn", &fn) || fn < 0 ||
+								    fn >= MMIO_MAX_FUNCTIONS)) ||
+		    !get_int(jb, "index", &index) || !get_int(jb, "kind", &kind) ||
 		    !get_u64(jb, "size", &b->bar.size) || index < 0 || index > MMIO_BAR_ROM ||
 		    kind < MMIO_BAR_IO || kind > MMIO_BAR_MEM64)
 			return mmio_error_set(err, MMIO_E_INVALID, "device %s: BAR %zu is malformed",
 					      name, i);
 		b->bar.index = (uint8_t)index;
+		b->bar.fn = (uint8_t)fn;
 		b->bar.kind = (uint8_t)kind;
 		b->bar.prefetch = get_bool(jb, "prefetch");
 		b->placed = get_bool(jb, "placed");

@@ -61,7 +61,7 @@ static struct mmio_device dev(const char *spec)
 	struct mmio_device d;
 	struct mmio_error err = { 0 };
 
-	if (mmio_bars_parse(spec, &d, &err) != MMIO_OK) {
+	if (mmio_device_resolve(spec, NULL, NULL, &d, &err) != MMIO_OK) {
 		tap_diag("%s: %s", spec, err.msg);
 		abort();
 	}
@@ -744,22 +744,42 @@ static void test_ports_edge(void)
 	struct tsd_port ports[3];
 
 	/* pciehp: what fits the current windows is placed as with acpiphp (its
-	 * first pass); what does not would make the guest re-size them */
+	 * first pass); what does not makes the guest re-size them (lib/pciehp.c) */
 	ports_make(ports);
 	for (int i = 0; i < 3; i++)
 		ports[i].native_hotplug = true;
 	books_with_ports(&b, ports, 3);
-	tap_ok(check1(&b, "bars:mem32:1M", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp1") == 0,
-	       "ports, pciehp: a device that fits the current windows is placed (%s)", err.msg);
-	tap_ok(check1(&b, "bars:mem64p:512M", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp2") == 0,
-	       "ports, pciehp: the first port whose current windows fit it (%s)", err.msg);
-	tap_ok(check1(&b, "bars:mem64p:2G", NULL, &out, &err) == MMIO_E_UNSUPPORTED,
-	       "ports, pciehp: fits no port's current windows: UNSUPPORTED");
-	tap_contains(err.msg, "does not model", "ports: mmiod does not model the re-sizing");
-	tap_contains(err.msg, "rp1", "ports: the port is named");
-	tap_contains(err.msg, "pciehp", "ports: pciehp is named");
-	tap_ok(admit_port(&b, "bars:mem64p:2G", "a1", NULL, &err) == MMIO_E_UNSUPPORTED && b.nattach == 0,
-	       "ports: admission refuses it too");
+	tap_ok(check1(&b, "bars:mem32:1M", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp1") == 0 &&
+	       !out.port_resized, "ports, pciehp: a device that fits the current windows is placed (%s)", err.msg);
+	tap_ok(check1(&b, "bars:mem64p:512M", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp2") == 0 &&
+	       !out.port_resized, "ports, pciehp: the first port whose current windows fit it (%s)", err.msg);
+	tap_ok(check1(&b, "bars:mem64p:2G", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp1") == 0,
+	       "ports, pciehp: fits no port's current windows: pciehp re-sizes rp1's (%s)", err.msg);
+	tap_ok(out.port_resized && out.port_after.present[TSD_PORT_WIN_PREF] &&
+	       out.port_after.win[TSD_PORT_WIN_PREF].start == 34 * G &&
+	       out.port_after.win[TSD_PORT_WIN_PREF].end == 36 * G,
+	       "ports, pciehp: rp1's pref window becomes [34G, 36G) (the first 2G-aligned free block high)");
+	tap_ok(out.bars[0].placed && out.bars[0].addr == 34 * G && out.bars[0].pref_window &&
+	       out.bars[0].window == MMIO_WIN_HIGH, "ports, pciehp: the BAR at 34G");
+	tap_is_str(win_name(&out, 0), "rp1:pref", "ports, pciehp: window name rp1:pref");
+	tap_ok(check1(&b, "bars:mem64p:64G", NULL, &out, &err) == MMIO_E_NOSPACE,
+	       "ports, pciehp: 64G does not fit even after re-sizing");
+	tap_contains(err.msg, "behind port rp1", "ports, pciehp: rp1 named");
+	tap_contains(err.msg, "pciehp released the port's prefetchable window and asked the root bus for 64 GiB",
+		     "ports, pciehp: the reason says what pciehp asked for");
+
+	const struct mmio_space *sp;
+	uint64_t high_before = 0, high_after = 0;
+	if (books_space_ref(&b, BOOKS_USE_ALL, &sp, &err) == MMIO_OK)
+		high_before = sp->w[1].free_bytes;
+	tap_ok(admit_port(&b, "bars:mem64p:2G", "a1", NULL, &err) == MMIO_OK && b.nattach == 1 &&
+	       attach(&b, "a1")->e.port_resized, "ports, pciehp: admitted, the hold records the new windows");
+	if (books_space_ref(&b, BOOKS_USE_ALL, &sp, &err) == MMIO_OK)
+		high_after = sp->w[1].free_bytes;
+	tap_is_u64(high_before - high_after, 2 * G, "ports, pciehp: the held window takes 2 GiB of the root's high window");
+	tap_ok(check1(&b, "bars:mem64p:2G", NULL, &out, &err) == MMIO_OK && strcmp(out.port, "rp2") == 0 &&
+	       out.bars[0].addr == 36 * G,
+	       "ports, pciehp: the next 2G goes behind rp2, re-sized above rp1's new window (%s)", err.msg);
 	books_free(&b);
 
 	/* no ports at all */
@@ -907,6 +927,90 @@ static void test_ports_state(void)
 	books_free(&b4);
 }
 
+/* A multi-function slot: its functions' BARs sorted together, each BAR
+ * numbered F*8+index for D-Bus, live BARs of function N (qdev "ID.N")
+ * matched to their prediction, the slot saved and loaded back. */
+static void test_slots(void)
+{
+	struct books b, b2;
+	struct mmio_error err = { 0 };
+	struct tsd_layout l;
+	struct books_entry out;
+	const char *spec = "bars:mem32:1M+bars:mem32:2M";
+	struct mmio_device d = dev(spec);
+
+	books_with_guest(&b);
+	/* one after another the 2M needs the 2 MiB block, which the 1M took
+	 * nothing of: fits; as one slot the 2M goes first too */
+	tap_ok(books_check(&b, &d, &spec, 1, &out, &err) == MMIO_OK, "slot: 1M + 2M as one slot fits (%s)",
+	       err.msg);
+	tap_ok(out.nbars == 2 && out.bars[1].bar.fn == 1 && out.bars[1].addr == LOW + 2 * M &&
+	       out.bars[0].addr == LOW + 1 * M, "slot: function 1's 2M at 0xE0200000, function 0's 1M below");
+	tap_ok(books_bar_number(&out.bars[1].bar) == 8 && books_bar_number(&out.bars[0].bar) == 0,
+	       "slot: D-Bus numbers F*8+index");
+
+	tap_ok(admit(&b, spec, "s1", &err) == MMIO_OK, "slot: admitted");
+	struct books_attach *a = &b.attaches[books_find_attach(&b, "s1")];
+	a->state = BOOKS_ATTACH_ATTACHED;
+	snprintf(a->tsd_id, sizeof(a->tsd_id), "s1");
+	struct tsd_live_bar bars[3] = {
+		live_vga,
+		{ .device = "s1", .guest_slot = "00:05.0",
+		  .bar = { .index = 0, .kind = MMIO_BAR_MEM32, .size = 1 * M },
+		  .addr = TSD_ADDR_UNASSIGNED, .source = TSD_SRC_TOOLSTACK },
+		{ .device = "s1.1", .guest_slot = "00:05.1",
+		  .bar = { .index = 0, .kind = MMIO_BAR_MEM32, .size = 2 * M },
+		  .addr = TSD_ADDR_UNASSIGNED, .source = TSD_SRC_TOOLSTACK },
+	};
+	layout_make(&l, bars, 3);
+	tap_ok(books_set_layout(&b, &l, &err) == MMIO_OK, "slot: layout with both functions unassigned");
+	unsigned fn = 9;
+	tap_ok(books_attach_of_device(&b, "s1.1", &fn) == a && fn == 1, "slot: qdev s1.1 is function 1 of s1");
+	tap_ok(books_attach_of_device(&b, "s1", &fn) == a && fn == 0, "slot: qdev s1 is function 0");
+	tap_ok(books_attach_of_device(&b, "s1.8", &fn) == NULL && books_attach_of_device(&b, "s10", &fn) == NULL,
+	       "slot: s1.8 and s10 are not");
+	tap_is_u64(low_view(&b).free, 0, "slot: both functions count at their predicted addresses");
+
+	struct json_object *o = state_books_to_json(&b);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	struct json_object *back = json_tokener_parse(text);
+	books_with_guest(&b2);
+	tap_ok(back && state_books_from_json(back, &b2, &err) == MMIO_OK && b2.nattach == 1,
+	       "slot: state loads back (%s)", err.msg);
+	const struct books_attach *a2 = b2.nattach ? &b2.attaches[0] : NULL;
+	tap_ok(a2 && a2->e.dev.nfn == 2 && a2->e.dev.fns[1].fn == 1 && a2->e.nbars == 2 &&
+	       a2->e.bars[1].bar.fn == 1 && a2->e.bars[1].addr == LOW + 2 * M,
+	       "slot: functions and each BAR's function restored");
+	json_object_put(back);
+	json_object_put(o);
+	books_free(&b2);
+	books_free(&b);
+
+	/* a pciehp hold: the port's new windows survive a restart */
+	struct tsd_port ports[3];
+	ports_make(ports);
+	for (int i = 0; i < 3; i++)
+		ports[i].native_hotplug = true;
+	books_with_ports(&b, ports, 3);
+	tap_ok(admit_port(&b, "bars:mem64p:2G", "p1", NULL, &err) == MMIO_OK, "pciehp hold admitted (%s)",
+	       err.msg);
+	o = state_books_to_json(&b);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	tap_contains(text, "\"port_windows_after\"", "pciehp: the new windows are saved");
+	back = json_tokener_parse(text);
+	books_with_ports(&b2, ports, 3);
+	tap_ok(back && state_books_from_json(back, &b2, &err) == MMIO_OK && b2.nattach == 1 &&
+	       b2.attaches[0].e.port_resized &&
+	       b2.attaches[0].e.port_after.win[TSD_PORT_WIN_PREF].start == 34 * G &&
+	       b2.attaches[0].e.port_after.win[TSD_PORT_WIN_PREF].end == 36 * G &&
+	       b2.attaches[0].e.port_after.present[TSD_PORT_WIN_MEM],
+	       "pciehp: and restored (%s)", err.msg);
+	json_object_put(back);
+	json_object_put(o);
+	books_free(&b2);
+	books_free(&b);
+}
+
 int main(void)
 {
 	test_no_layout();
@@ -926,6 +1030,7 @@ int main(void)
 	test_ports_named_on_root_guest();
 	test_ports_multi_slot();
 	test_ports_state();
+	test_slots();
 	tap_done();
 	return tap_exit();
 }
