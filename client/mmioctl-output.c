@@ -179,6 +179,29 @@ const char *bar_name(uint32_t bar, char *buf, size_t len)
 	return buf;
 }
 
+/* A BAR of a placement: function F's BAR i comes as F*8+i; in a slot it
+ * is written "F:i" ("2:rom"), as lspci writes functions after a colon's
+ * worth of address. */
+static const char *place_bar_name(uint32_t bar, bool slot, char *buf, size_t len)
+{
+	char b[12];
+
+	if (!slot)
+		return bar_name(bar, buf, len);
+	snprintf(buf, len, "%" PRIu32 ":%s", bar / 8, bar_name(bar % 8, b, sizeof(b)));
+	return buf;
+}
+
+/* Whether device dev is a multi-function slot: one of its BARs is of a
+ * function other than 0. */
+static bool place_is_slot(const struct place_list *l, const char *dev)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].bar >= 8 && strcmp(l->v[i].device, dev) == 0)
+			return true;
+	return false;
+}
+
 void place_list_print(struct mmioctl *c, const struct place_list *l, const char *indent)
 {
 	static const char *const hdr[] = { "DEVICE", "BAR", "KIND", "SIZE", "WINDOW", "ADDRESS" };
@@ -186,15 +209,15 @@ void place_list_print(struct mmioctl *c, const struct place_list *l, const char 
 
 	for (size_t i = 0; i < l->n; i++) {
 		const struct place *p = &l->v[i];
-		char bar[12], size[48], addr[24];
+		char bar[24], size[48], addr[24];
 
 		fmt_size(p->size, size, sizeof(size));
 		if (p->placed)
 			fmt_hex(p->address, addr, sizeof(addr));
 		else
 			snprintf(addr, sizeof(addr), "(no space)");
-		table_addf(t, p->device, bar_name(p->bar, bar, sizeof(bar)), p->kind, size,
-			   p->window[0] ? p->window : "-", addr);
+		table_addf(t, p->device, place_bar_name(p->bar, place_is_slot(l, p->device), bar, sizeof(bar)),
+			   p->kind, size, p->window[0] ? p->window : "-", addr);
 	}
 	if (table_rows(t))
 		table_print(t, c->legend, indent);
@@ -220,7 +243,9 @@ json_object *place_list_json(const struct place_list *l)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "device", json_str(p->device));
-		json_object_object_add(o, "bar", json_u64(p->bar));
+		/* D-Bus says function F's BAR i as F*8+i */
+		json_object_object_add(o, "function", json_u64(p->bar / 8));
+		json_object_object_add(o, "bar", json_u64(p->bar % 8));
 		json_object_object_add(o, "kind", json_str(p->kind));
 		json_object_object_add(o, "size", json_u64(p->size));
 		/* null, not "", for "not placed": a script tests one thing */
@@ -250,18 +275,41 @@ static bool profile_name_ok(const char *s)
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("-_.+", *s))
+		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
 			return false;
 	return true;
 }
 
-int device_validate(const char *spec, char *out, size_t len, const char *what)
+/* "0000:03:00", "03:00" or either with ".*": every function of a host
+ * slot; out gets "0000:03:00". */
+static bool slot_spelling(const char *spec, char *out, size_t len)
+{
+	char buf[32];
+	size_t n = strlen(spec);
+	struct mmio_bdf bdf;
+
+	if (n >= 2 && strcmp(spec + n - 2, ".*") == 0)
+		n -= 2;
+	else if (strchr(spec, '.'))
+		return false;
+	if (n + 3 > sizeof(buf))
+		return false;
+	memcpy(buf, spec, n);
+	memcpy(buf + n, ".0", 3);
+	if (mmio_bdf_parse(buf, &bdf, NULL) != MMIO_OK)
+		return false;
+	snprintf(out, len, "%04x:%02x:%02x", bdf.domain, bdf.bus, bdf.dev);
+	return true;
+}
+
+/* One function (or, alone, a host slot). */
+static int function_validate(const char *spec, char *out, size_t len, const char *what, bool alone)
 {
 	struct mmio_error err = { 0 };
 
 	if (strncmp(spec, "profile:", 8) == 0) {
 		if (!profile_name_ok(spec + 8)) {
-			mmioctl_error("%s: invalid profile name \"%s\": expected letters, digits, '-', '_', '.', '+' (see: mmioctl profiles)",
+			mmioctl_error("%s: invalid profile name \"%s\": expected letters, digits, '-', '_', '.' (see: mmioctl profiles)",
 				      what, spec + 8);
 			return MMIOCTL_EXIT_USAGE;
 		}
@@ -278,6 +326,13 @@ int device_validate(const char *spec, char *out, size_t len, const char *what)
 		/* every PCI address has a ':'; without one it is no BDF typo */
 		struct mmio_bdf bdf;
 
+		if (slot_spelling(spec, out, len)) {
+			if (alone)
+				return 0;
+			mmioctl_error("%s: %s is a whole slot: join single functions with '+' (0000:03:00.0+0000:03:00.1) or give the slot alone",
+				      what, spec);
+			return MMIOCTL_EXIT_USAGE;
+		}
 		if (mmio_bdf_parse(spec, &bdf, &err) != MMIO_OK) {
 			mmioctl_error("%s: %s", what, err.msg);
 			return MMIOCTL_EXIT_USAGE;
@@ -285,8 +340,50 @@ int device_validate(const char *spec, char *out, size_t len, const char *what)
 		/* the full form, so the daemon and the output agree on one spelling */
 		mmio_bdf_format(&bdf, out, len);
 	} else {
-		mmioctl_error("%s: unrecognised device \"%s\": expected a PCI address (0000:03:00.0), \"bars:KIND:SIZE,...\" or \"profile:NAME\"",
+		mmioctl_error("%s: unrecognised device \"%s\": expected a PCI address (0000:03:00.0, or 0000:03:00 for a whole slot), \"bars:KIND:SIZE,...\" or \"profile:NAME\"; functions of one slot joined with '+'",
 			      what, spec);
+		return MMIOCTL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int device_validate(const char *spec, char *out, size_t len, const char *what)
+{
+	const char *p = spec;
+	size_t off = 0;
+	unsigned nfn = 0;
+
+	if (!strchr(spec, '+'))
+		return function_validate(spec, out, len, what, true);
+	/* the functions of one slot, function 0 first */
+	out[0] = '\0';
+	for (;;) {
+		const char *end = strchr(p, '+');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char part[512], norm[512];
+		int r;
+
+		if (n == 0 || n >= sizeof(part)) {
+			mmioctl_error("%s: \"%s\": function %u is %s", what, spec, nfn, n ? "too long" : "empty");
+			return MMIOCTL_EXIT_USAGE;
+		}
+		if (++nfn > MMIO_MAX_FUNCTIONS) {
+			mmioctl_error("%s: \"%s\": a slot has at most %d functions", what, spec, MMIO_MAX_FUNCTIONS);
+			return MMIOCTL_EXIT_USAGE;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		r = function_validate(part, norm, sizeof(norm), what, false);
+		if (r)
+			return r;
+		if (off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s", off ? "+" : "", norm);
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	if (off >= len) {
+		mmioctl_error("%s: \"%s\": too long", what, spec);
 		return MMIOCTL_EXIT_USAGE;
 	}
 	return 0;

@@ -48,6 +48,7 @@
 #include "qmp-map.h"
 #include "qmp.h"
 #include "sockdir.h"
+#include "strbuf.h"
 #include "toolstack.h"
 
 #define SCAN_INTERVAL_S      1
@@ -55,6 +56,7 @@
 #define UNPLUG_TIMEOUT_MS    10000
 #define MAX_BUSY             32
 #define NOTFOUND_GRACE_MS    500
+#define BOOKS_QMP_SPEC_MAX   256       /* one function's part of a qemu-device spec */
 
 struct tsd_qmp_op;
 
@@ -119,7 +121,14 @@ struct tsd_qmp_op {
 	struct qmp_pci_slots slots;
 	bool changed;                   /* also tell host->guest_changed */
 	/* attach / detach */
-	json_object *add_args;
+	json_object *add_args;          /* the device_add being sent (one function) */
+	/* A multi-function slot: one device_add per function, the functions
+	 * other than 0 first, then function 0 with multifunction=on (QEMU
+	 * tells the guest about the slot when function 0 arrives). */
+	unsigned nfn, next_fn, added;
+	json_object *fn_args[MMIO_MAX_FUNCTIONS];   /* in sending order */
+	uint8_t fn_num[MMIO_MAX_FUNCTIONS];
+	char fn_id[MMIO_MAX_FUNCTIONS][64];
 	bool has_decl;
 	bool host_dev;                  /* vfio-pci: the ROM is not compared */
 	struct mmio_device decl;
@@ -194,6 +203,8 @@ static void op_dispose(struct tsd_op *base)
 		event_free(op->timer);
 	json_object_put(op->pci);
 	json_object_put(op->add_args);
+	for (unsigned i = 0; i < op->nfn; i++)
+		json_object_put(op->fn_args[i]);
 }
 
 static void op_free(struct tsd_qmp_op *op)
@@ -1234,6 +1245,19 @@ static int tsd_qmp_refresh(struct tsd_backend *be, const char *guest_id, unsigne
 
 static void attach_added(struct tsd_qmp_op *op);
 
+static void undo_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct tsd_qmp_op *op = ud;
+	(void)ret;
+	(void)cls;
+	(void)desc;
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	reply_leave(op);
+}
+
 static void add_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
@@ -1252,7 +1276,29 @@ static void add_reply(void *ud, json_object *ret, const char *cls, const char *d
 	}
 	if (!ret && !op->err_rc) {
 		op->err_rc = TSD_E_FAILED;
-		snprintf(op->err_msg, sizeof(op->err_msg), "device_add %s: %s", op->dev_id, desc);
+		snprintf(op->err_msg, sizeof(op->err_msg), "device_add %s: %s",
+			 op->nfn ? op->fn_id[op->next_fn - 1] : op->dev_id, desc);
+		/* the functions QEMU took already never reached the guest
+		 * (function 0 comes last): take them out again */
+		for (unsigned i = 0; op->nfn && i + 1 < op->next_fn; i++) {
+			json_object *args = json_object_new_object();
+			if (!args)
+				break;
+			json_object_object_add(args, "id", json_object_new_string(op->fn_id[i]));
+			if (op_send(op, "device_del", args, undo_reply) == 0)
+				strbuf_appendf(op->err_msg, sizeof(op->err_msg), "%s%s",
+					       i ? ", " : "; device_del requested for ", op->fn_id[i]);
+		}
+	} else if (ret && op->nfn && op->next_fn < op->nfn && op->g) {
+		/* the next function of the slot */
+		json_object_put(op->add_args);
+		op->add_args = json_object_get(op->fn_args[op->next_fn++]);
+		op->int_retries = 0;
+		tsd_op_deadline(&op->base, op->qb->pub.host->attach_timeout_ms);
+		if (op_send(op, "device_add", json_object_get(op->add_args), add_reply) < 0 && !op->err_rc) {
+			op->err_rc = TSD_E_NOGUEST;
+			snprintf(op->err_msg, sizeof(op->err_msg), "QMP connection lost");
+		}
 	}
 	reply_leave(op);
 }
@@ -1310,6 +1356,32 @@ static void attach_place(struct tsd_qmp_op *op)
 	/* device_add of a vfio-pci device maps (pins) guest RAM: its own,
 	 * longer deadline */
 	tsd_op_deadline(&op->base, op->qb->pub.host->attach_timeout_ms);
+	if (op->nfn) {
+		/* the slot's functions at the bus and slot function 0 got */
+		json_object *bv = NULL, *av = NULL;
+		char bus[64] = "";
+		unsigned long slot = 0;
+
+		/* copied out: setting "bus" and "addr" below frees the old values */
+		if (json_object_object_get_ex(op->add_args, "bus", &bv))
+			snprintf(bus, sizeof(bus), "%s", json_object_get_string(bv));
+		if (json_object_object_get_ex(op->add_args, "addr", &av))
+			slot = strtoul(json_object_get_string(av), NULL, 16);
+		for (unsigned i = 0; i < op->nfn; i++) {
+			json_object *a = op->fn_args[i];
+			char fa[16];
+			unsigned fn = op->fn_num[i];
+			if (bus[0])
+				json_object_object_add(a, "bus", json_object_new_string(bus));
+			snprintf(fa, sizeof(fa), "0x%lx.%x", slot, fn);
+			json_object_object_add(a, "addr", json_object_new_string(fa));
+			if (fn == 0)
+				json_object_object_add(a, "multifunction", json_object_new_string("on"));
+		}
+		json_object_put(op->add_args);
+		op->add_args = json_object_get(op->fn_args[0]);
+		op->next_fn = 1;
+	}
 	op_send(op, "device_add", json_object_get(op->add_args), add_reply);
 	op->on_all = attach_added;
 	if (op->base.pending == 0)
@@ -1349,6 +1421,39 @@ static void attach_mismatch_done(struct tsd_qmp_op *op)
 	op_finish(op, TSD_E_MISMATCH, NULL);
 }
 
+/* Compares every function of the device with what QEMU built. */
+static bool compare_functions(struct tsd_qmp_op *op, char *diff, size_t len)
+{
+	struct mmio_device *f;
+	bool same = true;
+
+	if (!op->nfn)
+		return qmp_map_compare(&op->decl, &op->base.layout, op->dev_id, op->host_dev, diff, len);
+	f = malloc(sizeof(*f));
+	if (!f)
+		return true;    /* nothing to compare with: the attach stands */
+	diff[0] = '\0';
+	for (unsigned i = 0; i < op->nfn; i++) {
+		unsigned fn = op->fn_num[i];
+		const struct mmio_function *mf = mmio_device_function(&op->decl, fn);
+		char d1[300];
+
+		memset(f, 0, sizeof(*f));
+		snprintf(f->name, sizeof(f->name), "%s function %u", op->decl.name, fn);
+		for (unsigned b = 0; b < op->decl.nbars; b++)
+			if (op->decl.bars[b].fn == fn) {
+				f->bars[f->nbars] = op->decl.bars[b];
+				f->bars[f->nbars++].fn = 0;
+			}
+		if (!qmp_map_compare(f, &op->base.layout, op->fn_id[i], mf && mf->has_bdf, d1, sizeof(d1))) {
+			strbuf_appendf(diff, len, "%sfunction %u: %s", same ? "" : "; ", fn, d1);
+			same = false;
+		}
+	}
+	free(f);
+	return same;
+}
+
 static void attach_checked(struct tsd_qmp_op *op)
 {
 	char diff[400];
@@ -1369,8 +1474,7 @@ static void attach_checked(struct tsd_qmp_op *op)
 			  "has not numbered), so its BARs were not checked", op->dev_id);
 		return;
 	}
-	if (op->has_decl && !qmp_map_compare(&op->decl, &op->base.layout, op->dev_id, op->host_dev, diff,
-						 sizeof(diff))) {
+	if (op->has_decl && !compare_functions(op, diff, sizeof(diff))) {
 		json_object *args = json_object_new_object();
 		snprintf(op->base.res.msg, sizeof(op->base.res.msg),
 			 "QEMU device %s does not match %s: %s", op->dev_id, op->decl.name, diff);
@@ -1384,7 +1488,103 @@ static void attach_checked(struct tsd_qmp_op *op)
 	}
 	snprintf(op->base.res.attached_id, sizeof(op->base.res.attached_id), "%s", op->dev_id);
 	op->changed = true;
-	op_finish(op, TSD_OK, "attached %s at %s", op->dev_id, slot[0] ? slot : "(no BARs)");
+	if (op->nfn)
+		op_finish(op, TSD_OK, "attached %s (%u functions) at %s", op->dev_id, op->nfn,
+			  slot[0] ? slot : "(no BARs)");
+	else
+		op_finish(op, TSD_OK, "attached %s at %s", op->dev_id, slot[0] ? slot : "(no BARs)");
+}
+
+/* The device_add arguments of one function: vfio-pci for a host function,
+ * else its part of the QEMU device spec. */
+static json_object *function_args(const struct mmio_function *f, const char *spec_part,
+				  struct mmio_error *err)
+{
+	json_object *args;
+
+	if (f && f->has_bdf && !*spec_part) {
+		char bdf[16];
+		mmio_bdf_format(&f->bdf, bdf, sizeof(bdf));
+		args = json_object_new_object();
+		if (!args) {
+			mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+			return NULL;
+		}
+		json_object_object_add(args, "driver", json_object_new_string("vfio-pci"));
+		json_object_object_add(args, "host", json_object_new_string(bdf));
+		return args;
+	}
+	if (!*spec_part) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED,
+			       "qmp: function %u is not a host device and has no QEMU device spec "
+			       "(qemu-device: one spec per function, joined with \"+\")", f ? f->fn : 0);
+		return NULL;
+	}
+	args = qmp_map_device_spec(spec_part, err);
+	if (args && (json_object_object_get_ex(args, "addr", NULL) ||
+		     json_object_object_get_ex(args, "multifunction", NULL))) {
+		json_object_put(args);
+		mmio_error_set(err, MMIO_E_INVALID,
+			       "qmp: \"%.100s\": mmiod sets addr and multifunction of each function of a slot",
+			       spec_part);
+		return NULL;
+	}
+	return args;
+}
+
+/* A multi-function slot: op->fn_args in sending order (functions other
+ * than 0 first), ids "ID" for function 0 and "ID.N" for function N. */
+static int slot_args(struct tsd_qmp_op *op, const struct tsd_attach_req *req, struct mmio_error *err)
+{
+	const struct mmio_device *d = req->device;
+	char parts[MMIO_MAX_FUNCTIONS][BOOKS_QMP_SPEC_MAX];
+	unsigned nparts = 0;
+
+	memset(parts, 0, sizeof(parts));
+	if (req->qemu_device) {
+		const char *p = req->qemu_device;
+		for (;;) {
+			const char *end = strchr(p, '+');
+			size_t len = end ? (size_t)(end - p) : strlen(p);
+			if (nparts >= MMIO_MAX_FUNCTIONS || len >= sizeof(parts[0])) {
+				mmio_error_set(err, MMIO_E_INVALID, "qmp: qemu-device: too many or too long "
+					       "function specs");
+				return -1;
+			}
+			memcpy(parts[nparts++], p, len);
+			if (!end)
+				break;
+			p = end + 1;
+		}
+		if (nparts != d->nfn) {
+			mmio_error_set(err, MMIO_E_INVALID,
+				       "qmp: qemu-device has %u function specs joined with \"+\", the device "
+				       "%u functions", nparts, d->nfn);
+			return -1;
+		}
+	}
+	if (strlen(req->attach_id) + 2 >= sizeof(op->fn_id[0])) {
+		mmio_error_set(err, MMIO_E_INVALID, "qmp: attach id too long for a slot");
+		return -1;
+	}
+	for (unsigned k = 0; k < d->nfn; k++) {
+		/* function 0 last */
+		unsigned src = k + 1 < d->nfn ? k + 1 : 0;
+		const struct mmio_function *f = &d->fns[src];
+		json_object *args = function_args(f, parts[src], err);
+
+		if (!args)
+			return -1;
+		if (f->fn)
+			snprintf(op->fn_id[op->nfn], sizeof(op->fn_id[0]), "%s.%u", req->attach_id, f->fn);
+		else
+			snprintf(op->fn_id[op->nfn], sizeof(op->fn_id[0]), "%s", req->attach_id);
+		json_object_object_add(args, "id", json_object_new_string(op->fn_id[op->nfn]));
+		op->fn_num[op->nfn] = f->fn;
+		op->fn_args[op->nfn++] = args;
+	}
+	op->add_args = json_object_get(op->fn_args[0]);
+	return 0;
 }
 
 static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
@@ -1418,7 +1618,9 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 		mmio_error_set(err, MMIO_E_UNSUPPORTED, "qmp: guest %s: %s", g->id, g->info.why_not);
 		return -1;
 	}
-	if (req->host_bdf) {
+	if (req->device && mmio_device_is_slot(req->device)) {
+		args = NULL;    /* one device_add per function: slot_args */
+	} else if (req->host_bdf) {
 		args = json_object_new_object();
 		if (args) {
 			json_object_object_add(args, "driver", json_object_new_string("vfio-pci"));
@@ -1435,17 +1637,23 @@ static int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 			       req->device ? req->device->name : "a declared device");
 		return -1;
 	}
-	if (!args) {
+	if (!args && !(req->device && mmio_device_is_slot(req->device))) {
 		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 		return -1;
 	}
-	json_object_object_add(args, "id", json_object_new_string(req->attach_id));
+	if (args)
+		json_object_object_add(args, "id", json_object_new_string(req->attach_id));
 	if (!(op = op_new(qb, g, TSD_OP_ATTACH))) {
 		json_object_put(args);
 		mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 		return -1;
 	}
-	op->add_args = args;
+	if (args)
+		op->add_args = args;
+	else if (slot_args(op, req, err) < 0) {
+		op_free(op);
+		return -1;
+	}
 	op->base.done_cb = cb;
 	op->base.ud = ud;
 	snprintf(op->dev_id, sizeof(op->dev_id), "%s", req->attach_id);

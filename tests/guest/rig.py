@@ -552,6 +552,45 @@ class Guest:
         rec["plug_seconds"] = round(time.time() - t0, 2)
         return rec
 
+    def free_root_slot(self):
+        """The lowest root-bus slot (1..31) with no function, for a pc plug."""
+        used = {d["slot"] for d in self.query_pci()[0].get("devices", [])}
+        for slot in range(1, 32):
+            if slot not in used:
+                return slot
+        raise RigError("no free slot on pci.0")
+
+    def plug_slot(self, functions, slot_id, enable=True, timeout=60, bus=None):
+        """Hot-plug a multi-function slot as QEMU wants it: the functions
+        other than 0 first (the guest is not told), then function 0 with
+        multifunction=on.  functions: [(driver, props)] for functions 0..N;
+        ids: slot_id for function 0, slot_id.N for function N.  Returns the
+        outcome of every function, in function order."""
+        t0 = time.time()
+        if bus is None:
+            bus, slot = "pci.0", self.free_root_slot()
+        else:
+            slot = 0
+        ids = [slot_id if fn == 0 else "%s.%d" % (slot_id, fn) for fn in range(len(functions))]
+        for fn in list(range(1, len(functions))) + [0]:
+            driver, props = functions[fn]
+            props = {k: qmp_value(k, v) for k, v in props.items()}
+            props.update(bus=bus, addr="0x%x.%x" % (slot, fn))
+            if fn == 0:
+                props["multifunction"] = "on"
+            self.qmp.cmd("device_add", driver=driver, id=ids[fn], **props)
+        d = self.find_pci(ids[0])
+        if d is None:
+            raise RigError("%s not in query-pci after device_add" % ids[0])
+        bdf = self._bdf(d)
+        rc, _ = self.command("waitdev %s %d" % (bdf, timeout), timeout + 10)
+        if rc != 0:
+            raise RigError("guest never saw %s at %s" % (ids[0], bdf))
+        recs = [self.outcome(i, enable=enable) for i in ids]
+        for r in recs:
+            r["plug_seconds"] = round(time.time() - t0, 2)
+        return recs
+
     def _bdf(self, d):
         return "0000:%02x:%02x.%x" % (d["bus"], d["slot"], d["function"])
 

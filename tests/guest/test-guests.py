@@ -226,6 +226,9 @@ class Daemon:
         self.qmpdir = os.path.join(workdir, "qmp")
         os.makedirs(self.qmpdir)
         os.makedirs(os.path.join(workdir, "state"))
+        # host devices mmiod reads (plug_slot steps with "spelling": "host")
+        self.sysfs = os.path.join(workdir, "sysfs")
+        os.makedirs(os.path.join(self.sysfs, "bus", "pci", "devices"))
         conf = os.path.join(workdir, "bus.conf")
         with open(conf, "w") as f:
             f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -255,6 +258,7 @@ class Daemon:
         self.mmiod = track(subprocess.Popen(
             [MMIOD, "-v", "--bus-address=" + self.address, "--state-dir",
              os.path.join(workdir, "state"), "--config", "/dev/null",
+             "--sysfs-root", self.sysfs,
              "--backend", "qmp:" + self.qmpdir, "--catalogue", CATALOGUE],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=self.env))
 
@@ -439,6 +443,8 @@ def run_scenario(scn, base_tmp, keep):
                     objects[stp["id"]] = rig.parse_size(props["size"])
             elif op == "plug":
                 plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictable_all)
+            elif op == "plug_slot":
+                plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work)
             elif op == "unplug":
                 how = via.pop(stp["id"], ("qmp", stp["id"]))
                 if how[0] == "mmiod":
@@ -615,6 +621,135 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
             want = None if v == "unassigned" else int(v, 16)
             if gb.get(int(k), "absent") != want:
                 emm.append("BAR %s: expected %s, guest %s" % (k, v, fmt_addr(gb.get(int(k)))))
+        res.point(not emm, "%s step %d: guest outcome as the scenario expects" % (name, i),
+                  "\n".join(emm + [diag]))
+
+
+# ---- multi-function slots ------------------------------------------------------
+
+SYSFS_FLAGS = {"mem32": 0x40200, "mem32p": 0x42208, "mem64": 0x140204, "mem64p": 0x14220c,
+               "io": 0x40101, "rom": 0x46200}
+
+
+def write_host_slot(sysfs, bus, decls):
+    """A host slot 0000:BUS:00 in a private sysfs tree whose functions have
+    the BARs QEMU's emulated functions have: mmiod reads "0000:BUS:00" from
+    there (nothing is passed through; the plug itself is emulated)."""
+    for fn, decl in enumerate(decls):
+        d = os.path.join(sysfs, "bus", "pci", "devices", "0000:%02x:00.%d" % (bus, fn))
+        os.makedirs(d, exist_ok=True)
+        lines = ["0x%016x 0x%016x 0x%016x" % (0, 0, 0)] * 13
+        base = 0xE0000000 + fn * 0x10000000
+        for bar, kind, size in decl:
+            lines[bar] = "0x%016x 0x%016x 0x%016x" % (base, base + size - 1, SYSFS_FLAGS[kind])
+            base += size
+        with open(os.path.join(d, "resource"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return "0000:%02x:00" % bus
+
+
+def plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work):
+    """A multi-function slot: mmioctl check with the functions joined by "+"
+    (or, "spelling": "host", the host slot address 0000:BB:DD), then the
+    plug through mmioctl attach (one qemu-device spec per function, also
+    joined by "+") when it fits, else with QMP; every BAR of every function
+    compared with the guest."""
+    name, sid = scn["name"], stp["id"]
+    fns = stp["functions"]
+    props = dict(stp.get("props", {}))
+    decls, specs, qspecs, qfns = [], [], [], []
+    for f in fns:
+        fp = dict(f.get("props", {}))
+        if fp.get("romfile") == "@dummy":
+            fp["romfile"] = make_rom(work)
+        decl = layout(f["driver"], f.get("props", {}), objects)
+        if decl is None:
+            raise rig.RigError("no BAR layout known for %s %s" % (f["driver"], fp))
+        decls.append(decl)
+        specs.append(spec_of(decl))
+        qspecs.append(qemu_spec(f["driver"], fp))
+        qfns.append((f["driver"], fp))
+    bars_spec = "+".join(specs)
+    spec = bars_spec
+    if stp.get("spelling") == "host":
+        spec = write_host_slot(d.sysfs, int(stp.get("host_bus", "0x3d"), 16), decls)
+    port = props.get("bus") if props.get("bus") not in (None, "pci.0", "pcie.0") else None
+    port_args = ["--port", port] if port else []
+    t0 = time.time()
+    rc, chk, txt = d.ctl("check", "--refresh", guest_id, spec, *port_args)
+    if rc not in (0, 1) or not chk or "fits" not in chk:
+        raise rig.RigError("mmioctl check %s %s: rc %d: %s" % (guest_id, spec, rc, txt))
+    pred_fits = chk["fits"]
+    pred = {(p["function"], p["bar"]): (p["address"] if p.get("placed") else None)
+            for p in chk["placement"]}
+    how, note = "qmp", ""
+    if pred_fits:
+        rc, att, txt = d.ctl("attach", guest_id, bars_spec, "--qemu-device", "+".join(qspecs),
+                             *port_args)
+        if rc != 0 or not att:
+            res.point(False, "%s step %d: mmioctl attach %s" % (name, i, sid), txt)
+            raise rig.RigError("attach refused after check said fits: " + txt)
+        qid = att["attach_id"]
+        apred = {(p["function"], p["bar"]): (p["address"] if p.get("placed") else None)
+                 for p in att["placement"]}
+        if apred != pred:
+            note = "attach placed %s, check said %s" % (apred, pred)
+            pred = apred
+        ids = [qid] + ["%s.%d" % (qid, fn) for fn in range(1, len(fns))]
+        qd = g.find_pci(qid)
+        if qd is None:
+            raise rig.RigError("%s (%s) not in query-pci after attach" % (sid, qid))
+        rcw, _ = g.command("waitdev %s 60" % g._bdf(qd), 70)
+        if rcw != 0:
+            raise rig.RigError("guest never saw %s at %s" % (sid, g._bdf(qd)))
+        recs = [g.outcome(x, enable=True) for x in ids]
+        how = "mmiod"
+        via[sid] = ("mmiod", qid)
+    else:
+        recs = g.plug_slot(qfns, sid, bus=port)
+        via[sid] = ("qmp", sid)
+    secs = round(time.time() - t0, 1)
+    gbars = {}
+    for fn, r in enumerate(recs):
+        qd = g.find_pci(r["id"])
+        real = real_layout(qd) if qd else None
+        if real is not None and real != sorted(decls[fn]):
+            res.point(False, "%s step %d: %s function %d's declared BARs are what QEMU built" % (
+                name, i, sid, fn), "declared %s\nQEMU %s" % (sorted(decls[fn]), real))
+        for b in r["bars"]:
+            gbars[(fn, b["bar"])] = b["guest_start"] if b["assigned"] else None
+    gfits = all(v is not None for v in gbars.values())
+    mm = []
+    if pred_fits != gfits:
+        mm.append("mmiod: %s, guest: %s" % ("fits" if pred_fits else "no-fit", "fits" if gfits else "no-fit"))
+    for k in sorted(set(gbars) | set(pred)):
+        pa, ga = pred.get(k, "absent"), gbars.get(k, "absent")
+        if pa != ga:
+            mm.append("function %d BAR%d: mmiod %s, guest %s" % (
+                k[0], k[1], pa if pa == "absent" else fmt_addr(pa), ga if ga == "absent" else fmt_addr(ga)))
+    fmt = lambda m: ", ".join("%d:%d %s" % (f, b, fmt_addr(a)) for (f, b), a in sorted(m.items()))
+    klog = [l for r in recs for l in r.get("klog_dev", []) if re.search(r"assign|space|BAR|ROM|enabl", l)]
+    diag = "\n".join(["scenario %s step %d: slot %s %s" % (name, i, sid, spec),
+                      "mmiod: %s: %s%s" % ("fits" if pred_fits else "no-fit", fmt(pred),
+                                           ("  (" + chk.get("reason", "") + ")") if chk.get("reason") else ""),
+                      "guest: %s: %s" % ("fits" if gfits else "no-fit", fmt(gbars))]
+                     + ["kernel: " + l for l in klog] + mm + ([note] if note else []))
+    res.table.append({"step": i, "op": "plug", "id": sid, "driver": "+".join(f["driver"] for f in fns),
+                      "spec": spec, "via": how, "pred_fits": pred_fits, "guest_fits": gfits,
+                      "pred": fmt(pred), "guest": fmt(gbars), "mismatch": mm, "seconds": secs,
+                      "unpredictable": False, "note": note})
+    res.point(not mm, "%s step %d: slot %s %s - mmiod %s, guest %s" % (
+        name, i, sid, spec, "fits" if pred_fits else "no-fit", "fits" if gfits else "no-fit"), diag)
+    exp, ebars = stp.get("expect"), stp.get("expect_bars") or {}
+    if exp or ebars:
+        emm = []
+        if exp in ("fits", "no-fit") and (exp == "fits") != gfits:
+            emm.append("expected %s" % exp)
+        for k, v in ebars.items():      # "F:BAR": address
+            fn, bar = (int(x) for x in k.split(":"))
+            want = None if v == "unassigned" else int(v, 16)
+            if gbars.get((fn, bar), "absent") != want:
+                emm.append("function %d BAR %d: expected %s, guest %s" % (fn, bar, v, fmt_addr(gbars.get((fn, bar)))))
         res.point(not emm, "%s step %d: guest outcome as the scenario expects" % (name, i),
                   "\n".join(emm + [diag]))
 
