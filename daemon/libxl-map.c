@@ -474,6 +474,45 @@ void tsd_libxl_pt_id(const struct mmio_bdf *bdf, char *buf, size_t len)
 	snprintf(buf, len, "pci-pt-%02x_%02x.%01x", bdf->bus, bdf->dev, bdf->fn);
 }
 
+int tsd_libxl_free_slot(const char *text)
+{
+	uint32_t used = 0;
+
+	for (const char *s = text; s && *s; ) {
+		unsigned bus, devno, fn;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (sscanf(s, "Bus %u, device %u, function %u:", &bus, &devno, &fn) == 3 && bus == 0 &&
+		    devno < 32)
+			used |= UINT32_C(1) << devno;
+		s = strchr(s, '\n');
+		if (s)
+			s++;
+	}
+	for (int slot = 3; slot < 32; slot++)
+		if (!(used & (UINT32_C(1) << slot)))
+			return slot;
+	return -1;
+}
+
+bool tsd_libxl_whole_slot(const struct mmio_device *dev, struct mmio_bdf *slot, char *why, size_t len)
+{
+	for (unsigned i = 0; i < dev->nfn && i < MMIO_MAX_FUNCTIONS; i++) {
+		const struct mmio_function *f = &dev->fns[i];
+		if (!f->has_bdf || f->bdf.fn != f->fn ||
+		    (i && (f->bdf.domain != dev->fns[0].bdf.domain || f->bdf.bus != dev->fns[0].bdf.bus ||
+			   f->bdf.dev != dev->fns[0].bdf.dev))) {
+			snprintf(why, len, "libxl hot-plugs a multi-function slot only as a whole host slot "
+				 "(xl pci-attach BDF.*): every function a host function of one slot, at its "
+				 "own function number; function %u of %.100s is not", f->fn, dev->name);
+			return false;
+		}
+	}
+	*slot = dev->fns[0].bdf;
+	slot->fn = 0;
+	return true;
+}
+
 /* ---- error codes ----------------------------------------------------------- */
 
 enum tsd_rc tsd_libxl_rc(int rc)

@@ -97,6 +97,18 @@ size_t tsd_libxl_unassigned(const struct tsd_live_bar *bars, size_t nbars, const
  * (libxl_pci.c pci_add_qmp_device_add).  buf >= 16 bytes. */
 void tsd_libxl_pt_id(const struct mmio_bdf *bdf, char *buf, size_t len);
 
+/* A guest slot for a multi-function hot-plug, which libxl places only at a
+ * slot it is given ("Must specify a v-slot for multi-function devices"):
+ * the lowest slot from 3 to 31 of bus 0 where `info pci` lists no function
+ * (0-2 are the host bridge, PIIX3 and qemu-xen's graphics slot); -1 if none. */
+int tsd_libxl_free_slot(const char *info_pci);
+
+/* Whether dev (a multi-function slot) can go in as xl pci-attach BDF.*
+ * does: every function a host function of one host slot, each at its own
+ * function number.  Otherwise why says what libxl cannot do, false. *slot
+ * gets the host slot (function 0). */
+bool tsd_libxl_whole_slot(const struct mmio_device *dev, struct mmio_bdf *slot, char *why, size_t len);
+
 /* libxl error code -> tsd_rc, and its name ("DOMAIN_NOTFOUND"). */
 enum tsd_rc tsd_libxl_rc(int libxl_rc);
 const char *tsd_libxl_rc_name(int libxl_rc);

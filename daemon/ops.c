@@ -379,7 +379,8 @@ static void attach_admit(void *ud, struct guest *g, enum tsd_rc rc, const char *
 	daemon_guest_unref_op(g);
 	if (r < 0) {
 		attach_release_hold(c);
-		attach_fail(c, err.code == MMIO_E_INVALID ? OPS_E_INVALID_DEVICE : OPS_E_TOOLSTACK_FAILED,
+		attach_fail(c, err.code == MMIO_E_INVALID ? OPS_E_INVALID_DEVICE :
+			    err.code == MMIO_E_UNSUPPORTED ? OPS_E_NOT_SUPPORTED : OPS_E_TOOLSTACK_FAILED,
 			    "%s", err.msg[0] ? err.msg : "the back end refused");
 		return;
 	}

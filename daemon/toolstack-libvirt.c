@@ -811,6 +811,18 @@ static int tsd_libvirt_attach(struct tsd_backend *tbe, const char *guest_id,
 {
 	struct mmio_bdf bdf;
 	tsd_check_flags("libvirt", "attach", flags, TSD_ATTACH_KNOWN_FLAGS, err);
+	if (req->device && mmio_device_is_slot(req->device)) {
+		/* libvirt reserves a whole slot per hot-plugged device and refuses
+		 * any other function (virDomainPCIAddressEnsureAddr, libvirt 9.0
+		 * and later: "Only PCI device addresses with function=0 are
+		 * supported"), so a multi-function slot cannot go in live */
+		mmio_error_set(err, MMIO_E_UNSUPPORTED,
+			       "libvirt cannot hot-plug a multi-function slot (%.100s): it hot-plugs PCI "
+			       "devices at function 0 only; attach the functions one by one (each in a slot "
+			       "of its own), or add the slot to the domain XML with multifunction='on' and "
+			       "restart the guest", req->device->name);
+		return -1;
+	}
 	if (!req->host_bdf) {
 		mmio_error_set(err, MMIO_E_UNSUPPORTED, "libvirt attaches host PCI devices only; "
 			       "\"%s\" is not one", req->device ? req->device->name : "?");

@@ -643,6 +643,35 @@ static void step_added(struct tsd_libxl_op *op)
 	op_then(op, step_settle, 0);
 }
 
+/* A slot: info pci answered; plug at the lowest free guest slot. */
+static void step_slot_chosen(struct tsd_libxl_op *op)
+{
+	int slot;
+
+	if (op->libxl_rc) {
+		op_fail(op, op->libxl_rc, "info pci");
+		op_finish(op);
+		return;
+	}
+	slot = tsd_libxl_free_slot(op->monitor_out ? op->monitor_out : "");
+	if (slot < 0) {
+		op->base.res.rc = TSD_E_FAILED;
+		snprintf(op->base.res.msg, sizeof(op->base.res.msg),
+			 "domain %" PRIu32 ": no free slot on the guest's bus 0 for a multi-function device",
+			 op->domid);
+		op_finish(op);
+		return;
+	}
+	op->pci.vdevfn = (uint32_t)slot << 3;
+	op->next_step = step_added;
+	int rc = ao_started(op, libxl_device_pci_add(op->be->ctx, op->domid, &op->pci, &op->how),
+			    "libxl_device_pci_add", op->be->base.host->attach_timeout_ms);
+	if (rc) {
+		op->libxl_rc = rc;
+		op_then(op, step_added, 0);
+	}
+}
+
 static void step_removed(struct tsd_libxl_op *op)
 {
 	if (op->libxl_rc)
@@ -947,27 +976,59 @@ static int tsd_libxl_attach(struct tsd_backend *tbe, const char *guest_id,
 	tsd_check_flags("libxl", "attach", flags, TSD_ATTACH_KNOWN_FLAGS, err);
 	if (parse_domid(guest_id, &domid, err) < 0)
 		return -1;
-	if (!req->host_bdf) {
+	bool slot = req->device && mmio_device_is_slot(req->device);
+	char why[300];
+
+	if (slot && !tsd_libxl_whole_slot(req->device, &bdf, why, sizeof(why))) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED, "%s", why);
+		return -1;
+	}
+	if (!slot && !req->host_bdf) {
 		mmio_error_set(err, MMIO_E_UNSUPPORTED, "libxl attaches host PCI devices only; "
 			       "\"%s\" is not one", req->device ? req->device->name : "?");
 		return -1;
 	}
-	if (mmio_bdf_parse(req->host_bdf, &bdf, err) != MMIO_OK)
+	if (!slot && mmio_bdf_parse(req->host_bdf, &bdf, err) != MMIO_OK)
 		return -1;
 	struct tsd_libxl_op *op = op_new_pci(be, TSD_OP_ATTACH, domid, &bdf, cb, ud, err);
 	if (!op)
 		return -1;
 	if (op_refuse_unresponsive(op, err))
 		return 0;
+	if (slot) {
+		/* as xl pci-attach BDF.*: every function of the host slot, each
+		 * at its own function number of one guest slot, function 0 last */
+		op->pci.vfunc_mask = LIBXL_PCI_FUNC_ALL;
+		snprintf(op->base.res.attached_id, sizeof(op->base.res.attached_id), "%04x:%02x:%02x.*",
+			 bdf.domain, bdf.bus, bdf.dev);
+	}
 	if (flags & TSD_ATTACH_ASSIGNABLE) {
 		/* Synchronous and quick (sysfs writes); idempotent. */
-		int rc = libxl_device_pci_assignable_add(be->ctx, &op->pci, 1);
+		int rc = 0;
+		for (unsigned i = 0; rc == 0 && i < (slot ? req->device->nfn : 1); i++) {
+			libxl_device_pci one = op->pci;
+			if (slot)
+				one.func = req->device->fns[i].bdf.fn;
+			one.vfunc_mask = 0;
+			rc = libxl_device_pci_assignable_add(be->ctx, &one, 1);
+		}
 		if (rc) {
 			mmio_error_set(err, MMIO_E_IO, "libxl: making %s assignable failed: %s",
 				       op->base.res.attached_id, tsd_libxl_rc_name(rc));
 			op_free(op);
 			return -1;
 		}
+	}
+	if (slot) {
+		/* libxl places a multi-function device only at a slot it is given */
+		int rc = op_start_monitor(op, "info pci", step_slot_chosen);
+		if (rc) {
+			mmio_error_set(err, MMIO_E_IO, "libxl: info pci of domain %" PRIu32 " failed to start: %s",
+				       domid, tsd_libxl_rc_name(rc));
+			op_free(op);
+			return -1;
+		}
+		return 0;
 	}
 	op->next_step = step_added;
 	int rc = ao_started(op, libxl_device_pci_add(be->ctx, domid, &op->pci, &op->how),
@@ -991,12 +1052,22 @@ static int tsd_libxl_detach(struct tsd_backend *tbe, const char *guest_id,
 	uint32_t domid;
 
 	tsd_check_flags("libxl", "detach", flags, 0, err);
+	/* "0000:03:00.*": a slot attached as xl pci-attach BDF.* does */
+	char one[16];
+	size_t n = strlen(attached_id);
+	bool slot = n >= 2 && n < sizeof(one) && strcmp(attached_id + n - 2, ".*") == 0;
+	if (slot) {
+		snprintf(one, sizeof(one), "%.*s.0", (int)(n - 2), attached_id);
+		attached_id = one;
+	}
 	if (parse_domid(guest_id, &domid, err) < 0 ||
 	    mmio_bdf_parse(attached_id, &bdf, err) != MMIO_OK)
 		return -1;
 	struct tsd_libxl_op *op = op_new_pci(be, TSD_OP_DETACH, domid, &bdf, cb, ud, err);
 	if (!op)
 		return -1;
+	if (slot)
+		op->pci.vfunc_mask = LIBXL_PCI_FUNC_ALL;
 	if (op_refuse_unresponsive(op, err))
 		return 0;
 	op->next_step = step_removed;

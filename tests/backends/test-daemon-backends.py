@@ -144,6 +144,14 @@ try:
         t.ok(q.attaches(env, path) == [], "libvirt: refused Attach: Attaches empty (no hold left)",
              q.attaches(env, path))
         t.ok(q.reservations(env, path) == [], "libvirt: refused Attach: Reservations empty")
+        # a multi-function slot: libvirt hot-plugs function 0 only
+        fits, reason, pl = mgr.Check("pc-small", ["0000:65:00"], {})
+        t.ok(len(pl) == 6 and sorted(int(p[1]) // 8 for p in pl) == [0, 0, 0, 0, 0, 1],
+             "libvirt: Check of a host slot (0000:65:00 from the fixture sysfs): BARs of both functions",
+             (fits, reason, pl))
+        e = err_of(lambda: mgr.Attach("pc-small", "0000:65:00", {}, timeout=60))
+        t.ok(e is not None and e[0] == "org.mmiod1.Error.NotSupported" and "function 0 only" in e[1] and
+             q.attaches(env, path) == [], "libvirt: Attach of a slot: NotSupported, nothing held", e)
         t.ok(q.windows(env, path) == before, "libvirt: refused Attach: Windows unchanged",
              (before, q.windows(env, path)))
         chk_after = mgr.Check("pc-small", ["0000:18:00.0"], {})

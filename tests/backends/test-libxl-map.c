@@ -311,12 +311,44 @@ static void test_rc(void)
 	tap_is_str(id, "pci-pt-03_00.1", "passthrough qdev id as libxl names it");
 }
 
+/* A slot goes in as xl pci-attach BDF.* does: a whole host slot at a
+ * guest slot mmiod chooses (libxl wants one for a multi-function device). */
+static void test_slot(void)
+{
+	char *text = slurp("info-pci-qemu72-hotplug.txt");
+	char why[300];
+	struct mmio_bdf slot;
+	struct mmio_device d;
+
+	tap_ok(text && tsd_libxl_free_slot(text) == 6, "free guest slot: 6 (0-5 listed in info pci)");
+	free(text);
+	tap_ok(tsd_libxl_free_slot("") == 3, "free guest slot of an empty bus: 3 (0-2 kept)");
+	tap_ok(tsd_libxl_free_slot("  Bus  1, device   3, function 0:\n") == 3, "other buses do not count");
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "0000:65:00");
+	d.nfn = 2;
+	d.fns[0] = (struct mmio_function){ .fn = 0, .has_bdf = true, .bdf = { 0, 0x65, 0, 0 } };
+	d.fns[1] = (struct mmio_function){ .fn = 1, .has_bdf = true, .bdf = { 0, 0x65, 0, 1 } };
+	tap_ok(tsd_libxl_whole_slot(&d, &slot, why, sizeof(why)) && slot.bus == 0x65 && slot.fn == 0,
+	       "a host slot at its own function numbers goes in as BDF.*");
+	d.fns[1].bdf.fn = 2;
+	tap_ok(!tsd_libxl_whole_slot(&d, &slot, why, sizeof(why)), "host function 2 as guest function 1: refused");
+	tap_contains(why, "function 1 of 0000:65:00 is not", "  the reason names the function");
+	d.fns[1].bdf = (struct mmio_bdf){ 0, 0x66, 0, 1 };
+	tap_ok(!tsd_libxl_whole_slot(&d, &slot, why, sizeof(why)), "functions of two host slots: refused");
+	d.fns[1].has_bdf = false;
+	tap_ok(!tsd_libxl_whole_slot(&d, &slot, why, sizeof(why)), "a function that is no host device: refused");
+	tap_contains(why, "xl pci-attach BDF.*", "  the reason says what libxl can do");
+}
+
 int main(void)
 {
 	test_config();
 	test_info_pci();
 	test_layout();
 	test_rc();
+	test_slot();
 	tap_done();
 	return tap_exit();
 }

@@ -70,7 +70,15 @@ bad()
 bad "malformed BDF (bus)" 'bus "zz"' check vm1 0000:zz:00.0
 bad "malformed BDF (device > 31)" '' check vm1 0000:03:20.0
 bad "malformed BDF (function > 7)" '' check vm1 03:00.9
-bad "malformed BDF in attach" '' attach vm1 0000:03:00
+bad "malformed BDF in attach" '' attach vm1 0000:03:00.y
+bad "empty function of a slot" 'function 1 is empty' check vm1 bars:mem32:4K+
+bad "a whole slot joined with +" 'is a whole slot' check vm1 0000:03:00+bars:mem32:4K
+bad "a bad function of a slot" 'not a power of two' check vm1 bars:mem32:4K+bars:mem32:3000
+bad "nine functions" 'at most 8 functions' check vm1 "bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4+bars:io:4"
+bad "a profile name with + is two functions" 'unrecognised device "b"' check vm1 "profile:a+b"
+expect 3 "a host slot passes the local checks" check vm1 0000:03:00
+expect 3 "a slot spelled with .* passes the local checks" check vm1 '03:00.*'
+expect 3 "functions joined with + pass the local checks" check vm1 bars:mem32:4K+0000:03:00.1
 bad "not a device at all" 'unrecognised device "gpu0"' check vm1 gpu0
 bad "bad size: not a power of two" 'not a power of two' check vm1 bars:mem32:3000
 bad "bad size: garbage" '' check vm1 bars:mem64p:lots
