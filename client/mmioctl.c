@@ -113,7 +113,10 @@ static void print_help(void)
 		printf("  %-26s %s\n", syn, verbs[i].help);
 	}
 	printf("\nDEVICE is a host PCI address (0000:03:00.0), a BAR list\n"
-	       "(bars:mem64p:16G,mem32:16M) or a catalogue entry (profile:NAME).\n\n"
+	       "(bars:mem64p:16G,mem32:16M) or a catalogue entry (profile:NAME); the\n"
+	       "functions of one multi-function slot are joined with '+', function 0\n"
+	       "first (bars:mem64p:1G+0000:03:00.1), and 0000:03:00 is every function\n"
+	       "of a host slot.  A slot is placed as one hot-plug.\n\n"
 	       "Options:\n"
 	       "  -h --help                  Show this help (VERB --help: the verb's help)\n"
 	       "     --version               Show the version\n"

@@ -66,5 +66,11 @@ expect_completion "--timeout " ""
 complete_line "check vm1 "
 check "device position offers profile: and bars:" \
 	bash -c '[[ " $1 " == *" profile: "* && " $1 " == *" bars: "* ]]' _ "$got"
+# functions of one slot joined with '+': the last one completes as a device
+expect_completion "check vm1 bars:mem32:4K+profile:nvid" "nvidia-t4"
+expect_completion "check vm1 bars:mem64p:1G+bars:m" "mem32: mem32p: mem64: mem64p:"
+complete_line "attach vm1 bars:io:4+"
+check "after '+' a function: profile: and bars: again" \
+	bash -c '[[ " $1 " == *" 4+profile: "* && " $1 " == *" 4+bars: "* ]]' _ "$got"
 
 done_testing
