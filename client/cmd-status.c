@@ -149,190 +149,147 @@ static int read_string_prop(sd_bus_message *m, char **dst)
 	return r < 0 ? r : dup_str(dst, s);
 }
 
-static int read_windows(sd_bus_message *m, struct guest *g)
+/* One element of an array property: > 0 read, 0 the array ended, < 0 error. */
+typedef int (*elem_reader)(sd_bus_message *m, struct guest *g);
+
+/* A property of type "a" ELEM in its variant, each element through read. */
+static int read_array_prop(sd_bus_message *m, const char *elem, elem_reader read, struct guest *g)
 {
-	int r = sd_bus_message_enter_container(m, 'v', "a(stttts)");
+	char sig[64];
+	int r;
 
-	if (r < 0)
-		return r;
-	r = sd_bus_message_enter_container(m, 'a', "(stttts)");
-	if (r < 0)
-		return r;
-	for (;;) {
-		const char *kind, *src;
-		uint64_t s, e, f, l;
-		struct window *w;
-
-		r = sd_bus_message_read(m, "(stttts)", &kind, &s, &e, &f, &l, &src);
-		if (r <= 0)
-			break;
-		w = grow(&g->win, &g->nwin, sizeof(*w));
-		if (!w)
-			return -ENOMEM;
-		*w = (struct window){ .start = s, .end = e, .free = f, .largest = l };
-		if (dup_str(&w->kind, kind) < 0 || dup_str(&w->source, src) < 0)
-			return -ENOMEM;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	return r < 0 ? r : sd_bus_message_exit_container(m);
-}
-
-static int read_ports(sd_bus_message *m, struct guest *g)
-{
-	int r = sd_bus_message_enter_container(m, 'v', "a(ssssa(sstts))");
-
-	if (r < 0)
-		return r;
-	r = sd_bus_message_enter_container(m, 'a', "(ssssa(sstts))");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'r', "ssssa(sstts)")) > 0) {
-		const char *id, *slot, *state, *by;
-		struct port *p;
-
-		r = sd_bus_message_read(m, "ssss", &id, &slot, &state, &by);
-		if (r < 0)
-			return r;
-		p = grow(&g->port, &g->nport, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		if (dup_str(&p->id, id) < 0 || dup_str(&p->slot, slot) < 0 ||
-		    dup_str(&p->state, state) < 0 || dup_str(&p->by, by) < 0)
-			return -ENOMEM;
-		r = sd_bus_message_enter_container(m, 'a', "(sstts)");
-		if (r < 0)
-			return r;
-		for (;;) {
-			const char *name, *kind, *src;
-			uint64_t st, en;
-
-			r = sd_bus_message_read(m, "(sstts)", &name, &kind, &st, &en, &src);
-			if (r <= 0)
-				break;
-			if (p->nwin >= 3)
-				continue;
-			struct port_window *w = &p->win[p->nwin++];
-			w->start = st;
-			w->end = en;
-			if (dup_str(&w->name, name) < 0 || dup_str(&w->kind, kind) < 0 ||
-			    dup_str(&w->source, src) < 0)
-				return -ENOMEM;
-		}
-		if (r < 0)
-			return r;
+	snprintf(sig, sizeof(sig), "a%s", elem);
+	r = sd_bus_message_enter_container(m, 'v', sig);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(m, 'a', elem);
+	while (r >= 0 && (r = read(m, g)) > 0)
+		;
+	if (r >= 0)
 		r = sd_bus_message_exit_container(m);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
 	return r < 0 ? r : sd_bus_message_exit_container(m);
 }
 
-static int read_devices(sd_bus_message *m, struct guest *g)
+static int read_window(sd_bus_message *m, struct guest *g)
 {
-	int r = sd_bus_message_enter_container(m, 'v', "a(ssustts)");
+	const char *kind, *src;
+	uint64_t s, e, f, l;
+	struct window *w;
+	int r = sd_bus_message_read(m, "(stttts)", &kind, &s, &e, &f, &l, &src);
 
-	if (r < 0)
+	if (r <= 0)
 		return r;
-	r = sd_bus_message_enter_container(m, 'a', "(ssustts)");
-	if (r < 0)
-		return r;
-	for (;;) {
-		const char *dev, *slot, *kind, *src;
-		uint32_t bar;
-		uint64_t size, addr;
-		struct dev_bar *d;
-
-		r = sd_bus_message_read(m, "(ssustts)", &dev, &slot, &bar, &kind, &size, &addr, &src);
-		if (r <= 0)
-			break;
-		d = grow(&g->dev, &g->ndev, sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		*d = (struct dev_bar){ .bar = bar, .size = size, .address = addr };
-		if (dup_str(&d->device, dev) < 0 || dup_str(&d->slot, slot) < 0 ||
-		    dup_str(&d->kind, kind) < 0 || dup_str(&d->source, src) < 0)
-			return -ENOMEM;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	return r < 0 ? r : sd_bus_message_exit_container(m);
+	w = grow(&g->win, &g->nwin, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct window){ .start = s, .end = e, .free = f, .largest = l };
+	if (dup_str(&w->kind, kind) < 0 || dup_str(&w->source, src) < 0)
+		return -ENOMEM;
+	return 1;
 }
 
-static int read_reservations(sd_bus_message *m, struct guest *g)
+static int read_port_window(struct port *p, sd_bus_message *m)
 {
-	int r = sd_bus_message_enter_container(m, 'v', "a(ssast)");
+	const char *name, *kind, *src;
+	uint64_t st, en;
+	int r = sd_bus_message_read(m, "(sstts)", &name, &kind, &st, &en, &src);
 
+	if (r <= 0 || p->nwin >= 3)
+		return r;
+	struct port_window *w = &p->win[p->nwin++];
+	w->start = st;
+	w->end = en;
+	if (dup_str(&w->name, name) < 0 || dup_str(&w->kind, kind) < 0 ||
+	    dup_str(&w->source, src) < 0)
+		return -ENOMEM;
+	return 1;
+}
+
+static int read_port(sd_bus_message *m, struct guest *g)
+{
+	const char *id, *slot, *state, *by;
+	struct port *p;
+	int r = sd_bus_message_enter_container(m, 'r', "ssssa(sstts)");
+
+	if (r <= 0)
+		return r;
+	r = sd_bus_message_read(m, "ssss", &id, &slot, &state, &by);
 	if (r < 0)
 		return r;
-	r = sd_bus_message_enter_container(m, 'a', "(ssast)");
+	p = grow(&g->port, &g->nport, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	if (dup_str(&p->id, id) < 0 || dup_str(&p->slot, slot) < 0 ||
+	    dup_str(&p->state, state) < 0 || dup_str(&p->by, by) < 0)
+		return -ENOMEM;
+	r = sd_bus_message_enter_container(m, 'a', "(sstts)");
+	while (r >= 0 && (r = read_port_window(p, m)) > 0)
+		;
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : 1;
+}
+
+static int read_device(sd_bus_message *m, struct guest *g)
+{
+	const char *dev, *slot, *kind, *src;
+	uint32_t bar;
+	uint64_t size, addr;
+	struct dev_bar *d;
+	int r = sd_bus_message_read(m, "(ssustts)", &dev, &slot, &bar, &kind, &size, &addr, &src);
+
+	if (r <= 0)
+		return r;
+	d = grow(&g->dev, &g->ndev, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = (struct dev_bar){ .bar = bar, .size = size, .address = addr };
+	if (dup_str(&d->device, dev) < 0 || dup_str(&d->slot, slot) < 0 ||
+	    dup_str(&d->kind, kind) < 0 || dup_str(&d->source, src) < 0)
+		return -ENOMEM;
+	return 1;
+}
+
+static int read_reservation(sd_bus_message *m, struct guest *g)
+{
+	const char *id, *label;
+	struct reservation *res;
+	int r = sd_bus_message_enter_container(m, 'r', "ssast");
+
+	if (r <= 0)
+		return r;
+	r = sd_bus_message_read(m, "ss", &id, &label);
 	if (r < 0)
 		return r;
-	for (;;) {
-		const char *id, *label;
-		struct reservation *res;
-
-		r = sd_bus_message_enter_container(m, 'r', "ssast");
-		if (r <= 0)
-			break;
-		r = sd_bus_message_read(m, "ss", &id, &label);
-		if (r < 0)
-			return r;
-		res = grow(&g->res, &g->nres, sizeof(*res));
-		if (!res)
-			return -ENOMEM;
-		if (dup_str(&res->id, id) < 0 || dup_str(&res->label, label) < 0)
-			return -ENOMEM;
-		r = sd_bus_message_read_strv(m, &res->devices);
-		if (r < 0)
-			return r;
+	res = grow(&g->res, &g->nres, sizeof(*res));
+	if (!res)
+		return -ENOMEM;
+	if (dup_str(&res->id, id) < 0 || dup_str(&res->label, label) < 0)
+		return -ENOMEM;
+	r = sd_bus_message_read_strv(m, &res->devices);
+	if (r >= 0)
 		r = sd_bus_message_read(m, "t", &res->bytes);
-		if (r < 0)
-			return r;
+	if (r >= 0)
 		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	return r < 0 ? r : sd_bus_message_exit_container(m);
+	return r < 0 ? r : 1;
 }
 
-static int read_attaches(sd_bus_message *m, struct guest *g)
+static int read_attach(sd_bus_message *m, struct guest *g)
 {
-	int r = sd_bus_message_enter_container(m, 'v', "a(sss)");
+	const char *id, *dev, *state;
+	struct attach *a;
+	int r = sd_bus_message_read(m, "(sss)", &id, &dev, &state);
 
-	if (r < 0)
+	if (r <= 0)
 		return r;
-	r = sd_bus_message_enter_container(m, 'a', "(sss)");
-	if (r < 0)
-		return r;
-	for (;;) {
-		const char *id, *dev, *state;
-		struct attach *a;
-
-		r = sd_bus_message_read(m, "(sss)", &id, &dev, &state);
-		if (r <= 0)
-			break;
-		a = grow(&g->att, &g->natt, sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		if (dup_str(&a->id, id) < 0 || dup_str(&a->device, dev) < 0 ||
-		    dup_str(&a->state, state) < 0)
-			return -ENOMEM;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	return r < 0 ? r : sd_bus_message_exit_container(m);
+	a = grow(&g->att, &g->natt, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	if (dup_str(&a->id, id) < 0 || dup_str(&a->device, dev) < 0 ||
+	    dup_str(&a->state, state) < 0)
+		return -ENOMEM;
+	return 1;
 }
 
 /* Reads the a{sv} of org.mmiod1.Guest.  Unknown properties are skipped so a
@@ -363,15 +320,15 @@ static int read_guest_props(sd_bus_message *m, struct guest *g)
 			r = sd_bus_message_read(m, "v", "b", &b);
 			g->can_attach = b;
 		} else if (strcmp(name, "Windows") == 0)
-			r = read_windows(m, g);
+			r = read_array_prop(m, MMIOD_SIG_WINDOW, read_window, g);
 		else if (strcmp(name, "Devices") == 0)
-			r = read_devices(m, g);
+			r = read_array_prop(m, MMIOD_SIG_DEVICE, read_device, g);
 		else if (strcmp(name, "Ports") == 0)
-			r = read_ports(m, g);
+			r = read_array_prop(m, MMIOD_SIG_PORT, read_port, g);
 		else if (strcmp(name, "Reservations") == 0)
-			r = read_reservations(m, g);
+			r = read_array_prop(m, MMIOD_SIG_RESERVATION, read_reservation, g);
 		else if (strcmp(name, "Attaches") == 0)
-			r = read_attaches(m, g);
+			r = read_array_prop(m, MMIOD_SIG_ATTACH, read_attach, g);
 		else
 			r = sd_bus_message_skip(m, "v");
 		if (r < 0)
