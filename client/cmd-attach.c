@@ -103,7 +103,6 @@ out:
 
 int cmd_detach(struct mmioctl *c, int argc, char **argv)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
 	const char *guest = argv[0];
 	char dev[MMIO_DEVICE_NAME_MAX + 256], what[sizeof(dev) + 256];
 	int r;
@@ -122,25 +121,9 @@ int cmd_detach(struct mmioctl *c, int argc, char **argv)
 	} else {
 		snprintf(dev, sizeof(dev), "%s", argv[1]);
 	}
-	r = bus_connect(c);
+	r = bus_call_guest_what(c, "Detach", guest, dev, true, true, what);
 	if (r)
 		return r;
-	r = bus_new_manager_call(c, "Detach", &m);
-	if (r >= 0)
-		r = sd_bus_message_append(m, "ss", guest, dev);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0)
-		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r < 0) {
-		r = bus_report_errno(c, r, what);
-		goto out;
-	}
-	r = bus_call(c, m, true, what, &reply);
-	if (r)
-		goto out;
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -150,10 +133,7 @@ int cmd_detach(struct mmioctl *c, int argc, char **argv)
 	} else {
 		printf("Detached %s from %s\n", dev, guest);
 	}
-out:
-	sd_bus_message_unref(m);
-	sd_bus_message_unref(reply);
-	return r;
+	return 0;
 }
 
 int cmd_reserve(struct mmioctl *c, int argc, char **argv)
@@ -167,17 +147,10 @@ int cmd_reserve(struct mmioctl *c, int argc, char **argv)
 	if ((r = guest_validate(guest, "reserve")) ||
 	    (r = device_list_validate(argv + 1, (size_t)argc - 1, &devs, "reserve")))
 		return r;
-	r = bus_connect(c);
+	r = bus_begin_devices_call(c, "Reserve", guest, devs, &m);
 	if (r)
 		goto out;
-	r = bus_new_manager_call(c, "Reserve", &m);
-	if (r >= 0)
-		r = sd_bus_message_append(m, "s", guest);
-	if (r >= 0)
-		r = sd_bus_message_append_strv(m, devs);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0 && c->label)
+	if (c->label)
 		r = bus_append_option_s(m, MMIOD_OPT_LABEL, c->label);
 	if (r >= 0)
 		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
@@ -224,7 +197,6 @@ out:
 
 int cmd_release(struct mmioctl *c, int argc, char **argv)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
 	const char *guest = argv[0], *id = argv[1];
 	int r;
 
@@ -232,19 +204,9 @@ int cmd_release(struct mmioctl *c, int argc, char **argv)
 		return r;
 	if ((r = name_validate(id, "reservation id", "release")))
 		return r;
-	r = bus_connect(c);
+	r = bus_call_guest_what(c, "Release", guest, id, false, false, "release");
 	if (r)
 		return r;
-	r = bus_new_manager_call(c, "Release", &m);
-	if (r >= 0)
-		r = sd_bus_message_append(m, "ssa{sv}", guest, id, 0);
-	if (r < 0) {
-		r = bus_report_errno(c, r, "release");
-		goto out;
-	}
-	r = bus_call(c, m, false, "release", &reply);
-	if (r)
-		goto out;
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -254,8 +216,5 @@ int cmd_release(struct mmioctl *c, int argc, char **argv)
 	} else {
 		printf("Released %s in %s\n", id, guest);
 	}
-out:
-	sd_bus_message_unref(m);
-	sd_bus_message_unref(reply);
-	return r;
+	return 0;
 }

@@ -31,61 +31,50 @@ static void plan_result_free(struct plan_result *p)
 	free(p->port_args);
 }
 
+static int plan_result_entry(sd_bus_message *m, const char *key, void *ud)
+{
+	struct plan_result *p = ud;
+	char **dst = NULL;
+	const char *s;
+	int r;
+
+	if (strcmp(key, "mmio_hole_mib") == 0) {
+		p->have_hole = true;
+		return sd_bus_message_read(m, "v", "u", &p->mmio_hole_mib);
+	} else if (strcmp(key, "high_window_bytes") == 0) {
+		p->have_high = true;
+		return sd_bus_message_read(m, "v", "t", &p->high_window_bytes);
+	} else if (strcmp(key, "pci_hole64_bytes") == 0) {
+		p->have_hole64 = true;
+		return sd_bus_message_read(m, "v", "t", &p->pci_hole64_bytes);
+	} else if (strcmp(key, "low_bytes_needed") == 0) {
+		p->have_low = true;
+		return sd_bus_message_read(m, "v", "t", &p->low_bytes_needed);
+	} else if (strcmp(key, "xl_cfg") == 0) {
+		dst = &p->xl_cfg;
+	} else if (strcmp(key, "qemu_args") == 0) {
+		dst = &p->qemu_args;
+	} else if (strcmp(key, "libvirt_xml") == 0) {
+		dst = &p->libvirt_xml;
+	} else if (strcmp(key, "port_args") == 0) {
+		dst = &p->port_args;
+	} else {
+		/* a newer daemon may say more; older clients ignore it */
+		return sd_bus_message_skip(m, "v");
+	}
+	r = sd_bus_message_read(m, "v", "s", &s);
+	if (r >= 0) {
+		free(*dst);
+		*dst = strdup(s);
+		if (!*dst)
+			r = -ENOMEM;
+	}
+	return r;
+}
+
 static int read_plan_result(sd_bus_message *m, struct plan_result *p)
 {
-	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *s;
-		char **dst = NULL;
-
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		if (strcmp(key, "mmio_hole_mib") == 0) {
-			r = sd_bus_message_read(m, "v", "u", &p->mmio_hole_mib);
-			p->have_hole = true;
-		} else if (strcmp(key, "high_window_bytes") == 0) {
-			r = sd_bus_message_read(m, "v", "t", &p->high_window_bytes);
-			p->have_high = true;
-		} else if (strcmp(key, "pci_hole64_bytes") == 0) {
-			r = sd_bus_message_read(m, "v", "t", &p->pci_hole64_bytes);
-			p->have_hole64 = true;
-		} else if (strcmp(key, "low_bytes_needed") == 0) {
-			r = sd_bus_message_read(m, "v", "t", &p->low_bytes_needed);
-			p->have_low = true;
-		} else if (strcmp(key, "xl_cfg") == 0) {
-			dst = &p->xl_cfg;
-		} else if (strcmp(key, "qemu_args") == 0) {
-			dst = &p->qemu_args;
-		} else if (strcmp(key, "libvirt_xml") == 0) {
-			dst = &p->libvirt_xml;
-		} else if (strcmp(key, "port_args") == 0) {
-			dst = &p->port_args;
-		} else {
-			/* a newer daemon may say more; older clients ignore it */
-			r = sd_bus_message_skip(m, "v");
-		}
-		if (dst) {
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0) {
-				free(*dst);
-				*dst = strdup(s);
-				if (!*dst)
-					r = -ENOMEM;
-			}
-		}
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	return bus_dict_read(m, plan_result_entry, p);
 }
 
 static json_object *plan_json(bool possible, const char *reason, const struct plan_result *p)
@@ -221,17 +210,10 @@ int cmd_check(struct mmioctl *c, int argc, char **argv)
 		device_list_free(devs);
 		return MMIOCTL_EXIT_USAGE;
 	}
-	r = bus_connect(c);
+	r = bus_begin_devices_call(c, "Check", guest, devs, &m);
 	if (r)
 		goto out;
-	r = bus_new_manager_call(c, "Check", &m);
-	if (r >= 0)
-		r = sd_bus_message_append(m, "s", guest);
-	if (r >= 0)
-		r = sd_bus_message_append_strv(m, devs);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0 && c->refresh)
+	if (c->refresh)
 		r = bus_append_option_b(m, MMIOD_OPT_REFRESH, true);
 	if (r >= 0 && c->port)
 		r = bus_append_option_s(m, MMIOD_OPT_PORT, c->port);

@@ -292,54 +292,42 @@ static int read_attach(sd_bus_message *m, struct guest *g)
 	return 1;
 }
 
-/* Reads the a{sv} of org.mmiod1.Guest.  Unknown properties are skipped so a
+/* One property of org.mmiod1.Guest.  Unknown properties are skipped so a
  * newer daemon with more properties still works with this client. */
+static int guest_prop(sd_bus_message *m, const char *name, void *ud)
+{
+	struct guest *g = ud;
+
+	if (strcmp(name, "Id") == 0)
+		return read_string_prop(m, &g->id);
+	if (strcmp(name, "Name") == 0)
+		return read_string_prop(m, &g->name);
+	if (strcmp(name, "Uuid") == 0)
+		return read_string_prop(m, &g->uuid);
+	if (strcmp(name, "Backend") == 0)
+		return read_string_prop(m, &g->backend);
+	if (strcmp(name, "CanAttach") == 0) {
+		int b = 0;
+		int r = sd_bus_message_read(m, "v", "b", &b);
+		g->can_attach = b;
+		return r;
+	}
+	if (strcmp(name, "Windows") == 0)
+		return read_array_prop(m, MMIOD_SIG_WINDOW, read_window, g);
+	if (strcmp(name, "Devices") == 0)
+		return read_array_prop(m, MMIOD_SIG_DEVICE, read_device, g);
+	if (strcmp(name, "Ports") == 0)
+		return read_array_prop(m, MMIOD_SIG_PORT, read_port, g);
+	if (strcmp(name, "Reservations") == 0)
+		return read_array_prop(m, MMIOD_SIG_RESERVATION, read_reservation, g);
+	if (strcmp(name, "Attaches") == 0)
+		return read_array_prop(m, MMIOD_SIG_ATTACH, read_attach, g);
+	return sd_bus_message_skip(m, "v");
+}
+
 static int read_guest_props(sd_bus_message *m, struct guest *g)
 {
-	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *name;
-
-		r = sd_bus_message_read(m, "s", &name);
-		if (r < 0)
-			return r;
-		if (strcmp(name, "Id") == 0)
-			r = read_string_prop(m, &g->id);
-		else if (strcmp(name, "Name") == 0)
-			r = read_string_prop(m, &g->name);
-		else if (strcmp(name, "Uuid") == 0)
-			r = read_string_prop(m, &g->uuid);
-		else if (strcmp(name, "Backend") == 0)
-			r = read_string_prop(m, &g->backend);
-		else if (strcmp(name, "CanAttach") == 0) {
-			int b = 0;
-
-			r = sd_bus_message_read(m, "v", "b", &b);
-			g->can_attach = b;
-		} else if (strcmp(name, "Windows") == 0)
-			r = read_array_prop(m, MMIOD_SIG_WINDOW, read_window, g);
-		else if (strcmp(name, "Devices") == 0)
-			r = read_array_prop(m, MMIOD_SIG_DEVICE, read_device, g);
-		else if (strcmp(name, "Ports") == 0)
-			r = read_array_prop(m, MMIOD_SIG_PORT, read_port, g);
-		else if (strcmp(name, "Reservations") == 0)
-			r = read_array_prop(m, MMIOD_SIG_RESERVATION, read_reservation, g);
-		else if (strcmp(name, "Attaches") == 0)
-			r = read_array_prop(m, MMIOD_SIG_ATTACH, read_attach, g);
-		else
-			r = sd_bus_message_skip(m, "v");
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	return bus_dict_read(m, guest_prop, g);
 }
 
 static int guest_cmp(const void *a, const void *b)

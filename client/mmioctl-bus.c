@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cleanup.h"
 #include "mmioctl.h"
 
 int bus_connect(struct mmioctl *c)
@@ -354,4 +355,43 @@ void place_list_free(struct place_list *l)
 	}
 	free(l->v);
 	*l = (struct place_list){ 0 };
+}
+
+int bus_begin_devices_call(struct mmioctl *c, const char *member, const char *guest, char **devices,
+			   sd_bus_message **m)
+{
+	int r = bus_connect(c);
+
+	if (r)
+		return r;
+	r = bus_new_manager_call(c, member, m);
+	if (r >= 0)
+		r = sd_bus_message_append(*m, "s", guest);
+	if (r >= 0)
+		r = sd_bus_message_append_strv(*m, devices);
+	if (r >= 0)
+		r = sd_bus_message_open_container(*m, 'a', "{sv}");
+	return r < 0 ? bus_report_errno(c, r, c->verb) : 0;
+}
+
+int bus_call_guest_what(struct mmioctl *c, const char *member, const char *guest, const char *what,
+			bool send_interactive, bool spin, const char *doing)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	int r = bus_connect(c);
+
+	if (r)
+		return r;
+	r = bus_new_manager_call(c, member, &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", guest, what);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && send_interactive)
+		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return bus_report_errno(c, r, doing);
+	return bus_call(c, m, spin, doing, &reply);
 }

@@ -15,6 +15,7 @@
 #include <systemd/sd-bus.h>
 
 #include "mmio-model.h"
+#include "bus-util.h"
 #include "mmiod-names.h"
 #include "strv.h"
 
@@ -85,6 +86,15 @@ int bus_report_error(struct mmioctl *c, const sd_bus_error *e, const char *what)
 /* Prints a local failure (negative errno) of the bus layer, returns the exit code. */
 int bus_report_errno(struct mmioctl *c, int r, const char *what);
 int bus_new_manager_call(struct mmioctl *c, const char *member, sd_bus_message **m);
+/* Connects and starts a call MEMBER(s guest, as devices, a{sv} options):
+ * the options container is left open for the caller's entries. */
+int bus_begin_devices_call(struct mmioctl *c, const char *member, const char *guest, char **devices,
+			   sd_bus_message **m);
+/* Calls MEMBER(s guest, s what, a{sv} options) and waits for its empty
+ * reply; options carry "interactive" when asked.  doing names the call in
+ * errors.  Returns 0 or the exit code. */
+int bus_call_guest_what(struct mmioctl *c, const char *member, const char *guest, const char *what,
+			bool send_interactive, bool spin, const char *doing);
 /* "the mmiod daemon is not running on the system bus (...)" */
 void bus_print_not_running(struct mmioctl *c);
 

@@ -18,29 +18,29 @@
 
 #include "books.h"
 #include "books-internal.h"
+#include "table.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
+/* As the state file and the Attaches property spell them. */
+static const char *const attach_state_names[] = {
+	[BOOKS_ATTACH_INFLIGHT] = "attaching",
+	[BOOKS_ATTACH_ATTACHED] = "attached",
+	[BOOKS_ATTACH_DETACHING] = "detaching",
+	[BOOKS_ATTACH_UNSETTLED] = "unsettled",
+};
+
 const char *books_attach_state_name(enum books_attach_state s)
 {
-	switch (s) {
-	case BOOKS_ATTACH_INFLIGHT: return "attaching";
-	case BOOKS_ATTACH_ATTACHED: return "attached";
-	case BOOKS_ATTACH_DETACHING: return "detaching";
-	case BOOKS_ATTACH_UNSETTLED: return "unsettled";
-	}
-	return "unknown";
+	return table_name(attach_state_names, ELEMENTSOF(attach_state_names), s, "unknown");
 }
 
 int books_attach_state_from_name(const char *s)
 {
-	for (int i = BOOKS_ATTACH_INFLIGHT; i <= BOOKS_ATTACH_UNSETTLED; i++)
-		if (strcmp(s, books_attach_state_name((enum books_attach_state)i)) == 0)
-			return i;
-	return -1;
+	return table_find(attach_state_names, ELEMENTSOF(attach_state_names), s);
 }
 
 void books_init(struct books *b)
@@ -303,28 +303,43 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 	return 0;
 }
 
-enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_space *sp,
-			     struct mmio_error *err)
+/* The used ranges for `use` (the caller frees rv->v). */
+static enum mmio_status used_ranges(const struct books *b, unsigned use, struct rangev *rv,
+				    struct mmio_error *err)
 {
-	struct rangev rv = { 0 };
-	enum mmio_status st;
-
 	if (!b->have_layout)
 		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
 				      "the guest's windows are not known yet (back end has not read them)");
-	if (collect_used(b, use, &rv) < 0) {
-		free(rv.v);
+	if (collect_used(b, use, rv) < 0) {
+		free(rv->v);
+		rv->v = NULL;
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory collecting used ranges");
 	}
-	struct mmio_space_params p = {
+	return MMIO_OK;
+}
+
+static struct mmio_space_params space_params(const struct books *b, const struct rangev *rv)
+{
+	return (struct mmio_space_params){
 		.windows = b->layout.win,
 		.nwin = b->layout.nwin,
-		.used = rv.v,
-		.nused = rv.n,
+		.used = rv->v,
+		.nused = rv->n,
 		.clip = b->layout.clip,
 		.nclip = b->layout.nclip,
 		.min_mem = b->layout.min_mem,
 	};
+}
+
+enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_space *sp,
+			     struct mmio_error *err)
+{
+	struct rangev rv = { 0 };
+	enum mmio_status st = used_ranges(b, use, &rv, err);
+
+	if (st != MMIO_OK)
+		return st;
+	struct mmio_space_params p = space_params(b, &rv);
 	st = mmio_space_init(sp, &p, err);
 	free(rv.v);
 	return st;
@@ -338,18 +353,13 @@ static enum mmio_status space_get(const struct books *b, unsigned use, const str
 	struct rangev rv = { 0 };
 	struct books_cache_slot *slot = NULL;
 	struct books *mb = (struct books *)b; /* the cache is not part of the books' value */
-	enum mmio_status st;
-
-	if (!b->have_layout)
-		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
-				      "the guest's windows are not known yet (back end has not read them)");
 	/* Keyed by content, not by who changed what: attach states are also
 	 * written outside books.c, and collecting the ranges is cheap next to
 	 * building a map (sorting, block counts, gap index). */
-	if (collect_used(b, use, &rv) < 0) {
-		free(rv.v);
-		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory collecting used ranges");
-	}
+	enum mmio_status st = used_ranges(b, use, &rv, err);
+
+	if (st != MMIO_OK)
+		return st;
 	if (mb->cache)
 		slot = mb->cache->slot[use % CACHE_SLOTS];
 	if (slot && slot->valid && slot->layout_gen == b->layout_gen && slot->nused == rv.n &&
@@ -358,15 +368,7 @@ static enum mmio_status space_get(const struct books *b, unsigned use, const str
 		*out = &slot->sp;
 		return MMIO_OK;
 	}
-	struct mmio_space_params p = {
-		.windows = b->layout.win,
-		.nwin = b->layout.nwin,
-		.used = rv.v,
-		.nused = rv.n,
-		.clip = b->layout.clip,
-		.nclip = b->layout.nclip,
-		.min_mem = b->layout.min_mem,
-	};
+	struct mmio_space_params p = space_params(b, &rv);
 	if (tmp) {
 		st = mmio_space_init(tmp, &p, err);
 		free(rv.v);

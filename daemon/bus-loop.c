@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "bus-loop.h"
+#include "event-util.h"
 
 struct bus_loop {
 	sd_bus *bus;
@@ -61,10 +62,7 @@ static void rearm(struct bus_loop *l)
 		ev |= EV_READ;
 	if (events & POLLOUT)
 		ev |= EV_WRITE;
-	if (l->io) {
-		event_del(l->io);
-		event_free(l->io);
-	}
+	event_freep(&l->io);
 	l->io = event_new(l->base, sd_bus_get_fd(l->bus), ev, io_cb, l);
 	event_add(l->io, NULL);
 
@@ -109,11 +107,8 @@ void bus_loop_free(struct bus_loop *l)
 {
 	if (!l)
 		return;
-	if (l->io)
-		event_free(l->io);
-	if (l->timer)
-		event_free(l->timer);
-	if (l->kick)
-		event_free(l->kick);
+	event_freep(&l->io);
+	event_freep(&l->timer);
+	event_freep(&l->kick);
 	free(l);
 }

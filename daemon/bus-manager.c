@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "authz.h"
+#include "bus-util.h"
 #include "bus-errors.h"
 #include "bus.h"
 #include "cleanup.h"
@@ -43,80 +44,74 @@ struct opts {
 	bool have_xen_memory;
 };
 
+struct opts_ctx {
+	const char *allowed;            /* space-separated keys */
+	struct opts *o;
+	sd_bus_error *error;
+};
+
+static int opt_entry(sd_bus_message *m, const char *key, void *ud)
+{
+	struct opts_ctx *c = ud;
+	struct opts *o = c->o;
+	char needle[64], hay[256];
+	char *sdst = NULL;
+	size_t slen = 0;
+	int *bdst = NULL;
+	uint32_t *udst = NULL;
+	const char *contents = NULL;
+	char type, want;
+	int r;
+
+	snprintf(needle, sizeof(needle), " %s ", key);
+	snprintf(hay, sizeof(hay), " %s ", c->allowed);
+	if (!strstr(hay, needle))
+		return sd_bus_error_setf(c->error, SD_BUS_ERROR_INVALID_ARGS,
+					 "unknown option \"%.200s\" (this method takes: %s)", key,
+					 c->allowed[0] ? c->allowed : "none");
+	if (strcmp(key, MMIOD_OPT_REFRESH) == 0) bdst = &o->refresh;
+	else if (strcmp(key, MMIOD_OPT_WAIT) == 0) bdst = &o->wait;
+	else if (strcmp(key, MMIOD_OPT_INTERACTIVE) == 0) bdst = &o->interactive;
+	else if (strcmp(key, MMIOD_OPT_PERSISTENT) == 0) bdst = &o->persistent;
+	else if (strcmp(key, MMIOD_OPT_ASSIGNABLE) == 0) bdst = &o->assignable;
+	else if (strcmp(key, MMIOD_OPT_QEMU_DEVICE) == 0) sdst = o->qemu_device, slen = sizeof(o->qemu_device);
+	else if (strcmp(key, MMIOD_OPT_RESERVATION) == 0) sdst = o->reservation, slen = sizeof(o->reservation);
+	else if (strcmp(key, MMIOD_OPT_LABEL) == 0) sdst = o->label, slen = sizeof(o->label);
+	else if (strcmp(key, MMIOD_OPT_PORT) == 0) sdst = o->port, slen = sizeof(o->port);
+	else if (strcmp(key, OPT_MACHINE) == 0) sdst = o->machine, slen = sizeof(o->machine);
+	else if (strcmp(key, OPT_XEN_VERSION) == 0) sdst = o->xen_version, slen = sizeof(o->xen_version);
+	else if (strcmp(key, OPT_XEN_MEMORY_MIB) == 0) udst = &o->xen_memory_mib, o->have_xen_memory = true;
+	want = bdst ? 'b' : udst ? 'u' : 's';
+	r = sd_bus_message_peek_type(m, &type, &contents);
+	if (r < 0)
+		return r;
+	if (!contents || contents[0] != want || contents[1])
+		return sd_bus_error_setf(c->error, SD_BUS_ERROR_INVALID_ARGS,
+					 "option \"%s\" must be of type %c, got %s", key, want,
+					 contents ? contents : "?");
+	if (bdst)
+		return sd_bus_message_read(m, "v", "b", bdst);
+	if (udst)
+		return sd_bus_message_read(m, "v", "u", udst);
+	const char *s;
+	r = sd_bus_message_read(m, "v", "s", &s);
+	if (r >= 0 && strlen(s) >= slen)
+		return sd_bus_error_setf(c->error, SD_BUS_ERROR_INVALID_ARGS,
+					 "option \"%s\" is too long (%zu bytes, at most %zu)",
+					 key, strlen(s), slen - 1);
+	if (r >= 0)
+		snprintf(sdst, slen, "%s", s);
+	return r;
+}
+
 /* Reads a{sv}; accepts only the keys in `allowed` (space-separated). */
 static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_bus_error *error)
 {
-	int r;
+	struct opts_ctx c = { allowed, o, error };
 
 	memset(o, 0, sizeof(*o));
 	o->wait = 1;
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key;
-		char want;
-		char *sdst = NULL;
-		size_t slen = 0;
-		int *bdst = NULL;
-		uint32_t *udst = NULL;
-
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		char needle[64];
-		snprintf(needle, sizeof(needle), " %s ", key);
-		char hay[256];
-		snprintf(hay, sizeof(hay), " %s ", allowed);
-		if (!strstr(hay, needle))
-			return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-						 "unknown option \"%.200s\" (this method takes: %s)", key,
-						 allowed[0] ? allowed : "none");
-		if (strcmp(key, MMIOD_OPT_REFRESH) == 0) bdst = &o->refresh;
-		else if (strcmp(key, MMIOD_OPT_WAIT) == 0) bdst = &o->wait;
-		else if (strcmp(key, MMIOD_OPT_INTERACTIVE) == 0) bdst = &o->interactive;
-		else if (strcmp(key, MMIOD_OPT_PERSISTENT) == 0) bdst = &o->persistent;
-		else if (strcmp(key, MMIOD_OPT_ASSIGNABLE) == 0) bdst = &o->assignable;
-		else if (strcmp(key, MMIOD_OPT_QEMU_DEVICE) == 0) sdst = o->qemu_device, slen = sizeof(o->qemu_device);
-		else if (strcmp(key, MMIOD_OPT_RESERVATION) == 0) sdst = o->reservation, slen = sizeof(o->reservation);
-		else if (strcmp(key, MMIOD_OPT_LABEL) == 0) sdst = o->label, slen = sizeof(o->label);
-		else if (strcmp(key, MMIOD_OPT_PORT) == 0) sdst = o->port, slen = sizeof(o->port);
-		else if (strcmp(key, OPT_MACHINE) == 0) sdst = o->machine, slen = sizeof(o->machine);
-		else if (strcmp(key, OPT_XEN_VERSION) == 0) sdst = o->xen_version, slen = sizeof(o->xen_version);
-		else if (strcmp(key, OPT_XEN_MEMORY_MIB) == 0) udst = &o->xen_memory_mib, o->have_xen_memory = true;
-		want = bdst ? 'b' : udst ? 'u' : 's';
-		const char *contents = NULL;
-		char type;
-		r = sd_bus_message_peek_type(m, &type, &contents);
-		if (r < 0)
-			return r;
-		if (!contents || contents[0] != want || contents[1])
-			return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-						 "option \"%s\" must be of type %c, got %s", key, want,
-						 contents ? contents : "?");
-		if (bdst)
-			r = sd_bus_message_read(m, "v", "b", bdst);
-		else if (udst)
-			r = sd_bus_message_read(m, "v", "u", udst);
-		else {
-			const char *s;
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0 && strlen(s) >= slen)
-				return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-							 "option \"%s\" is too long (%zu bytes, at most %zu)",
-							 key, strlen(s), slen - 1);
-			if (r >= 0)
-				snprintf(sdst, slen, "%s", s);
-		}
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	return bus_dict_read(m, opt_entry, &c);
 }
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -167,6 +162,31 @@ static void held_free(struct held_call *h)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct held_call *, held_free);
 
+/* "(s guest, as devices, a{sv} options)": *h holds the call and its devices. */
+static int read_guest_devices(struct bus_ctx *bc, sd_bus_message *m, const char *allowed,
+			      const char **guest, struct held_call **h, struct opts *o,
+			      sd_bus_error *error)
+{
+	int r;
+
+	*h = held_new(bc, m);
+	if (!*h)
+		return -ENOMEM;
+	r = sd_bus_message_read(m, "s", guest);
+	if (r >= 0)
+		r = sd_bus_message_read_strv(m, &(*h)->devices);
+	return r < 0 ? r : read_opts(m, allowed, o, error);
+}
+
+/* "(s guest, s what, a{sv} options)". */
+static int read_guest_what(sd_bus_message *m, const char *allowed, const char **guest,
+			   const char **what, struct opts *o, sd_bus_error *error)
+{
+	int r = sd_bus_message_read(m, "ss", guest, what);
+
+	return r < 0 ? r : read_opts(m, allowed, o, error);
+}
+
 /* Answers with err, or with what pack() appends to a method return. */
 static void held_reply(struct held_call *h, const struct ops_error *err,
 		       int (*pack)(sd_bus_message *reply, const void *ud), const void *ud)
@@ -187,6 +207,14 @@ static void held_reply(struct held_call *h, const struct ops_error *err,
 	}
 	h->m = sd_bus_message_unref(h->m);
 	bus_kick(h->bc);
+}
+
+/* The call is answered: then it goes. */
+static void held_finish(struct held_call *h, const struct ops_error *err,
+			int (*pack)(sd_bus_message *reply, const void *ud), const void *ud)
+{
+	held_reply(h, err, pack, ud);
+	held_free(h);
 }
 
 /* "s id" then the placement. */
@@ -225,26 +253,18 @@ static void check_done(void *ud, const struct ops_error *err, bool fits, const c
 	struct held_call *h = ud;
 	struct fit f = { fits, reason, placement, n };
 
-	held_reply(h, err, pack_fit, &f);
-	held_free(h);
+	held_finish(h, err, pack_fit, &f);
 }
 
 static int method_check(sd_bus_message *m, void *ud, sd_bus_error *error)
 {
 	struct bus_ctx *bc = ud;
-	_cleanup_(held_freep) struct held_call *h = held_new(bc, m);
+	_cleanup_(held_freep) struct held_call *h = NULL;
 	struct ops_error err = { 0 };
 	const char *guest;
 	struct opts o;
-	int r;
+	int r = read_guest_devices(bc, m, MMIOD_OPT_REFRESH " " MMIOD_OPT_PORT, &guest, &h, &o, error);
 
-	if (!h)
-		return -ENOMEM;
-	r = sd_bus_message_read(m, "s", &guest);
-	if (r >= 0)
-		r = sd_bus_message_read_strv(m, &h->devices);
-	if (r >= 0)
-		r = read_opts(m, MMIOD_OPT_REFRESH " " MMIOD_OPT_PORT, &o, error);
 	if (r < 0)
 		return r;
 	struct ops_check_req req = { .guest = guest, .devices = h->devices, .port = o.port,
@@ -272,8 +292,7 @@ static void attach_answer(void *ud, const struct ops_error *err, const char *att
 	struct held_call *h = ud;
 	struct id_placement p = { attach_id, placement, placement ? 1 : 0 };
 
-	held_reply(h, err, pack_id_placement, &p);
-	held_free(h);
+	held_finish(h, err, pack_id_placement, &p);
 }
 
 static const struct ops_attach_cbs attach_cbs = {
@@ -289,11 +308,9 @@ static int method_attach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct opts o;
 	int r;
 
-	r = sd_bus_message_read(m, "ss", &guest, &device);
-	if (r >= 0)
-		r = read_opts(m, MMIOD_OPT_QEMU_DEVICE " " MMIOD_OPT_RESERVATION " " MMIOD_OPT_PERSISTENT
-			      " " MMIOD_OPT_ASSIGNABLE " " MMIOD_OPT_WAIT " " MMIOD_OPT_INTERACTIVE
-			      " " MMIOD_OPT_PORT, &o, error);
+	r = read_guest_what(m, MMIOD_OPT_QEMU_DEVICE " " MMIOD_OPT_RESERVATION " " MMIOD_OPT_PERSISTENT
+			    " " MMIOD_OPT_ASSIGNABLE " " MMIOD_OPT_WAIT " " MMIOD_OPT_INTERACTIVE
+			    " " MMIOD_OPT_PORT, &guest, &device, &o, error);
 	if (r < 0)
 		return r;
 	struct ops_attach_req req = {
@@ -329,8 +346,7 @@ static void answered_done(void *ud, const struct ops_error *err)
 {
 	struct held_call *h = ud;
 
-	held_reply(h, err, pack_nothing, NULL);
-	held_free(h);
+	held_finish(h, err, pack_nothing, NULL);
 }
 
 static int method_detach(sd_bus_message *m, void *ud, sd_bus_error *error)
@@ -341,9 +357,7 @@ static int method_detach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct opts o;
 	int r;
 
-	r = sd_bus_message_read(m, "ss", &guest, &device);
-	if (r >= 0)
-		r = read_opts(m, MMIOD_OPT_INTERACTIVE, &o, error);
+	r = read_guest_what(m, MMIOD_OPT_INTERACTIVE, &guest, &device, &o, error);
 	if (r < 0)
 		return r;
 	struct ops_detach_req req = { .guest = guest, .device = device };
@@ -369,26 +383,19 @@ static void reserve_done(void *ud, const struct ops_error *err, const char *id,
 	struct held_call *h = ud;
 	struct id_placement p = { id, placement, n };
 
-	held_reply(h, err, pack_id_placement, &p);
-	held_free(h);
+	held_finish(h, err, pack_id_placement, &p);
 }
 
 static int method_reserve(sd_bus_message *m, void *ud, sd_bus_error *error)
 {
 	struct bus_ctx *bc = ud;
-	_cleanup_(held_freep) struct held_call *h = held_new(bc, m);
+	_cleanup_(held_freep) struct held_call *h = NULL;
 	struct ops_error err = { 0 };
 	const char *guest;
 	struct opts o;
-	int r;
+	int r = read_guest_devices(bc, m, MMIOD_OPT_LABEL " " MMIOD_OPT_INTERACTIVE, &guest, &h, &o,
+				   error);
 
-	if (!h)
-		return -ENOMEM;
-	r = sd_bus_message_read(m, "s", &guest);
-	if (r >= 0)
-		r = sd_bus_message_read_strv(m, &h->devices);
-	if (r >= 0)
-		r = read_opts(m, MMIOD_OPT_LABEL " " MMIOD_OPT_INTERACTIVE, &o, error);
 	if (r < 0)
 		return r;
 	struct ops_reserve_req req = { .guest = guest, .devices = h->devices, .label = o.label };
@@ -411,9 +418,7 @@ static int method_release(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct opts o;
 	int r;
 
-	r = sd_bus_message_read(m, "ss", &guest, &id);
-	if (r >= 0)
-		r = read_opts(m, MMIOD_OPT_INTERACTIVE, &o, error);
+	r = read_guest_what(m, MMIOD_OPT_INTERACTIVE, &guest, &id, &o, error);
 	if (r < 0)
 		return r;
 	struct ops_release_req req = { .guest = guest, .id = id };

@@ -16,6 +16,7 @@
 #include "authz.h"
 #include "bus-errors.h"
 #include "bus-loop.h"
+#include "bus-util.h"
 #include "bus.h"
 #include "log.h"
 #include "mmiod-names.h"
@@ -74,19 +75,7 @@ static int bus_connect(struct bus_ctx *bc, const struct daemon_config *cfg)
 {
 	int r;
 
-	if (cfg->bus_address) {
-		r = sd_bus_new(&bc->bus);
-		if (r >= 0)
-			r = sd_bus_set_address(bc->bus, cfg->bus_address);
-		if (r >= 0)
-			r = sd_bus_set_bus_client(bc->bus, 1);
-		if (r >= 0)
-			r = sd_bus_start(bc->bus);
-	} else if (cfg->session_bus) {
-		r = sd_bus_open_user(&bc->bus);
-	} else {
-		r = sd_bus_open_system(&bc->bus);
-	}
+	r = bus_open(cfg->bus_address, cfg->session_bus, &bc->bus);
 	if (r < 0) {
 		log_error("cannot connect to the %s bus: %s",
 			  cfg->bus_address ? cfg->bus_address : cfg->session_bus ? "session" : "system",

@@ -6,15 +6,15 @@
 #include <string.h>
 
 #include "layout.h"
+#include "table.h"
+
+static const char *const source_names[] = {
+	[TSD_SRC_TOOLSTACK] = "toolstack", [TSD_SRC_MODEL] = "model", [TSD_SRC_PREDICTED] = "predicted",
+};
 
 const char *tsd_source_name(enum tsd_source s)
 {
-	switch (s) {
-	case TSD_SRC_TOOLSTACK: return "toolstack";
-	case TSD_SRC_MODEL: return "model";
-	case TSD_SRC_PREDICTED: return "predicted";
-	}
-	return "unknown";
+	return table_name(source_names, ELEMENTSOF(source_names), s, "unknown");
 }
 
 void tsd_layout_clear(struct tsd_layout *l)

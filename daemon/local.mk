@@ -36,6 +36,7 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/authz.h \
 	daemon/authz.c \
 	daemon/bus.h \
+	daemon/event-util.h \
 	daemon/bus-loop.h \
 	daemon/bus-loop.c \
 	daemon/bus-service.c \

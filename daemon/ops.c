@@ -53,6 +53,16 @@ int ops_resolve_devices(struct daemon *d, char *const *devices, struct mmio_devi
 	return 0;
 }
 
+/* The state file, then the observer: what every mutation ends with.
+ * -1 when the state file could not be written (the observer hears nothing). */
+static int save_and_tell(struct guest *g, unsigned what)
+{
+	if (daemon_save(g->d) < 0)
+		return -1;
+	daemon_guest_changed(g, what);
+	return 0;
+}
+
 /* A re-read that failed, or a guest that went away meanwhile. */
 static void fail_refresh(struct ops_error *e, const struct guest *g, enum tsd_rc rc, const char *msg)
 {
@@ -62,6 +72,25 @@ static void fail_refresh(struct ops_error *e, const struct guest *g, enum tsd_rc
 		ops_fail_toolstack(e, rc, msg);
 }
 
+/* A call's devices, resolved. */
+struct dev_set {
+	char *const *specs;
+	size_t n;
+	struct mmio_device devs[OPS_MAX_DEVICES];
+};
+
+/* The guest, and the call's devices resolved into ds; NULL with err. */
+static struct guest *guest_devices(struct daemon *d, const char *guest, char *const *devices,
+				   struct dev_set *ds, struct ops_error *err)
+{
+	struct guest *g = daemon_guest_lookup(d, guest, err);
+
+	if (!g || daemon_guest_answering(g, err) < 0)
+		return NULL;
+	ds->specs = devices;
+	return ops_resolve_devices(d, devices, ds->devs, &ds->n, err) < 0 ? NULL : g;
+}
+
 /* ---- Check ------------------------------------------------------------------- */
 
 struct check_ctx {
@@ -69,14 +98,12 @@ struct check_ctx {
 	ops_check_fn cb;
 	void *ud;
 	char port[64];
-	size_t n;
-	char *const *specs;
-	struct mmio_device devs[OPS_MAX_DEVICES];
+	struct dev_set ds;
 };
 
 static void check_now(struct check_ctx *c)
 {
-	struct books_entry *ents = calloc(c->n, sizeof(*ents));
+	struct books_entry *ents = calloc(c->ds.n, sizeof(*ents));
 	struct mmio_error err = { 0 };
 	struct ops_error oe = { 0 };
 	enum mmio_status st;
@@ -86,13 +113,13 @@ static void check_now(struct check_ctx *c)
 		c->cb(c->ud, &oe, false, NULL, NULL, 0);
 		return;
 	}
-	st = books_check_port(&c->g->books, c->devs, (const char *const *)c->specs, c->n,
+	st = books_check_port(&c->g->books, c->ds.devs, (const char *const *)c->ds.specs, c->ds.n,
 			      empty(c->port) ? NULL : c->port, ents, &err);
 	if (st != MMIO_OK && st != MMIO_E_NOSPACE) {
 		ops_fail_model(&oe, &err);
 		c->cb(c->ud, &oe, false, NULL, NULL, 0);
 	} else {
-		c->cb(c->ud, NULL, st == MMIO_OK, st == MMIO_OK ? "" : err.msg, ents, c->n);
+		c->cb(c->ud, NULL, st == MMIO_OK, st == MMIO_OK ? "" : err.msg, ents, c->ds.n);
 	}
 	free(ents);
 }
@@ -118,23 +145,20 @@ int ops_check(struct daemon *d, const struct ops_check_req *req, ops_check_fn cb
 	struct guest *g;
 
 	assert(d && req && cb);
-	g = daemon_guest_lookup(d, req->guest, err);
-	if (!g || daemon_guest_answering(g, err) < 0)
-		return -1;
 	/* Not calloc: devs[] is large and resolving fills what is used;
 	 * zeroing it was the largest cost of a Check. */
 	c = malloc(sizeof(*c));
 	if (!c)
 		return ops_fail_nomem(err);
-	c->g = g;
-	c->cb = cb;
-	c->ud = ud;
-	c->specs = req->devices;
-	snprintf(c->port, sizeof(c->port), "%s", req->port ? req->port : "");
-	if (ops_resolve_devices(d, req->devices, c->devs, &c->n, err) < 0) {
+	g = guest_devices(d, req->guest, req->devices, &c->ds, err);
+	if (!g) {
 		free(c);
 		return -1;
 	}
+	c->g = g;
+	c->cb = cb;
+	c->ud = ud;
+	snprintf(c->port, sizeof(c->port), "%s", req->port ? req->port : "");
 	if (req->refresh || !g->books.have_layout) {
 		struct mmio_error e = { 0 };
 		if (daemon_refresh(g, check_after_refresh, c, &e) < 0) {
@@ -218,12 +242,10 @@ static void attach_after_final_refresh(void *ud, struct guest *g, enum tsd_rc rc
 	if (rc != TSD_OK)
 		log_full(LOG_WARNING, &(struct log_fields){ .guest = g->id },
 			 "re-reading the guest after attach %s failed: %s", c->id, msg ? msg : "");
-	if (daemon_save(c->d) < 0) {
+	if (save_and_tell(g, GUEST_CHANGED_ATTACHES | GUEST_CHANGED_DEVICES | GUEST_CHANGED_WINDOWS) < 0)
 		attach_fail(c, OPS_E_STATE_IO, "the device is attached but the state file could not be written");
-		return;
-	}
-	daemon_guest_changed(g, GUEST_CHANGED_ATTACHES | GUEST_CHANGED_DEVICES | GUEST_CHANGED_WINDOWS);
-	attach_end(c, NULL);
+	else
+		attach_end(c, NULL);
 }
 
 static void attach_done(void *ud, const struct tsd_result *res)
@@ -500,13 +522,12 @@ static void detach_after_refresh(void *ud, struct guest *g, enum tsd_rc rc, cons
 	(void)rc;
 	(void)msg;
 
-	if (daemon_save(c->d) < 0) {
+	if (save_and_tell(g, GUEST_CHANGED_ATTACHES | GUEST_CHANGED_DEVICES | GUEST_CHANGED_WINDOWS) < 0) {
 		ops_fail(&oe, OPS_E_STATE_IO, "detached, but the state file could not be written");
 		done_finish(c, &oe);
-		return;
+	} else {
+		done_finish(c, NULL);
 	}
-	daemon_guest_changed(g, GUEST_CHANGED_ATTACHES | GUEST_CHANGED_DEVICES | GUEST_CHANGED_WINDOWS);
-	done_finish(c, NULL);
 }
 
 static void detach_done(void *ud, const struct tsd_result *res)
@@ -622,16 +643,14 @@ struct reserve_ctx {
 	ops_reserve_fn cb;
 	void *ud;
 	char label[128];
-	size_t n;
-	char *const *specs;
-	struct mmio_device devs[OPS_MAX_DEVICES];
+	struct dev_set ds;
 };
 
 static void reserve_finish(struct reserve_ctx *c, const struct ops_error *e, const char *id)
 {
 	const struct books *b = &c->g->books;
 
-	c->cb(c->ud, e, id, e ? NULL : b->res[b->nres - 1].devs, e ? 0 : c->n);
+	c->cb(c->ud, e, id, e ? NULL : b->res[b->nres - 1].devs, e ? 0 : c->ds.n);
 	daemon_guest_unref_op(c->g);
 	free(c);
 }
@@ -649,7 +668,7 @@ static void reserve_now(void *ud, struct guest *g, enum tsd_rc rc, const char *m
 		return;
 	}
 	daemon_new_id(c->d, 'r', id, sizeof(id));
-	if (books_reserve(&g->books, c->devs, (const char *const *)c->specs, c->n, id, c->label,
+	if (books_reserve(&g->books, c->ds.devs, (const char *const *)c->ds.specs, c->ds.n, id, c->label,
 			  &err) != MMIO_OK) {
 		log_full(LOG_NOTICE, &(struct log_fields){ .guest = g->id, .message_id = MMIOD_MESSAGE_REJECT },
 			 "reservation refused: %s", err.msg);
@@ -664,7 +683,7 @@ static void reserve_now(void *ud, struct guest *g, enum tsd_rc rc, const char *m
 		return;
 	}
 	log_full(LOG_INFO, &(struct log_fields){ .guest = g->id, .message_id = MMIOD_MESSAGE_RESERVE },
-		 "reservation %s (%s): %zu device(s), %" PRIu64 " bytes", id, c->label, c->n,
+		 "reservation %s (%s): %zu device(s), %" PRIu64 " bytes", id, c->label, c->ds.n,
 		 books_reservation_bytes(&g->books.res[g->books.nres - 1]));
 	daemon_guest_changed(g, GUEST_CHANGED_RESERVATIONS | GUEST_CHANGED_WINDOWS);
 	reserve_finish(c, NULL, id);
@@ -672,21 +691,15 @@ static void reserve_now(void *ud, struct guest *g, enum tsd_rc rc, const char *m
 
 int ops_reserve_validate(struct daemon *d, const struct ops_reserve_req *req, struct ops_error *err)
 {
-	struct mmio_device *devs;
-	size_t n;
-	int r;
-
+	struct dev_set *ds = malloc(sizeof(*ds));
 	struct guest *g;
 
 	assert(d && req && req->guest);
-	if (!(g = daemon_guest_lookup(d, req->guest, err)) || daemon_guest_answering(g, err) < 0)
-		return -1;
-	devs = malloc(OPS_MAX_DEVICES * sizeof(*devs));
-	if (!devs)
+	if (!ds)
 		return ops_fail_nomem(err);
-	r = ops_resolve_devices(d, req->devices, devs, &n, err);
-	free(devs);
-	return r;
+	g = guest_devices(d, req->guest, req->devices, ds, err);
+	free(ds);
+	return g ? 0 : -1;
 }
 
 int ops_reserve(struct daemon *d, const struct ops_reserve_req *req, ops_reserve_fn cb, void *ud,
@@ -697,22 +710,19 @@ int ops_reserve(struct daemon *d, const struct ops_reserve_req *req, ops_reserve
 	struct guest *g;
 
 	assert(d && req && req->guest && cb);
-	g = daemon_guest_lookup(d, req->guest, err);
-	if (!g || daemon_guest_answering(g, err) < 0)
-		return -1;
 	c = malloc(sizeof(*c));
 	if (!c)
 		return ops_fail_nomem(err);
+	g = guest_devices(d, req->guest, req->devices, &c->ds, err);
+	if (!g) {
+		free(c);
+		return -1;
+	}
 	c->d = d;
 	c->g = g;
 	c->cb = cb;
 	c->ud = ud;
-	c->specs = req->devices;
 	snprintf(c->label, sizeof(c->label), "%s", req->label ? req->label : "");
-	if (ops_resolve_devices(d, req->devices, c->devs, &c->n, err) < 0) {
-		free(c);
-		return -1;
-	}
 	g->ops++;
 	if (!g->books.have_layout) {
 		if (daemon_refresh(g, reserve_now, c, &e) < 0) {

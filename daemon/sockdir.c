@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "event-util.h"
 #include "sockdir.h"
 
 struct sockdir {
@@ -138,9 +139,7 @@ int sockdir_open(struct event_base *base, const char *dir, unsigned interval_s,
 		sd->ino_ev = event_new(base, sd->ino_fd, EV_READ | EV_PERSIST, inotify_cb, sd);
 		if (!sd->ino_ev || event_add(sd->ino_ev, NULL) < 0) {
 			/* Polling alone still works. */
-			if (sd->ino_ev)
-				event_free(sd->ino_ev);
-			sd->ino_ev = NULL;
+			event_freep(&sd->ino_ev);
 			close(sd->ino_fd);
 			sd->ino_fd = -1;
 		}
@@ -161,10 +160,8 @@ void sockdir_close(struct sockdir *sd)
 {
 	if (!sd)
 		return;
-	if (sd->scan_ev)
-		event_free(sd->scan_ev);
-	if (sd->ino_ev)
-		event_free(sd->ino_ev);
+	event_freep(&sd->scan_ev);
+	event_freep(&sd->ino_ev);
 	if (sd->ino_fd >= 0)
 		close(sd->ino_fd);
 	free(sd->v);
