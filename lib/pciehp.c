@@ -30,8 +30,8 @@
  *     calculate_mem_align()'s alignment (at least 1 MiB; I/O: 4 KiB).  A
  *     hot-plug bridge asks for 2 MiB mem, 2 MiB pref (4 MiB mem when no
  *     pref window was sized) and 256 I/O ports as optional extra, which
- *     Linux 6.1's pci_bridge_distribute_available_resources() drops again
- *     for every window with a size (drop_add()).
+ *     pci_bridge_distribute_available_resources() drops again for every
+ *     window with a size (drop_add()).
  *   - pdev_assign_resources_sorted(port): the port's unassigned windows,
  *     largest alignment first, go into the root bus with the type-mask
  *     passes (a 64-bit pref window tries above 4 GiB first), with the
@@ -173,11 +173,11 @@ static enum mmio_status win_grow(struct ctx *c, unsigned idx, struct mmio_error 
 /* ---- sizing ---------------------------------------------------------------------- */
 
 /* pci_bridge_distribute_available_resources() on the hot-plug port itself
- * hands each sized window its own size back: in Linux 6.1
- * adjust_bridge_window() then takes it off the realloc list (the optional
- * extra is dropped) unless the size is 0 (verified: a 2M+4K mem window
- * comes out 3M, not the 4M the hot-plug extra would give).  Linux 6.3+
- * keeps the extra when the size did not change. */
+ * hands each sized window its own size back, and the optional extra is not
+ * given (in 6.1 adjust_bridge_window() takes the window off the realloc
+ * list; verified on Linux 6.1 and 6.12: a 2M+4K mem window comes out 3M,
+ * not the 4M the hot-plug extra would give).  A window sized to 0 keeps
+ * its extra. */
 static void drop_add(struct win *w)
 {
 	if (w->size)
