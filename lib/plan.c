@@ -203,7 +203,7 @@ enum mmio_status mmio_plan_xen(const struct mmio_plan_params *p, struct mmio_pla
 			if (is_32bit_mem(&p->boot[d].bars[i]))
 				s32 += p->boot[d].bars[i].size;
 	for (size_t d = 0; d < p->nlater; d++) {
-		if (p->later[d].nbars > MMIO_MAX_BARS)
+		if (p->later[d].nbars > MMIO_MAX_DEVICE_BARS)
 			return mmio_error_set(err, MMIO_E_INVALID, "%s has %u BARs", p->later[d].name,
 					      p->later[d].nbars);
 		for (unsigned i = 0; i < p->later[d].nbars; i++) {
@@ -361,7 +361,7 @@ enum mmio_status mmio_plan_qemu(enum mmio_qemu_machine machine, const struct mmi
 	if (ndev && !devs)
 		return mmio_error_set(err, MMIO_E_INVALID, "no device array");
 	for (size_t d = 0; d < ndev; d++) {
-		if (devs[d].nbars > MMIO_MAX_BARS)
+		if (devs[d].nbars > MMIO_MAX_DEVICE_BARS)
 			return mmio_error_set(err, MMIO_E_INVALID, "%s has %u BARs", devs[d].name,
 					      devs[d].nbars);
 		for (unsigned i = 0; i < devs[d].nbars; i++)

@@ -255,6 +255,18 @@ static void test_qemu(void)
 	tap_is_u64(q.low_need, 16 * KiB, "qemu q35 nvme: counted as 32-bit behind a root port");
 	tap_ok(mmio_plan_qemu(MMIO_QEMU_I440FX, &nvme, 1, &q, &err) == MMIO_OK && q.hole64_size == GiB,
 	       "qemu i440fx nvme: root bus, 1 GiB minimum hole");
+
+	/* a multi-function slot with more BARs than one function can have */
+	struct mmio_device slot = { .name = "slot", .nfn = 2 };
+	for (unsigned f = 0; f < 2; f++)
+		for (unsigned i = 0; i < 5; i++) {
+			struct mmio_bar b = M32((uint8_t)i, 1 * MiB);
+			b.fn = (uint8_t)f;
+			slot.bars[slot.nbars++] = b;
+		}
+	slot.fns[1].fn = 1;
+	tap_ok(mmio_plan_qemu(MMIO_QEMU_I440FX, &slot, 1, &q, &err) == MMIO_OK && q.low_need == 10 * MiB,
+	       "qemu i440fx: a slot of 2 functions x 5 BARs is planned as one device (%s)", err.msg);
 }
 
 /* A port started with mmio_plan_port's reservations holds the device
