@@ -38,8 +38,9 @@ struct tsd_live_bar {
 	uint8_t arrival;        /* TSD_ARRIVAL_*, the same on every BAR of a device */
 	uint32_t seq;           /* order of arrival on its bus: QEMU's bus child[N] index + 1 */
 	uint16_t pci_class;     /* class code: 0x0300 = VGA (a boot VGA's ROM is shadowed) */
-	uint64_t fw_addr;       /* where the firmware last mapped this BAR (QEMU: its memory
-				 * region's "addr"; for a boot ROM, where SeaBIOS put it) */
+	uint64_t last_mapped;   /* where the device model last mapped this BAR, though it is
+				 * not mapped now (QEMU: its memory region's "addr"; for a
+				 * boot ROM, where SeaBIOS put it when it ran the ROM) */
 };
 
 /* tsd_live_bar.arrival */

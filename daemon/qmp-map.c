@@ -91,6 +91,16 @@ const char *qmp_machine_root_bus(enum qmp_machine m)
 	return NULL;
 }
 
+const char *qmp_machine_root_bus_path(enum qmp_machine m)
+{
+	switch (m) {
+	case QMP_MACHINE_PC: return "/machine/i440fx/pci.0";
+	case QMP_MACHINE_Q35: return "/machine/q35/pcie.0";
+	case QMP_MACHINE_UNKNOWN: break;
+	}
+	return NULL;
+}
+
 bool qmp_map_u64(json_object *v, uint64_t *out)
 {
 	if (!v || !json_object_is_type(v, json_type_int))
@@ -256,7 +266,7 @@ static const char *jstr(json_object *o, const char *key)
 }
 
 static enum mmio_status pci_region(json_object *reg, const char *dev, const char *slot,
-				   struct pci_acc *acc, struct mmio_error *err)
+				   unsigned pci_class, struct pci_acc *acc, struct mmio_error *err)
 {
 	int64_t idx, size, addr;
 	const char *type = jstr(reg, "type");
@@ -308,6 +318,7 @@ static enum mmio_status pci_region(json_object *reg, const char *dev, const char
 	else
 		b->addr = a;
 	b->source = TSD_SRC_TOOLSTACK;
+	b->pci_class = (uint16_t)pci_class;
 	return MMIO_OK;
 }
 
@@ -453,13 +464,18 @@ static enum mmio_status pci_devices(json_object *devs, int depth, struct pci_acc
 		snprintf(name, sizeof(name), "%s", qid && *qid ? qid : bdf);
 		if (bus == 0 && acc->slots)
 			acc->slots->root_used |= UINT32_C(1) << slot;
+		json_object *ci;
+		int64_t cls = 0;
+		if (json_object_object_get_ex(dev, "class_info", &ci))
+			jint(ci, "class", &cls);
 		if (json_object_object_get_ex(dev, "regions", &regions)) {
 			if (!json_object_is_type(regions, json_type_array))
 				return mmio_error_set(err, MMIO_E_INVALID,
 						      "query-pci: %s: \"regions\" is not a list", bdf);
 			for (size_t r = 0; r < json_object_array_length(regions); r++) {
 				enum mmio_status st = pci_region(json_object_array_get_idx(regions, r),
-								 name, bdf, acc, err);
+								 name, bdf, (unsigned)cls & 0xffff, acc,
+								 err);
 				if (st != MMIO_OK)
 					return st;
 			}
@@ -535,6 +551,65 @@ enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
 	l->ports = acc.ports;
 	l->nports = acc.nports;
 	return MMIO_OK;
+}
+
+size_t qmp_map_bus_children(json_object *qom_list, unsigned *idx, size_t max)
+{
+	size_t n = 0;
+
+	if (!qom_list || !json_object_is_type(qom_list, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(qom_list); i++) {
+		const char *name = jstr(json_object_array_get_idx(qom_list, i), "name");
+		unsigned v;
+		char tail;
+		if (name && sscanf(name, "child[%u%c", &v, &tail) == 2 && tail == ']') {
+			if (n < max)
+				idx[n] = v;
+			n++;
+		}
+	}
+	return n;
+}
+
+bool qmp_map_rom_region(json_object *qom_list, char *name, size_t len)
+{
+	static const char suffix[] = ".rom[0]";
+
+	if (!qom_list || !json_object_is_type(qom_list, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(qom_list); i++) {
+		json_object *p = json_object_array_get_idx(qom_list, i);
+		const char *n = jstr(p, "name"), *t = jstr(p, "type");
+		size_t l = n ? strlen(n) : 0;
+		/* pci_add_option_rom() names it "<type>.rom" ("vga.rom" for VGA) */
+		if (t && strcmp(t, "child<memory-region>") == 0 && l > sizeof(suffix) - 1 &&
+		    strcmp(n + l - (sizeof(suffix) - 1), suffix) == 0 && l < len) {
+			memcpy(name, n, l + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n)
+{
+	for (size_t i = 0; i < l->nbars; i++) {
+		struct tsd_live_bar *b = &l->bars[i];
+		unsigned bus, slot, fn;
+		char tail;
+		if (sscanf(b->guest_slot, "%x:%x.%x%c", &bus, &slot, &fn, &tail) != 3 || bus != 0)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (devs[k].devfn < 0 || (unsigned)devs[k].devfn != (slot << 3 | fn))
+				continue;
+			b->seq = devs[k].index + 1;
+			b->arrival = devs[k].hotplugged < 0 ? TSD_ARRIVAL_UNKNOWN :
+				     devs[k].hotplugged ? TSD_ARRIVAL_HOTPLUG : TSD_ARRIVAL_BOOT;
+			if (b->bar.index == MMIO_BAR_ROM)
+				b->last_mapped = devs[k].rom_mapped;
+		}
+	}
 }
 
 static bool has_device(json_object *devs, const char *id, int depth)

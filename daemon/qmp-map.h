@@ -26,6 +26,8 @@ enum qmp_machine {
 /* QOM path of the host bridge and name of the root bus. */
 const char *qmp_machine_host_path(enum qmp_machine m);
 const char *qmp_machine_root_bus(enum qmp_machine m);
+/* The root bus's QOM path ("/machine/i440fx/pci.0"). */
+const char *qmp_machine_root_bus_path(enum qmp_machine m);
 
 /* The host bridge's QOM properties, as qom-get returned them. */
 struct qmp_holes {
@@ -99,6 +101,30 @@ bool qmp_map_bridge_multi_slot(unsigned vendor, unsigned device);
  * fills port `i`'s I/O window with that block, avoiding root I/O BARs and
  * other ports' I/O windows, marked TSD_SRC_MODEL.  Call in port order. */
 void qmp_map_port_io_model(struct tsd_layout *l, size_t i);
+
+/* What QOM says about one device on the root bus: the bus lists its
+ * devices as links "child[N]", N counting up as devices are added (so N
+ * is the order of arrival; a removed device leaves a gap), and each
+ * device says whether it was hot-plugged (false: on the command line,
+ * there when the firmware ran).  Its ROM's memory region keeps the address
+ * it was last mapped at: where SeaBIOS put the ROM of a boot device when it
+ * ran it (query-pci shows every ROM unmapped). */
+struct qmp_qom_dev {
+	unsigned index;         /* N of child[N] */
+	int devfn;              /* its "addr" property: slot << 3 | function; -1 unknown */
+	int hotplugged;         /* 0, 1; -1 unknown */
+	uint64_t rom_mapped;    /* 0: no ROM, never mapped, or unknown */
+};
+/* The N of every "child[N]" in a qom-list reply of a bus; returns how many
+ * (at most max are stored). */
+size_t qmp_map_bus_children(json_object *qom_list, unsigned *idx, size_t max);
+/* The name of the ROM's memory region ("e1000.rom[0]") in a qom-list reply
+ * of a PCI device; false if it has none. */
+bool qmp_map_rom_region(json_object *qom_list, char *name, size_t len);
+/* Annotates the root-bus BARs of l (guest slot "00:SS.F") with the
+ * arrival, order of arrival and the ROM's last mapped address of the
+ * device at that devfn. */
+void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n);
 
 /* Whether query-pci's reply lists a device with this qdev id (anywhere). */
 bool qmp_map_has_device(json_object *reply, const char *qdev_id);

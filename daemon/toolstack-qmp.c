@@ -92,6 +92,19 @@ struct tsd_qmp_guest {
 	bool logged_silent;
 	struct event *liveness_timer;   /* while unresponsive: one query-status at a time */
 	bool liveness_out;
+	/* QOM's word on each device of the root bus, by its child[N] index
+	 * (a device keeps its index; a new one gets a new index). */
+	struct qom_child *children;
+	size_t nchildren;
+};
+
+/* One device on the root bus as QOM shows it (see children_read). */
+struct qom_child {
+	struct qmp_qom_dev q;           /* index, devfn, hotplugged, rom_mapped */
+	bool listed;                    /* in the bus's last qom-list */
+	bool asked;                     /* its path and properties were asked for */
+	char path[128];
+	char rom_mr[64];                /* its ROM's memory region ("e1000.rom[0]"), "" if none */
 };
 
 struct tsd_qmp {
@@ -489,6 +502,178 @@ static void mem_reply(void *ud, json_object *ret, const char *cls, const char *d
 	reply_leave(op);
 }
 
+/* ---- QOM: the order devices arrived in, boot or hot-plug, ROMs last mapped ---- */
+
+enum { CHILD_PATH, CHILD_ADDR, CHILD_HOTPLUGGED, CHILD_MRS, CHILD_ROM };
+
+struct child_req {
+	struct tsd_qmp_op *op;
+	unsigned index;
+	int what;
+};
+
+static struct qom_child *child_find(struct tsd_qmp_guest *g, unsigned index)
+{
+	for (size_t i = 0; g && i < g->nchildren; i++)
+		if (g->children[i].q.index == index)
+			return &g->children[i];
+	return NULL;
+}
+
+static void child_reply(void *ud, json_object *ret, const char *cls, const char *desc);
+
+static void child_ask(struct tsd_qmp_op *op, struct qom_child *c, int what, const char *path,
+		      const char *prop)
+{
+	struct child_req *cr = malloc(sizeof(*cr));
+	json_object *args = json_object_new_object();
+
+	if (!cr || !args || !op->g || !op->g->conn) {
+		free(cr);
+		json_object_put(args);
+		return;
+	}
+	*cr = (struct child_req){ .op = op, .index = c->q.index, .what = what };
+	json_object_object_add(args, "path", json_object_new_string(path));
+	if (prop)
+		json_object_object_add(args, "property", json_object_new_string(prop));
+	if (qmp_send(op->g->conn, prop ? "qom-get" : "qom-list", args, child_reply, cr) < 0) {
+		free(cr);
+		return;
+	}
+	op->base.pending++;
+}
+
+static void child_ask_rom(struct tsd_qmp_op *op, struct qom_child *c)
+{
+	char path[sizeof(c->path) + sizeof(c->rom_mr) + 1];
+
+	snprintf(path, sizeof(path), "%s/%s", c->path, c->rom_mr);
+	child_ask(op, c, CHILD_ROM, path, "addr");
+}
+
+/* A missing answer (an older QEMU without the property) just leaves that
+ * fact unknown: the layout is read all the same. */
+static void child_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct child_req *cr = ud;
+	struct tsd_qmp_op *op = cr->op;
+	struct qom_child *c;
+	uint64_t v;
+
+	if (!reply_enter(op, cls, desc)) {
+		free(cr);
+		op_maybe_free(op);
+		return;
+	}
+	c = child_find(op->g, cr->index);
+	if (c && ret) {
+		switch (cr->what) {
+		case CHILD_PATH:
+			if (json_object_is_type(ret, json_type_string) &&
+			    strlen(json_object_get_string(ret)) < sizeof(c->path)) {
+				snprintf(c->path, sizeof(c->path), "%s", json_object_get_string(ret));
+				child_ask(op, c, CHILD_ADDR, c->path, "addr");
+				child_ask(op, c, CHILD_HOTPLUGGED, c->path, "hotplugged");
+				child_ask(op, c, CHILD_MRS, c->path, NULL);
+			}
+			break;
+		case CHILD_ADDR:
+			if (qmp_map_u64(ret, &v) && v < 256)
+				c->q.devfn = (int)v;
+			break;
+		case CHILD_HOTPLUGGED:
+			if (json_object_is_type(ret, json_type_boolean))
+				c->q.hotplugged = json_object_get_boolean(ret);
+			break;
+		case CHILD_MRS:
+			if (qmp_map_rom_region(ret, c->rom_mr, sizeof(c->rom_mr)))
+				child_ask_rom(op, c);
+			break;
+		case CHILD_ROM:
+			if (qmp_map_u64(ret, &v))
+				c->q.rom_mapped = v;
+			break;
+		}
+	}
+	free(cr);
+	reply_leave(op);
+}
+
+/* qom-list of the root bus: its child[N] links, N in the order of arrival. */
+static void bus_list_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct tsd_qmp_op *op = ud;
+	struct tsd_qmp_guest *g;
+	unsigned idx[256];
+	size_t n, k = 0;
+
+	if (!reply_enter(op, cls, desc)) {
+		op_maybe_free(op);
+		return;
+	}
+	g = op->g;
+	n = ret ? qmp_map_bus_children(ret, idx, 256) : 0;
+	if (n > 256)
+		n = 256;
+	for (size_t i = 0; g && ret && i < g->nchildren; i++)
+		g->children[i].listed = false;
+	for (size_t i = 0; g && ret && i < n; i++) {
+		struct qom_child *c = child_find(g, idx[i]);
+		if (!c) {
+			struct qom_child *v = realloc(g->children, (g->nchildren + 1) * sizeof(*v));
+			if (!v)
+				break;
+			g->children = v;
+			c = &v[g->nchildren++];
+			memset(c, 0, sizeof(*c));
+			c->q = (struct qmp_qom_dev){ .index = idx[i], .devfn = -1, .hotplugged = -1 };
+		}
+		c->listed = true;
+	}
+	/* forget the devices that left (their index is never reused) */
+	for (size_t i = 0; g && ret && i < g->nchildren; i++)
+		if (g->children[i].listed)
+			g->children[k++] = g->children[i];
+	if (g && ret)
+		g->nchildren = k;
+	for (size_t i = 0; g && i < g->nchildren; i++) {
+		struct qom_child *c = &g->children[i];
+		char prop[32];
+		if (!c->asked) {
+			c->asked = true;
+			snprintf(prop, sizeof(prop), "child[%u]", c->q.index);
+			child_ask(op, c, CHILD_PATH, qmp_machine_root_bus_path(g->machine), prop);
+		} else if (c->rom_mr[0] && !c->q.rom_mapped) {
+			/* not mapped yet when first asked (before the firmware ran) */
+			child_ask_rom(op, c);
+		}
+	}
+	reply_leave(op);
+}
+
+static void children_read(struct tsd_qmp_op *op)
+{
+	const char *bus = qmp_machine_root_bus_path(op->g->machine);
+	json_object *args;
+
+	if (!bus || !(args = json_object_new_object()))
+		return;
+	json_object_object_add(args, "path", json_object_new_string(bus));
+	op_send(op, "qom-list", args, bus_list_reply);
+}
+
+/* The facts QOM gave, onto the layout's BARs. */
+static void children_apply(struct tsd_qmp_guest *g, struct tsd_layout *l)
+{
+	struct qmp_qom_dev *q = g->nchildren ? malloc(g->nchildren * sizeof(*q)) : NULL;
+
+	for (size_t i = 0; q && i < g->nchildren; i++)
+		q[i] = g->children[i].q;
+	qmp_map_arrivals(l, q, q ? g->nchildren : 0);
+	free(q);
+}
+
 static void layout_mapped(struct tsd_qmp_op *op);
 
 /* Sends the qom-gets and query-pci; once all replies are in, maps them
@@ -534,6 +719,8 @@ static void layout_read(struct tsd_qmp_op *op, void (*next)(struct tsd_qmp_op *)
 		op_send(op, "query-memory-size-summary", NULL, mem_reply);
 	if (!op->err_rc)
 		op_send(op, "query-pci", NULL, pci_reply);
+	if (!op->err_rc)
+		children_read(op);
 	op->on_all = layout_mapped;
 	if (op->base.pending == 0) {
 		/* Nothing went out: fail now (still deferred to the caller). */
@@ -597,6 +784,7 @@ static void layout_finish(struct tsd_qmp_op *op)
 		if (i < QMP_MAX_PORTS && op->port_io_ro[i])
 			qmp_map_port_io_model(&op->base.layout, i);
 	}
+	children_apply(g, &op->base.layout);
 	op->base.layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
 	op->base.layout.free_slots = free_slots(g, &op->slots);
 	if (tsd_layout_copy(&copy, &op->base.layout) < 0) {
@@ -1063,6 +1251,9 @@ static void guest_disconnect(struct tsd_qmp_guest *g, bool tell)
 			op_finish(op, TSD_E_NOGUEST, "guest %s went away", g->id);
 	}
 	memset(g->busy, 0, sizeof(g->busy));
+	free(g->children);
+	g->children = NULL;
+	g->nchildren = 0;
 	tsd_layout_clear(&g->layout);
 	if (was_up && tell && qb->pub.host->guest_down)
 		qb->pub.host->guest_down(qb->pub.host->ud, &qb->pub, g->id);

@@ -411,9 +411,13 @@ int main(void)
 	tap_ok(ul->nwin >= 3 && ul->win[0].kind == MMIO_WIN_LOW && ul->win[1].kind == MMIO_WIN_HIGH,
 	       "pc layout has low, high and I/O windows");
 	tap_is_u64(ul->free_slots, 29, "pc: 29 free root-bus slots");
-	const struct tsd_guest *gq = up_guest("q35vm", NULL);
+	const struct tsd_layout *lq = NULL;
+	const struct tsd_guest *gq = up_guest("q35vm", &lq);
 	tap_ok(gq && strcmp(gq->name, "q35vm") == 0 && gq->uuid[0] == '\0',
 	       "q35 guest without -name/-uuid: name is the id, no uuid");
+	const struct tsd_live_bar *rpb = lq ? find_bar(lq, "rp1", 0) : NULL;
+	tap_ok(rpb && rpb->arrival == TSD_ARRIVAL_BOOT && rpb->seq > 0,
+	       "q35: the root port on pcie.0 was there at boot (QOM), arrival %u", rpb ? rpb->seq : 0);
 
 	if (!ctl_open(&ctl_pc, c_pc) || !ctl_open(&ctl_q35, c_q35)) {
 		tap_ok(0, "control QMP connections");
@@ -467,6 +471,12 @@ int main(void)
 	tap_ok(b && b->bar.size == 4096 && b->addr == TSD_ADDR_UNASSIGNED,
 	       "mm1 BAR0 4 KiB, unassigned (no guest OS to place it)");
 	tap_ok(b && strcmp(b->guest_slot, "00:03.0") == 0, "mm1 went to the first free slot 00:03.0");
+	const struct tsd_live_bar *ide = find_bar(&lay.l, "00:01.1", 4);
+	tap_ok(b && b->arrival == TSD_ARRIVAL_HOTPLUG && b->seq > 0,
+	       "mm1 is hot-plugged (QOM hotplugged), with an order of arrival (%u)", b ? b->seq : 0);
+	tap_ok(ide && b && ide->arrival == TSD_ARRIVAL_BOOT && ide->seq > 0 && ide->seq < b->seq,
+	       "the IDE controller was there at boot and arrived before mm1 (%u)", ide ? ide->seq : 0);
+	tap_ok(ide && ide->pci_class == 0x0101, "its PCI class from query-pci (IDE 0x0101)");
 	tap_is_u64(lay.l.free_slots, 28, "one slot fewer");
 
 	/* ---- a declaration that does not match ---- */
