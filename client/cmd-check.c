@@ -251,7 +251,10 @@ int cmd_check(struct mmioctl *c, int argc, char **argv)
 			json_object_object_add(o, "advice", advice);
 		json_print(c, o);
 	} else {
-		if (fits)
+		if (fits && reason && *reason)
+			/* mmiod had to guess part of the guest's history */
+			printf("%s: fits (%s)\n", guest, reason);
+		else if (fits)
 			printf("%s: fits\n", guest);
 		else
 			printf("%s: does not fit: %s\n", guest, reason && *reason ? reason : "no space");

@@ -94,6 +94,7 @@ void books_free(struct books *b)
 	uint64_t gen = b->layout_gen;         /* stays monotonic across a reset */
 
 	cache_free(b->cache);
+	books_history_free(b);
 
 	tsd_layout_clear(&b->layout);
 	free(b->attaches);
@@ -111,6 +112,7 @@ enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, s
 
 	if (tsd_layout_copy(&copy, l) < 0)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory copying a guest layout");
+	books_history_departures(b, &copy);
 	tsd_layout_clear(&b->layout);
 	b->layout = copy;
 	b->have_layout = true;
@@ -264,21 +266,10 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 			    books_rangev_push(rv, b->layout.ports[i].win[w].start,
 					b->layout.ports[i].win[w].end - b->layout.ports[i].win[w].start) < 0)
 				return -1;
-	if (use & BOOKS_USE_LIVE) {
-		for (size_t i = 0; i < b->layout.nbars; i++) {
-			const struct tsd_live_bar *lb = &b->layout.bars[i];
-			if (lb->addr != TSD_ADDR_UNASSIGNED) {
-				if (books_rangev_push(rv, lb->addr, lb->bar.size) < 0)
-					return -1;
-				continue;
-			}
-			unsigned fn = 0;
-			const struct books_attach *a = books_attach_of_device(b, lb->device, &fn);
-			const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
-			if (pb && books_rangev_push(rv, pb->addr, pb->bar.size) < 0)
-				return -1;
-		}
-	}
+	/* Shown, predicted for mmiod's attaches, inferred for the others
+	 * (books-past.c). */
+	if ((use & BOOKS_USE_LIVE) && books_push_live(b, rv) < 0)
+		return -1;
 	for (size_t i = 0; i < b->nattach; i++) {
 		const struct books_attach *a = &b->attaches[i];
 		/* an unsettled one holds its space until the layout shows

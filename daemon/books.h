@@ -98,6 +98,9 @@ struct books {
 	 * from are the same (books.c books_space_ref); private to books.c. */
 	uint64_t layout_gen;
 	struct books_cache *cache;
+	/* Devices that left and the reading of the guest's history
+	 * (books-past.c); private to it. */
+	struct books_history *hist;
 };
 
 void books_init(struct books *b);
@@ -209,6 +212,22 @@ struct books_port_view {
 };
 /* Fills out[0..max) in port order; returns the number of ports. */
 size_t books_ports(const struct books *b, struct books_port_view *out, size_t max);
+
+/* Where the guest has one live BAR (layout.bars[i]), as the books read it:
+ * shown by the toolstack, predicted by mmiod (a device it attached), or
+ * inferred from the guest's history (books-past.c). */
+struct books_live_view {
+	uint64_t addr;          /* TSD_ADDR_UNASSIGNED: holds no space (not placed, a boot
+				 * VGA's shadowed ROM, or nobody can tell) */
+	uint8_t source;         /* enum tsd_source */
+};
+/* One view per layout.bars[i]; valid until the books change.  NULL before
+ * the first layout or when out of memory. */
+const struct books_live_view *books_live_bars(const struct books *b);
+/* "" or what mmiod could not know about the guest's history (an order of
+ * events it had to guess, hot-plugs it never saw): one sentence for an
+ * answer that rests on it. */
+void books_history_note(const struct books *b, char *buf, size_t len);
 
 /* Total bytes of a reservation's BARs. */
 uint64_t books_reservation_bytes(const struct books_reservation *r);

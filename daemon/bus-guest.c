@@ -109,24 +109,15 @@ static int get_devices(sd_bus *bus, const char *path, const char *iface, const c
 {
 	struct guest *g = ud;
 	const struct tsd_layout *l = &g->books.layout;
+	/* shown, predicted for mmiod's attaches, inferred for the others */
+	const struct books_live_view *v = books_live_bars(&g->books);
 	int r;
 
 	r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_DEVICE);
 	for (size_t i = 0; r >= 0 && i < l->nbars; i++) {
 		const struct tsd_live_bar *lb = &l->bars[i];
-		uint64_t addr = lb->addr;
-		const char *src = tsd_source_name(lb->source);
-		if (addr == TSD_ADDR_UNASSIGNED) {
-			/* Linux placed it, QEMU shows all-ones until the driver enables
-			 * decode: show mmiod's prediction for devices it attached */
-			unsigned fn = 0;
-			const struct books_attach *a = books_attach_of_device(&g->books, lb->device, &fn);
-			const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
-			if (pb) {
-				addr = pb->addr;
-				src = tsd_source_name(TSD_SRC_PREDICTED);
-			}
-		}
+		uint64_t addr = v ? v[i].addr : lb->addr;
+		const char *src = tsd_source_name(v ? v[i].source : lb->source);
 		r = sd_bus_message_append(reply, MMIOD_SIG_DEVICE, lb->device, lb->guest_slot,
 					  (uint32_t)lb->bar.index, mmio_bar_kind_name(&lb->bar),
 					  lb->bar.size, addr, src);

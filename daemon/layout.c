@@ -10,6 +10,7 @@
 
 static const char *const source_names[] = {
 	[TSD_SRC_TOOLSTACK] = "toolstack", [TSD_SRC_MODEL] = "model", [TSD_SRC_PREDICTED] = "predicted",
+	[TSD_SRC_INFERRED] = "inferred", [TSD_SRC_UNCERTAIN] = "uncertain",
 };
 
 const char *tsd_source_name(enum tsd_source s)

@@ -20,8 +20,14 @@ enum tsd_source {
 	TSD_SRC_MODEL,         /* computed: hvmloader model from the domain config, or defaults */
 	TSD_SRC_PREDICTED,     /* mmiod's own prediction (an attach in flight, or a BAR the
 				* toolstack shows unassigned although the guest placed it) */
+	TSD_SRC_INFERRED,      /* a BAR of a device someone else plugged that the toolstack
+				* shows unassigned: where the guest put it, from the replay
+				* of its history (books-past.c, lib/replay.c) */
+	TSD_SRC_UNCERTAIN,     /* the same, but the guest's history is not known well enough
+				* to tell which of several places: it counts at all of them */
 };
-const char *tsd_source_name(enum tsd_source s); /* "toolstack", "model", "predicted" */
+/* "toolstack", "model", "predicted", "inferred", "uncertain" */
+const char *tsd_source_name(enum tsd_source s);
 
 #define TSD_ADDR_UNASSIGNED UINT64_MAX
 

@@ -119,7 +119,13 @@ static void check_now(struct check_ctx *c)
 		ops_fail_model(&oe, &err);
 		c->cb(c->ud, &oe, false, NULL, NULL, 0);
 	} else {
-		c->cb(c->ud, NULL, st == MMIO_OK, st == MMIO_OK ? "" : err.msg, ents, c->ds.n);
+		/* An answer that rests on a guessed history says so (books-past.c). */
+		char note[512], reason[sizeof(err.msg) + sizeof(note) + 4];
+		books_history_note(&c->g->books, note, sizeof(note));
+		snprintf(reason, sizeof(reason), "%s%s%s%s", st == MMIO_OK ? "" : err.msg,
+			 st != MMIO_OK && note[0] ? " (" : "", note,
+			 st != MMIO_OK && note[0] ? ")" : "");
+		c->cb(c->ud, NULL, st == MMIO_OK, reason, ents, c->ds.n);
 	}
 	free(ents);
 }

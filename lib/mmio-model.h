@@ -367,7 +367,7 @@ struct mmio_past_device {
 	/* Per dev->bars[i]: where the guest has it, as shown by the toolstack
 	 * (or recorded while the device was there), MMIO_ADDR_NONE when known
 	 * to be unassigned, MMIO_ADDR_UNKNOWN when nobody shows it. */
-	uint64_t addr[MMIO_MAX_BARS];
+	uint64_t addr[MMIO_MAX_DEVICE_BARS];
 	uint8_t arrival;        /* enum mmio_arrival */
 	bool vga;               /* PCI class 0x0300: Linux shadows a boot VGA's ROM */
 	/* Hot-plugged devices arrived in ascending seq; equal seq = in an
@@ -391,7 +391,7 @@ struct mmio_replay_bar {
 
 struct mmio_replay {
 	size_t ndev;
-	struct mmio_replay_bar (*bars)[MMIO_MAX_BARS]; /* [device][i]: as devs[device].dev->bars[i] */
+	struct mmio_replay_bar (*bars)[MMIO_MAX_DEVICE_BARS]; /* [device][i]: as devs[device].dev->bars[i] */
 	/* Every range the devices still in the guest may occupy: their shown
 	 * BARs and, for each inferred BAR, every place a kept reading gives
 	 * it.  What admission must count as used (besides the base's used). */

@@ -289,7 +289,7 @@ static int place_arrival(struct replay_ctx *x, size_t d, uint64_t *addr, unsigne
 	return 0;
 }
 
-/* Replays reading `sel`: addr[d * MMIO_MAX_BARS + i] receives BAR i of
+/* Replays reading `sel`: addr[d * MMIO_MAX_DEVICE_BARS + i] receives BAR i of
  * device d; *off the shown BARs first fit puts elsewhere. */
 static int replay_one(struct replay_ctx *x, const unsigned *sel, uint64_t *addr, unsigned *off)
 {
@@ -321,7 +321,7 @@ static int replay_one(struct replay_ctx *x, const unsigned *sel, uint64_t *addr,
 			removal[ch->dev] = ch->lo + sel[c];
 		}
 	}
-	for (size_t i = 0; i < h->n * MMIO_MAX_BARS; i++)
+	for (size_t i = 0; i < h->n * MMIO_MAX_DEVICE_BARS; i++)
 		addr[i] = MMIO_ADDR_NONE;
 	/* boot devices as the firmware left them, as Linux claimed them */
 	for (size_t d = 0; d < h->n; d++) {
@@ -329,9 +329,9 @@ static int replay_one(struct replay_ctx *x, const unsigned *sel, uint64_t *addr,
 		if (pd->arrival != MMIO_ARRIVAL_BOOT)
 			continue;
 		for (unsigned i = 0; i < pd->dev->nbars; i++) {
-			addr[d * MMIO_MAX_BARS + i] = pd->addr[i];
+			addr[d * MMIO_MAX_DEVICE_BARS + i] = pd->addr[i];
 			if (shadowed(pd, i))
-				addr[d * MMIO_MAX_BARS + i] = MMIO_ADDR_NONE;
+				addr[d * MMIO_MAX_DEVICE_BARS + i] = MMIO_ADDR_NONE;
 			else if (is_addr(pd->addr[i]) &&
 				 usedv_push(&x->used, pd->addr[i], pd->dev->bars[i].size, d) < 0)
 				goto out;
@@ -344,7 +344,7 @@ static int replay_one(struct replay_ctx *x, const unsigned *sel, uint64_t *addr,
 		if (g == h->ngroups)
 			break;
 		for (size_t k = h->group[g]; k < h->group[g + 1]; k++)
-			if (place_arrival(x, order[k], &addr[order[k] * MMIO_MAX_BARS], off) < 0)
+			if (place_arrival(x, order[k], &addr[order[k] * MMIO_MAX_DEVICE_BARS], off) < 0)
 				goto out;
 	}
 	r = 0;
@@ -392,14 +392,14 @@ enum mmio_status mmio_replay(const struct mmio_space_params *base, const struct 
 
 	memset(out, 0, sizeof(*out));
 	for (size_t d = 0; d < n; d++)
-		if (!devs[d].dev || devs[d].dev->nbars > MMIO_MAX_BARS)
+		if (!devs[d].dev || devs[d].dev->nbars > MMIO_MAX_DEVICE_BARS)
 			return mmio_error_set(err, MMIO_E_INVALID, "replay: device %zu has no valid BAR list", d);
 	x.h = &h;
 	if (history_init(&h, devs, n) < 0 || !(sel = readings_list(&h, &nread))) {
 		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory replaying %zu devices", n);
 		goto out;
 	}
-	addrs = malloc((size_t)nread * (n ? n : 1) * MMIO_MAX_BARS * sizeof(*addrs));
+	addrs = malloc((size_t)nread * (n ? n : 1) * MMIO_MAX_DEVICE_BARS * sizeof(*addrs));
 	offs = calloc(nread, sizeof(*offs));
 	out->bars = calloc(n ? n : 1, sizeof(*out->bars));
 	if (!addrs || !offs || !out->bars) {
@@ -407,7 +407,7 @@ enum mmio_status mmio_replay(const struct mmio_space_params *base, const struct 
 		goto out;
 	}
 	for (unsigned r = 0; r < nread; r++) {
-		if (replay_one(&x, &sel[(size_t)r * h.nch], &addrs[(size_t)r * n * MMIO_MAX_BARS],
+		if (replay_one(&x, &sel[(size_t)r * h.nch], &addrs[(size_t)r * n * MMIO_MAX_DEVICE_BARS],
 			       &offs[r]) < 0) {
 			st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory replaying %zu devices", n);
 			goto out;
@@ -442,7 +442,7 @@ enum mmio_status mmio_replay(const struct mmio_space_params *base, const struct 
 			}
 			rb->inferred = true;
 			for (unsigned r = 0; r < nread; r++) {
-				uint64_t a = addrs[((size_t)r * n + d) * MMIO_MAX_BARS + i];
+				uint64_t a = addrs[((size_t)r * n + d) * MMIO_MAX_DEVICE_BARS + i];
 				if (offs[r] != best)
 					continue;
 				if (first)

@@ -55,7 +55,7 @@ static struct mmio_space_params params(const struct mmio_window *w, unsigned nw)
 static struct mmio_past_device past(const struct mmio_device *d, uint8_t arrival, uint32_t seq)
 {
 	struct mmio_past_device p = { .dev = d, .arrival = arrival, .seq = seq };
-	for (unsigned i = 0; i < MMIO_MAX_BARS; i++)
+	for (unsigned i = 0; i < MMIO_MAX_DEVICE_BARS; i++)
 		p.addr[i] = UNK;
 	return p;
 }
@@ -283,7 +283,7 @@ static bool random_history(uint64_t seed)
 	struct mmio_range used[RN * MMIO_MAX_BARS];
 	size_t owner[RN * MMIO_MAX_BARS], nused = 0;
 	struct mmio_space_params p = params(win, 3);
-	uint64_t truth[RN][MMIO_MAX_BARS];
+	uint64_t truth[RN][MMIO_MAX_DEVICE_BARS];
 	unsigned n = 2 + (unsigned)(rnd() % (RN - 1));
 	bool ok = true;
 

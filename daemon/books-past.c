@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * books-past.c — what the guest holds that the toolstack does not show.
+ *
+ * QEMU's query-pci reports every ROM BAR, and every BAR of a device whose
+ * decode the guest has not enabled, as unassigned, although Linux placed
+ * them (docs/verification.md).  For devices mmiod attached, the books keep
+ * the placement they predicted.  For every other device whose past the
+ * back end can tell (boot or hot-plug, order of arrival: the QMP back end
+ * reads both from QOM), the books replay the guest's history with
+ * lib/replay.c and count what it infers as used.
+ *
+ * The replay needs the devices that have left too: a device that was there
+ * when another arrived pushed that one's BARs up.  So when a layout
+ * replaces the last one, every device that is gone is kept here with the
+ * addresses the books had for it, and when it left as far as mmiod can
+ * tell: after every arrival it had seen, before every arrival it had not.
+ * Devices that came and went while mmiod did not look leave a gap in the
+ * order of arrival and are unknown; so is everything before mmiod started
+ * that left no device behind.  books_history_note() says so.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "books-internal.h"
+#include "strbuf.h"
+
+/* Devices that left, kept for the replay (the oldest are forgotten). */
+#define PAST_MAX 32
+
+struct past_dev {
+	char device[64];
+	struct mmio_device dev;
+	uint64_t addr[MMIO_MAX_DEVICE_BARS];   /* MMIO_ADDR_* as in struct mmio_past_device */
+	uint8_t arrival;                /* enum mmio_arrival */
+	bool vga;
+	uint32_t seq, gone_from, gone_to;
+};
+
+/* A live BAR whose address is not shown and that the books pin: the
+ * prediction of an attach of mmiod's.  The reading is recomputed when
+ * these change. */
+struct pin {
+	size_t bar;
+	uint64_t addr;
+};
+
+struct books_history {
+	size_t npast;
+	struct past_dev past[PAST_MAX];
+	/* the reading of the present layout */
+	bool valid;
+	uint64_t layout_gen;
+	size_t npins;
+	struct pin *pins;
+	struct books_live_view *view;   /* per layout.bars[i] */
+	size_t nused;
+	struct mmio_range *used;        /* every range the live devices may hold */
+	unsigned readings, kept, disagreements, gaps, unknown_boot;
+	bool exact, replayed;
+};
+
+static struct books_history *hist_get(const struct books *b)
+{
+	struct books *mb = (struct books *)b;   /* the history is not part of the books' value */
+
+	if (!mb->hist)
+		mb->hist = calloc(1, sizeof(*mb->hist));
+	return mb->hist;
+}
+
+static void reading_drop(struct books_history *h)
+{
+	free(h->pins);
+	free(h->view);
+	free(h->used);
+	h->pins = NULL;
+	h->view = NULL;
+	h->used = NULL;
+	h->npins = h->nused = 0;
+	h->valid = false;
+}
+
+void books_history_free(struct books *b)
+{
+	if (!b->hist)
+		return;
+	reading_drop(b->hist);
+	free(b->hist);
+	b->hist = NULL;
+}
+
+/* ---- the live devices ------------------------------------------------------- */
+
+/* One device of the layout: the indices of its BARs in layout.bars. */
+struct group {
+	const struct tsd_live_bar *first;
+	size_t bar[MMIO_MAX_DEVICE_BARS];
+	unsigned n;
+	struct mmio_device dev;
+};
+
+static bool same_device(const struct tsd_live_bar *a, const struct tsd_live_bar *b)
+{
+	return a->seq == b->seq && strcmp(a->device, b->device) == 0;
+}
+
+/* Groups layout.bars by device; returns the number of groups or -1. */
+static ssize_t group_bars(const struct tsd_layout *l, struct group **out)
+{
+	struct group *g = calloc(l->nbars ? l->nbars : 1, sizeof(*g));
+	size_t n = 0;
+
+	if (!g)
+		return -1;
+	for (size_t i = 0; i < l->nbars; i++) {
+		const struct tsd_live_bar *lb = &l->bars[i];
+		size_t k = 0;
+		while (k < n && !same_device(g[k].first, lb))
+			k++;
+		if (k == n) {
+			g[n].first = lb;
+			snprintf(g[n].dev.name, sizeof(g[n].dev.name), "%s", lb->device);
+			n++;
+		}
+		if (g[k].n < MMIO_MAX_DEVICE_BARS) {
+			g[k].bar[g[k].n] = i;
+			g[k].dev.bars[g[k].dev.nbars++] = lb->bar;
+			g[k].n++;
+		}
+	}
+	*out = g;
+	return (ssize_t)n;
+}
+
+/* The address mmiod predicted for a live BAR the toolstack shows
+ * unassigned, when mmiod attached its device; else TSD_ADDR_UNASSIGNED. */
+static uint64_t predicted(const struct books *b, const struct tsd_live_bar *lb)
+{
+	unsigned fn = 0;
+	const struct books_attach *a = books_attach_of_device(b, lb->device, &fn);
+	const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
+
+	return pb ? pb->addr : TSD_ADDR_UNASSIGNED;
+}
+
+static size_t pins_collect(const struct books *b, struct pin *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->layout.nbars; i++) {
+		const struct tsd_live_bar *lb = &b->layout.bars[i];
+		uint64_t a;
+		if (lb->addr != TSD_ADDR_UNASSIGNED || (a = predicted(b, lb)) == TSD_ADDR_UNASSIGNED)
+			continue;
+		if (out)
+			out[n] = (struct pin){ i, a };
+		n++;
+	}
+	return n;
+}
+
+static bool replayable(const struct tsd_live_bar *lb)
+{
+	return lb->arrival == TSD_ARRIVAL_BOOT || lb->arrival == TSD_ARRIVAL_HOTPLUG;
+}
+
+/* ---- the reading ------------------------------------------------------------- */
+
+static int used_push(struct books_history *h, size_t *cap, uint64_t start, uint64_t size)
+{
+	if (!size || start == TSD_ADDR_UNASSIGNED)
+		return 0;
+	if (h->nused == *cap) {
+		size_t nc = *cap ? 2 * *cap : 32;
+		struct mmio_range *v = realloc(h->used, nc * sizeof(*v));
+		if (!v)
+			return -1;
+		h->used = v;
+		*cap = nc;
+	}
+	h->used[h->nused++] = (struct mmio_range){ start, start + size };
+	return 0;
+}
+
+/* Seq numbers between the lowest and highest hot-plug arrival that no
+ * device, present or remembered, has: arrivals mmiod never saw (a device
+ * added and removed, or a device_add that failed after it took a number). */
+static unsigned count_gaps(const struct mmio_past_device *pd, size_t n)
+{
+	uint32_t lo = UINT32_MAX, hi = 0;
+	unsigned have = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (pd[i].arrival == MMIO_ARRIVAL_HOTPLUG) {
+			lo = pd[i].seq < lo ? pd[i].seq : lo;
+			hi = pd[i].seq > hi ? pd[i].seq : hi;
+		}
+	if (hi < lo)
+		return 0;
+	for (uint32_t s = lo; s <= hi && s - lo < 4096; s++)
+		for (size_t i = 0; i < n; i++)
+			if (pd[i].arrival == MMIO_ARRIVAL_HOTPLUG && pd[i].seq == s) {
+				have++;
+				break;
+			}
+	return hi - lo + 1 - have;
+}
+
+static int read_present(const struct books *b, struct books_history *h)
+{
+	const struct tsd_layout *l = &b->layout;
+	struct group *g = NULL;
+	ssize_t ng = group_bars(l, &g);
+	struct mmio_past_device *pd = NULL;
+	size_t *gidx = NULL, npd = 0, cap = 0;
+	struct rangev base = { 0 };
+	struct mmio_replay r = { 0 };
+	int ret = -1;
+
+	h->view = calloc(l->nbars ? l->nbars : 1, sizeof(*h->view));
+	pd = calloc((size_t)(ng > 0 ? ng : 0) + h->npast + 1, sizeof(*pd));
+	gidx = calloc((size_t)(ng > 0 ? ng : 0) + 1, sizeof(*gidx));
+	if (ng < 0 || !h->view || !pd || !gidx)
+		goto out;
+	h->readings = h->kept = h->disagreements = h->gaps = h->unknown_boot = 0;
+	h->exact = true;
+	h->replayed = false;
+	/* What is used whatever the history: the ports' windows, and the
+	 * devices whose past the back end cannot tell (shown, or predicted). */
+	for (size_t i = 0; i < l->nports; i++)
+		for (unsigned w = 0; w < 3; w++)
+			if (l->ports[i].windows_known && l->ports[i].present[w] &&
+			    books_rangev_push(&base, l->ports[i].win[w].start,
+					      l->ports[i].win[w].end - l->ports[i].win[w].start) < 0)
+				goto out;
+	for (ssize_t k = 0; k < ng; k++) {
+		const struct tsd_live_bar *f = g[k].first;
+		bool replay = replayable(f);
+		struct mmio_past_device *p = replay ? &pd[npd] : NULL;
+
+		if (p) {
+			gidx[npd++] = (size_t)k;
+			p->dev = &g[k].dev;
+			p->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
+			p->vga = f->pci_class == 0x0300;
+			p->seq = f->seq;
+		}
+		for (unsigned j = 0; j < g[k].n; j++) {
+			size_t i = g[k].bar[j];
+			const struct tsd_live_bar *lb = &l->bars[i];
+			uint64_t pr = lb->addr == TSD_ADDR_UNASSIGNED ? predicted(b, lb) : TSD_ADDR_UNASSIGNED;
+
+			if (lb->addr != TSD_ADDR_UNASSIGNED)
+				h->view[i] = (struct books_live_view){ lb->addr, TSD_SRC_TOOLSTACK };
+			else if (pr != TSD_ADDR_UNASSIGNED)
+				h->view[i] = (struct books_live_view){ pr, TSD_SRC_PREDICTED };
+			else if (p && p->arrival == MMIO_ARRIVAL_BOOT && lb->last_mapped)
+				/* where the firmware put it; Linux claims it there */
+				h->view[i] = (struct books_live_view){ lb->last_mapped, TSD_SRC_INFERRED };
+			else
+				h->view[i] = (struct books_live_view){ TSD_ADDR_UNASSIGNED, lb->source };
+			if (p)
+				p->addr[j] = h->view[i].addr == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_UNKNOWN :
+					     h->view[i].addr;
+			else if (h->view[i].addr != TSD_ADDR_UNASSIGNED &&
+				 books_rangev_push(&base, h->view[i].addr, lb->bar.size) < 0)
+				goto out;
+		}
+	}
+	/* the devices that left, as the books last had them */
+	for (size_t i = 0; i < h->npast; i++) {
+		const struct past_dev *q = &h->past[i];
+		struct mmio_past_device *p = &pd[npd++];
+		p->dev = &q->dev;
+		memcpy(p->addr, q->addr, sizeof(p->addr));
+		p->arrival = q->arrival;
+		p->vga = q->vga;
+		p->seq = q->seq;
+		p->gone = true;
+		p->gone_from = q->gone_from;
+		p->gone_to = q->gone_to;
+	}
+	size_t nlive = npd - h->npast;
+	if (nlive) {
+		struct mmio_space_params sp = {
+			.windows = l->win, .nwin = l->nwin, .used = base.v, .nused = base.n,
+			.clip = l->clip, .nclip = l->nclip, .min_mem = l->min_mem,
+		};
+		if (mmio_replay(&sp, pd, npd, &r, NULL) != MMIO_OK)
+			goto out;
+		h->replayed = true;
+		h->readings = r.readings;
+		h->kept = r.kept;
+		h->disagreements = r.disagreements;
+		h->exact = r.exact;
+		h->gaps = count_gaps(pd, npd);
+		for (size_t d = 0; d < nlive; d++) {
+			const struct group *gg = &g[gidx[d]];
+			for (unsigned j = 0; j < gg->n; j++) {
+				struct books_live_view *v = &h->view[gg->bar[j]];
+				const struct mmio_replay_bar *rb = &r.bars[d][j];
+				if (!rb->inferred)
+					continue;
+				if (rb->addr == MMIO_ADDR_UNKNOWN) {
+					h->unknown_boot++;
+					continue;
+				}
+				v->addr = rb->addr == MMIO_ADDR_NONE ? TSD_ADDR_UNASSIGNED : rb->addr;
+				v->source = rb->uncertain ? TSD_SRC_UNCERTAIN : TSD_SRC_INFERRED;
+			}
+		}
+	}
+	/* Used: every shown, predicted or inferred live BAR, and the other
+	 * places the readings give an uncertain one. */
+	for (size_t i = 0; i < l->nbars; i++)
+		if (used_push(h, &cap, h->view[i].addr, l->bars[i].bar.size) < 0)
+			goto out;
+	for (size_t i = 0; i < r.nused; i++)
+		if (used_push(h, &cap, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
+			goto out;
+	ret = 0;
+out:
+	mmio_replay_free(&r);
+	free(base.v);
+	free(pd);
+	free(gidx);
+	free(g);
+	return ret;
+}
+
+/* The reading of the present layout, recomputed when the layout or the
+ * predictions it pins changed.  NULL when out of memory. */
+static struct books_history *reading(const struct books *b)
+{
+	struct books_history *h = hist_get(b);
+	size_t npins;
+	struct pin *pins;
+
+	if (!h)
+		return NULL;
+	npins = pins_collect(b, NULL);
+	pins = calloc(npins ? npins : 1, sizeof(*pins));
+	if (!pins)
+		return NULL;
+	pins_collect(b, pins);
+	if (h->valid && h->layout_gen == b->layout_gen && h->npins == npins &&
+	    memcmp(h->pins, pins, npins * sizeof(*pins)) == 0) {
+		free(pins);
+		return h;
+	}
+	reading_drop(h);
+	h->pins = pins;
+	h->npins = npins;
+	if (read_present(b, h) < 0) {
+		reading_drop(h);
+		return NULL;
+	}
+	h->layout_gen = b->layout_gen;
+	h->valid = true;
+	return h;
+}
+
+const struct books_live_view *books_live_bars(const struct books *b)
+{
+	struct books_history *h = b->have_layout ? reading(b) : NULL;
+	return h ? h->view : NULL;
+}
+
+int books_push_live(const struct books *b, struct rangev *rv)
+{
+	struct books_history *h = reading(b);
+
+	if (!h)
+		return -1;
+	for (size_t i = 0; i < h->nused; i++)
+		if (books_rangev_push(rv, h->used[i].start, h->used[i].end - h->used[i].start) < 0)
+			return -1;
+	return 0;
+}
+
+void books_history_note(const struct books *b, char *buf, size_t len)
+{
+	struct books_history *h = b->have_layout ? reading(b) : NULL;
+
+	buf[0] = '\0';
+	if (!h || !h->replayed)
+		return;
+	if (!h->exact)
+		strbuf_appendf(buf, len, "%sthe order of some devices' arrivals and removals in the guest is "
+			    "not known (%u readings fit what QEMU shows): BARs QEMU does not show count as "
+			    "used wherever a reading puts them", buf[0] ? "; " : "", h->kept);
+	if (h->disagreements)
+		strbuf_appendf(buf, len, "%s%u BAR(s) QEMU shows are not where the replay of the guest's "
+			    "history puts them (a device that came and went before mmiod looked?): "
+			    "inferred addresses may be off", buf[0] ? "; " : "", h->disagreements);
+	if (h->gaps)
+		strbuf_appendf(buf, len, "%s%u hot-plug(s) in the guest's history were never seen by mmiod "
+			    "(added and removed before it looked, or a device_add that failed)",
+			    buf[0] ? "; " : "", h->gaps);
+	if (h->unknown_boot)
+		strbuf_appendf(buf, len, "%s%u BAR(s) of boot devices hidden by QEMU and not placed by mmiod "
+			    "(where the firmware put them is not known)", buf[0] ? "; " : "",
+			    h->unknown_boot);
+}
+
+/* ---- departures ----------------------------------------------------------------- */
+
+static uint32_t max_seq(const struct tsd_layout *l)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; i < l->nbars; i++)
+		if (replayable(&l->bars[i]) && l->bars[i].seq > m)
+			m = l->bars[i].seq;
+	return m;
+}
+
+static bool layout_has(const struct tsd_layout *l, const struct tsd_live_bar *lb)
+{
+	for (size_t i = 0; i < l->nbars; i++)
+		if (same_device(&l->bars[i], lb))
+			return true;
+	return false;
+}
+
+void books_history_departures(const struct books *b, const struct tsd_layout *next)
+{
+	struct books_history *h;
+	struct group *g = NULL;
+	ssize_t ng;
+	uint32_t from, to;
+
+	if (!b->have_layout || !(h = reading(b)))
+		return;
+	from = max_seq(&b->layout);
+	to = max_seq(next);
+	if (to < from)
+		to = from;
+	ng = group_bars(&b->layout, &g);
+	for (ssize_t k = 0; k < ng; k++) {
+		const struct tsd_live_bar *f = g[k].first;
+		struct past_dev *q;
+		if (!replayable(f) || !f->seq || layout_has(next, f))
+			continue;
+		if (h->npast == PAST_MAX) {
+			memmove(&h->past[0], &h->past[1], (PAST_MAX - 1) * sizeof(h->past[0]));
+			h->npast--;
+		}
+		q = &h->past[h->npast++];
+		memset(q, 0, sizeof(*q));
+		snprintf(q->device, sizeof(q->device), "%s", f->device);
+		q->dev = g[k].dev;
+		for (unsigned j = 0; j < g[k].n; j++) {
+			uint64_t a = h->view[g[k].bar[j]].addr;
+			q->addr[j] = a == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_NONE : a;
+		}
+		q->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
+		q->vga = f->pci_class == 0x0300;
+		q->seq = f->seq;
+		q->gone_from = from;
+		q->gone_to = to;
+	}
+	free(g);
+}
