@@ -221,7 +221,7 @@ def real_layout(qdev):
 # ---- a private bus and mmiod ------------------------------------------------
 
 class Daemon:
-    def __init__(self, workdir):
+    def __init__(self, workdir, start=True):
         self.dir = workdir
         self.qmpdir = os.path.join(workdir, "qmp")
         os.makedirs(self.qmpdir)
@@ -229,6 +229,15 @@ class Daemon:
         # host devices mmiod reads (plug_slot steps with "spelling": "host")
         self.sysfs = os.path.join(workdir, "sysfs")
         os.makedirs(os.path.join(self.sysfs, "bus", "pci", "devices"))
+        self.bus = self.mmiod = None
+        if start:
+            self.start()
+
+    def start(self):
+        """The bus and mmiod; a scenario with a start_mmiod step calls this
+        later, after plugs mmiod never saw (a real host: mmiod started after
+        the guest had devices from other tools)."""
+        workdir = self.dir
         conf = os.path.join(workdir, "bus.conf")
         with open(conf, "w") as f:
             f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -287,6 +296,8 @@ class Daemon:
         raise RuntimeError("mmiod never announced guest %s: %s" % (name, self.logtail()))
 
     def logtail(self, n=3000):
+        if self.bus is None:
+            return "(mmiod not started)"
         try:
             with open(self.log_path) as f:
                 return f.read()[-n:]
@@ -294,6 +305,8 @@ class Daemon:
             return ""
 
     def close(self):
+        if self.bus is None:
+            return
         stop(self.mmiod)
         stop(self.bus)
         self.log.close()
@@ -408,8 +421,9 @@ def run_scenario(scn, base_tmp, keep):
     guest_id = "g" + re.sub(r"[^A-Za-z0-9]", "", name)[:20]
     objects = {}
     via = {}          # scenario device id -> ("mmiod", attach_id) | ("qmp", id)
+    late = any(stp["op"] == "start_mmiod" for stp in scn["steps"])
     try:
-        d = Daemon(work)
+        d = Daemon(work, start=not late)
         g = rig.Guest(machine=scn.get("machine", "pc"), memory=scn.get("memory", "512M"),
                       machine_opts=scn.get("machine_opts"), globals_=scn.get("globals"),
                       devices=[dv.replace("romfile=@dummy", "romfile=" + make_rom(work))
@@ -426,12 +440,16 @@ def run_scenario(scn, base_tmp, keep):
         res.kernel = g.kernel_release
         w = g.windows()
         g.dump()   # consume boot-time kernel messages
-        st = d.wait_guest(guest_id)
-        mwin = st["windows"]
-        same, gm, mm = guest_windows_match(w, mwin)
-        res.point(same, "%s: mmiod's memory windows are the guest's root bus windows" % name,
-                  "guest: %s\nmmiod: %s" % ([(hex(a), hex(b)) for a, b in gm],
-                                            [(hex(a), hex(b)) for a, b in mm]))
+
+        def mmiod_up():
+            st = d.wait_guest(guest_id)
+            same, gm, mm = guest_windows_match(w, st["windows"])
+            res.point(same, "%s: mmiod's memory windows are the guest's root bus windows" % name,
+                      "guest: %s\nmmiod: %s" % ([(hex(a), hex(b)) for a, b in gm],
+                                                [(hex(a), hex(b)) for a, b in mm]))
+            occupancy_point(scn, "at mmiod's start", d, g, guest_id, res)
+        if not late:
+            mmiod_up()
         unpredictable_all = scn.get("mmiod") == "unpredictable"
         drift = None
         for i, stp in enumerate(scn["steps"]):
@@ -441,6 +459,11 @@ def run_scenario(scn, base_tmp, keep):
                 g.object_add(stp["qom_type"], stp["id"], **props)
                 if "size" in props:
                     objects[stp["id"]] = rig.parse_size(props["size"])
+            elif op == "start_mmiod":
+                d.start()
+                mmiod_up()
+            elif op == "plug" and d.bus is None:
+                setup_plug(scn, i, stp, g, objects, via, res, work)
             elif op == "plug":
                 plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictable_all)
             elif op == "plug_slot":
@@ -467,13 +490,15 @@ def run_scenario(scn, base_tmp, keep):
                 pass
             else:
                 raise rig.RigError("unknown op %r" % op)
-            if op in ("plug", "unplug") and drift is None:
+            if op in ("plug", "unplug") and d.bus is not None and drift is None:
                 # status has no --refresh: a check --refresh re-reads QEMU first
                 d.ctl("check", "--refresh", guest_id, "bars:mem32:4K")
                 rc, js, txt = d.ctl("status", guest_id)
                 if rc != 0 or not js or not js.get("guests"):
                     drift = "after step %d: mmioctl status failed: %s" % (i, txt)
                 else:
+                    occupancy_point(scn, "after step %d (%s %s)" % (i, op, stp["id"]), d, g,
+                                    guest_id, res, js["guests"][0])
                     same, gm, mm = guest_windows_match(w, js["guests"][0]["windows"])
                     if not same:
                         drift = "after step %d (%s %s): guest %s, mmiod %s" % (
@@ -517,6 +542,10 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
     port_args = ["--port", port] if port else []
     rc, chk, txt = d.ctl("check", "--refresh", guest_id, spec, *port_args)
     declines = stp.get("mmiod", scn.get("mmiod")) == "declines"
+    # Plugged by another tool (QMP device_add), as on a real host; the guest
+    # enables decode (a driver would) unless the step says it does not.
+    outside = stp.get("via", scn.get("via")) == "qmp"
+    enable = stp.get("enable", scn.get("enable", True))
     if declines:
         # mmiod knowingly does not model what the guest does here (pciehp
         # re-sizing a port's windows): it must say so instead of answering.
@@ -524,7 +553,7 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
         res.point(ok, "%s step %d: %s %s - mmiod declines to predict (%s)" % (
             name, i, sid, spec, stp.get("mmiod_why") or scn.get("mmiod_why", "")),
             "mmioctl check rc %d: %s" % (rc, txt))
-        r = g.plug(drv, sid, **props)
+        r = g.plug(drv, sid, enable=enable, **props)
         via[sid] = ("qmp", sid)
         gfits = all(b["assigned"] for b in r["bars"])
         res.table.append({"step": i, "op": "plug", "id": sid, "driver": drv, "spec": spec,
@@ -546,7 +575,7 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
     qspec = qemu_spec(drv, props)
     how = "qmp"
     attach_note = ""
-    if pred_fits and not unpredictable and qspec is not None:
+    if pred_fits and not unpredictable and qspec is not None and not outside:
         rc, att, txt = d.ctl("attach", guest_id, spec, "--qemu-device", qspec, *port_args)
         if rc != 0 and "device_add" in txt:
             # QEMU refused what mmiod sent (every property as a string;
@@ -556,7 +585,7 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
         elif rc != 0 or not att:
             res.point(False, "%s step %d: mmioctl attach %s" % (name, i, sid), txt)
             raise rig.RigError("attach refused after check said fits: " + txt)
-    if qspec is not None and how == "qmp" and pred_fits and not unpredictable:
+    if qspec is not None and how == "qmp" and pred_fits and not unpredictable and not outside:
         qid = att["attach_id"]
         apred = pred_map(att["placement"])
         if apred != pred:
@@ -569,11 +598,11 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
         rcw, _ = g.command("waitdev %s 60" % bdf, 70)
         if rcw != 0:
             raise rig.RigError("guest never saw %s at %s" % (sid, bdf))
-        r = g.outcome(qid, enable=True)
+        r = g.outcome(qid, enable=enable)
         how = "mmiod"
         via[sid] = ("mmiod", qid)
     else:
-        r = g.plug(drv, sid, **props)
+        r = g.plug(drv, sid, enable=enable, **props)
         qid = sid
         via[sid] = ("qmp", sid)
     secs = round(time.time() - t0, 1)
@@ -598,7 +627,7 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
     row = {"step": i, "op": "plug", "id": sid, "driver": drv, "spec": spec, "via": how,
            "pred_fits": pred_fits, "guest_fits": gfits, "pred": pred_s, "guest": guest_s,
            "mismatch": mm, "seconds": secs, "unpredictable": unpredictable,
-           "note": attach_note}
+           "enabled": bool(enable), "note": attach_note or (chk.get("reason", "") if pred_fits else "")}
     res.table.append(row)
     text = "%s step %d: %s %s - mmiod %s, guest %s" % (
         name, i, sid, spec, "fits" if pred_fits else "no-fit", "fits" if gfits else "no-fit")
@@ -609,7 +638,12 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
         res.point(not mm, text, diag, directive="TODO " + stp["known_mismatch"])
     else:
         res.point(not mm, text, diag)
-    # The scenario's own reading of the guest (independent of mmiod).
+    guest_expectations(name, i, stp, r, diag, res)
+
+
+def guest_expectations(name, i, stp, r, diag, res):
+    """The scenario's own reading of the guest (independent of mmiod)."""
+    gfits = all(b["assigned"] for b in r["bars"])
     exp = stp.get("expect")
     ebars = stp.get("expect_bars") or {}
     if exp or ebars:
@@ -752,6 +786,67 @@ def plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work):
                 emm.append("function %d BAR %d: expected %s, guest %s" % (fn, bar, v, fmt_addr(gbars.get((fn, bar)))))
         res.point(not emm, "%s step %d: guest outcome as the scenario expects" % (name, i),
                   "\n".join(emm + [diag]))
+def setup_plug(scn, i, stp, g, objects, via, res, work):
+    """A plug before mmiod runs: another tool plugged it (QMP device_add),
+    and mmiod will have to work out what it holds when it starts."""
+    drv, sid = stp["driver"], stp["id"]
+    props = dict(stp.get("props", {}))
+    if props.get("romfile") == "@dummy":
+        props["romfile"] = make_rom(work)
+    t0 = time.time()
+    r = g.plug(drv, sid, enable=stp.get("enable", scn.get("enable", True)), **props)
+    via[sid] = ("qmp", sid)
+    gfits = all(b["assigned"] for b in r["bars"])
+    guest_s = ", ".join("BAR%d %s" % (b["bar"], fmt_addr(b["guest_start"] if b["assigned"] else None))
+                        for b in r["bars"])
+    res.table.append({"step": i, "op": "plug", "id": sid, "driver": drv, "via": "qmp-before-mmiod",
+                      "pred_fits": None, "guest_fits": gfits, "pred": "", "guest": guest_s,
+                      "mismatch": [], "seconds": round(time.time() - t0, 1), "unpredictable": False,
+                      "enabled": bool(stp.get("enable", scn.get("enable", True))), "note": ""})
+    guest_expectations(scn["name"], i, stp, r, "guest: " + guest_s, res)
+
+
+# A boot VGA's ROM resource is the shadow copy (IORESOURCE_ROM_SHADOW):
+# its ROM BAR holds no space in the guest.
+IORESOURCE_ROM_SHADOW = 0x2
+
+
+def occupancy_point(scn, when, d, g, guest_id, res, status=None):
+    """mmiod's Devices (every BAR of every device: shown by QEMU, predicted,
+    inferred) against the guest's sysfs resources."""
+    name = scn["name"]
+    if status is None:
+        d.ctl("check", "--refresh", guest_id, "bars:mem32:4K")
+        rc, js, txt = d.ctl("status", guest_id)
+        if rc != 0 or not js or not js.get("guests"):
+            res.point(False, "%s %s: mmioctl status" % (name, when), txt)
+            return
+        status = js["guests"][0]
+    devs, _ = g.dump()
+    mm, counts, uncertain = [], {}, []
+    for b in status.get("devices", []):
+        m = re.match(r"^([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$", b.get("slot") or "")
+        if not m:
+            continue
+        gd = devs.get("0000:" + b["slot"])
+        if gd is None:
+            continue
+        gr = gd["res"].get(int(b["bar"]))
+        gaddr = None
+        if gr and gr[2] and gr[1] > gr[0] and not (int(b["bar"]) == 6 and gr[2] & IORESOURCE_ROM_SHADOW):
+            gaddr = gr[0]
+        src = b.get("source")
+        counts[src] = counts.get(src, 0) + 1
+        if b.get("address") != gaddr:
+            line = "%s (%s) BAR%d %s %s: mmiod %s (%s), guest %s" % (
+                b["device"], b["slot"], b["bar"], b["kind"], size_name(b["size"]),
+                fmt_addr(b.get("address")), src, fmt_addr(gaddr))
+            (uncertain if src == "uncertain" else mm).append(line)
+    text = "%s %s: mmiod's view of every BAR in the guest is the guest's (%s)" % (
+        name, when, ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())))
+    res.point(not mm, text, "\n".join(mm + ["(uncertain, counted at every reading) " + u for u in uncertain]))
+    res.occupancy = getattr(res, "occupancy", []) + [{"when": when, "counts": counts,
+                                                     "mismatch": mm, "uncertain": uncertain}]
 
 
 # ---- main ------------------------------------------------------------------------
@@ -821,7 +916,7 @@ def main():
             print("# %s: %.1fs%s" % (res.name, res.seconds, " ERROR " + res.error if res.error else ""))
             summary.append({"scenario": res.name, "seconds": res.seconds, "error": res.error,
                             "kernel": res.kernel, "boot": res.boot,
-                            "steps": res.table})
+                            "steps": res.table, "occupancy": getattr(res, "occupancy", [])})
             sys.stdout.flush()
     total = time.time() - t0
     print("# total %.1fs for %d scenario(s), -j%d" % (total, len(scns), jobs))
