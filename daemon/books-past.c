@@ -38,6 +38,7 @@ struct past_dev {
 	uint64_t addr[MMIO_MAX_DEVICE_BARS];   /* MMIO_ADDR_* as in struct mmio_past_device */
 	uint8_t arrival;                /* enum mmio_arrival */
 	bool vga;
+	int bus;                        /* the guest's bus number it was on */
 	uint32_t seq, gone_from, gone_to;
 };
 
@@ -211,71 +212,89 @@ static unsigned count_gaps(const struct mmio_past_device *pd, size_t n)
 	return hi - lo + 1 - have;
 }
 
-static int read_present(const struct books *b, struct books_history *h)
+/* The guest's bus number of a live BAR ("BB:dd.f"), -1 if unknown. */
+static int bus_of(const struct tsd_live_bar *lb)
+{
+	unsigned bus, slot, fn;
+	char tail;
+	if (sscanf(lb->guest_slot, "%x:%x.%x%c", &bus, &slot, &fn, &tail) != 3 || bus > 255)
+		return -1;
+	return (int)bus;
+}
+
+/* The bus a replay covers: the root bus with the root windows, or the bus
+ * behind a programmed port with the port's windows. */
+struct bus_ctx {
+	int bus;
+	unsigned nwin;
+	struct mmio_window win[MMIO_MAX_WINDOWS];
+};
+
+static void bus_ctx_port(const struct tsd_port *p, struct bus_ctx *c)
+{
+	c->bus = p->secondary;
+	c->nwin = 0;
+	for (unsigned w = 0; w < 3; w++)
+		if (p->present[w])
+			c->win[c->nwin++] = p->win[w];
+}
+
+/* Replays the devices of one bus; fills h->view for them and adds every
+ * place a kept reading gives an inferred BAR to *used. */
+static int replay_bus(const struct books *b, struct books_history *h, const struct group *g,
+		      ssize_t ng, const struct bus_ctx *bc, const struct rangev *fixed,
+		      struct rangev *used)
 {
 	const struct tsd_layout *l = &b->layout;
-	struct group *g = NULL;
-	ssize_t ng = group_bars(l, &g);
-	struct mmio_past_device *pd = NULL;
-	size_t *gidx = NULL, npd = 0, cap = 0;
+	struct mmio_past_device *pd = calloc((size_t)(ng > 0 ? ng : 0) + h->npast + 1, sizeof(*pd));
+	size_t *gidx = calloc((size_t)(ng > 0 ? ng : 0) + 1, sizeof(*gidx));
 	struct rangev base = { 0 };
 	struct mmio_replay r = { 0 };
+	size_t npd = 0, nlive;
 	int ret = -1;
 
-	h->view = calloc(l->nbars ? l->nbars : 1, sizeof(*h->view));
-	pd = calloc((size_t)(ng > 0 ? ng : 0) + h->npast + 1, sizeof(*pd));
-	gidx = calloc((size_t)(ng > 0 ? ng : 0) + 1, sizeof(*gidx));
-	if (ng < 0 || !h->view || !pd || !gidx)
+	if (!pd || !gidx)
 		goto out;
-	h->readings = h->kept = h->disagreements = h->gaps = h->unknown_boot = 0;
-	h->exact = true;
-	h->replayed = false;
-	/* What is used whatever the history: the ports' windows, and the
-	 * devices whose past the back end cannot tell (shown, or predicted). */
-	for (size_t i = 0; i < l->nports; i++)
-		for (unsigned w = 0; w < 3; w++)
-			if (l->ports[i].windows_known && l->ports[i].present[w] &&
-			    books_rangev_push(&base, l->ports[i].win[w].start,
-					      l->ports[i].win[w].end - l->ports[i].win[w].start) < 0)
-				goto out;
+	for (size_t i = 0; i < fixed->n; i++)
+		if (books_rangev_push(&base, fixed->v[i].start, fixed->v[i].end - fixed->v[i].start) < 0)
+			goto out;
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
-		bool replay = replayable(f);
-		struct mmio_past_device *p = replay ? &pd[npd] : NULL;
-
-		if (p) {
-			gidx[npd++] = (size_t)k;
-			p->dev = &g[k].dev;
-			p->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
-			p->vga = f->pci_class == 0x0300;
-			p->seq = f->seq;
+		if (bus_of(f) != bc->bus)
+			continue;
+		if (!replayable(f)) {
+			/* its past is unknown: what is shown or predicted is used */
+			for (unsigned j = 0; j < g[k].n; j++) {
+				const struct books_live_view *v = &h->view[g[k].bar[j]];
+				if (v->addr != TSD_ADDR_UNASSIGNED &&
+				    books_rangev_push(&base, v->addr, l->bars[g[k].bar[j]].bar.size) < 0)
+					goto out;
+			}
+			continue;
 		}
+		struct mmio_past_device *p = &pd[npd];
+		gidx[npd++] = (size_t)k;
+		p->dev = &g[k].dev;
+		p->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
+		p->vga = f->pci_class == 0x0300;
+		p->seq = f->seq;
 		for (unsigned j = 0; j < g[k].n; j++) {
-			size_t i = g[k].bar[j];
-			const struct tsd_live_bar *lb = &l->bars[i];
-			uint64_t pr = lb->addr == TSD_ADDR_UNASSIGNED ? predicted(b, lb) : TSD_ADDR_UNASSIGNED;
-
-			if (lb->addr != TSD_ADDR_UNASSIGNED)
-				h->view[i] = (struct books_live_view){ lb->addr, TSD_SRC_TOOLSTACK };
-			else if (pr != TSD_ADDR_UNASSIGNED)
-				h->view[i] = (struct books_live_view){ pr, TSD_SRC_PREDICTED };
-			else if (p && p->arrival == MMIO_ARRIVAL_BOOT && lb->last_mapped)
-				/* where the firmware put it; Linux claims it there */
-				h->view[i] = (struct books_live_view){ lb->last_mapped, TSD_SRC_INFERRED };
-			else
-				h->view[i] = (struct books_live_view){ TSD_ADDR_UNASSIGNED, lb->source };
-			if (p)
-				p->addr[j] = h->view[i].addr == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_UNKNOWN :
-					     h->view[i].addr;
-			else if (h->view[i].addr != TSD_ADDR_UNASSIGNED &&
-				 books_rangev_push(&base, h->view[i].addr, lb->bar.size) < 0)
-				goto out;
+			const struct books_live_view *v = &h->view[g[k].bar[j]];
+			p->addr[j] = v->addr == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_UNKNOWN : v->addr;
 		}
 	}
-	/* the devices that left, as the books last had them */
+	nlive = npd;
+	if (!nlive) {
+		ret = 0;
+		goto out;
+	}
+	/* the devices that left this bus, as the books last had them */
 	for (size_t i = 0; i < h->npast; i++) {
 		const struct past_dev *q = &h->past[i];
-		struct mmio_past_device *p = &pd[npd++];
+		struct mmio_past_device *p;
+		if (q->bus != bc->bus)
+			continue;
+		p = &pd[npd++];
 		p->dev = &q->dev;
 		memcpy(p->addr, q->addr, sizeof(p->addr));
 		p->arrival = q->arrival;
@@ -285,43 +304,35 @@ static int read_present(const struct books *b, struct books_history *h)
 		p->gone_from = q->gone_from;
 		p->gone_to = q->gone_to;
 	}
-	size_t nlive = npd - h->npast;
-	if (nlive) {
-		struct mmio_space_params sp = {
-			.windows = l->win, .nwin = l->nwin, .used = base.v, .nused = base.n,
-			.clip = l->clip, .nclip = l->nclip, .min_mem = l->min_mem,
-		};
-		if (mmio_replay(&sp, pd, npd, &r, NULL) != MMIO_OK)
-			goto out;
-		h->replayed = true;
-		h->readings = r.readings;
-		h->kept = r.kept;
-		h->disagreements = r.disagreements;
-		h->exact = r.exact;
-		h->gaps = count_gaps(pd, npd);
-		for (size_t d = 0; d < nlive; d++) {
-			const struct group *gg = &g[gidx[d]];
-			for (unsigned j = 0; j < gg->n; j++) {
-				struct books_live_view *v = &h->view[gg->bar[j]];
-				const struct mmio_replay_bar *rb = &r.bars[d][j];
-				if (!rb->inferred)
-					continue;
-				if (rb->addr == MMIO_ADDR_UNKNOWN) {
-					h->unknown_boot++;
-					continue;
-				}
-				v->addr = rb->addr == MMIO_ADDR_NONE ? TSD_ADDR_UNASSIGNED : rb->addr;
-				v->source = rb->uncertain ? TSD_SRC_UNCERTAIN : TSD_SRC_INFERRED;
+	struct mmio_space_params sp = {
+		.windows = bc->win, .nwin = bc->nwin, .used = base.v, .nused = base.n,
+		.clip = l->clip, .nclip = l->nclip, .min_mem = l->min_mem,
+	};
+	if (mmio_replay(&sp, pd, npd, &r, NULL) != MMIO_OK)
+		goto out;
+	h->replayed = true;
+	h->readings += r.readings;
+	h->kept += r.kept;
+	h->disagreements += r.disagreements;
+	h->exact &= r.exact;
+	h->gaps += count_gaps(pd, npd);
+	for (size_t d = 0; d < nlive; d++) {
+		const struct group *gg = &g[gidx[d]];
+		for (unsigned j = 0; j < gg->n; j++) {
+			struct books_live_view *v = &h->view[gg->bar[j]];
+			const struct mmio_replay_bar *rb = &r.bars[d][j];
+			if (!rb->inferred)
+				continue;
+			if (rb->addr == MMIO_ADDR_UNKNOWN) {
+				h->unknown_boot++;
+				continue;
 			}
+			v->addr = rb->addr == MMIO_ADDR_NONE ? TSD_ADDR_UNASSIGNED : rb->addr;
+			v->source = rb->uncertain ? TSD_SRC_UNCERTAIN : TSD_SRC_INFERRED;
 		}
 	}
-	/* Used: every shown, predicted or inferred live BAR, and the other
-	 * places the readings give an uncertain one. */
-	for (size_t i = 0; i < l->nbars; i++)
-		if (used_push(h, &cap, h->view[i].addr, l->bars[i].bar.size) < 0)
-			goto out;
 	for (size_t i = 0; i < r.nused; i++)
-		if (used_push(h, &cap, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
+		if (books_rangev_push(used, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
 			goto out;
 	ret = 0;
 out:
@@ -329,6 +340,72 @@ out:
 	free(base.v);
 	free(pd);
 	free(gidx);
+	return ret;
+}
+
+static int read_present(const struct books *b, struct books_history *h)
+{
+	const struct tsd_layout *l = &b->layout;
+	struct group *g = NULL;
+	ssize_t ng = group_bars(l, &g);
+	struct rangev ports = { 0 }, none = { 0 }, used = { 0 };
+	size_t cap = 0;
+	int ret = -1;
+
+	h->view = calloc(l->nbars ? l->nbars : 1, sizeof(*h->view));
+	if (ng < 0 || !h->view)
+		goto out;
+	h->readings = h->kept = h->disagreements = h->gaps = h->unknown_boot = 0;
+	h->exact = true;
+	h->replayed = false;
+	/* What the toolstack shows, or mmiod predicted for its attaches, or
+	 * the firmware left for a boot device's ROM. */
+	for (size_t i = 0; i < l->nbars; i++) {
+		const struct tsd_live_bar *lb = &l->bars[i];
+		uint64_t pr = lb->addr == TSD_ADDR_UNASSIGNED ? predicted(b, lb) : TSD_ADDR_UNASSIGNED;
+
+		if (lb->addr != TSD_ADDR_UNASSIGNED)
+			h->view[i] = (struct books_live_view){ lb->addr, TSD_SRC_TOOLSTACK };
+		else if (pr != TSD_ADDR_UNASSIGNED)
+			h->view[i] = (struct books_live_view){ pr, TSD_SRC_PREDICTED };
+		else if (lb->arrival == TSD_ARRIVAL_BOOT && lb->last_mapped)
+			/* where the firmware put it; Linux claims it there */
+			h->view[i] = (struct books_live_view){ lb->last_mapped, TSD_SRC_INFERRED };
+		else
+			h->view[i] = (struct books_live_view){ TSD_ADDR_UNASSIGNED, lb->source };
+	}
+	/* The root bus: the ports' windows are used whatever the history. */
+	for (size_t i = 0; i < l->nports; i++)
+		for (unsigned w = 0; w < 3; w++)
+			if (l->ports[i].windows_known && l->ports[i].present[w] &&
+			    books_rangev_push(&ports, l->ports[i].win[w].start,
+					      l->ports[i].win[w].end - l->ports[i].win[w].start) < 0)
+				goto out;
+	struct bus_ctx root = { .bus = 0, .nwin = l->nwin };
+	memcpy(root.win, l->win, sizeof(root.win));
+	if (replay_bus(b, h, g, ng, &root, &ports, &used) < 0)
+		goto out;
+	/* Behind every programmed port: its windows. */
+	for (size_t i = 0; i < l->nports; i++) {
+		struct bus_ctx pc;
+		if (!l->ports[i].windows_known || !l->ports[i].secondary)
+			continue;
+		bus_ctx_port(&l->ports[i], &pc);
+		if (replay_bus(b, h, g, ng, &pc, &none, &used) < 0)
+			goto out;
+	}
+	/* Used: every shown, predicted or inferred live BAR, and the other
+	 * places the readings give an uncertain one. */
+	for (size_t i = 0; i < l->nbars; i++)
+		if (used_push(h, &cap, h->view[i].addr, l->bars[i].bar.size) < 0)
+			goto out;
+	for (size_t i = 0; i < used.n; i++)
+		if (used_push(h, &cap, used.v[i].start, used.v[i].end - used.v[i].start) < 0)
+			goto out;
+	ret = 0;
+out:
+	free(ports.v);
+	free(used.v);
 	free(g);
 	return ret;
 }
@@ -410,11 +487,12 @@ void books_history_note(const struct books *b, char *buf, size_t len)
 
 /* ---- departures ----------------------------------------------------------------- */
 
-static uint32_t max_seq(const struct tsd_layout *l)
+/* The latest arrival on a bus (orders of arrival are per bus). */
+static uint32_t max_seq(const struct tsd_layout *l, int bus)
 {
 	uint32_t m = 0;
 	for (size_t i = 0; i < l->nbars; i++)
-		if (replayable(&l->bars[i]) && l->bars[i].seq > m)
+		if (replayable(&l->bars[i]) && bus_of(&l->bars[i]) == bus && l->bars[i].seq > m)
 			m = l->bars[i].seq;
 	return m;
 }
@@ -436,16 +514,18 @@ void books_history_departures(const struct books *b, const struct tsd_layout *ne
 
 	if (!b->have_layout || !(h = reading(b)))
 		return;
-	from = max_seq(&b->layout);
-	to = max_seq(next);
-	if (to < from)
-		to = from;
 	ng = group_bars(&b->layout, &g);
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
 		struct past_dev *q;
 		if (!replayable(f) || !f->seq || layout_has(next, f))
 			continue;
+		/* it left after every arrival mmiod had seen on its bus and
+		 * before every one it had not */
+		from = max_seq(&b->layout, bus_of(f));
+		to = max_seq(next, bus_of(f));
+		if (to < from)
+			to = from;
 		if (h->npast == PAST_MAX) {
 			memmove(&h->past[0], &h->past[1], (PAST_MAX - 1) * sizeof(h->past[0]));
 			h->npast--;
@@ -460,6 +540,7 @@ void books_history_departures(const struct books *b, const struct tsd_layout *ne
 		}
 		q->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
 		q->vga = f->pci_class == 0x0300;
+		q->bus = bus_of(f);
 		q->seq = f->seq;
 		q->gone_from = from;
 		q->gone_to = to;

@@ -91,17 +91,10 @@ static int port_ctx_init(const struct books *b, struct port_ctx *pc)
 	return 0;
 }
 
-/* The bus number of a live BAR's "SS:dd.f" guest slot, -1 if none. */
-static int slot_bus(const char *slot)
-{
-	char *end;
-	unsigned long v = strtoul(slot, &end, 16);
-	return end != slot && *end == ':' && v < 256 ? (int)v : -1;
-}
-
 /* The free space behind a port: its windows in bus-resource order (io,
  * mem, pref) minus, for a multi-slot bridge, the BARs of the devices
- * already behind it (live, or predicted for mmiod's own attaches) and
+ * already behind it (shown, predicted for mmiod's own attaches, or
+ * inferred from the guest's history) and
  * those placed earlier in this call. */
 static enum mmio_status port_space(const struct books *b, const struct port_ctx *pc, size_t pi,
 				   struct mmio_space *sp, struct mmio_error *err)
@@ -119,13 +112,10 @@ static enum mmio_status port_space(const struct books *b, const struct port_ctx 
 			n++;
 		}
 	if (p->multi_slot) {
-		int r = 0;
-		for (size_t i = 0; r == 0 && i < b->layout.nbars; i++) {
-			const struct tsd_live_bar *lb = &b->layout.bars[i];
-			if (lb->addr == TSD_ADDR_UNASSIGNED || slot_bus(lb->guest_slot) != p->secondary)
-				continue;
-			r = books_rangev_push(&used, lb->addr, lb->bar.size);
-		}
+		/* what the devices on every bus hold: shown, predicted, or
+		 * inferred (books-past.c); what lies outside this port's
+		 * windows does not matter here */
+		int r = books_push_live(b, &used);
 		for (size_t i = 0; r == 0 && i < b->nattach; i++)
 			if (strcmp(b->attaches[i].e.port, p->id) == 0 &&
 			    attach_present(b, &b->attaches[i]))

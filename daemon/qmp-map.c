@@ -598,10 +598,11 @@ void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size
 		struct tsd_live_bar *b = &l->bars[i];
 		unsigned bus, slot, fn;
 		char tail;
-		if (sscanf(b->guest_slot, "%x:%x.%x%c", &bus, &slot, &fn, &tail) != 3 || bus != 0)
+		if (sscanf(b->guest_slot, "%x:%x.%x%c", &bus, &slot, &fn, &tail) != 3)
 			continue;
 		for (size_t k = 0; k < n; k++) {
-			if (devs[k].devfn < 0 || (unsigned)devs[k].devfn != (slot << 3 | fn))
+			if (devs[k].devfn < 0 || (unsigned)devs[k].devfn != (slot << 3 | fn) ||
+			    devs[k].bus < 0 || (unsigned)devs[k].bus != bus)
 				continue;
 			b->seq = devs[k].index + 1;
 			b->arrival = devs[k].hotplugged < 0 ? TSD_ARRIVAL_UNKNOWN :

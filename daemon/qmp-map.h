@@ -110,6 +110,7 @@ void qmp_map_port_io_model(struct tsd_layout *l, size_t i);
  * it was last mapped at: where SeaBIOS put the ROM of a boot device when it
  * ran it (query-pci shows every ROM unmapped). */
 struct qmp_qom_dev {
+	int bus;                /* the guest's bus number: 0 root, a port's secondary; -1 unknown */
 	unsigned index;         /* N of child[N] */
 	int devfn;              /* its "addr" property: slot << 3 | function; -1 unknown */
 	int hotplugged;         /* 0, 1; -1 unknown */
@@ -121,9 +122,9 @@ size_t qmp_map_bus_children(json_object *qom_list, unsigned *idx, size_t max);
 /* The name of the ROM's memory region ("e1000.rom[0]") in a qom-list reply
  * of a PCI device; false if it has none. */
 bool qmp_map_rom_region(json_object *qom_list, char *name, size_t len);
-/* Annotates the root-bus BARs of l (guest slot "00:SS.F") with the
- * arrival, order of arrival and the ROM's last mapped address of the
- * device at that devfn. */
+/* Annotates the BARs of l (guest slot "BB:SS.F") with the arrival, order
+ * of arrival and the ROM's last mapped address of the device at that bus
+ * and devfn. */
 void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n);
 
 /* Whether query-pci's reply lists a device with this qdev id (anywhere). */

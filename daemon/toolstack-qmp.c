@@ -92,14 +92,17 @@ struct tsd_qmp_guest {
 	bool logged_silent;
 	struct event *liveness_timer;   /* while unresponsive: one query-status at a time */
 	bool liveness_out;
-	/* QOM's word on each device of the root bus, by its child[N] index
-	 * (a device keeps its index; a new one gets a new index). */
+	/* QOM's word on each device of the root bus and of the buses behind
+	 * ports, by bus and child[N] index (a device keeps its index; a new
+	 * one gets a new index). */
 	struct qom_child *children;
 	size_t nchildren;
 };
 
-/* One device on the root bus as QOM shows it (see children_read). */
+/* One device on the root bus or behind a port as QOM shows it (see
+ * children_read). */
 struct qom_child {
+	char port[64];                  /* the port (tsd_port id) whose bus it is on; "" = root */
 	struct qmp_qom_dev q;           /* index, devfn, hotplugged, rom_mapped */
 	bool listed;                    /* in the bus's last qom-list */
 	bool asked;                     /* its path and properties were asked for */
@@ -508,16 +511,28 @@ enum { CHILD_PATH, CHILD_ADDR, CHILD_HOTPLUGGED, CHILD_MRS, CHILD_ROM };
 
 struct child_req {
 	struct tsd_qmp_op *op;
+	char port[64];
 	unsigned index;
 	int what;
 };
 
-static struct qom_child *child_find(struct tsd_qmp_guest *g, unsigned index)
+static struct qom_child *child_find(struct tsd_qmp_guest *g, const char *port, unsigned index)
 {
 	for (size_t i = 0; g && i < g->nchildren; i++)
-		if (g->children[i].q.index == index)
+		if (g->children[i].q.index == index && strcmp(g->children[i].port, port) == 0)
 			return &g->children[i];
 	return NULL;
+}
+
+/* The QOM path of a bus: the root bus, or the one a port (bridge with an
+ * id) opens, which QEMU names after the port. */
+static void bus_path(const struct tsd_qmp_guest *g, const char *port, char *buf, size_t len)
+{
+	if (*port)
+		snprintf(buf, len, "/machine/peripheral/%s/%s", port, port);
+	else
+		snprintf(buf, len, "%s", qmp_machine_root_bus_path(g->machine) ?
+			 qmp_machine_root_bus_path(g->machine) : "");
 }
 
 static void child_reply(void *ud, json_object *ret, const char *cls, const char *desc);
@@ -534,6 +549,7 @@ static void child_ask(struct tsd_qmp_op *op, struct qom_child *c, int what, cons
 		return;
 	}
 	*cr = (struct child_req){ .op = op, .index = c->q.index, .what = what };
+	snprintf(cr->port, sizeof(cr->port), "%s", c->port);
 	json_object_object_add(args, "path", json_object_new_string(path));
 	if (prop)
 		json_object_object_add(args, "property", json_object_new_string(prop));
@@ -566,7 +582,7 @@ static void child_reply(void *ud, json_object *ret, const char *cls, const char 
 		op_maybe_free(op);
 		return;
 	}
-	c = child_find(op->g, cr->index);
+	c = child_find(op->g, cr->port, cr->index);
 	if (c && ret) {
 		switch (cr->what) {
 		case CHILD_PATH:
@@ -600,15 +616,22 @@ static void child_reply(void *ud, json_object *ret, const char *cls, const char 
 	reply_leave(op);
 }
 
-/* qom-list of the root bus: its child[N] links, N in the order of arrival. */
+/* qom-list of a bus: its child[N] links, N in the order of arrival. */
+struct bus_req {
+	struct tsd_qmp_op *op;
+	char port[64];
+};
+
 static void bus_list_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
-	struct tsd_qmp_op *op = ud;
+	struct bus_req *br = ud;
+	struct tsd_qmp_op *op = br->op;
 	struct tsd_qmp_guest *g;
 	unsigned idx[256];
 	size_t n, k = 0;
 
 	if (!reply_enter(op, cls, desc)) {
+		free(br);
 		op_maybe_free(op);
 		return;
 	}
@@ -617,9 +640,10 @@ static void bus_list_reply(void *ud, json_object *ret, const char *cls, const ch
 	if (n > 256)
 		n = 256;
 	for (size_t i = 0; g && ret && i < g->nchildren; i++)
-		g->children[i].listed = false;
+		if (strcmp(g->children[i].port, br->port) == 0)
+			g->children[i].listed = false;
 	for (size_t i = 0; g && ret && i < n; i++) {
-		struct qom_child *c = child_find(g, idx[i]);
+		struct qom_child *c = child_find(g, br->port, idx[i]);
 		if (!c) {
 			struct qom_child *v = realloc(g->children, (g->nchildren + 1) * sizeof(*v));
 			if (!v)
@@ -627,49 +651,72 @@ static void bus_list_reply(void *ud, json_object *ret, const char *cls, const ch
 			g->children = v;
 			c = &v[g->nchildren++];
 			memset(c, 0, sizeof(*c));
+			snprintf(c->port, sizeof(c->port), "%s", br->port);
 			c->q = (struct qmp_qom_dev){ .index = idx[i], .devfn = -1, .hotplugged = -1 };
 		}
 		c->listed = true;
 	}
-	/* forget the devices that left (their index is never reused) */
+	/* forget the devices that left this bus (their index is never reused) */
 	for (size_t i = 0; g && ret && i < g->nchildren; i++)
-		if (g->children[i].listed)
+		if (g->children[i].listed || strcmp(g->children[i].port, br->port) != 0)
 			g->children[k++] = g->children[i];
 	if (g && ret)
 		g->nchildren = k;
 	for (size_t i = 0; g && i < g->nchildren; i++) {
 		struct qom_child *c = &g->children[i];
-		char prop[32];
+		char prop[32], path[160];
+		if (strcmp(c->port, br->port) != 0)
+			continue;
 		if (!c->asked) {
 			c->asked = true;
 			snprintf(prop, sizeof(prop), "child[%u]", c->q.index);
-			child_ask(op, c, CHILD_PATH, qmp_machine_root_bus_path(g->machine), prop);
+			bus_path(g, c->port, path, sizeof(path));
+			child_ask(op, c, CHILD_PATH, path, prop);
 		} else if (c->rom_mr[0] && !c->q.rom_mapped) {
 			/* not mapped yet when first asked (before the firmware ran) */
 			child_ask_rom(op, c);
 		}
 	}
+	free(br);
 	reply_leave(op);
 }
 
-static void children_read(struct tsd_qmp_op *op)
+/* Asks for a bus's children: the root bus (port "") or a port's. */
+static void children_read(struct tsd_qmp_op *op, const char *port)
 {
-	const char *bus = qmp_machine_root_bus_path(op->g->machine);
-	json_object *args;
+	struct bus_req *br = malloc(sizeof(*br));
+	json_object *args = json_object_new_object();
+	char path[160];
 
-	if (!bus || !(args = json_object_new_object()))
+	if (!br || !args || !op->g || !op->g->conn) {
+		free(br);
+		json_object_put(args);
 		return;
-	json_object_object_add(args, "path", json_object_new_string(bus));
-	op_send(op, "qom-list", args, bus_list_reply);
+	}
+	br->op = op;
+	snprintf(br->port, sizeof(br->port), "%s", port);
+	bus_path(op->g, port, path, sizeof(path));
+	json_object_object_add(args, "path", json_object_new_string(path));
+	if (!path[0] || qmp_send(op->g->conn, "qom-list", args, bus_list_reply, br) < 0) {
+		free(br);
+		return;
+	}
+	op->base.pending++;
 }
 
-/* The facts QOM gave, onto the layout's BARs. */
+/* The facts QOM gave, onto the layout's BARs: a port's bus by the number
+ * the firmware gave it. */
 static void children_apply(struct tsd_qmp_guest *g, struct tsd_layout *l)
 {
 	struct qmp_qom_dev *q = g->nchildren ? malloc(g->nchildren * sizeof(*q)) : NULL;
 
-	for (size_t i = 0; q && i < g->nchildren; i++)
+	for (size_t i = 0; q && i < g->nchildren; i++) {
 		q[i] = g->children[i].q;
+		q[i].bus = 0;
+		for (size_t p = 0; g->children[i].port[0] && p < l->nports; p++)
+			if (strcmp(l->ports[p].id, g->children[i].port) == 0)
+				q[i].bus = l->ports[p].secondary ? l->ports[p].secondary : -1;
+	}
 	qmp_map_arrivals(l, q, q ? g->nchildren : 0);
 	free(q);
 }
@@ -720,7 +767,7 @@ static void layout_read(struct tsd_qmp_op *op, void (*next)(struct tsd_qmp_op *)
 	if (!op->err_rc)
 		op_send(op, "query-pci", NULL, pci_reply);
 	if (!op->err_rc)
-		children_read(op);
+		children_read(op, "");
 	op->on_all = layout_mapped;
 	if (op->base.pending == 0) {
 		/* Nothing went out: fail now (still deferred to the caller). */
@@ -883,6 +930,10 @@ static void layout_mapped(struct tsd_qmp_op *op)
 		}
 		op->base.pending++;
 	}
+	/* The devices behind programmed ports: their order of arrival. */
+	for (size_t i = 0; i < op->base.layout.nports; i++)
+		if (op->base.layout.ports[i].windows_known && !op->base.layout.ports[i].empty)
+			children_read(op, op->base.layout.ports[i].id);
 	/* A programmed port without an I/O window: io-reserve=0 makes QEMU's
 	 * registers read-only (qmp_map_port_io_model). */
 	for (size_t i = 0; i < op->base.layout.nports && i < QMP_MAX_PORTS; i++) {
