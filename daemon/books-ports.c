@@ -153,7 +153,7 @@ static void port_windows_now(const struct books *b, const struct port_ctx *pc, s
 	}
 	for (size_t i = 0; i < b->nattach; i++) {
 		const struct books_attach *a = &b->attaches[i];
-		if (a->state == BOOKS_ATTACH_INFLIGHT && a->e.port_resized && strcmp(a->e.port, p->id) == 0) {
+		if (books_attach_holds(b, a) && a->e.port_resized && strcmp(a->e.port, p->id) == 0) {
 			*out = a->e.port_after;
 			return;
 		}
@@ -181,7 +181,7 @@ static enum mmio_status pciehp_place(const struct books *b, const struct port_ct
 		if (b->layout.bars[i].addr != TSD_ADDR_UNASSIGNED)
 			r = books_rangev_push(&used, b->layout.bars[i].addr, b->layout.bars[i].bar.size);
 	for (size_t i = 0; r == 0 && i < b->nattach; i++)
-		if (b->attaches[i].state == BOOKS_ATTACH_INFLIGHT)
+		if (books_attach_holds(b, &b->attaches[i]))
 			r = books_push_entry(&used, &b->attaches[i].e);
 	for (size_t q = 0; r == 0 && q < b->layout.nports; q++) {
 		struct mmio_bridge w;

@@ -274,15 +274,12 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 		const struct books_attach *a = &b->attaches[i];
 		/* an unsettled one holds its space until the layout shows
 		 * the device (then its live BARs count) or it is released */
-		bool held = a->state == BOOKS_ATTACH_INFLIGHT ||
-			    (a->state == BOOKS_ATTACH_UNSETTLED &&
-			     !books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id));
+		bool held = books_attach_holds(b, a);
 		if ((use & BOOKS_USE_HOLDS) && held && books_push_entry(rv, &a->e) < 0)
 			return -1;
 		/* the windows pciehp will give the port (the old ones stay
 		 * counted through the layout until the guest is read again) */
-		for (unsigned w = 0; (use & BOOKS_USE_HOLDS) && a->state == BOOKS_ATTACH_INFLIGHT &&
-				     a->e.port_resized && w < 3; w++)
+		for (unsigned w = 0; (use & BOOKS_USE_HOLDS) && held && a->e.port_resized && w < 3; w++)
 			if (a->e.port_after.present[w] &&
 			    books_rangev_push(rv, a->e.port_after.win[w].start,
 					      a->e.port_after.win[w].end - a->e.port_after.win[w].start) < 0)

@@ -184,6 +184,15 @@ enum mmio_status books_add_reservation(struct books *b, const struct books_reser
 /* Is the device mmiod attached under tsd_id present in the live layout? */
 bool books_layout_has_device(const struct books *b, const char *tsd_id);
 
+/* Does attach a hold its predicted space (in flight, or unsettled while
+ * the layout does not show its device)? */
+static inline bool books_attach_holds(const struct books *b, const struct books_attach *a)
+{
+	return a->state == BOOKS_ATTACH_INFLIGHT ||
+	       (a->state == BOOKS_ATTACH_UNSETTLED &&
+		!books_layout_has_device(b, a->tsd_id[0] ? a->tsd_id : a->id));
+}
+
 /* The attach a live device (a tsd_live_bar's device id) belongs to, NULL if
  * none: its back-end id is function 0; "ID.N" (the QMP back end's qdev ids)
  * or the host address of function N are the other functions of a slot.
