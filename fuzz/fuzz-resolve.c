@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz-resolve.c — mmio_device_resolve on any spelling.  The first line
- * of the input is the device spec; the rest, if any, is a catalogue
+ * of the input is the device spec (a slot's functions joined with '+', or a
+ * host slot 0000:65:00); the rest, if any, is a catalogue
  * (loaded first; a catalogue that fails to load means "no catalogue").
  * BDFs are read from the sysfs fixtures (tests/fixtures/sysfs). */
 #include "fuzz.h"
@@ -27,6 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_err_check(st, &err);
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID || st == MMIO_E_NOTFOUND);
 	if (st == MMIO_OK) {
+		/* a slot ("A+B+..."): function 0 is the first part */
+		char *plus = strchr(s, '+');
+		if (plus) {
+			FUZZ_CHECK(d.nfn >= 2 && d.fns[0].fn == 0);
+			*plus = '\0';
+		}
 		fuzz_device_check(&d);
 		if (strncmp(s, "profile:", 8) == 0)
 			FUZZ_CHECK(have_cat && mmio_catalogue_find(&cat, s + 8));

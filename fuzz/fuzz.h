@@ -71,24 +71,37 @@ static inline void fuzz_err_check(enum mmio_status st, const struct mmio_error *
 static inline void fuzz_device_check_regs(const struct mmio_device *d, bool regs)
 {
 	struct mmio_error e;
-	int last = -1;
+	int last = -1, fn = -1;
+	unsigned in_fn = 0;
 
-	FUZZ_CHECK(d->nbars <= MMIO_MAX_BARS);
+	/* one function, or a slot: functions ascending, each's BARs in index order */
+	FUZZ_CHECK(d->nbars <= MMIO_MAX_DEVICE_BARS);
+	FUZZ_CHECK(d->nfn <= MMIO_MAX_FUNCTIONS);
 	FUZZ_CHECK(memchr(d->name, '\0', sizeof(d->name)) != NULL);
 	for (unsigned i = 0; i < d->nbars; i++) {
 		const struct mmio_bar *b = &d->bars[i];
 		char buf[128];
 
 		FUZZ_CHECK(mmio_bar_validate(b, &e) == MMIO_OK);
+		FUZZ_CHECK((int)b->fn >= fn);
+		FUZZ_CHECK(b->fn == 0 || mmio_device_function(d, b->fn) != NULL);
+		if ((int)b->fn != fn) {
+			fn = b->fn;
+			last = -1;
+			in_fn = 0;
+		}
+		FUZZ_CHECK(++in_fn <= MMIO_MAX_BARS);
 		FUZZ_CHECK((int)b->index > last);
 		last = b->index;
 		/* a 64-bit BAR takes two registers */
-		if (regs && i + 1 < d->nbars && b->kind == MMIO_BAR_MEM64)
+		if (regs && i + 1 < d->nbars && d->bars[i + 1].fn == b->fn && b->kind == MMIO_BAR_MEM64)
 			FUZZ_CHECK(d->bars[i + 1].index >= b->index + 2);
 		mmio_bar_describe(b, buf, sizeof(buf));
 		FUZZ_CHECK(memchr(buf, '\0', sizeof(buf)) != NULL);
 		FUZZ_CHECK(mmio_bar_kind_name(b) != NULL);
 		mmio_size_format(b->size, buf, sizeof(buf));
+		mmio_bar_owner(d, b, buf, sizeof(buf));
+		FUZZ_CHECK(memchr(buf, '\0', sizeof(buf)) != NULL);
 	}
 }
 
