@@ -101,6 +101,21 @@ out:
 	return r;
 }
 
+/* {"guest": GUEST, KEY: VALUE} in JSON, else "DONE VALUE PREP GUEST". */
+static void print_done(struct mmioctl *c, const char *guest, const char *key, const char *value,
+		       const char *done, const char *prep)
+{
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "guest", json_str(guest));
+		json_object_object_add(o, key, json_str(value));
+		json_print(c, o);
+	} else {
+		printf("%s %s %s %s\n", done, value, prep, guest);
+	}
+}
+
 int cmd_detach(struct mmioctl *c, int argc, char **argv)
 {
 	const char *guest = argv[0];
@@ -124,15 +139,7 @@ int cmd_detach(struct mmioctl *c, int argc, char **argv)
 	r = bus_call_guest_what(c, "Detach", guest, dev, true, true, what);
 	if (r)
 		return r;
-	if (c->json) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "guest", json_str(guest));
-		json_object_object_add(o, "device", json_str(dev));
-		json_print(c, o);
-	} else {
-		printf("Detached %s from %s\n", dev, guest);
-	}
+	print_done(c, guest, "device", dev, "Detached", "from");
 	return 0;
 }
 
@@ -207,14 +214,6 @@ int cmd_release(struct mmioctl *c, int argc, char **argv)
 	r = bus_call_guest_what(c, "Release", guest, id, false, false, "release");
 	if (r)
 		return r;
-	if (c->json) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "guest", json_str(guest));
-		json_object_object_add(o, "id", json_str(id));
-		json_print(c, o);
-	} else {
-		printf("Released %s in %s\n", id, guest);
-	}
+	print_done(c, guest, "id", id, "Released", "in");
 	return 0;
 }

@@ -284,19 +284,9 @@ static bool profile_name_ok(const char *s)
  * slot; out gets "0000:03:00". */
 static bool slot_spelling(const char *spec, char *out, size_t len)
 {
-	char buf[32];
-	size_t n = strlen(spec);
 	struct mmio_bdf bdf;
 
-	if (n >= 2 && strcmp(spec + n - 2, ".*") == 0)
-		n -= 2;
-	else if (strchr(spec, '.'))
-		return false;
-	if (n + 3 > sizeof(buf))
-		return false;
-	memcpy(buf, spec, n);
-	memcpy(buf + n, ".0", 3);
-	if (mmio_bdf_parse(buf, &bdf, NULL) != MMIO_OK)
+	if (!mmio_slot_address(spec, &bdf))
 		return false;
 	snprintf(out, len, "%04x:%02x:%02x", bdf.domain, bdf.bus, bdf.dev);
 	return true;

@@ -645,18 +645,19 @@ static void host_log(void *ud, struct tsd_backend *be, int priority, const char 
 
 void daemon_host_init(struct daemon *d)
 {
-	d->host = (struct tsd_host){
-		.base = d->base,
-		.ud = d,
-		.guest_up = host_guest_up,
-		.guest_down = host_guest_down,
-		.guest_changed = host_guest_changed,
-		.log = host_log,
-		.guest_answering = host_guest_answering,
-		.pool = d->pool,
-		.call_timeout_ms = d->cfg.call_timeout_ms,
-		.attach_timeout_ms = d->cfg.attach_timeout_ms,
-	};
+	struct tsd_host *h = &d->host;
+
+	memset(h, 0, sizeof(*h));
+	h->base = d->base;
+	h->ud = d;
+	h->guest_up = host_guest_up;
+	h->guest_down = host_guest_down;
+	h->guest_changed = host_guest_changed;
+	h->log = host_log;
+	h->guest_answering = host_guest_answering;
+	h->pool = d->pool;
+	h->call_timeout_ms = d->cfg.call_timeout_ms;
+	h->attach_timeout_ms = d->cfg.attach_timeout_ms;
 }
 
 /* ---- refresh ---------------------------------------------------------------- */

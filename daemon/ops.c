@@ -91,41 +91,69 @@ static struct guest *guest_devices(struct daemon *d, const char *guest, char *co
 	return ops_resolve_devices(d, devices, ds->devs, &ds->n, err) < 0 ? NULL : g;
 }
 
+/* What Check and Reserve hold while they run: first in their contexts. */
+struct devices_call {
+	struct daemon *d;
+	struct guest *g;
+	void *ud;
+	struct dev_set ds;
+};
+
+/* A context of `size` bytes starting with a devices_call for the guest and
+ * devices; NULL with err.  Not calloc: devs[] is large and resolving fills
+ * what is used; zeroing it was the largest cost of a Check. */
+static void *devices_call_new(size_t size, struct daemon *d, const char *guest, char *const *devices,
+			      void *ud, struct ops_error *err)
+{
+	struct devices_call *c = malloc(size);
+
+	if (!c) {
+		ops_fail_nomem(err);
+		return NULL;
+	}
+	c->g = guest_devices(d, guest, devices, &c->ds, err);
+	if (!c->g) {
+		free(c);
+		return NULL;
+	}
+	c->d = d;
+	c->ud = ud;
+	return c;
+}
+
 /* ---- Check ------------------------------------------------------------------- */
 
 struct check_ctx {
-	struct guest *g;
+	struct devices_call call;       /* first */
 	ops_check_fn cb;
-	void *ud;
 	char port[64];
-	struct dev_set ds;
 };
 
 static void check_now(struct check_ctx *c)
 {
-	struct books_entry *ents = calloc(c->ds.n, sizeof(*ents));
+	struct books_entry *ents = calloc(c->call.ds.n, sizeof(*ents));
 	struct mmio_error err = { 0 };
 	struct ops_error oe = { 0 };
 	enum mmio_status st;
 
 	if (!ents) {
 		ops_fail_nomem(&oe);
-		c->cb(c->ud, &oe, false, NULL, NULL, 0);
+		c->cb(c->call.ud, &oe, false, NULL, NULL, 0);
 		return;
 	}
-	st = books_check_port(&c->g->books, c->ds.devs, (const char *const *)c->ds.specs, c->ds.n,
+	st = books_check_port(&c->call.g->books, c->call.ds.devs, (const char *const *)c->call.ds.specs, c->call.ds.n,
 			      empty(c->port) ? NULL : c->port, ents, &err);
 	if (st != MMIO_OK && st != MMIO_E_NOSPACE) {
 		ops_fail_model(&oe, &err);
-		c->cb(c->ud, &oe, false, NULL, NULL, 0);
+		c->cb(c->call.ud, &oe, false, NULL, NULL, 0);
 	} else {
 		/* An answer that rests on a guessed history says so (books-past.c). */
 		char note[512], reason[sizeof(err.msg) + sizeof(note) + 4];
-		books_history_note(&c->g->books, note, sizeof(note));
+		books_history_note(&c->call.g->books, note, sizeof(note));
 		snprintf(reason, sizeof(reason), "%s%s%s%s", st == MMIO_OK ? "" : err.msg,
 			 st != MMIO_OK && note[0] ? " (" : "", note,
 			 st != MMIO_OK && note[0] ? ")" : "");
-		c->cb(c->ud, NULL, st == MMIO_OK, reason, ents, c->ds.n);
+		c->cb(c->call.ud, NULL, st == MMIO_OK, reason, ents, c->call.ds.n);
 	}
 	free(ents);
 }
@@ -137,7 +165,7 @@ static void check_after_refresh(void *ud, struct guest *g, enum tsd_rc rc, const
 
 	if (g->gone || rc != TSD_OK) {
 		fail_refresh(&oe, g, rc, msg);
-		c->cb(c->ud, &oe, false, NULL, NULL, 0);
+		c->cb(c->call.ud, &oe, false, NULL, NULL, 0);
 	} else {
 		check_now(c);
 	}
@@ -151,19 +179,11 @@ int ops_check(struct daemon *d, const struct ops_check_req *req, ops_check_fn cb
 	struct guest *g;
 
 	assert(d && req && cb);
-	/* Not calloc: devs[] is large and resolving fills what is used;
-	 * zeroing it was the largest cost of a Check. */
-	c = malloc(sizeof(*c));
+	c = devices_call_new(sizeof(*c), d, req->guest, req->devices, ud, err);
 	if (!c)
-		return ops_fail_nomem(err);
-	g = guest_devices(d, req->guest, req->devices, &c->ds, err);
-	if (!g) {
-		free(c);
 		return -1;
-	}
-	c->g = g;
+	g = c->call.g;
 	c->cb = cb;
-	c->ud = ud;
 	snprintf(c->port, sizeof(c->port), "%s", req->port ? req->port : "");
 	if (req->refresh || !g->books.have_layout) {
 		struct mmio_error e = { 0 };
@@ -644,20 +664,17 @@ int ops_detach(struct daemon *d, const struct ops_detach_req *req, ops_done_fn c
 /* ---- Reserve, Release -------------------------------------------------------- */
 
 struct reserve_ctx {
-	struct daemon *d;
-	struct guest *g;
+	struct devices_call call;       /* first */
 	ops_reserve_fn cb;
-	void *ud;
 	char label[128];
-	struct dev_set ds;
 };
 
 static void reserve_finish(struct reserve_ctx *c, const struct ops_error *e, const char *id)
 {
-	const struct books *b = &c->g->books;
+	const struct books *b = &c->call.g->books;
 
-	c->cb(c->ud, e, id, e ? NULL : b->res[b->nres - 1].devs, e ? 0 : c->ds.n);
-	daemon_guest_unref_op(c->g);
+	c->cb(c->call.ud, e, id, e ? NULL : b->res[b->nres - 1].devs, e ? 0 : c->call.ds.n);
+	daemon_guest_unref_op(c->call.g);
 	free(c);
 }
 
@@ -673,8 +690,8 @@ static void reserve_now(void *ud, struct guest *g, enum tsd_rc rc, const char *m
 		reserve_finish(c, &oe, NULL);
 		return;
 	}
-	daemon_new_id(c->d, 'r', id, sizeof(id));
-	if (books_reserve(&g->books, c->ds.devs, (const char *const *)c->ds.specs, c->ds.n, id, c->label,
+	daemon_new_id(c->call.d, 'r', id, sizeof(id));
+	if (books_reserve(&g->books, c->call.ds.devs, (const char *const *)c->call.ds.specs, c->call.ds.n, id, c->label,
 			  &err) != MMIO_OK) {
 		log_full(LOG_NOTICE, &(struct log_fields){ .guest = g->id, .message_id = MMIOD_MESSAGE_REJECT },
 			 "reservation refused: %s", err.msg);
@@ -682,14 +699,14 @@ static void reserve_now(void *ud, struct guest *g, enum tsd_rc rc, const char *m
 		reserve_finish(c, &oe, NULL);
 		return;
 	}
-	if (daemon_save(c->d) < 0) {
+	if (daemon_save(c->call.d) < 0) {
 		books_release(&g->books, g->books.nres - 1);
 		ops_fail(&oe, OPS_E_STATE_IO, "cannot write the state file");
 		reserve_finish(c, &oe, NULL);
 		return;
 	}
 	log_full(LOG_INFO, &(struct log_fields){ .guest = g->id, .message_id = MMIOD_MESSAGE_RESERVE },
-		 "reservation %s (%s): %zu device(s), %" PRIu64 " bytes", id, c->label, c->ds.n,
+		 "reservation %s (%s): %zu device(s), %" PRIu64 " bytes", id, c->label, c->call.ds.n,
 		 books_reservation_bytes(&g->books.res[g->books.nres - 1]));
 	daemon_guest_changed(g, GUEST_CHANGED_RESERVATIONS | GUEST_CHANGED_WINDOWS);
 	reserve_finish(c, NULL, id);
@@ -716,18 +733,11 @@ int ops_reserve(struct daemon *d, const struct ops_reserve_req *req, ops_reserve
 	struct guest *g;
 
 	assert(d && req && req->guest && cb);
-	c = malloc(sizeof(*c));
+	c = devices_call_new(sizeof(*c), d, req->guest, req->devices, ud, err);
 	if (!c)
-		return ops_fail_nomem(err);
-	g = guest_devices(d, req->guest, req->devices, &c->ds, err);
-	if (!g) {
-		free(c);
 		return -1;
-	}
-	c->d = d;
-	c->g = g;
+	g = c->call.g;
 	c->cb = cb;
-	c->ud = ud;
 	snprintf(c->label, sizeof(c->label), "%s", req->label ? req->label : "");
 	g->ops++;
 	if (!g->books.have_layout) {

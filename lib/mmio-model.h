@@ -183,6 +183,10 @@ const struct mmio_profile *mmio_catalogue_find(const struct mmio_catalogue *cat,
  * slot: single functions joined with "+", function 0 first (function N is
  * the Nth), or a host slot "0000:03:00" / "0000:03:00.*" (every function
  * sysfs has, numbered as on the host; function 0 must exist). */
+/* "0000:03:00", "03:00", "0000:03:00.*" or "03:00.*": a whole host slot.
+ * *out gets its domain, bus and device (fn 0).  False when spec is no such
+ * spelling (then it names one function). */
+bool mmio_slot_address(const char *spec, struct mmio_bdf *out);
 enum mmio_status mmio_device_resolve(const char *spec, const char *sysfs_root,
 				     const struct mmio_catalogue *cat, struct mmio_device *out,
 				     struct mmio_error *err);

@@ -41,10 +41,7 @@ static enum mmio_status unknown_profile(const char *name, const struct mmio_cata
 			      QUOTE_MAX / 2, name, known);
 }
 
-/* "0000:03:00", "03:00", "0000:03:00.*" or "03:00.*": a whole slot.  *out
- * gets its domain, bus and device (fn 0).  False when spec is no such
- * spelling (then it is parsed as one function). */
-static bool slot_address(const char *spec, struct mmio_bdf *out)
+bool mmio_slot_address(const char *spec, struct mmio_bdf *out)
 {
 	char buf[32];
 	size_t n = strlen(spec);
@@ -164,7 +161,7 @@ enum mmio_status mmio_device_resolve(const char *spec, const char *sysfs_root,
 
 	if (!spec || !*spec)
 		return mmio_error_set(err, MMIO_E_INVALID, "empty device");
-	if (isxdigit((unsigned char)spec[0]) && !strchr(spec, '+') && slot_address(spec, &sb))
+	if (isxdigit((unsigned char)spec[0]) && !strchr(spec, '+') && mmio_slot_address(spec, &sb))
 		return resolve_slot(spec, &sb, sysfs_root, out, err);
 	if (!strchr(spec, '+'))
 		return resolve_one(spec, sysfs_root, cat, out, err);
@@ -194,7 +191,7 @@ enum mmio_status mmio_device_resolve(const char *spec, const char *sysfs_root,
 		}
 		memcpy(part, p, len);
 		part[len] = '\0';
-		if (isxdigit((unsigned char)part[0]) && slot_address(part, &sb)) {
+		if (isxdigit((unsigned char)part[0]) && mmio_slot_address(part, &sb)) {
 			st = mmio_error_set(err, MMIO_E_INVALID,
 					    "\"%.*s\": %s is a whole slot; join single functions with \"+\" "
 					    "(0000:03:00.0+0000:03:00.1) or give the slot alone",
