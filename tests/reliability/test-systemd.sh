@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: MIT
 # The systemd unit as built (systemd/mmiod.service, @sbindir@ substituted):
 # `systemd-analyze verify` passes and `systemd-analyze security --offline=yes`
-# scores at most MMIOD_MAX_EXPOSURE (3.0, "OK").  verify resolves ExecStart
+# scores at most MMIOD_MAX_EXPOSURE (2.0; tests/host checks the same on a real host).  verify resolves ExecStart
 # on this host, so the copy it checks points ExecStart at the mmiod of the
 # build tree (the installed path does not exist before `make install`).
 # TAP; skips without systemd-analyze >= 252 (--offline).
 set -u
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-max=${MMIOD_MAX_EXPOSURE:-3.0}
+max=${MMIOD_MAX_EXPOSURE:-2.0}
 unit=$top_builddir/systemd/mmiod.service
 mmiod=$(cd "$top_builddir" && pwd)/daemon/mmiod
 
