@@ -23,7 +23,8 @@ CLIENT_TESTS = \
 	tests/client/test-usage.sh \
 	tests/client/test-daemon-down.sh \
 	tests/client/test-completion.sh \
-	tests/client/test-e2e.sh
+	tests/client/test-e2e.sh \
+	tests/client/test-metrics.sh
 TESTS += $(CLIENT_TESTS)
 dist_check_SCRIPTS += $(CLIENT_TESTS)
 EXTRA_DIST += tests/client/lib.sh

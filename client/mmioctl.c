@@ -59,6 +59,8 @@ static const struct verb verbs[] = {
 	  "Print guest and attach events as they happen" },
 	{ "profiles", "", 0, 0, cmd_profiles, 0, TIMEOUT_READ_USEC, false,
 	  "List the device profiles usable as profile:NAME" },
+	{ "metrics", "", 0, 0, cmd_metrics, OPT_OUTPUT, TIMEOUT_READ_USEC, false,
+	  "Print capacity metrics in the Prometheus text format" },
 	{ "list-guests", "", 0, 0, cmd_list_guests, 0, TIMEOUT_READ_USEC, true,
 	  "Print guest ids and names, one per line (for shell completion)" },
 };
@@ -79,6 +81,7 @@ enum {
 	ARG_LABEL,
 	ARG_GUEST,
 	ARG_PORT,
+	ARG_OUTPUT,
 };
 
 /* Verb options: long name, flag, argument synopsis, help. */
@@ -96,6 +99,7 @@ static const struct {
 	{ "label", OPT_LABEL, "LABEL", "A label for the reservation" },
 	{ "guest", OPT_GUEST, "GUEST", "Plan against this guest's current windows" },
 	{ "port", OPT_PORT, "PORT", "Behind this hot-plug port (q35 pcie-root-port id)" },
+	{ "output", OPT_OUTPUT, "FILE", "Write to FILE (atomically: a temporary file, then rename)" },
 };
 
 static void print_help(void)
@@ -231,6 +235,7 @@ int main(int argc, char **argv)
 		{ "label", required_argument, NULL, ARG_LABEL },
 		{ "guest", required_argument, NULL, ARG_GUEST },
 		{ "port", required_argument, NULL, ARG_PORT },
+		{ "output", required_argument, NULL, ARG_OUTPUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mmioctl c = {
@@ -273,6 +278,7 @@ int main(int argc, char **argv)
 		case ARG_LABEL: c.label = optarg; c.opts_given |= OPT_LABEL; break;
 		case ARG_GUEST: c.guest = optarg; c.opts_given |= OPT_GUEST; break;
 		case ARG_PORT: c.port = optarg; c.opts_given |= OPT_PORT; break;
+		case ARG_OUTPUT: c.output = optarg; c.opts_given |= OPT_OUTPUT; break;
 		case ':':
 			mmioctl_usage_error("option %s needs an argument", argv[optind - 1]);
 			return MMIOCTL_EXIT_USAGE;

@@ -40,6 +40,7 @@ enum {
 	OPT_LABEL = 1u << 5,
 	OPT_GUEST = 1u << 6,
 	OPT_PORT = 1u << 7,
+	OPT_OUTPUT = 1u << 8,
 };
 
 struct mmioctl {
@@ -64,6 +65,7 @@ struct mmioctl {
 	const char *label;
 	const char *guest;
 	const char *port;
+	const char *output;         /* metrics --output FILE */
 	/* terminal state, decided once */
 	bool stdout_tty;
 	bool stderr_tty;
@@ -165,6 +167,7 @@ int cmd_reserve(struct mmioctl *c, int argc, char **argv);
 int cmd_release(struct mmioctl *c, int argc, char **argv);
 int cmd_watch(struct mmioctl *c, int argc, char **argv);
 int cmd_profiles(struct mmioctl *c, int argc, char **argv);
+int cmd_metrics(struct mmioctl *c, int argc, char **argv);
 
 /* Shared by check and plan: calls Plan and prints its advice. */
 int plan_call_and_print(struct mmioctl *c, const char *guest, char **devices, size_t ndev,

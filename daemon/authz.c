@@ -173,6 +173,13 @@ static struct authz_query *query_find(struct authz *a, sd_bus_message *m)
 	return NULL;
 }
 
+bool authz_pending(struct authz *a, sd_bus_message *m)
+{
+	struct authz_query *q = query_find(a, m);
+
+	return q && !q->answered;
+}
+
 /* Starts the question for the sender of m: 0, or a negative errno. */
 static int query_start(struct authz *a, sd_bus_message *m, const char *action, bool interactive)
 {

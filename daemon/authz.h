@@ -31,4 +31,7 @@ void authz_free(struct authz *a);
 int authz_verify(struct authz *a, sd_bus_message *m, const char *action, bool interactive,
 		 sd_bus_error *error);
 
+/* True while the question about m is out (the method will run again). */
+bool authz_pending(struct authz *a, sd_bus_message *m);
+
 #endif

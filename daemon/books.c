@@ -551,6 +551,8 @@ unsigned books_windows(const struct books *b, struct books_window_view out[MMIO_
 			.largest = have_space ? sp->w[i].largest_block : 0,
 			.source = b->layout.win_source[i],
 		};
+		if (have_space)
+			memcpy(out[i].blocks, sp->w[i].blocks, sizeof(out[i].blocks));
 	}
 	if (sp == &tmp)
 		mmio_space_free(&tmp);

@@ -208,6 +208,7 @@ struct books_window_view {
 	uint8_t kind;
 	uint64_t start, end, free, largest;
 	uint8_t source;         /* enum tsd_source */
+	uint32_t blocks[64];    /* maximal naturally aligned free blocks per order (2^order bytes) */
 };
 /* Free/largest with everything (live, holds, reservations) counted as used.
  * Returns the number of rows written (at most MMIO_MAX_WINDOWS). */

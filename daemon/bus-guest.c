@@ -51,6 +51,44 @@ static int get_can_attach(sd_bus *bus, const char *path, const char *iface, cons
 	return sd_bus_message_append(reply, "b", (int)g->info.can_attach);
 }
 
+/* How long ago the layout was last read; UINT64_MAX: never.  An age, not a
+ * timestamp: a reader on another host (mmioctl -H) needs no shared clock. */
+static int get_refresh_age(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			   sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	uint64_t age = g->refreshed_usec ? daemon_now_usec() - g->refreshed_usec : UINT64_MAX;
+	return sd_bus_message_append(reply, "t", age);
+}
+
+/* Per window (kind, start): the free blocks by size order, as (order,
+ * count) for the orders present.  The capacity a scheduler compares with
+ * a device's largest BAR (and how many such BARs still fit). */
+static int get_free_blocks(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			   sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct guest *g = ud;
+	struct books_window_view v[MMIO_MAX_WINDOWS];
+	unsigned n = books_windows(&g->books, v);
+	int r = sd_bus_message_open_container(reply, 'a', "(sta(yu))");
+
+	for (unsigned i = 0; r >= 0 && i < n; i++) {
+		r = sd_bus_message_open_container(reply, 'r', "sta(yu)");
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "st", mmio_window_kind_name(v[i].kind), v[i].start);
+		if (r >= 0)
+			r = sd_bus_message_open_container(reply, 'a', "(yu)");
+		for (unsigned k = 0; r >= 0 && k < 64; k++)
+			if (v[i].blocks[k])
+				r = sd_bus_message_append(reply, "(yu)", (uint8_t)k, v[i].blocks[k]);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static int get_windows(sd_bus *bus, const char *path, const char *iface, const char *prop,
 		       sd_bus_message *reply, void *ud, sd_bus_error *error)
 {
@@ -189,6 +227,9 @@ const sd_bus_vtable bus_guest_vtable[] = {
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Attaches", "a" MMIOD_SIG_ATTACH, get_attaches, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("FreeBlocks", "a(sta(yu))", get_free_blocks, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+	SD_BUS_PROPERTY("RefreshAgeUSec", "t", get_refresh_age, 0, 0),
 	SD_BUS_VTABLE_END
 };
 
@@ -281,6 +322,7 @@ void bus_guest_changed(struct bus_ctx *bc, const struct guest *g, unsigned what)
 	if (what & GUEST_CHANGED_WINDOWS) {
 		names[n++] = "Windows";
 		names[n++] = "Ports";   /* who holds each port changes with the free space */
+		names[n++] = "FreeBlocks";
 	}
 	if (what & GUEST_CHANGED_ANSWERING) {
 		names[n++] = "Unresponsive";

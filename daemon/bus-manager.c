@@ -132,6 +132,56 @@ int bus_append_placement(sd_bus_message *m, const struct books_entry *e, size_t 
 	return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
+/* ---- call counters ---------------------------------------------------------------- */
+
+const char *const bus_counted_methods[BUS_COUNTED_METHODS] = {
+	"Check", "Attach", "Detach", "Reserve", "Release", "Plan", "ListProfiles",
+};
+
+static int method_index(sd_bus_message *m)
+{
+	const char *member = sd_bus_message_get_member(m);
+
+	for (int i = 0; member && i < BUS_COUNTED_METHODS; i++)
+		if (strcmp(member, bus_counted_methods[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* An error reply sent later (a held call answered with an error). */
+static void count_error(struct bus_ctx *bc, sd_bus_message *m)
+{
+	int i = method_index(m);
+
+	if (i >= 0)
+		bc->errors[i]++;
+}
+
+typedef int (*method_fn)(sd_bus_message *m, void *ud, sd_bus_error *error);
+
+/* Runs a method and counts the call once: not when it only asked polkit
+ * (it runs again with the answer), and as an error when sd-bus is about to
+ * reply with one.  Errors of calls answered later: count_error. */
+static int counted(method_fn fn, sd_bus_message *m, void *ud, sd_bus_error *error)
+{
+	struct bus_ctx *bc = ud;
+	int i = method_index(m);
+	int r = fn(m, ud, error);
+
+	if (i < 0)
+		return r;
+	if (r < 0 || sd_bus_error_is_set(error)) {
+		bc->calls[i]++;
+		bc->errors[i]++;
+	} else if (!authz_pending(bc->authz, m)) {
+		bc->calls[i]++;
+	}
+	return r;
+}
+#define COUNTED(fn) \
+	static int fn##_counted(sd_bus_message *m, void *ud, sd_bus_error *error) \
+	{ return counted(fn, m, ud, error); }
+
 /* ---- held calls ---------------------------------------------------------------- */
 
 /* A call answered later, from an operation's callback. */
@@ -194,6 +244,7 @@ static void held_reply(struct held_call *h, const struct ops_error *err,
 	if (!h->m)
 		return;
 	if (err) {
+		count_error(h->bc, h->m);
 		bus_reply_ops_error(h->m, err);
 	} else {
 		_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -202,8 +253,10 @@ static void held_reply(struct held_call *h, const struct ops_error *err,
 			r = pack(reply, ud);
 		if (r >= 0)
 			r = sd_bus_send(NULL, reply, NULL);
-		if (r < 0)
+		if (r < 0) {
+			count_error(h->bc, h->m);
 			sd_bus_reply_method_errorf(h->m, SD_BUS_ERROR_FAILED, "cannot build the reply");
+		}
 	}
 	h->m = sd_bus_message_unref(h->m);
 	bus_kick(h->bc);
@@ -543,6 +596,14 @@ static int method_list_profiles(sd_bus_message *m, void *ud, sd_bus_error *error
 	return r;
 }
 
+COUNTED(method_check)
+COUNTED(method_attach)
+COUNTED(method_detach)
+COUNTED(method_reserve)
+COUNTED(method_release)
+COUNTED(method_plan)
+COUNTED(method_list_profiles)
+
 /* ---- properties ------------------------------------------------------------ */
 
 static int get_version(sd_bus *bus, const char *path, const char *iface, const char *prop,
@@ -564,6 +625,42 @@ static int get_backends(sd_bus *bus, const char *path, const char *iface, const 
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+static int get_calls(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		     sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct bus_ctx *bc = ud;
+	int r = sd_bus_message_open_container(reply, 'a', "(stt)");
+
+	for (int i = 0; r >= 0 && i < BUS_COUNTED_METHODS; i++)
+		r = sd_bus_message_append(reply, "(stt)", bus_counted_methods[i], bc->calls[i],
+					  bc->errors[i]);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* Every configured back end: "running" with its guests, or "failed" (it
+ * would not open: no hypervisor, no libvirtd, no such directory). */
+static int get_backend_states(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			      sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct bus_ctx *bc = ud;
+	const struct daemon *d = bc->d;
+	int r = sd_bus_message_open_container(reply, 'a', "(ssu)");
+
+	for (size_t k = 0; r >= 0 && d->cfg.backends && d->cfg.backends[k]; k++) {
+		const char *spec = d->cfg.backends[k];
+		const struct backend_inst *bi = NULL;
+		uint32_t guests = 0;
+
+		for (size_t i = 0; i < d->nbackends && !bi; i++)
+			if (strcmp(d->backends[i]->spec, spec) == 0 && d->backends[i]->be)
+				bi = d->backends[i];
+		for (size_t i = 0; bi && i < d->nguests; i++)
+			guests += d->guests[i]->bi == bi && !d->guests[i]->gone;
+		r = sd_bus_message_append(reply, "(ssu)", spec, bi ? "running" : "failed", guests);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 /* Everything is SD_BUS_VTABLE_UNPRIVILEGED: read-only calls need no
  * credentials at all (sd-bus would otherwise fetch them on every call);
  * the state-changing ones ask authz.c. */
@@ -572,34 +669,36 @@ const sd_bus_vtable bus_manager_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("Version", "u", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Backends", "as", get_backends, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Calls", "a(stt)", get_calls, 0, 0),
+	SD_BUS_PROPERTY("BackendStates", "a(ssu)", get_backend_states, 0, 0),
 	SD_BUS_METHOD_WITH_ARGS("Check",
 		SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
 		SD_BUS_RESULT("b", fits, "s", reason, "a(suststb)", placement),
-		method_check, OPEN),
+		method_check_counted, OPEN),
 	SD_BUS_METHOD_WITH_ARGS("Attach",
 		SD_BUS_ARGS("s", guest, "s", device, "a{sv}", options),
 		SD_BUS_RESULT("s", attach_id, "a(suststb)", placement),
-		method_attach, OPEN),
+		method_attach_counted, OPEN),
 	SD_BUS_METHOD_WITH_ARGS("Detach",
 		SD_BUS_ARGS("s", guest, "s", device, "a{sv}", options),
 		SD_BUS_NO_RESULT,
-		method_detach, OPEN),
+		method_detach_counted, OPEN),
 	SD_BUS_METHOD_WITH_ARGS("Reserve",
 		SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
 		SD_BUS_RESULT("s", id, "a(suststb)", placement),
-		method_reserve, OPEN),
+		method_reserve_counted, OPEN),
 	SD_BUS_METHOD_WITH_ARGS("Release",
 		SD_BUS_ARGS("s", guest, "s", id, "a{sv}", options),
 		SD_BUS_NO_RESULT,
-		method_release, OPEN),
+		method_release_counted, OPEN),
 	SD_BUS_METHOD_WITH_ARGS("Plan",
 		SD_BUS_ARGS("as", devices, "s", guest, "a{sv}", options),
 		SD_BUS_RESULT("b", possible, "s", reason, "a{sv}", result),
-		method_plan, OPEN),
+		method_plan_counted, OPEN),
 	SD_BUS_METHOD_WITH_ARGS("ListProfiles",
 		SD_BUS_NO_ARGS,
 		SD_BUS_RESULT("a(ssss)", profiles),
-		method_list_profiles, OPEN),
+		method_list_profiles_counted, OPEN),
 	SD_BUS_SIGNAL_WITH_ARGS("AttachFinished",
 		SD_BUS_ARGS("s", guest, "s", attach_id, "s", device, "b", success, "s", error_name,
 			    "s", message), 0),

@@ -9,6 +9,7 @@
 #define MMIOD_BUS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <systemd/sd-bus.h>
 
@@ -20,11 +21,18 @@
 struct authz;
 struct bus_loop;
 
+/* Manager methods whose calls and error replies are counted (the Calls
+ * property; mmioctl metrics), in the order of bus_counted_methods[]. */
+#define BUS_COUNTED_METHODS 7
+extern const char *const bus_counted_methods[BUS_COUNTED_METHODS];
+
 struct bus_ctx {
 	struct daemon *d;
 	sd_bus *bus;
 	struct bus_loop *loop;
 	struct authz *authz;            /* polkit queries in flight */
+	uint64_t calls[BUS_COUNTED_METHODS];    /* since start; a call asking polkit counts once */
+	uint64_t errors[BUS_COUNTED_METHODS];   /* error replies among them */
 };
 
 /* Processes the bus soon (after sending from outside a method handler). */

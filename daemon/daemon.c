@@ -218,6 +218,26 @@ void daemon_guest_unref_op(struct guest *g)
 		guest_free(g);
 }
 
+/* The books take a layout just read from the toolstack; its time is the
+ * guest's last refresh (Guest.RefreshAgeUSec, mmioctl metrics). */
+static enum mmio_status guest_set_layout(struct guest *g, const struct tsd_layout *layout,
+					 struct mmio_error *err)
+{
+	enum mmio_status st = books_set_layout(&g->books, layout, err);
+
+	if (st == MMIO_OK)
+		g->refreshed_usec = daemon_now_usec();
+	return st;
+}
+
+uint64_t daemon_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void daemon_guest_changed(struct guest *g, unsigned what)
 {
 	struct daemon *d = g->d;
@@ -508,7 +528,7 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 			g->unresponsive_msg[0] = '\0';
 			daemon_guest_changed(g, GUEST_CHANGED_ANSWERING);
 		}
-		if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
+		if (layout && guest_set_layout(g, layout, &err) != MMIO_OK)
 			log_error("%s: %s", g->id, err.msg);
 		if (layout && reconcile(g))
 			daemon_save(d);
@@ -533,7 +553,7 @@ static void host_guest_up(void *ud, struct tsd_backend *be, const struct tsd_gue
 	guest_id_choose(d, bi, tg->id, g->id, sizeof(g->id));
 	books_init(&g->books);
 	g->books.safety_margin = d->cfg.safety_margin;
-	if (layout && books_set_layout(&g->books, layout, &err) != MMIO_OK)
+	if (layout && guest_set_layout(g, layout, &err) != MMIO_OK)
 		log_error("%s: %s", g->id, err.msg);
 
 	state_key(bi, g->tsd_id, key, sizeof(key));
@@ -631,7 +651,7 @@ static void host_guest_changed(void *ud, struct tsd_backend *be, const char *gue
 
 	if (!g || !layout)
 		return;
-	if (books_set_layout(&g->books, layout, &err) != MMIO_OK) {
+	if (guest_set_layout(g, layout, &err) != MMIO_OK) {
 		log_error("%s: %s", g->id, err.msg);
 		return;
 	}
@@ -675,7 +695,7 @@ static void refresh_done(void *ud, enum tsd_rc rc, const struct tsd_layout *layo
 	struct mmio_error err = { 0 };
 
 	if (!g->gone && rc == TSD_OK && layout) {
-		if (books_set_layout(&g->books, layout, &err) != MMIO_OK) {
+		if (guest_set_layout(g, layout, &err) != MMIO_OK) {
 			rc = TSD_E_FAILED;
 			msg = err.msg;
 		} else {

@@ -36,6 +36,7 @@ struct guest {
 	struct tsd_guest info;
 	struct books books;
 	unsigned ops;                   /* toolstack operations in flight (refresh/attach/detach) */
+	uint64_t refreshed_usec;        /* CLOCK_MONOTONIC of the last layout read; 0: never */
 	bool gone;                      /* removed; freed when ops drops to 0 */
 	/* Its toolstack did not answer a call in time and has not answered
 	 * since (tsd_host.guest_answering): calls that need it fail at once
@@ -140,6 +141,8 @@ int daemon_save(struct daemon *d);
 
 /* Tells the observer what changed in g (GUEST_CHANGED_*). */
 void daemon_guest_changed(struct guest *g, unsigned what);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t daemon_now_usec(void);
 void daemon_backends_changed(struct daemon *d);
 
 /* Connects the back ends' host callbacks to d (before any back end opens). */

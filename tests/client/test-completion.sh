@@ -42,7 +42,8 @@ expect_completion()
 	fi
 }
 
-expect_completion "" "attach check detach plan profiles release reserve status watch"
+expect_completion "" "attach check detach metrics plan profiles release reserve status watch"
+expect_completion "metrics --o" "--output"
 expect_completion "re" "release reserve"
 expect_completion "--json st" "status"
 expect_completion "status " "vm1 vm2 web-1"

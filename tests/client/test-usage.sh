@@ -9,7 +9,7 @@ export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$TMP/no-such-bus"
 
 expect 0 "--help" --help
 check "--help lists every verb" bash -c '
-	for v in status check attach detach reserve release plan watch profiles; do
+	for v in status check attach detach reserve release plan watch profiles metrics; do
 		grep -q "^  $v " <<<"$1" || { echo "# missing $v"; exit 1; }
 	done' _ "$out"
 check "--help hides the completion helper" bash -c '! grep -q list-guests <<<"$1"' _ "$out"
@@ -17,7 +17,7 @@ check "--help lists every global option" bash -c '
 	for o in --json --no-legend --no-ask-password --timeout --version --user --bus-address --host --machine; do
 		grep -q -- "$o" <<<"$1" || { echo "# missing $o"; exit 1; }
 	done' _ "$out"
-for v in status check attach detach reserve release plan watch profiles; do
+for v in status check attach detach reserve release plan watch profiles metrics; do
 	expect 0 "$v --help" "$v" --help
 	check "$v --help shows its synopsis" grep -q "^Usage: mmioctl \[OPTIONS...\] $v" <<<"$out"
 done

@@ -156,6 +156,15 @@ t "as bob: mmioctl -H bob@... is bob on the remote side (Reserve refused, exit 5
 	mkdir -p -m 700 ~bob/.ssh && cp /root/.ssh/id_ed25519.pub ~bob/.ssh/authorized_keys &&
 	chown -R bob: ~bob/.ssh && mmioctl -H bob@localhost reserve vm1 bars:mem32:1M; test $? = 5'
 
+# ---- the metrics timer: shipped disabled; its service writes the textfile ---------------------
+t "mmiod-metrics.timer is shipped disabled" sh -c 'test "$(systemctl is-enabled mmiod-metrics.timer)" = disabled'
+mkdir -p /var/lib/prometheus/node-exporter
+t "systemctl start mmiod-metrics.service (under its sandbox)" systemctl start mmiod-metrics.service
+t "it wrote mmiod.prom for the node exporter" \
+	grep -q '^mmiod_window_free_bytes{guest="vm1"' /var/lib/prometheus/node-exporter/mmiod.prom
+t "systemctl enable --now mmiod-metrics.timer" systemctl enable --now mmiod-metrics.timer
+t "mmioctl metrics counts this test's calls" sh -c 'mmioctl metrics | grep -q "^mmiod_calls_total{method=\"Reserve\"} [1-9]"'
+
 # ---- done ------------------------------------------------------------------------------
 kill "$qemu_pid" 2>/dev/null
 finish

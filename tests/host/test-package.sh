@@ -30,7 +30,7 @@ ok $? "configure --prefix=\$tmp/prefix; make install DESTDIR=..."
 outside=$(cd "$tmp/stage" && find . \( -type f -o -type l \) | sed 's|^\.||' | grep -v "^$tmp/prefix/")
 [ -z "$outside" ]; ok $? "every installed file is under the prefix"
 [ -z "$outside" ] || printf '%s\n' "$outside" | diag
-for f in lib/systemd/system/mmiod.service etc/mmiod/mmiod.conf share/dbus-1/system.d/org.mmiod1.conf \
+for f in lib/systemd/system/mmiod.service lib/systemd/system/mmiod-metrics.timer etc/mmiod/mmiod.conf share/dbus-1/system.d/org.mmiod1.conf \
 	share/dbus-1/system-services/org.mmiod1.service share/polkit-1/actions/org.mmiod1.policy \
 	share/polkit-1/rules.d/50-mmiod.rules lib/sysusers.d/mmiod.conf \
 	share/bash-completion/completions/mmioctl; do
@@ -53,6 +53,7 @@ dpkg-deb -c "$deb_mmiod" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/mmiod.fil
 dpkg-deb -c "$deb_ctl" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/mmioctl.files"
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 for f in /usr/sbin/mmiod "$unitdir/mmiod.service" /etc/mmiod/mmiod.conf \
+	"$unitdir/mmiod-metrics.service" "$unitdir/mmiod-metrics.timer" \
 	/usr/share/dbus-1/system.d/org.mmiod1.conf /usr/share/dbus-1/system-services/org.mmiod1.service \
 	/usr/share/dbus-1/interfaces/org.mmiod1.xml /usr/share/polkit-1/actions/org.mmiod1.policy \
 	/usr/share/polkit-1/rules.d/50-mmiod.rules /usr/lib/sysusers.d/mmiod.conf \
@@ -68,6 +69,8 @@ dpkg-deb -I "$deb_mmiod" postinst >"$tmp/postinst" 2>/dev/null
 grep -q 'systemd-sysusers' "$tmp/postinst"; ok $? "postinst creates the mmiod group (systemd-sysusers)"
 grep -q 'deb-systemd-helper.*enable' "$tmp/postinst" || grep -q "'mmiod.service'" "$tmp/postinst"
 ok $? "postinst enables mmiod.service"
+! grep -q "enable 'mmiod-metrics.timer'" "$tmp/postinst"
+ok $? "the metrics timer is shipped but not enabled"
 dpkg-deb -f "$deb_mmiod" Depends | grep -q 'mmioctl (= '; ok $? "mmiod depends on the same version of mmioctl"
 
 lintian --fail-on error,warning --no-tag-display-limit "$changes" >"$tmp/lintian" 2>&1
