@@ -44,7 +44,9 @@ echo "# in-vm: $(uname -r), systemd $(systemctl --version | sed -n '1s/systemd \
 t "systemd is PID 1" test "$(cat /proc/1/comm)" = systemd
 t "the system bus is dbus-broker" test "$(systemctl show -P Id dbus.service)" = dbus-broker.service
 t "dbus-broker is running" systemctl is-active dbus-broker.service
-t "polkitd answers on the bus" busctl status org.freedesktop.PolicyKit1
+t "polkitd answers on the bus (activated)" busctl call org.freedesktop.PolicyKit1 \
+	/org/freedesktop/PolicyKit1/Authority org.freedesktop.DBus.Properties Get ss \
+	org.freedesktop.PolicyKit1.Authority BackendName
 t "sshd is running" systemctl is-active ssh.service
 
 # ---- the packages ------------------------------------------------------------------
@@ -91,6 +93,11 @@ diag </tmp/status-out
 # ---- polkit: a user in the group mmiod may change things, a plain user may not ------
 useradd -m -G mmiod alice
 useradd -m bob
+# something for bob to try to detach: root attaches a pci-testdev
+aid=$(mmioctl --json attach --qemu-device pci-testdev,membar=1M vm1 bars:mem32:4K,io:256,mem64p:1M 2>/tmp/root-attach.err |
+	sed -n 's/.*"attach_id": *"\([^"]*\)".*/\1/p' | head -1)
+t "root attaches a device (QMP device_add into the -S guest): ${aid:-no id}" test -n "$aid"
+[ -n "$aid" ] || diag </tmp/root-attach.err
 rid=$(as alice mmioctl --json reserve vm1 bars:mem32:1M 2>/tmp/alice.err)
 rc=$?
 ok $rc "alice (group mmiod) may Reserve: polkit rule 50-mmiod.rules"
@@ -111,7 +118,7 @@ denied() { # METHOD SIGNATURE ARGS...
 denied Reserve 'sasa{sv}' vm1 1 bars:mem32:1M 0
 denied Release 'ssa{sv}' vm1 "${rid:-r0}" 0
 denied Attach 'ssa{sv}' vm1 bars:mem32:1M 0
-denied Detach 'ssa{sv}' vm1 0000:00:03.0 0
+denied Detach 'ssa{sv}' vm1 "${aid:-a0}" 0
 as bob mmioctl reserve vm1 bars:mem32:1M >/dev/null 2>&1
 t "bob: mmioctl reserve exits 5 (not authorized)" test $? = 5
 t "alice may Release her reservation" as alice mmioctl release vm1 "${rid:-none}"

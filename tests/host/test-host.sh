@@ -97,6 +97,9 @@ TTYPath=/dev/ttyS1
 TimeoutStartSec=infinity
 EOF
 ln -s ../mmiod-host-test.service "$stage/etc/systemd/system/multi-user.target.wants/"
+# localhost for ssh (the image has no netbase and no nss-myhostname)
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tmmiod-host\n' \
+	>"$stage/etc/hosts"
 # No "." entry: the kernel would give the root directory the stage's mode.
 (cd "$stage" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$work/run.cpio"
 # Two archives back to back: the kernel unpacks both into its root.
