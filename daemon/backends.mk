@@ -49,7 +49,8 @@ endif
 
 EXTRA_DIST += tests/backends/README.md tests/backends/node.xml \
 	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
-	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json
+	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json \
+	tests/backends/libvirt-q35-qemu72.xml tests/backends/query-pci-libvirt-q35-qemu72.json
 
 # The back ends as mmiod runs them, on a private bus (python3 with the dbus
 # module, through tests/daemon/run-py; skips itself when mmiod has neither

@@ -2,9 +2,13 @@
 /* libvirt-map.c — pure mappings of the libvirt back end (see libvirt-map.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
-#include <json.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,79 +17,84 @@
 
 #define GiB (UINT64_C(1) << 30)
 
-/* ---- a minimal reader for libvirt's own XML ------------------------------ */
+/* ---- reading libvirt's XML (libxml2, XPath) ---------------------------------- */
 
-/* The next start tag <name ...> or <name> or <name/> at or after p (exact
- * name: "<memory" does not match "<memoryBacking").  Returns a pointer to
- * '<', or NULL.  *end gets the tag's '>'. */
-static const char *tag_find(const char *p, const char *end_of_scope, const char *name,
-			    const char **tag_end)
+/* The first node (document order) expr selects relative to node, or NULL. */
+static xmlNodePtr xp_node(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr)
 {
-	size_t n = strlen(name);
-	while ((p = strchr(p, '<')) != NULL && (!end_of_scope || p < end_of_scope)) {
-		if (strncmp(p + 1, name, n) == 0 &&
-		    (p[1 + n] == ' ' || p[1 + n] == '>' || p[1 + n] == '/' || p[1 + n] == '\n' ||
-		     p[1 + n] == '\t')) {
-			const char *e = strchr(p, '>');
-			if (!e)
-				return NULL;
-			*tag_end = e;
-			return p;
-		}
-		p++;
+	xmlXPathObjectPtr o;
+	xmlNodePtr n = NULL;
+
+	ctx->node = node;
+	o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	if (o && o->type == XPATH_NODESET && o->nodesetval && o->nodesetval->nodeNr > 0)
+		n = o->nodesetval->nodeTab[0];
+	xmlXPathFreeObject(o);
+	return n;
+}
+
+/* Every node expr selects relative to node; free with xmlXPathFreeObject. */
+static xmlXPathObjectPtr xp_nodes(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr)
+{
+	ctx->node = node;
+	xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	if (o && o->type != XPATH_NODESET) {
+		xmlXPathFreeObject(o);
+		return NULL;
 	}
-	return NULL;
+	return o;
 }
 
-/* Attribute value of the tag [tag, tag_end] into buf; false if absent. */
-static bool attr_get(const char *tag, const char *tag_end, const char *name, char *buf,
-		     size_t len)
+static int xp_count(const xmlXPathObject *o)
 {
-	size_t n = strlen(name);
-	for (const char *p = tag + 1; p < tag_end; p++) {
-		if ((p[-1] != ' ' && p[-1] != '\n' && p[-1] != '\t') || strncmp(p, name, n) != 0 ||
-		    p[n] != '=' || (p[n + 1] != '\'' && p[n + 1] != '"'))
-			continue;
-		char q = p[n + 1];
-		const char *v = p + n + 2, *ve = strchr(v, q);
-		if (!ve || ve > tag_end)
-			return false;
-		size_t l = (size_t)(ve - v);
-		if (l >= len)
-			return false;
-		memcpy(buf, v, l);
-		buf[l] = '\0';
-		return true;
-	}
-	return false;
+	return o && o->nodesetval ? o->nodesetval->nodeNr : 0;
 }
 
-/* Text content of <name>text</name> starting at a found tag. */
-static bool text_get(const char *tag_end, char *buf, size_t len)
+/* The text of an element or the value of an attribute into buf; false when
+ * n is NULL or the text does not fit. */
+static bool node_text(xmlNodePtr n, char *buf, size_t len)
 {
-	if (tag_end[-1] == '/')
+	xmlChar *v;
+	bool ok;
+
+	if (!n || !(v = xmlNodeGetContent(n)))
 		return false;
-	const char *v = tag_end + 1, *ve = strchr(v, '<');
-	if (!ve || (size_t)(ve - v) >= len)
-		return false;
-	memcpy(buf, v, (size_t)(ve - v));
-	buf[ve - v] = '\0';
-	return true;
+	ok = strlen((const char *)v) < len;
+	if (ok)
+		memcpy(buf, v, strlen((const char *)v) + 1);
+	xmlFree(v);
+	return ok;
 }
 
+/* xp_node + node_text; "" and false when absent. */
+static bool xp_text(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr, char *buf,
+		    size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	return node_text(xp_node(ctx, node, expr), buf, len);
+}
+
+/* libvirt writes numbers in decimal or 0x-hex; whitespace around is allowed
+ * in element text. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
 	char *e;
-	if (!*s)
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s < '0' || *s > '9')
 		return false;
+	errno = 0;
 	unsigned long long v = strtoull(s, &e, 0);
-	if (*e)
+	while (*e == ' ' || *e == '\t' || *e == '\n' || *e == '\r')
+		e++;
+	if (*e || errno)
 		return false;
 	*out = v;
 	return true;
 }
 
-/* libvirt's unit attribute (domain_conf.c virScaledParse): default KiB. */
+/* libvirt's unit attribute (virScaledParse): default KiB. */
 static bool scale(const char *unit, uint64_t v, uint64_t *out)
 {
 	static const struct { const char *u; unsigned shift; } units[] = {
@@ -109,73 +118,255 @@ static bool scale(const char *unit, uint64_t v, uint64_t *out)
 	return true;
 }
 
-static bool scaled_elem(const char *xml, const char *name, uint64_t *out, bool *found)
+/* A scaled element (<memory unit='KiB'>N</memory>); *found false when absent. */
+static bool scaled_elem(xmlXPathContextPtr ctx, const char *expr, uint64_t *out, bool *found)
 {
-	const char *te, *t = tag_find(xml, NULL, name, &te);
-	char unit[16] = "", text[32];
+	xmlNodePtr n = xp_node(ctx, NULL, expr);
+	char unit[16], text[32];
 	uint64_t v;
-	*found = t != NULL;
-	if (!t)
+
+	*found = n != NULL;
+	if (!n)
 		return true;
-	attr_get(t, te, "unit", unit, sizeof(unit));
-	return text_get(te, text, sizeof(text)) && parse_u64(text, &v) && scale(unit, v, out);
+	xp_text(ctx, n, "@unit", unit, sizeof(unit));
+	return node_text(n, text, sizeof(text)) && parse_u64(text, &v) && scale(unit, v, out);
+}
+
+/* <address type='pci' domain= bus= slot= function=/> (the guest side). */
+static bool pci_addr(xmlXPathContextPtr ctx, xmlNodePtr a, struct tsd_libvirt_pci_addr *out)
+{
+	char bus[16], slot[16], fn[16];
+	uint64_t vb, vs, vf = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!xp_text(ctx, a, "@bus", bus, sizeof(bus)) || !xp_text(ctx, a, "@slot", slot, sizeof(slot)) ||
+	    !parse_u64(bus, &vb) || !parse_u64(slot, &vs) || vb > 0xff || vs > 31)
+		return false;
+	if (xp_text(ctx, a, "@function", fn, sizeof(fn)) && (!parse_u64(fn, &vf) || vf > 7))
+		return false;
+	*out = (struct tsd_libvirt_pci_addr){ true, (uint8_t)vb, (uint8_t)vs, (uint8_t)vf };
+	return true;
+}
+
+static enum mmio_status read_hostdevs(xmlXPathContextPtr ctx, struct tsd_libvirt_domain *d,
+				      struct mmio_error *err)
+{
+	/* <hostdev type='pci'>, and <interface type='hostdev'> (an SR-IOV
+	 * VF given as a network interface) which is a PCI hostdev too. */
+	xmlXPathObjectPtr hs = xp_nodes(ctx, NULL, "/domain/devices/hostdev[@type='pci'] | "
+					"/domain/devices/interface[@type='hostdev']");
+	enum mmio_status st = MMIO_OK;
+
+	for (int i = 0; i < xp_count(hs) && st == MMIO_OK; i++) {
+		xmlNodePtr h = hs->nodesetval->nodeTab[i];
+		xmlNodePtr a = xp_node(ctx, h, "source/address");
+		char dom[16] = "0", bus[16], slot[16], fn[16];
+		uint64_t vd = 0, vb, vs, vf;
+
+		if (!a || !xp_text(ctx, a, "@bus", bus, sizeof(bus)) ||
+		    !xp_text(ctx, a, "@slot", slot, sizeof(slot)) ||
+		    !xp_text(ctx, a, "@function", fn, sizeof(fn))) {
+			/* <interface type='hostdev'> may name a network pool
+			 * instead: no fixed host device. */
+			if (strcmp((const char *)h->name, "interface") == 0)
+				continue;
+			st = mmio_error_set(err, MMIO_E_INVALID,
+					    "domain XML: PCI <hostdev> without a source address");
+			break;
+		}
+		if (xp_text(ctx, a, "@domain", dom, sizeof(dom)) && !parse_u64(dom, &vd))
+			vd = UINT64_MAX;
+		if (!parse_u64(bus, &vb) || !parse_u64(slot, &vs) || !parse_u64(fn, &vf) ||
+		    vd > 0xffff || vb > 0xff || vs > 31 || vf > 7) {
+			st = mmio_error_set(err, MMIO_E_INVALID,
+					    "domain XML: bad hostdev address %s:%s:%s.%s", dom, bus, slot, fn);
+			break;
+		}
+		if (d->nhostdev == TSD_LIBVIRT_MAX_HOSTDEV) {
+			st = mmio_error_set(err, MMIO_E_UNSUPPORTED, "more than %d PCI hostdevs",
+					    TSD_LIBVIRT_MAX_HOSTDEV);
+			break;
+		}
+		struct tsd_libvirt_hostdev *hd = &d->hostdev[d->nhostdev++];
+		hd->source = (struct mmio_bdf){ (uint16_t)vd, (uint8_t)vb, (uint8_t)vs, (uint8_t)vf };
+		xp_text(ctx, h, "alias/@name", hd->alias, sizeof(hd->alias));
+		pci_addr(ctx, xp_node(ctx, h, "address[@type='pci']"), &hd->addr);
+	}
+	xmlXPathFreeObject(hs);
+	return st;
+}
+
+static enum mmio_status read_controllers(xmlXPathContextPtr ctx, struct tsd_libvirt_domain *d,
+					 struct mmio_error *err)
+{
+	xmlXPathObjectPtr cs = xp_nodes(ctx, NULL, "/domain/devices/controller[@type='pci']");
+	xmlXPathObjectPtr as = xp_nodes(ctx, NULL, "/domain/devices/*/address[@type='pci']");
+	enum mmio_status st = MMIO_OK;
+	int nc = xp_count(cs), na = xp_count(as);
+
+	if ((nc && !(d->controller = calloc((size_t)nc, sizeof(*d->controller)))) ||
+	    (na && !(d->addr = calloc((size_t)na, sizeof(*d->addr))))) {
+		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < nc; i++) {
+		xmlNodePtr c = cs->nodesetval->nodeTab[i];
+		struct tsd_libvirt_controller *t = &d->controller[d->ncontroller];
+		char idx[16];
+		uint64_t v;
+
+		if (!xp_text(ctx, c, "@index", idx, sizeof(idx)) || !parse_u64(idx, &v) || v > 0xff) {
+			st = mmio_error_set(err, MMIO_E_INVALID,
+					    "domain XML: PCI <controller> without a valid index");
+			goto out;
+		}
+		t->index = (uint8_t)v;
+		xp_text(ctx, c, "@model", t->model, sizeof(t->model));
+		xp_text(ctx, c, "alias/@name", t->alias, sizeof(t->alias));
+		pci_addr(ctx, xp_node(ctx, c, "address[@type='pci']"), &t->addr);
+		d->ncontroller++;
+	}
+	for (int i = 0; i < na; i++)
+		if (pci_addr(ctx, as->nodesetval->nodeTab[i], &d->addr[d->naddr]))
+			d->naddr++;
+out:
+	xmlXPathFreeObject(cs);
+	xmlXPathFreeObject(as);
+	return st;
+}
+
+static enum mmio_status read_domain(xmlDocPtr doc, struct tsd_libvirt_domain *d,
+				    struct mmio_error *err)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	enum mmio_status st = MMIO_OK;
+	char arch[32], fw[16];
+	bool found;
+
+	if (!ctx)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+	if (!xp_node(ctx, NULL, "/domain")) {
+		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: no <domain>");
+		goto out;
+	}
+	xp_text(ctx, NULL, "/domain/@type", d->type, sizeof(d->type));
+	xp_text(ctx, NULL, "/domain/name", d->name, sizeof(d->name));
+	if (!scaled_elem(ctx, "/domain/memory", &d->memory, &found) || !found) {
+		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: no readable <memory>");
+		goto out;
+	}
+	/* On the root controller, where libvirt takes it (pci-root on
+	 * i440fx, pcie-root on q35). */
+	if (!scaled_elem(ctx, "/domain/devices/controller[@type='pci'][@index='0']/pcihole64",
+			 &d->pcihole64, &d->has_pcihole64)) {
+		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: unreadable <pcihole64>");
+		goto out;
+	}
+	xp_text(ctx, NULL, "/domain/os/type/@machine", d->machine, sizeof(d->machine));
+	xp_text(ctx, NULL, "/domain/os/type", d->os_type, sizeof(d->os_type));
+	xp_text(ctx, NULL, "/domain/os/type/@arch", arch, sizeof(arch));
+	d->efi = (xp_text(ctx, NULL, "/domain/os/@firmware", fw, sizeof(fw)) &&
+		  strcmp(fw, "efi") == 0) || xp_node(ctx, NULL, "/domain/os/loader[@type='pflash']");
+	if (arch[0] && strcmp(arch, "x86_64") != 0 && strcmp(arch, "i686") != 0)
+		d->chipset = TSD_LIBVIRT_CHIPSET_OTHER;
+	else if (strncmp(d->machine, "pc-q35", 6) == 0 || strcmp(d->machine, "q35") == 0)
+		d->chipset = TSD_LIBVIRT_CHIPSET_Q35;
+	else if (strncmp(d->machine, "pc-i440fx", 9) == 0 || strcmp(d->machine, "pc") == 0 ||
+		 strncmp(d->machine, "pc-", 3) == 0)
+		d->chipset = TSD_LIBVIRT_CHIPSET_I440FX; /* "pc-1.x" machines are i440fx too */
+	st = read_hostdevs(ctx, d, err);
+	if (st == MMIO_OK)
+		st = read_controllers(ctx, d, err);
+out:
+	xmlXPathFreeContext(ctx);
+	return st;
 }
 
 enum mmio_status tsd_libvirt_parse_domain(const char *xml, struct tsd_libvirt_domain *d,
 					  struct mmio_error *err)
 {
-	const char *t, *te;
-	bool found;
+	xmlParserCtxtPtr pc;
+	xmlDocPtr doc;
+	enum mmio_status st;
+	size_t len = strlen(xml);
 
 	memset(d, 0, sizeof(*d));
-	if (!(t = tag_find(xml, NULL, "domain", &te)))
-		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: no <domain>");
-	attr_get(t, te, "type", d->type, sizeof(d->type));
-	if (!scaled_elem(xml, "memory", &d->memory, &found) || !found)
-		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: no readable <memory>");
-	if (!scaled_elem(xml, "pcihole64", &d->pcihole64, &d->has_pcihole64))
-		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: unreadable <pcihole64>");
-	const char *os = tag_find(xml, NULL, "os", &te);
-	if (os && (t = tag_find(te, NULL, "type", &te)) != NULL) {
-		attr_get(t, te, "machine", d->machine, sizeof(d->machine));
-		text_get(te, d->os_type, sizeof(d->os_type));
+	if (len > INT_MAX)
+		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: too large");
+	if (!(pc = xmlNewParserCtxt()))
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+	/* No network, no entity substitution, no messages on stderr. */
+	doc = xmlCtxtReadMemory(pc, xml, (int)len, "domain.xml", NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc) {
+		const xmlError *e = xmlCtxtGetLastError(pc);
+		char msg[160] = "";
+		if (e && e->message) {
+			snprintf(msg, sizeof(msg), "%s", e->message);
+			msg[strcspn(msg, "\n")] = '\0';
+		}
+		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: not well-formed: %s (line %d)",
+				    msg[0] ? msg : "parse error", e ? e->line : 0);
+		xmlFreeParserCtxt(pc);
+		return st;
 	}
-	if (strncmp(d->machine, "pc-q35", 6) == 0 || strcmp(d->machine, "q35") == 0)
-		d->chipset = TSD_LIBVIRT_CHIPSET_Q35;
-	else if (strncmp(d->machine, "pc-i440fx", 9) == 0 || strcmp(d->machine, "pc") == 0 ||
-		 strncmp(d->machine, "pc-", 3) == 0)
-		d->chipset = TSD_LIBVIRT_CHIPSET_I440FX; /* "pc-1.x" machines are i440fx too */
+	xmlFreeParserCtxt(pc);
+	/* libvirt never writes a DTD; one would only bring entity expansion
+	 * (and its amplification) into a reader that needs none. */
+	if (doc->intSubset || doc->extSubset)
+		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: a document type declaration "
+				    "is not domain XML as libvirt writes it");
+	else
+		st = read_domain(doc, d, err);
+	xmlFreeDoc(doc);
+	return st;
+}
 
-	/* PCI hostdevs: <hostdev mode='subsystem' type='pci'> ... <source>
-	 * <address domain= bus= slot= function=/> (the first <address> inside
-	 * <source>; the guest-side <address> follows </source>). */
-	for (const char *p = xml; (t = tag_find(p, NULL, "hostdev", &te)) != NULL; p = te) {
-		char type[16] = "";
-		if (!attr_get(t, te, "type", type, sizeof(type)) || strcmp(type, "pci") != 0)
-			continue;
-		const char *close = strstr(te, "</hostdev>");
-		const char *se, *s = tag_find(te, close, "source", &se);
-		const char *ae, *a = s ? tag_find(se, close, "address", &ae) : NULL;
-		char dom[16] = "0", bus[16], slot[16], fn[16];
-		uint64_t vd, vb, vs, vf;
-		if (!a || !attr_get(a, ae, "bus", bus, sizeof(bus)) ||
-		    !attr_get(a, ae, "slot", slot, sizeof(slot)) ||
-		    !attr_get(a, ae, "function", fn, sizeof(fn)))
-			return mmio_error_set(err, MMIO_E_INVALID,
-					      "domain XML: PCI <hostdev> without a source address");
-		attr_get(a, ae, "domain", dom, sizeof(dom));
-		if (!parse_u64(dom, &vd) || !parse_u64(bus, &vb) || !parse_u64(slot, &vs) ||
-		    !parse_u64(fn, &vf) || vd > 0xffff || vb > 0xff || vs > 31 || vf > 7)
-			return mmio_error_set(err, MMIO_E_INVALID,
-					      "domain XML: bad hostdev address %s:%s:%s.%s",
-					      dom, bus, slot, fn);
-		if (d->nhostdev == TSD_LIBVIRT_MAX_HOSTDEV)
-			return mmio_error_set(err, MMIO_E_UNSUPPORTED, "more than %d PCI hostdevs",
-					      TSD_LIBVIRT_MAX_HOSTDEV);
-		d->hostdev[d->nhostdev++] = (struct mmio_bdf){ (uint16_t)vd, (uint8_t)vb,
-							       (uint8_t)vs, (uint8_t)vf };
-	}
-	return MMIO_OK;
+void tsd_libvirt_domain_clear(struct tsd_libvirt_domain *d)
+{
+	free(d->controller);
+	free(d->addr);
+	d->controller = NULL;
+	d->addr = NULL;
+	d->ncontroller = d->naddr = 0;
+}
+
+const struct tsd_libvirt_controller *tsd_libvirt_controller_by_alias(
+	const struct tsd_libvirt_domain *d, const char *alias)
+{
+	for (size_t i = 0; alias && alias[0] && i < d->ncontroller; i++)
+		if (strcmp(d->controller[i].alias, alias) == 0)
+			return &d->controller[i];
+	return NULL;
+}
+
+bool tsd_libvirt_port_model(const char *model)
+{
+	return strcmp(model, "pcie-root-port") == 0 ||
+	       strcmp(model, "pcie-switch-downstream-port") == 0 ||
+	       strcmp(model, "pci-bridge") == 0;
+}
+
+bool tsd_libvirt_bus_used(const struct tsd_libvirt_domain *d, uint8_t index)
+{
+	for (size_t i = 0; i < d->naddr; i++)
+		if (d->addr[i].bus == index)
+			return true;
+	return false;
+}
+
+int tsd_libvirt_port_slot(const struct tsd_libvirt_domain *d,
+			  const struct tsd_libvirt_controller *c, uint32_t slots_used)
+{
+	if (strcmp(c->model, "pci-bridge") != 0)
+		return 0;
+	for (size_t i = 0; i < d->naddr; i++)
+		if (d->addr[i].bus == c->index)
+			slots_used |= UINT32_C(1) << d->addr[i].slot;
+	for (int slot = 1; slot < 32; slot++)
+		if (!(slots_used & (UINT32_C(1) << slot)))
+			return slot;
+	return -1;
 }
 
 bool tsd_libvirt_attachable(const struct tsd_libvirt_domain *d, char *why, size_t whylen)
@@ -204,6 +395,9 @@ bool tsd_libvirt_attachable(const struct tsd_libvirt_domain *d, char *why, size_
 enum mmio_status tsd_libvirt_model_layout(const struct tsd_libvirt_domain *d,
 					  struct tsd_layout *out, struct mmio_error *err)
 {
+	/* q35's MMCONFIG where SeaBIOS and OVMF 2022.11 put it; QEMU's DSDT
+	 * leaves it out of the _CRS, so the guest has two low windows. */
+	const uint64_t mcfg = UINT64_C(0xB0000000), mcfg_end = UINT64_C(0xC0000000);
 	uint64_t below, lowmax, hole64;
 
 	memset(out, 0, sizeof(*out));
@@ -231,6 +425,12 @@ enum mmio_status tsd_libvirt_model_layout(const struct tsd_libvirt_domain *d,
 	uint64_t h64 = (UINT64_C(1) << 32) + above;
 	h64 = (h64 + GiB - 1) & ~(GiB - 1);
 
+	if (d->chipset == TSD_LIBVIRT_CHIPSET_Q35 && below < mcfg) {
+		out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = below,
+							    .end = mcfg };
+		out->win_source[out->nwin++] = TSD_SRC_MODEL;
+		below = mcfg_end;
+	}
 	out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = below,
 						    .end = UINT64_C(0xFEC00000) };
 	out->win_source[out->nwin++] = TSD_SRC_MODEL;
@@ -243,179 +443,101 @@ enum mmio_status tsd_libvirt_model_layout(const struct tsd_libvirt_domain *d,
 	out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = 0x0D00,
 						    .end = 0x10000 };
 	out->win_source[out->nwin++] = TSD_SRC_MODEL;
-	out->min_mem = below;
-	if (d->chipset == TSD_LIBVIRT_CHIPSET_Q35) {
-		out->clip = malloc(sizeof(*out->clip));
-		if (!out->clip)
-			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-		out->clip[0] = (struct mmio_range){ UINT64_C(0xB0000000), UINT64_C(0xC0000000) };
-		out->nclip = 1;
+	out->min_mem = d->memory < lowmax ? d->memory : lowmax;
+	out->ports_only = d->chipset == TSD_LIBVIRT_CHIPSET_Q35;
+	/* The port controllers, with windows unknown: only the firmware and
+	 * QEMU know them. */
+	for (size_t i = 0; i < d->ncontroller; i++) {
+		const struct tsd_libvirt_controller *c = &d->controller[i];
+		if (tsd_libvirt_port_model(c->model))
+			out->nports++;
+	}
+	if (out->nports && !(out->ports = calloc(out->nports, sizeof(*out->ports)))) {
+		tsd_layout_clear(out);
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+	}
+	out->nports = 0;
+	for (size_t i = 0; i < d->ncontroller; i++) {
+		const struct tsd_libvirt_controller *c = &d->controller[i];
+		struct tsd_port *p = &out->ports[out->nports];
+		if (!tsd_libvirt_port_model(c->model))
+			continue;
+		if (c->alias[0])
+			snprintf(p->id, sizeof(p->id), "%s", c->alias);
+		else
+			snprintf(p->id, sizeof(p->id), "pci.%u", c->index);
+		if (c->addr.set)
+			snprintf(p->guest_slot, sizeof(p->guest_slot), "%02x:%02x.%x", c->addr.bus,
+				 c->addr.slot, c->addr.fn);
+		p->multi_slot = strcmp(c->model, "pci-bridge") == 0;
+		p->empty = p->multi_slot || !tsd_libvirt_bus_used(d, c->index);
+		out->nports++;
 	}
 	return MMIO_OK;
 }
 
-void tsd_libvirt_live_windows(struct tsd_layout *out, uint64_t hole_start, uint64_t hole_end,
-			      uint64_t hole64_start, uint64_t hole64_end)
+/* ---- the layout from QEMU's answers ------------------------------------------ */
+
+enum mmio_status tsd_libvirt_qemu_layout(const struct tsd_libvirt_domain *d,
+					 const struct qmp_holes *holes, json_object *query_pci,
+					 bool native_hotplug, struct tsd_layout *out,
+					 struct mmio_error *err)
 {
-	unsigned w = 0;
-	struct mmio_window win[MMIO_MAX_WINDOWS];
-	uint8_t src[MMIO_MAX_WINDOWS];
+	struct tsd_layout l = { .free_slots = -1 };
+	struct qmp_pci_slots slots;
+	enum mmio_status st;
+	size_t n = 0;
+	int empty = 0;
 
-	if (hole_end > hole_start) {
-		win[w] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .start = hole_start,
-					       .end = hole_end };
-		src[w++] = TSD_SRC_TOOLSTACK;
-	}
-	if (hole64_end > hole64_start) {
-		win[w] = (struct mmio_window){ .kind = MMIO_WIN_HIGH, .flags = MMIO_WF_MEM64,
-					       .start = hole64_start, .end = hole64_end };
-		src[w++] = TSD_SRC_TOOLSTACK;
-	}
-	for (unsigned i = 0; i < out->nwin && w < MMIO_MAX_WINDOWS; i++)
-		if (out->win[i].kind == MMIO_WIN_IO) {
-			win[w] = out->win[i];
-			src[w++] = out->win_source[i];
-		}
-	memcpy(out->win, win, sizeof(win[0]) * w);
-	memcpy(out->win_source, src, w);
-	out->nwin = w;
-}
-
-/* ---- query-pci ---------------------------------------------------------------- */
-
-struct qp_acc {
-	struct tsd_live_bar *bars;
-	size_t n, cap;
-};
-
-static int64_t jint(json_object *o, const char *key, int64_t dflt)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : dflt;
-}
-
-static bool jbool(json_object *o, const char *key)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-static enum mmio_status qp_devices(json_object *devs, int depth, struct qp_acc *acc,
-				   struct mmio_error *err)
-{
-	if (!devs || !json_object_is_type(devs, json_type_array))
-		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: \"devices\" is not a list");
-	if (depth > 8)
-		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: bridges nested too deep");
-	for (size_t i = 0; i < json_object_array_length(devs); i++) {
-		json_object *dev = json_object_array_get_idx(devs, i), *regions, *v;
-		char slot[16], id[64] = "";
-		snprintf(slot, sizeof(slot), "%02x:%02x.%x", (unsigned)(jint(dev, "bus", 0) & 0xff),
-			 (unsigned)(jint(dev, "slot", 0) & 0x1f),
-			 (unsigned)(jint(dev, "function", 0) & 7));
-		if (json_object_object_get_ex(dev, "qdev_id", &v))
-			snprintf(id, sizeof(id), "%s", json_object_get_string(v));
-		if (json_object_object_get_ex(dev, "regions", &regions) &&
-		    json_object_is_type(regions, json_type_array)) {
-			for (size_t r = 0; r < json_object_array_length(regions); r++) {
-				json_object *reg = json_object_array_get_idx(regions, r), *t;
-				if (acc->n == acc->cap) {
-					size_t nc = acc->cap ? acc->cap * 2 : 16;
-					struct tsd_live_bar *nb = realloc(acc->bars, nc * sizeof(*nb));
-					if (!nb)
-						return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-					acc->bars = nb;
-					acc->cap = nc;
-				}
-				struct tsd_live_bar *b = &acc->bars[acc->n];
-				memset(b, 0, sizeof(*b));
-				int64_t idx = jint(reg, "bar", -1), size = jint(reg, "size", 0);
-				if (idx < 0 || idx > MMIO_BAR_ROM || size <= 0 ||
-				    !mmio_is_pow2((uint64_t)size))
-					return mmio_error_set(err, MMIO_E_INVALID,
-							      "query-pci: device %s: bad region %zu",
-							      slot, r);
-				b->bar.index = (uint8_t)idx;
-				b->bar.size = (uint64_t)size;
-				bool io = json_object_object_get_ex(reg, "type", &t) &&
-					  strcmp(json_object_get_string(t), "io") == 0;
-				if (io)
-					b->bar.kind = MMIO_BAR_IO;
-				else
-					b->bar.kind = jbool(reg, "mem_type_64") ? MMIO_BAR_MEM64 :
-						      MMIO_BAR_MEM32;
-				b->bar.prefetch = !io && jbool(reg, "prefetch");
-				if (idx == MMIO_BAR_ROM) {
-					b->bar.kind = MMIO_BAR_MEM32;
-					b->bar.prefetch = true;
-				}
-				/* PCI_BAR_UNMAPPED is all-ones; json-c reads it as -1. */
-				int64_t addr = jint(reg, "address", -1);
-				b->addr = addr == -1 ? TSD_ADDR_UNASSIGNED : (uint64_t)addr;
-				b->source = TSD_SRC_TOOLSTACK;
-				snprintf(b->guest_slot, sizeof(b->guest_slot), "%s", slot);
-				snprintf(b->device, sizeof(b->device), "%s", id[0] ? id : slot);
-				acc->n++;
-			}
-		}
-		json_object *br, *sub;
-		if (json_object_object_get_ex(dev, "pci_bridge", &br) &&
-		    json_object_object_get_ex(br, "devices", &sub)) {
-			enum mmio_status st = qp_devices(sub, depth + 1, acc, err);
-			if (st != MMIO_OK)
-				return st;
-		}
-	}
-	return MMIO_OK;
-}
-
-enum mmio_status tsd_libvirt_parse_query_pci(const char *json, struct tsd_live_bar **bars,
-					     size_t *nbars, struct mmio_error *err)
-{
-	struct qp_acc acc = { NULL, 0, 0 };
-	enum mmio_status st = MMIO_OK;
-	json_object *root = json_tokener_parse(json), *list = root, *v;
-
-	*bars = NULL;
-	*nbars = 0;
-	if (!root)
-		return mmio_error_set(err, MMIO_E_INVALID, "query-pci: not JSON");
-	if (json_object_is_type(root, json_type_object)) {
-		if (json_object_object_get_ex(root, "error", &v)) {
-			json_object *desc;
-			st = mmio_error_set(err, MMIO_E_INVALID, "query-pci: %s",
-					    json_object_object_get_ex(v, "desc", &desc) ?
-					    json_object_get_string(desc) : "error");
-			goto out;
-		}
-		list = json_object_object_get_ex(root, "return", &v) ? v : NULL;
-	}
-	if (!list || !json_object_is_type(list, json_type_array)) {
-		st = mmio_error_set(err, MMIO_E_INVALID, "query-pci: no list of buses");
-		goto out;
-	}
-	for (size_t i = 0; i < json_object_array_length(list) && st == MMIO_OK; i++) {
-		json_object *bus = json_object_array_get_idx(list, i), *devs = NULL;
-		json_object_object_get_ex(bus, "devices", &devs);
-		st = qp_devices(devs, 0, &acc, err);
-	}
-out:
-	json_object_put(root);
+	st = qmp_map_windows(holes, &l, err);
+	if (st == MMIO_OK)
+		st = qmp_map_pci(query_pci, &l, &slots, err);
 	if (st != MMIO_OK) {
-		free(acc.bars);
+		tsd_layout_clear(&l);
 		return st;
 	}
-	*bars = acc.bars;
-	*nbars = acc.n;
+	/* The ports: libvirt's port controllers, by alias (= qdev id). */
+	for (size_t i = 0; i < l.nports; i++) {
+		struct tsd_port *p = &l.ports[i];
+		const struct tsd_libvirt_controller *c = tsd_libvirt_controller_by_alias(d, p->id);
+		if (!c || !tsd_libvirt_port_model(c->model))
+			continue;
+		if (tsd_libvirt_bus_used(d, c->index) && !p->multi_slot)
+			p->empty = false;
+		p->native_hotplug = native_hotplug && holes->machine == QMP_MACHINE_Q35;
+		empty += p->empty;
+		if (n != i)
+			l.ports[n] = *p;
+		n++;
+	}
+	l.nports = n;
+	/* A hostdev's BARs carry its host BDF: the id mmiod attached it by. */
+	for (size_t i = 0; i < l.nbars; i++)
+		for (unsigned h = 0; h < d->nhostdev; h++)
+			if (d->hostdev[h].alias[0] &&
+			    strcmp(l.bars[i].device, d->hostdev[h].alias) == 0)
+				mmio_bdf_format(&d->hostdev[h].source, l.bars[i].device,
+						sizeof(l.bars[i].device));
+	l.free_slots = holes->machine == QMP_MACHINE_Q35 ? empty :
+		       qmp_map_free_slots(holes->machine, &slots);
+	l.min_mem = 0;          /* as the QMP back end: QEMU does not say */
+	tsd_layout_clear(out);
+	*out = l;
 	return MMIO_OK;
 }
 
-void tsd_libvirt_hostdev_xml(const struct mmio_bdf *bdf, char *buf, size_t len)
+bool tsd_libvirt_hostdev_xml(const struct mmio_bdf *bdf, int bus, unsigned slot, char *buf,
+			     size_t len)
 {
-	snprintf(buf, len,
-		 "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
-		 "<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>"
-		 "</source></hostdev>", bdf->domain, bdf->bus, bdf->dev, bdf->fn);
+	char addr[96] = "";
+	if (bus >= 0)
+		snprintf(addr, sizeof(addr), "<address type='pci' domain='0x0000' bus='0x%02x' "
+			 "slot='0x%02x' function='0x0'/>", (unsigned)bus & 0xff, slot & 0x1f);
+	int n = snprintf(buf, len,
+			 "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+			 "<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>"
+			 "</source>%s</hostdev>", bdf->domain, bdf->bus, bdf->dev, bdf->fn, addr);
+	return n >= 0 && (size_t)n < len;
 }
 
 enum tsd_rc tsd_libvirt_rc(int code)

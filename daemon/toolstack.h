@@ -122,6 +122,12 @@ struct tsd_host {
 	 * Called on changes only; a guest starts answering. */
 	void (*guest_answering)(void *ud, struct tsd_backend *be, const char *guest_id,
 				bool answering, const char *msg);
+	/* The back end's link to its toolstack came up or went down (libvirt:
+	 * libvirtd not running, restarted).  While it is down the back end
+	 * keeps its guests as last read (they are stale) and reconnects by
+	 * itself; msg says why it is down ("" when up).  A back end that never
+	 * calls this is taken as connected. */
+	void (*backend_state)(void *ud, struct tsd_backend *be, bool connected, const char *msg);
 };
 
 #define TSD_DECLINED 1  /* open(): this back end cannot run on this host (reason in err) */

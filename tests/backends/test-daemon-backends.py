@@ -103,11 +103,12 @@ try:
         t.ok(got == want_pc, "libvirt: pc-small windows, every field", json.dumps(got))
         # q35-big: 8 GiB RAM -> 2 GiB below 4 GiB (q35 splits at 2 GiB when
         # RAM exceeds 2.75 GiB), 6 GiB above: the 64-bit window starts at
-        # 10 GiB and is q35's default 32 GiB.  free/largest as the D-Bus
-        # Windows property says (MMCONFIG sits in the low window).
+        # 10 GiB and is q35's default 32 GiB.  The low window is two, around
+        # the firmware's MMCONFIG at 0xb0000000 (QEMU's _CRS leaves it out).
         got = gs.get("q35-big", {}).get("windows") or []
         t.ok([(w["kind"], w["start"], w["end"], w["size"], w["source"]) for w in got] ==
-             [("low", 0x80000000, 0xFEC00000, 0xFEC00000 - 0x80000000, "model"),
+             [("low", 0x80000000, 0xB0000000, 0x30000000, "model"),
+              ("low", 0xC0000000, 0xFEC00000, 0xFEC00000 - 0xC0000000, "model"),
               ("high", 10 * G, 42 * G, 32 * G, "model"),
               ("io", 0xD00, 0x10000, 0x10000 - 0xD00, "model")],
              "libvirt: q35-big windows: kinds, bounds, sizes, source", json.dumps(got))
@@ -127,10 +128,17 @@ try:
         fits, reason, pl = mgr.Check("pc-small", ["bars:mem64p:4G"], {})
         t.ok(not fits and "no space" in reason, "libvirt: Check pc-small 4 GiB 64-bit BAR: does not "
              "fit (2 GiB window), in the kernel's words", reason)
-        r = subprocess.run([MMIOCTL, "check", "q35-big", "0000:18:00.0"], capture_output=True,
+        r = subprocess.run([MMIOCTL, "check", "pc-small", "0000:18:00.0"], capture_output=True,
                            text=True, timeout=30)
         t.ok(r.returncode == 0 and "fits" in r.stdout,
-             "libvirt: mmioctl check q35-big 0000:18:00.0 (fixture sysfs) fits", (r.returncode, r.stdout, r.stderr))
+             "libvirt: mmioctl check pc-small 0000:18:00.0 (fixture sysfs) fits", (r.returncode, r.stdout, r.stderr))
+        # q35 takes hot-plugged devices behind root ports only, and q35-big
+        # has none: said so, not placed in the root windows.
+        r = subprocess.run([MMIOCTL, "check", "q35-big", "0000:18:00.0"], capture_output=True,
+                           text=True, timeout=30)
+        t.ok(r.returncode == 1 and "no free hot-plug port" in r.stdout,
+             "libvirt: mmioctl check q35-big 0000:18:00.0: no port to put it behind",
+             (r.returncode, r.stdout, r.stderr))
 
         # ---- Attach refused by the test driver ---------------------------------------
         path = q.guest_path(env, "pc-small")
