@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "mmioctl.h"
 
@@ -62,8 +63,8 @@ struct free_blocks {
 
 struct guest {
 	char *path;
-	char *id, *name, *uuid, *backend;
-	bool can_attach;
+	char *id, *name, *uuid, *backend, *why_not;
+	bool can_attach, stale;
 	bool have_refresh_age;
 	uint64_t refresh_age_usec;      /* RefreshAgeUSec (UINT64_MAX: never read) */
 	size_t nfb;
@@ -76,9 +77,18 @@ struct guest {
 	struct attach *att;
 };
 
+/* A back end's link to its toolstack (the Manager's BackendStatus). */
+struct backend_status {
+	char *spec, *message;
+	bool connected;
+	uint64_t since_usec;
+};
+
 struct guest_list {
 	size_t n;
 	struct guest *v;
+	size_t nbe;
+	struct backend_status *be;
 };
 
 static void guest_free(struct guest *g)
@@ -88,6 +98,7 @@ static void guest_free(struct guest *g)
 	free(g->name);
 	free(g->uuid);
 	free(g->backend);
+	free(g->why_not);
 	for (size_t i = 0; i < g->nwin; i++) {
 		free(g->win[i].kind);
 		free(g->win[i].source);
@@ -134,6 +145,11 @@ static void guest_list_free(struct guest_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		guest_free(&l->v[i]);
 	free(l->v);
+	for (size_t i = 0; i < l->nbe; i++) {
+		free(l->be[i].spec);
+		free(l->be[i].message);
+	}
+	free(l->be);
 	*l = (struct guest_list){ 0 };
 }
 
@@ -353,10 +369,12 @@ static int guest_prop(sd_bus_message *m, const char *name, void *ud)
 		return read_string_prop(m, &g->uuid);
 	if (strcmp(name, "Backend") == 0)
 		return read_string_prop(m, &g->backend);
-	if (strcmp(name, "CanAttach") == 0) {
+	if (strcmp(name, "CannotAttachReason") == 0)
+		return read_string_prop(m, &g->why_not);
+	if (strcmp(name, "CanAttach") == 0 || strcmp(name, "Stale") == 0) {
 		int b = 0;
 		int r = sd_bus_message_read(m, "v", "b", &b);
-		g->can_attach = b;
+		*(name[0] == 'C' ? &g->can_attach : &g->stale) = b;
 		return r;
 	}
 	if (strcmp(name, "RefreshAgeUSec") == 0) {
@@ -457,6 +475,39 @@ static int read_managed_objects(sd_bus_message *m, struct guest_list *out)
 	return 0;
 }
 
+/* The Manager's BackendStatus; a daemon without it (older) leaves none. */
+static int fetch_backend_status(struct mmioctl *c, struct guest_list *out)
+{
+	sd_bus_message *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	int r = sd_bus_get_property(c->bus, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER,
+				    "BackendStatus", &e, &reply, "a" MMIOD_SIG_BACKEND);
+
+	sd_bus_error_free(&e);
+	if (r < 0)
+		return 0;
+	r = sd_bus_message_enter_container(reply, 'a', MMIOD_SIG_BACKEND);
+	while (r >= 0) {
+		const char *spec, *msg;
+		int connected;
+		uint64_t since;
+		struct backend_status *b;
+
+		r = sd_bus_message_read(reply, MMIOD_SIG_BACKEND, &spec, &connected, &since, &msg);
+		if (r <= 0)
+			break;
+		if (!(b = grow(&out->be, &out->nbe, sizeof(*b))) || dup_str(&b->spec, spec) < 0 ||
+		    dup_str(&b->message, msg) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		b->connected = connected;
+		b->since_usec = since;
+	}
+	sd_bus_message_unref(reply);
+	return r < 0 ? r : 0;
+}
+
 static int fetch_guests(struct mmioctl *c, struct guest_list *out, const char *what)
 {
 	sd_bus_message *m = NULL, *reply = NULL;
@@ -476,6 +527,8 @@ static int fetch_guests(struct mmioctl *c, struct guest_list *out, const char *w
 		return r;
 	r = read_managed_objects(reply, out);
 	sd_bus_message_unref(reply);
+	if (r >= 0)
+		r = fetch_backend_status(c, out);
 	if (r < 0) {
 		guest_list_free(out);
 		return bus_report_errno(c, r, what);
@@ -500,6 +553,8 @@ static json_object *guest_json(const struct guest *g)
 	json_object_object_add(o, "uuid", json_str(g->uuid));
 	json_object_object_add(o, "backend", json_str(g->backend));
 	json_object_object_add(o, "can_attach", json_object_new_boolean(g->can_attach));
+	json_object_object_add(o, "cannot_attach_reason", json_str(g->why_not));
+	json_object_object_add(o, "stale", json_object_new_boolean(g->stale));
 	a = json_object_new_array();
 	for (size_t i = 0; i < g->nwin; i++) {
 		const struct window *w = &g->win[i];
@@ -581,7 +636,61 @@ static json_object *guest_json(const struct guest *g)
 	return o;
 }
 
+static json_object *backends_json(const struct guest_list *l)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < l->nbe; i++) {
+		const struct backend_status *b = &l->be[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "backend", json_str(b->spec));
+		json_object_object_add(o, "connected", json_object_new_boolean(b->connected));
+		json_object_object_add(o, "since", b->since_usec ? json_u64(b->since_usec / 1000000u) : NULL);
+		json_object_object_add(o, "message", json_str(b->message));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* ---- text ---- */
+
+/* "since 2026-12-02 07:31:10 UTC (2 min ago)"; "" when unknown. */
+static void fmt_since(uint64_t since_usec, char *buf, size_t len)
+{
+	time_t t = (time_t)(since_usec / 1000000u), now = time(NULL);
+	struct tm tm;
+	char when[32];
+
+	buf[0] = '\0';
+	if (!since_usec || !gmtime_r(&t, &tm))
+		return;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	long ago = now > t ? (long)(now - t) : 0;
+	if (ago < 120)
+		snprintf(buf, len, " since %s (%ld s ago)", when, ago);
+	else if (ago < 7200)
+		snprintf(buf, len, " since %s (%ld min ago)", when, ago / 60);
+	else
+		snprintf(buf, len, " since %s (%ld h ago)", when, ago / 3600);
+}
+
+/* One line per back end that is not connected, before anything else: the
+ * guests shown for it are as last read. */
+static void print_backend_problems(const struct guest_list *l, const char *only_spec)
+{
+	for (size_t i = 0; i < l->nbe; i++) {
+		const struct backend_status *b = &l->be[i];
+		char since[96];
+
+		if (b->connected || (only_spec && strcmp(only_spec, b->spec) != 0))
+			continue;
+		fmt_since(b->since_usec, since, sizeof(since));
+		printf("Back end %s is NOT CONNECTED%s: %s\n", b->spec, since,
+		       *b->message ? b->message : "no reason given");
+		printf("  Its guests are shown as last read (stale); mmiod reconnects by itself.\n\n");
+	}
+}
 
 static void fmt_range(const struct window *w, char *buf, size_t len)
 {
@@ -601,7 +710,8 @@ static void add_window_rows(struct mmioctl *c, struct table *t, const struct gue
 {
 	if (g->nwin == 0) {
 		if (guest_cols)
-			table_addf(t, g->id, g->name, g->backend, "-", "", "", "", "", "");
+			table_addf(t, g->id, g->name, g->backend, "-", "", "", "", "",
+				   g->stale ? "(stale)" : "");
 		return;
 	}
 	for (size_t i = 0; i < g->nwin; i++) {
@@ -616,6 +726,8 @@ static void add_window_rows(struct mmioctl *c, struct table *t, const struct gue
 		if (c->stdout_tty)
 			fmt_bar(w->end - w->start, w->free, FREE_BAR_WIDTH, bar, sizeof(bar));
 		/* The guest's columns only on its first line: one block per guest. */
+		if (g->stale && i == 0)
+			snprintf(bar, sizeof(bar), "(stale)");
 		if (guest_cols)
 			table_addf(t, i == 0 ? g->id : "", i == 0 ? g->name : "",
 				   i == 0 ? g->backend : "", kind, range, size, fr, lg, bar);
@@ -630,6 +742,8 @@ static void print_all(struct mmioctl *c, const struct guest_list *l)
 					   "FREE", "LARGEST FREE", "" };
 	struct table *t = table_new(9, hdr);
 
+	if (c->legend)
+		print_backend_problems(l, NULL);
 	for (size_t i = 0; i < l->n; i++)
 		add_window_rows(c, t, &l->v[i], true);
 	if (l->n)
@@ -639,7 +753,7 @@ static void print_all(struct mmioctl *c, const struct guest_list *l)
 	table_free(t);
 }
 
-static void print_one(struct mmioctl *c, const struct guest *g)
+static void print_one(struct mmioctl *c, const struct guest_list *l, const struct guest *g)
 {
 	static const char *const whdr[] = { "WINDOW", "RANGE", "SIZE", "FREE", "LARGEST FREE",
 					    "SOURCE", "" };
@@ -655,7 +769,14 @@ static void print_one(struct mmioctl *c, const struct guest *g)
 		printf("Name:       %s\n", g->name && *g->name ? g->name : "-");
 		printf("UUID:       %s\n", g->uuid && *g->uuid ? g->uuid : "-");
 		printf("Back end:   %s\n", g->backend && *g->backend ? g->backend : "-");
-		printf("Can attach: %s\n\n", g->can_attach ? "yes" : "no");
+		if (g->can_attach)
+			printf("Can attach: yes\n");
+		else
+			printf("Can attach: no: %s\n", g->why_not && *g->why_not ? g->why_not :
+			       "the back end gives no reason");
+		if (g->stale)
+			printf("Stale:      yes: its back end is not connected; shown as last read\n");
+		printf("\n");
 	}
 
 	t = table_new(7, whdr);
@@ -768,9 +889,12 @@ int cmd_status(struct mmioctl *c, int argc, char **argv)
 			if (!one || one == &l.v[i])
 				json_object_array_add(a, guest_json(&l.v[i]));
 		json_object_object_add(o, "guests", a);
+		json_object_object_add(o, "backends", backends_json(&l));
 		json_print(c, o);
 	} else if (one) {
-		print_one(c, one);
+		if (c->legend)
+			print_backend_problems(&l, one->stale ? one->backend : "");
+		print_one(c, &l, one);
 	} else {
 		print_all(c, &l);
 	}

@@ -27,6 +27,7 @@
 #define MMIOD_SIG_PORT_WINDOW   "(sstts)"
 #define MMIOD_SIG_PORT          "(ssssa(sstts))"
 #define MMIOD_SIG_PROFILE       "(ssss)"
+#define MMIOD_SIG_BACKEND       "(sbts)"
 
 /* Option keys (a{sv}) */
 #define MMIOD_OPT_REFRESH       "refresh"

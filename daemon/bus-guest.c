@@ -32,6 +32,9 @@ static int get_str(sd_bus *bus, const char *path, const char *iface, const char 
 		v = g->bi->spec;
 	else if (strcmp(prop, "UnresponsiveReason") == 0)
 		v = g->unresponsive ? g->unresponsive_msg : "";
+	else if (strcmp(prop, "CannotAttachReason") == 0)
+		v = g->info.can_attach ? "" : g->info.why_not[0] ? g->info.why_not
+								 : "the back end says so";
 	return sd_bus_message_append(reply, "s", v);
 }
 
@@ -87,6 +90,12 @@ static int get_free_blocks(sd_bus *bus, const char *path, const char *iface, con
 			r = sd_bus_message_close_container(reply);
 	}
 	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int get_stale(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		     sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "b", (int)daemon_guest_stale(ud));
 }
 
 static int get_windows(sd_bus *bus, const char *path, const char *iface, const char *prop,
@@ -217,6 +226,8 @@ const sd_bus_vtable bus_guest_vtable[] = {
 	SD_BUS_PROPERTY("UnresponsiveSince", "t", get_unresponsive, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("UnresponsiveReason", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("CannotAttachReason", "s", get_str, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Stale", "b", get_stale, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Windows", "a" MMIOD_SIG_WINDOW, get_windows, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Ports", "a" MMIOD_SIG_PORT, get_ports, 0,
@@ -312,7 +323,10 @@ void bus_guest_changed(struct bus_ctx *bc, const struct guest *g, unsigned what)
 		names[n++] = "Name";
 		names[n++] = "Uuid";
 		names[n++] = "CanAttach";
+		names[n++] = "CannotAttachReason";
 	}
+	if (what & GUEST_CHANGED_STALE)
+		names[n++] = "Stale";
 	if (what & GUEST_CHANGED_ATTACHES)
 		names[n++] = "Attaches";
 	if (what & GUEST_CHANGED_DEVICES)

@@ -661,6 +661,22 @@ static int get_backend_states(sd_bus *bus, const char *path, const char *iface, 
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+static int get_backend_status(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			      sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	struct bus_ctx *bc = ud;
+	const struct daemon *d = bc->d;
+	int r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_BACKEND);
+
+	for (size_t i = 0; r >= 0 && i < d->nbackends; i++) {
+		const struct backend_inst *bi = d->backends[i];
+		if (bi->be)
+			r = sd_bus_message_append(reply, MMIOD_SIG_BACKEND, bi->spec, !bi->disconnected,
+						  bi->state_since_usec, bi->state_msg);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 /* Everything is SD_BUS_VTABLE_UNPRIVILEGED: read-only calls need no
  * credentials at all (sd-bus would otherwise fetch them on every call);
  * the state-changing ones ask authz.c. */
@@ -671,6 +687,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
 	SD_BUS_PROPERTY("Backends", "as", get_backends, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Calls", "a(stt)", get_calls, 0, 0),
 	SD_BUS_PROPERTY("BackendStates", "a(ssu)", get_backend_states, 0, 0),
+	SD_BUS_PROPERTY("BackendStatus", "a" MMIOD_SIG_BACKEND, get_backend_status, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_METHOD_WITH_ARGS("Check",
 		SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
 		SD_BUS_RESULT("b", fits, "s", reason, "a(suststb)", placement),
@@ -720,7 +738,8 @@ int bus_manager_register(struct bus_ctx *bc)
 
 void bus_manager_backends_changed(struct bus_ctx *bc)
 {
-	sd_bus_emit_properties_changed(bc->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER, "Backends", NULL);
+	sd_bus_emit_properties_changed(bc->bus, MMIOD_PATH_MANAGER, MMIOD_IFACE_MANAGER, "Backends",
+				       "BackendStatus", NULL);
 	bus_kick(bc);
 }
 

@@ -658,6 +658,29 @@ static void host_guest_changed(void *ud, struct tsd_backend *be, const char *gue
 	daemon_guest_changed(g, GUEST_CHANGED_WINDOWS | GUEST_CHANGED_DEVICES);
 }
 
+static void host_backend_state(void *ud, struct tsd_backend *be, bool connected, const char *msg)
+{
+	struct daemon *d = ud;
+	struct backend_inst *bi = backend_of(d, be);
+	struct timespec now;
+
+	if (!bi || bi->disconnected == !connected)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	bi->disconnected = !connected;
+	bi->state_since_usec = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+	snprintf(bi->state_msg, sizeof(bi->state_msg), "%s", connected ? "" : msg ? msg : "");
+	if (connected)
+		log_info("back end %s connected again; its guests are read afresh", bi->spec);
+	else
+		log_warn("back end %s not connected: %s; its guests are shown as last read (stale)",
+			 bi->spec, bi->state_msg);
+	daemon_backends_changed(d);
+	for (size_t i = 0; i < d->nguests; i++)
+		if (d->guests[i]->bi == bi)
+			daemon_guest_changed(d->guests[i], GUEST_CHANGED_STALE);
+}
+
 static void host_log(void *ud, struct tsd_backend *be, int priority, const char *msg)
 {
 	log_full(priority, NULL, "%s: %s", be ? be->spec : "back end", msg);
@@ -678,6 +701,7 @@ void daemon_host_init(struct daemon *d)
 	h->pool = d->pool;
 	h->call_timeout_ms = d->cfg.call_timeout_ms;
 	h->attach_timeout_ms = d->cfg.attach_timeout_ms;
+	h->backend_state = host_backend_state;
 }
 
 /* ---- refresh ---------------------------------------------------------------- */

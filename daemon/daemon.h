@@ -26,6 +26,11 @@ struct backend_inst {
 	const struct tsd_driver *drv;
 	struct tsd_backend *be;
 	char spec[256];                 /* "qmp:/run/mmiod/qmp" */
+	/* The back end's link to its toolstack (tsd_host.backend_state):
+	 * while it is down its guests are stale. */
+	bool disconnected;
+	uint64_t state_since_usec;      /* CLOCK_REALTIME of the last change; 0 = since it opened */
+	char state_msg[256];            /* why it is not connected */
 };
 
 struct guest {
@@ -71,6 +76,7 @@ struct daemon_config {
 #define GUEST_CHANGED_RESERVATIONS 0x08u
 #define GUEST_CHANGED_WINDOWS      0x10u  /* free space, and so who holds each port */
 #define GUEST_CHANGED_ANSWERING    0x20u  /* whether its toolstack answers */
+#define GUEST_CHANGED_STALE        0x40u  /* its back end lost or regained its toolstack */
 
 /* Who hears of changes (the bus layer; NULL members are skipped). */
 struct daemon_observer {
@@ -112,6 +118,12 @@ struct daemon {
 	bool ready;
 	bool quitting;
 };
+
+/* A guest's data is stale: its back end has lost its toolstack. */
+static inline bool daemon_guest_stale(const struct guest *g)
+{
+	return g->bi && g->bi->disconnected;
+}
 
 /* Reload (SIGHUP): whether a back end's guests have toolstack operations
  * in flight (it cannot be closed then: a closing back end drops its

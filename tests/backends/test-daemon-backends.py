@@ -82,14 +82,20 @@ try:
             t.ok(g.get("devices") == [] and g.get("reservations") == [] and g.get("attaches") == [] and
                  g.get("ports") == [],
                  "libvirt: %s: no devices, reservations or attaches" % name, g)
-            t.ok(set(g) == {"id", "name", "uuid", "backend", "can_attach", "windows", "ports",
-                            "devices", "reservations", "attaches"},
+            t.ok(set(g) == {"id", "name", "uuid", "backend", "can_attach", "cannot_attach_reason",
+                            "stale", "windows", "ports", "devices", "reservations", "attaches"},
                  "libvirt: %s: exactly the documented fields" % name, sorted(g))
         t.ok(gs.get("pc-small", {}).get("can_attach") is True and
              gs.get("q35-big", {}).get("can_attach") is True,
              "libvirt: running domains can take hot-plugs")
         t.ok(gs.get("off", {}).get("can_attach") is False and gs.get("off", {}).get("windows") == [],
              "libvirt: the shut-off domain cannot, and has no windows", gs.get("off"))
+        t.ok("shut off" in gs.get("off", {}).get("cannot_attach_reason", "") and
+             gs.get("pc-small", {}).get("cannot_attach_reason") == "",
+             "libvirt: the shut-off domain says why", gs.get("off"))
+        t.ok(not any(g.get("stale") for g in gs.values()) and
+             st.get("backends") == [{"backend": spec, "connected": True, "since": None, "message": ""}],
+             "libvirt: connected, nothing stale", st.get("backends"))
         # pc-small: i440fx, 1 GiB RAM -> the low window runs from the end of
         # RAM to the IOAPIC (0xfec00000); the 64-bit window is QEMU's pc
         # default of 2 GiB above 4 GiB; I/O 0x0d00-0xffff with Linux taking
