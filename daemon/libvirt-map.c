@@ -459,9 +459,9 @@ enum mmio_status tsd_libvirt_model_layout(const struct tsd_libvirt_domain *d,
 	out->nports = 0;
 	for (size_t i = 0; i < d->ncontroller; i++) {
 		const struct tsd_libvirt_controller *c = &d->controller[i];
-		struct tsd_port *p = &out->ports[out->nports];
 		if (!tsd_libvirt_port_model(c->model))
 			continue;
+		struct tsd_port *p = &out->ports[out->nports];
 		if (c->alias[0])
 			snprintf(p->id, sizeof(p->id), "%s", c->alias);
 		else
