@@ -63,8 +63,26 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 		goto out;
 	}
 	r = bus_call(c, m, true, what, &reply);
-	if (r)
+	if (r) {
+		/* --json: mmiod's refusal as an object too, for the program
+		 * reading stdout (the sentence is on stderr as always); no
+		 * daemon to ask stays the one sentence. */
+		if (c->json && sd_bus_error_is_set(&c->last_error) && r != MMIOCTL_EXIT_NO_DAEMON) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "guest", json_str(guest));
+			json_object_object_add(o, "device", json_str(dev));
+			json_object_object_add(o, "attach_id", NULL);
+			json_object_object_add(o, "finished", json_object_new_boolean(true));
+			json_object_object_add(o, "success", json_object_new_boolean(false));
+			json_object_object_add(o, "error", json_str(c->last_error.name));
+			json_object_object_add(o, "message", json_str(c->last_error.message));
+			json_object_object_add(o, "exit_status", json_object_new_int(r));
+			json_print(c, o);
+		}
+		sd_bus_error_free(&c->last_error);
 		goto out;
+	}
 	r = sd_bus_message_read(reply, "s", &attach_id);
 	if (r >= 0)
 		r = place_list_read(reply, &pl);
@@ -79,6 +97,7 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 		json_object_object_add(o, "device", json_str(dev));
 		json_object_object_add(o, "attach_id", json_str(attach_id));
 		json_object_object_add(o, "finished", json_object_new_boolean(!c->no_wait));
+		json_object_object_add(o, "success", json_object_new_boolean(true));
 		json_object_object_add(o, "placement", place_list_json(&pl));
 		json_print(c, o);
 	} else {

@@ -255,6 +255,8 @@ int bus_call(struct mmioctl *c, sd_bus_message *m, bool spin, const char *what,
 	if (sd_bus_message_is_method_error(p.reply, NULL)) {
 		int code = bus_report_error(c, sd_bus_message_get_error(p.reply), what);
 
+		sd_bus_error_free(&c->last_error);
+		sd_bus_error_copy(&c->last_error, sd_bus_message_get_error(p.reply));
 		sd_bus_message_unref(p.reply);
 		return code;
 	}

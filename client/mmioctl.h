@@ -66,6 +66,9 @@ struct mmioctl {
 	const char *guest;
 	const char *port;
 	const char *output;         /* metrics --output FILE */
+	/* the D-Bus error of the last bus_call that failed with one (for a
+	 * verb's --json error object); freed by whoever reads it */
+	sd_bus_error last_error;
 	/* terminal state, decided once */
 	bool stdout_tty;
 	bool stderr_tty;

@@ -386,7 +386,6 @@ static void attach_admit(void *ud, struct guest *g, enum tsd_rc rc, const char *
 		books_release(&g->books, (size_t)ri);
 	}
 	/* admission and hold: one step, no await in between */
-	daemon_new_id(d, 'a', c->id, sizeof(c->id));
 	if (books_admit(&g->books, &c->dev, c->spec, c->id, c->host_bdf, c->qemu_device,
 			attach_port(c, spec_bus, sizeof(spec_bus)), &idx, &err) != MMIO_OK) {
 		log_full(LOG_NOTICE, &(struct log_fields){ .guest = g->id, .device = c->spec,
@@ -458,7 +457,8 @@ static struct guest *attach_check(struct daemon *d, const struct ops_attach_req 
 	if (dev->has_bdf)
 		mmio_bdf_format(&dev->bdf, host_bdf, bdf_len);
 	if (!g->info.can_attach) {
-		ops_fail(err, OPS_E_NOT_SUPPORTED, "guest %s cannot take hot-plugged devices: %s", g->id,
+		ops_fail(err, OPS_E_NOT_SUPPORTED, "guest %s cannot take hot-plugged devices: %s",
+			 g->info.name[0] ? g->info.name : g->id,
 			 g->info.why_not[0] ? g->info.why_not : "the back end says so");
 		return NULL;
 	}
@@ -513,6 +513,9 @@ int ops_attach(struct daemon *d, const struct ops_attach_req *req, const struct 
 	snprintf(c->port, sizeof(c->port), "%s", req->port ? req->port : "");
 	c->persistent = req->persistent;
 	c->assignable = req->assignable;
+	/* The id from the start: a failure before admission (the re-read, no
+	 * space) is reported under it too. */
+	daemon_new_id(d, 'a', c->id, sizeof(c->id));
 	g->ops++;
 	/* Attach always re-reads the guest first; its callback never runs
 	 * from inside daemon_refresh. */

@@ -416,6 +416,13 @@ bool qmp_map_bridge_multi_slot(unsigned vendor, unsigned device)
 	       (vendor == 0x8086 && device == 0x244e);
 }
 
+bool qmp_map_bridge_downstream(unsigned vendor, unsigned device)
+{
+	/* QEMU 7.2's xio3130-downstream (TI XIO3130, 104c:8233): what
+	 * libvirt's pcie-switch-downstream-port is. */
+	return vendor == 0x104c && device == 0x8233;
+}
+
 static enum mmio_status add_port(struct pci_acc *acc, const char *id, const char *slot,
 				 json_object *br, bool empty, unsigned vendor, unsigned device,
 				 struct mmio_error *err)
@@ -492,14 +499,19 @@ static enum mmio_status pci_devices(json_object *devs, int depth, struct pci_acc
 				snprintf(acc->slots->ports[acc->slots->nports++],
 					 sizeof(acc->slots->ports[0]), "%s", qid);
 			/* Bridges on the root bus with an id are the ports a device
-			 * can be hot-plugged behind; their windows bound it. */
-			if (depth == 0 && bus == 0 && qid && *qid) {
-				json_object *idobj;
-				int64_t ven = 0, did = 0;
-				if (json_object_object_get_ex(dev, "id", &idobj)) {
-					jint(idobj, "vendor", &ven);
-					jint(idobj, "device", &did);
-				}
+			 * can be hot-plugged behind; their windows bound it.  So
+			 * are a PCIe switch's downstream ports, wherever the
+			 * switch sits (a Linux 6.1 q35 guest places a device
+			 * plugged there inside the downstream port's windows). */
+			json_object *idobj;
+			int64_t ven = 0, did = 0;
+			if (json_object_object_get_ex(dev, "id", &idobj)) {
+				jint(idobj, "vendor", &ven);
+				jint(idobj, "device", &did);
+			}
+			if (qid && *qid && ((depth == 0 && bus == 0) ||
+					    qmp_map_bridge_downstream((unsigned)ven & 0xffff,
+								      (unsigned)did & 0xffff))) {
 				enum mmio_status st = add_port(acc, qid, bdf, br, !has_devs,
 							       (unsigned)ven & 0xffff,
 							       (unsigned)did & 0xffff, err);

@@ -84,13 +84,16 @@ enum mmio_status qmp_map_pci(json_object *reply, struct tsd_layout *l,
 			     struct qmp_pci_slots *slots, struct mmio_error *err);
 
 /* query-pci also fills l->ports: every bridge on the root bus with a qdev
- * id (q35 pcie-root-port, pc pci-bridge), with its windows from
+ * id (q35 pcie-root-port, pc pci-bridge) and every switch downstream port, with its windows from
  * pci_bridge.bus (qmp_map_port_windows) and whether anything is behind it.
  * native_hotplug is left false: that is a QOM property (toolstack-qmp). */
 void qmp_map_port_windows(json_object *bus, struct tsd_port *p);
 /* Whether a bridge with this PCI vendor:device id is a conventional PCI
  * bridge (several devices behind it) rather than a PCIe port (one). */
 bool qmp_map_bridge_multi_slot(unsigned vendor, unsigned device);
+/* Whether a bridge is a PCIe switch's downstream port: a hot-plug port
+ * wherever the switch sits (query-pci also reports these as ports). */
+bool qmp_map_bridge_downstream(unsigned vendor, unsigned device);
 
 /* QEMU 7.2's pcie-root-port with io-reserve=0 has read-only I/O base and
  * limit registers (they read 0xf0/0x00, "no I/O window", whatever is
