@@ -20,7 +20,7 @@ struct plan_result {
 	bool have_hole, have_high, have_hole64, have_low;
 	uint32_t mmio_hole_mib;
 	uint64_t high_window_bytes, pci_hole64_bytes, low_bytes_needed;
-	char *xl_cfg, *qemu_args, *libvirt_xml, *port_args;
+	char *xl_cfg, *qemu_args, *libvirt_xml, *port_args, *libvirt_port_xml;
 };
 
 static void plan_result_free(struct plan_result *p)
@@ -29,6 +29,7 @@ static void plan_result_free(struct plan_result *p)
 	free(p->qemu_args);
 	free(p->libvirt_xml);
 	free(p->port_args);
+	free(p->libvirt_port_xml);
 }
 
 static int plan_result_entry(sd_bus_message *m, const char *key, void *ud)
@@ -58,6 +59,8 @@ static int plan_result_entry(sd_bus_message *m, const char *key, void *ud)
 		dst = &p->libvirt_xml;
 	} else if (strcmp(key, "port_args") == 0) {
 		dst = &p->port_args;
+	} else if (strcmp(key, "libvirt_port_xml") == 0) {
+		dst = &p->libvirt_port_xml;
 	} else {
 		/* a newer daemon may say more; older clients ignore it */
 		return sd_bus_message_skip(m, "v");
@@ -96,6 +99,8 @@ static json_object *plan_json(bool possible, const char *reason, const struct pl
 	json_object_object_add(o, "libvirt_xml", json_str(p->libvirt_xml));
 	if (p->port_args)
 		json_object_object_add(o, "port_args", json_str(p->port_args));
+	if (p->libvirt_port_xml)
+		json_object_object_add(o, "libvirt_port_xml", json_str(p->libvirt_port_xml));
 	return o;
 }
 
@@ -151,6 +156,8 @@ static void plan_print(bool possible, const char *reason, const struct plan_resu
 		print_block("libvirt domain XML:", p->libvirt_xml, ind);
 	if (p->port_args && *p->port_args)
 		print_block("QEMU hot-plug ports (one per device):", p->port_args, ind);
+	if (p->libvirt_port_xml && *p->libvirt_port_xml)
+		print_block("libvirt hot-plug ports (one per device):", p->libvirt_port_xml, ind);
 }
 
 int plan_call_and_print(struct mmioctl *c, const char *guest, char **devices, size_t ndev,

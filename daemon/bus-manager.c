@@ -512,6 +512,9 @@ static int plan_reply(sd_bus_message *m, const struct ops_plan *o)
 			r = sd_bus_message_append(reply, "{sv}", "libvirt_xml", "s", o->libvirt_xml);
 		if (r >= 0 && o->machine == MMIO_QEMU_Q35)
 			r = sd_bus_message_append(reply, "{sv}", "port_args", "s", o->port_args);
+		if (r >= 0 && o->machine == MMIO_QEMU_Q35)
+			r = sd_bus_message_append(reply, "{sv}", "libvirt_port_xml", "s",
+						  o->libvirt_port_xml);
 	}
 	/* 32-bit demand: QEMU's packed figure when there is one, else Xen's sum */
 	if (r >= 0 && (o->have_qemu || o->have_xen))

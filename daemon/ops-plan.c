@@ -109,9 +109,11 @@ static enum mmio_status plan_qemu(struct ops_plan *o, const struct mmio_device *
 			 "  <pcihole64 unit='GiB'>%" PRIu64 "</pcihole64>\n"
 			 "</controller>", root, o->q.hole64_size >> 30);
 	}
+	bool libvirt = g && strcmp(g->bi->drv->name, "libvirt") == 0;
 	if (g) {
 		reason_append(o, "QEMU (%s), counting the %zu device(s) guest %s has: ",
-			      o->machine == MMIO_QEMU_Q35 ? "q35" : "pc", nlive, g->id);
+			      o->machine == MMIO_QEMU_Q35 ? "q35" : "pc", nlive,
+			      g->info.name[0] ? g->info.name : g->id);
 	} else {
 		reason_append(o, "QEMU (%s): ", o->machine == MMIO_QEMU_Q35 ? "q35" : "pc");
 	}
@@ -119,7 +121,16 @@ static enum mmio_status plan_qemu(struct ops_plan *o, const struct mmio_device *
 	/* Behind hot-plug ports the port's own windows bound each device:
 	 * what to reserve per port (one device each). */
 	if (o->machine == MMIO_QEMU_Q35) {
-		size_t off = 0;
+		size_t off = 0, loff = 0;
+		char ctrl[128], dev[512], over[1536] = "";
+		/* libvirt: new controllers after the guest's highest port index
+		 * (its aliases are "pci.INDEX") */
+		unsigned next = 1;
+		for (size_t i = 0; g && i < g->books.layout.nports; i++) {
+			unsigned idx;
+			if (sscanf(g->books.layout.ports[i].id, "pci.%u", &idx) == 1 && idx + 1 > next)
+				next = idx + 1;
+		}
 		reason_append(o, "  Each device goes behind its own pcie-root-port, whose windows the "
 			      "firmware sizes at boot and Linux's ACPI hot-plug never grows: start one "
 			      "port per device with");
@@ -132,9 +143,24 @@ static enum mmio_status plan_qemu(struct ops_plan *o, const struct mmio_device *
 				off += (size_t)snprintf(o->port_args + off, sizeof(o->port_args) - off,
 							"%s-device pcie-root-port,id=hp%zu,chassis=%zu%s",
 							i ? " " : "", i + 1, 100 + i, pp.qemu_props);
+			mmio_plan_port_libvirt(&pp, next + (unsigned)i, ctrl, sizeof(ctrl), dev, sizeof(dev));
+			if (loff < sizeof(o->libvirt_port_xml))
+				loff += (size_t)snprintf(o->libvirt_port_xml + loff,
+							 sizeof(o->libvirt_port_xml) - loff, "%s%s",
+							 i ? "\n" : "", ctrl);
+			if (dev[0] && strlen(over) + strlen(dev) + 4 < sizeof(over))
+				snprintf(over + strlen(over), sizeof(over) - strlen(over), "\n  %s", dev);
 		}
+		if (over[0] && loff < sizeof(o->libvirt_port_xml))
+			snprintf(o->libvirt_port_xml + loff, sizeof(o->libvirt_port_xml) - loff,
+				 "\n<qemu:override>%s\n</qemu:override>", over);
 		reason_append(o, " (a reserved window is aligned only to 1 MiB, so each reserves the "
 			      "BARs plus one largest BAR of slack).");
+		if (libvirt)
+			reason_append(o, "  In libvirt's domain XML: one <controller type='pci' "
+				      "model='pcie-root-port'/> per device, its reservations as QEMU "
+				      "properties in <qemu:override> (libvirt has no element for them; "
+				      "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>).");
 	}
 	for (unsigned i = 0; g && i < g->books.layout.nwin; i++) {
 		const struct mmio_window *w = &g->books.layout.win[i];

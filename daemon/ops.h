@@ -114,6 +114,7 @@ struct ops_plan {
 	struct mmio_plan_result x;
 	char xl_cfg[128], qemu_args[256], libvirt_xml[256];
 	char port_args[1024];           /* q35: one -device pcie-root-port per device */
+	char libvirt_port_xml[3072];    /* q35: the same ports in libvirt's domain XML */
 };
 /* Synchronous: 0 with *out filled, -1 with err. */
 int ops_plan(struct daemon *d, const struct ops_plan_req *req, struct ops_plan *out,

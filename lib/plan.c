@@ -451,6 +451,36 @@ static void size_prop(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "K", v / 1024);
 }
 
+void mmio_plan_port_libvirt(const struct mmio_port_plan *pp, unsigned index, char *controller,
+			    size_t clen, char *device, size_t dlen)
+{
+	static const char *const names[3] = { "io-reserve", "mem-reserve", "pref64-reserve" };
+	const uint64_t v[3] = { pp->io_reserve, pp->mem_reserve, pp->pref64_reserve };
+	size_t off;
+	int n;
+
+	if (clen)
+		snprintf(controller, clen, "<controller type='pci' index='%u' model='pcie-root-port'/>",
+			 index);
+	if (!dlen)
+		return;
+	device[0] = '\0';
+	if (!v[0] && !v[1] && !v[2])
+		return;
+	n = snprintf(device, dlen, "<qemu:device alias='pci.%u'><qemu:frontend>", index);
+	off = n > 0 ? (size_t)n : 0;
+	for (unsigned w = 0; w < 3 && off < dlen; w++)
+		if (v[w]) {
+			/* bytes: QEMU's size properties take a plain number */
+			n = snprintf(device + off, dlen - off,
+				     "<qemu:property name='%s' type='unsigned' value='%" PRIu64 "'/>",
+				     names[w], v[w]);
+			off += n > 0 ? (size_t)n : 0;
+		}
+	if (off < dlen)
+		snprintf(device + off, dlen - off, "</qemu:frontend></qemu:device>");
+}
+
 void mmio_plan_port(const struct mmio_device *dev, struct mmio_port_plan *out)
 {
 	uint64_t sum[3] = { 0, 0, 0 }, big[3] = { 0, 0, 0 };

@@ -123,4 +123,16 @@ struct mmio_port_plan {
 };
 void mmio_plan_port(const struct mmio_device *dev, struct mmio_port_plan *out);
 
+/* The same port in libvirt's domain XML.  libvirt (9.0) has no element for
+ * a root port's reservations: they go through <qemu:override> (libvirt
+ * 8.2 and later; <domain> needs
+ * xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0') on the port's
+ * alias, which libvirt makes "pci.INDEX".  controller gets
+ * "<controller type='pci' index='INDEX' model='pcie-root-port'/>",
+ * device the <qemu:device alias='pci.INDEX'> element for <qemu:override>
+ * ("" when the port needs no reservation).  Both NUL-terminated, cut
+ * when too small. */
+void mmio_plan_port_libvirt(const struct mmio_port_plan *pp, unsigned index, char *controller,
+			    size_t clen, char *device, size_t dlen);
+
 #endif

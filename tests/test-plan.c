@@ -304,6 +304,22 @@ static void test_port_plan(void)
 	tap_is_u64(pp.pref64_reserve, 0, "port plan vga: a 32-bit prefetchable BAR needs no pref64");
 	tap_is_u64(pp.mem_reserve, 65 * MiB, "port plan vga: 32M + 4K + 32M slack -> 65 MiB");
 	tap_ok(strcmp(pp.qemu_props, ",mem-reserve=65M") == 0, "port plan vga: %s", pp.qemu_props);
+	char ctrl[128], dev[512];
+	mmio_plan_port(&testdev, &pp);
+	mmio_plan_port_libvirt(&pp, 7, ctrl, sizeof(ctrl), dev, sizeof(dev));
+	tap_ok(strcmp(ctrl, "<controller type='pci' index='7' model='pcie-root-port'/>") == 0,
+	       "port plan, libvirt: the controller (%s)", ctrl);
+	tap_ok(strcmp(dev, "<qemu:device alias='pci.7'><qemu:frontend>"
+		      "<qemu:property name='io-reserve' type='unsigned' value='4096'/>"
+		      "<qemu:property name='mem-reserve' type='unsigned' value='1048576'/>"
+		      "<qemu:property name='pref64-reserve' type='unsigned' value='4294967296'/>"
+		      "</qemu:frontend></qemu:device>") == 0,
+	       "port plan, libvirt: the reservations in bytes for <qemu:override> (%s)", dev);
+	struct mmio_port_plan none = { 0 };
+	mmio_plan_port_libvirt(&none, 3, ctrl, sizeof(ctrl), dev, sizeof(dev));
+	tap_ok(dev[0] == '\0', "port plan, libvirt: no reservation, no override");
+	mmio_plan_port_libvirt(&pp, 7, ctrl, 20, dev, 50);
+	tap_ok(strlen(ctrl) == 19 && strlen(dev) < 50, "port plan, libvirt: cut to the buffers");
 
 	for (int it = 0; it < 20000; it++) {
 		struct mmio_device d = { .name = "random" };

@@ -465,6 +465,8 @@ def run_scenario(run, scn, work):
                 plug(run, scn, i, stp, g, gname, via)
             elif op == "unplug":
                 unplug(run, scn, i, stp, g, gname, via)
+            elif op == "plan":
+                check_plan(run, gname, g, stp["devices"])
             elif op == "attach-refused":
                 check_failed_attach(run, gname, stp["device"], stp["port"])
             elif op == "restart-libvirtd":
@@ -688,6 +690,49 @@ def check_failed_attach(run, gname, dev, port):
     ev = [e for e in md.watch.events() if e.get("event") == "attach-finished"]
     ok(ev and ev[-1]["attach_id"] and ev[-1]["success"] is False and ev[-1]["name"] == gname,
        "watch: attach-finished with an attach id and the guest's name", ev[-1:] if ev else None)
+
+
+def check_plan(run, gname, g, devices):
+    """Plan for a libvirt guest: advice in libvirt's terms that libvirt
+    accepts (a copy of the domain with the advised <pcihole64>, ports and
+    <qemu:override> is defined by the real libvirtd, then undefined)."""
+    md = run.md
+    rc, js, txt = md.ctl("plan", "--guest", gname, *devices, timeout=60)
+    res = (js or {}).get("result") or js or {}
+    lx, px = res.get("libvirt_xml", ""), res.get("libvirt_port_xml", "")
+    root = "pcie-root" if g.machine == "q35" else "pci-root"
+    ok(rc == 0 and ("model='%s'" % root in lx or not lx) and
+       (g.machine != "q35" or ("model='pcie-root-port'" in px and "<qemu:override>" in px)),
+       "plan --guest %s %s: libvirt's terms (%s%s)" % (gname, " ".join(devices), root,
+                                                        ", pcie-root-port + qemu:override" if g.machine == "q35" else ""),
+       (rc, txt[:1500]))
+    xml = run.lv.virsh("dumpxml", "--inactive", gname).stdout
+    xml = re.sub(r"<uuid>[^<]*</uuid>", "", xml)
+    xml = xml.replace("<name>%s</name>" % gname, "<name>%s-planned</name>" % gname)
+    if lx:   # the advised root controller instead of the guest's
+        xml = re.sub(r"<controller type='pci' index='0' model='%s'(?:\s*/>|>.*?</controller>)" % root,
+                     "", xml, flags=re.S)
+        xml = xml.replace("<devices>", "<devices>\n" + lx, 1)
+    ctrls = "\n".join(l for l in px.split("\n") if l.startswith("<controller"))
+    over = px[px.find("<qemu:override>"):] if "<qemu:override>" in px else ""
+    xml = xml.replace("</devices>", ctrls + "\n</devices>")
+    if over:
+        if "<qemu:override>" in xml:
+            xml = xml.replace("<qemu:override>", over[:-len("</qemu:override>")], 1)
+        else:
+            xml = xml.replace("</domain>", over + "\n</domain>")
+    path = os.path.join(g.workdir, "planned.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    r = run.lv.virsh("define", "--validate", path, check=False)
+    ok(r.returncode == 0, "libvirt accepts the advice: virsh define --validate of %s with it" % gname,
+       (r.stderr or r.stdout) + "\n" + xml[-1500:])
+    if r.returncode == 0:
+        back = run.lv.virsh("dumpxml", "--inactive", gname + "-planned").stdout
+        ok((not lx or "<pcihole64" in back) and
+           (not over or "pref64-reserve" in back or "mem-reserve" in back or "io-reserve" in back),
+           "libvirt keeps the advised pcihole64 and port reservations", back[-1200:])
+        run.lv.virsh("undefine", gname + "-planned", check=False)
 
 
 def check_shut_off(run, gname):
