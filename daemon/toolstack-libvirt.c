@@ -297,6 +297,10 @@ struct tsd_libvirt_guest {
 	int domid;
 	bool lpc_known, native_hotplug;
 	struct event *changed;          /* a device event: re-read, coalesced */
+	/* A domain that just started: QEMU runs before the guest's firmware
+	 * has numbered the buses and placed the BARs.  Re-read after 2, 4
+	 * ... 32 s until it has (at most RECHECK_BUDGET_MS in all). */
+	unsigned recheck_ms, recheck_spent_ms;
 };
 
 /* One call: run from the loop (libvirt's calls are synchronous), its
@@ -648,6 +652,8 @@ static struct tsd_libvirt_guest *guest_new(struct tsd_libvirt *be, const char *u
 	return t;
 }
 
+static void recheck(struct tsd_libvirt_guest *t, const struct tsd_layout *l, bool first);
+
 /* Reads a domain and tells the daemon: a new guest, or a known one whose
  * state changed (started, shut off, re-defined) or that must be re-read
  * (force: after a reconnection).  A guest that starts or stops stays the
@@ -684,6 +690,8 @@ static void announce(struct tsd_libvirt *be, virDomainPtr dom, bool force)
 	snprintf(t->name, sizeof(t->name), "%s", g.name);
 	if (be->base.host->guest_up)
 		be->base.host->guest_up(be->base.host->ud, &be->base, &g, have ? &l : NULL);
+	if (active && have)
+		recheck(t, &l, true);
 	tsd_layout_clear(&l);
 }
 
@@ -713,6 +721,46 @@ static void sync_all(struct tsd_libvirt *be, bool force)
  * detach-device, a monitor device_del): re-read the guest and tell the
  * daemon.  Events come in bursts (a detach is removed + a refresh of its
  * own); one re-read from the loop answers them all. */
+#define RECHECK_FIRST_MS  2000u
+#define RECHECK_MAX_MS    32000u
+#define RECHECK_BUDGET_MS 120000u
+
+static void changed_cb(evutil_socket_t fd, short what, void *arg);
+
+/* QEMU's view from before the guest's firmware ran: a port not numbered
+ * yet, or not one BAR placed. */
+static bool layout_unsettled(const struct tsd_layout *l)
+{
+	size_t placed = 0;
+	for (size_t i = 0; i < l->nports; i++)
+		if (!l->ports[i].windows_known)
+			return true;
+	for (size_t i = 0; i < l->nbars; i++)
+		placed += l->bars[i].addr != TSD_ADDR_UNASSIGNED;
+	return l->nbars && !placed;
+}
+
+/* Re-reads t later while its layout is unsettled (first: it just started). */
+static void recheck(struct tsd_libvirt_guest *t, const struct tsd_layout *l, bool first)
+{
+	if (first) {
+		t->recheck_ms = RECHECK_FIRST_MS;
+		t->recheck_spent_ms = 0;
+	}
+	if (!l || !layout_unsettled(l) || !t->recheck_ms ||
+	    t->recheck_spent_ms >= RECHECK_BUDGET_MS) {
+		t->recheck_ms = 0;
+		return;
+	}
+	if (!t->changed && !(t->changed = evtimer_new(t->be->base.host->base, changed_cb, t)))
+		return;
+	struct timeval tv = { t->recheck_ms / 1000, (t->recheck_ms % 1000) * 1000 };
+	evtimer_add(t->changed, &tv);
+	t->recheck_spent_ms += t->recheck_ms;
+	if (t->recheck_ms < RECHECK_MAX_MS)
+		t->recheck_ms *= 2;
+}
+
 static void changed_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tsd_libvirt_guest *t = arg;
@@ -725,9 +773,11 @@ static void changed_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!dom)
 		return;
-	if (read_domain(be, t, dom, &g, &l, &have, msg, sizeof(msg)) == TSD_OK && have &&
-	    be->base.host->guest_changed)
-		be->base.host->guest_changed(be->base.host->ud, &be->base, t->uuid, &l);
+	if (read_domain(be, t, dom, &g, &l, &have, msg, sizeof(msg)) == TSD_OK && have) {
+		if (be->base.host->guest_changed)
+			be->base.host->guest_changed(be->base.host->ud, &be->base, t->uuid, &l);
+		recheck(t, &l, false);
+	}
 	tsd_layout_clear(&l);
 	virDomainFree(dom);
 }

@@ -455,6 +455,18 @@ def run_scenario(run, scn, work):
         same, gm, mm = tg.guest_windows_match(w, st["windows"])
         ok(same, "%s: mmiod's memory windows are the guest's root bus windows" % name,
            "guest: %s\nmmiod: %s" % ([(hex(a), hex(b)) for a, b in gm], [(hex(a), hex(b)) for a, b in mm]))
+        # read when QEMU started, before the firmware ran: mmiod reads the
+        # domain again by itself until the ports have their windows
+        progd = None
+        for _ in range(100):
+            js = md.status(gname)
+            ports = js["guests"][0]["ports"] if js and js["guests"] else []
+            if all(p["windows"] for p in ports):
+                progd = ports
+                break
+            time.sleep(0.2)
+        ok(progd is not None, "%s: without --refresh, the ports' windows once the firmware ran" % name,
+           js and js["guests"][0]["ports"])
         want_ports = [c["alias"] for c in g.controllers if libvirt_port_model(c["model"])]
         got_ports = [p["id"] for p in st.get("ports", [])]
         ok(sorted(got_ports) == sorted(want_ports), "%s: ports by libvirt alias: %s" % (name, want_ports),
