@@ -32,6 +32,8 @@ if HAVE_LIBVIRT
 daemon_libmmiod_a_SOURCES += \
 	daemon/libvirt-map.h \
 	daemon/libvirt-map.c \
+	daemon/libvirt-calls.h \
+	daemon/libvirt-calls.c \
 	daemon/toolstack-libvirt.c
 
 TESTS += tests/backends/test-libvirt-map tests/backends/test-libvirt

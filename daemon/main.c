@@ -548,8 +548,9 @@ int main(int argc, char **argv)
 	event_free(ev_hup);
 out:
 	backends_close(d);
-	/* after the back ends: a call still blocked in a pool thread ends
-	 * on its own */
+	/* after the back ends: their last calls (a connection's close) get a
+	 * moment; a call still blocked in a pool thread ends on its own */
+	worker_pool_drain(d->pool, 2000);
 	worker_pool_free(d->pool);
 	for (size_t i = 0; i < d->nguests; i++) {
 		books_free(&d->guests[i]->books);

@@ -3,27 +3,41 @@
  * toolstack-libvirt.c — the libvirt back end (KVM/QEMU, Xen through
  * libvirt's libxl driver, and libvirt's test driver for the tests).
  *
- * libvirt's event loop is implemented on the daemon's libevent loop
- * (virEventRegisterImpl).  libvirt allows exactly one implementation per
- * process, registered before the first connection and never removed, and
- * its callbacks carry no user pointer: that is why this file keeps the one
- * global of the back ends, `loop`, holding the event_base and the handle
- * and timeout records.  All --backend libvirt:URI instances share it and
- * must run on the same event_base.
+ * Nothing here talks to libvirt on the daemon's loop.  libvirt's API is
+ * synchronous (every call is an RPC to libvirtd, which may itself wait
+ * for a guest's QEMU, or hang): every call runs as a job on the daemon's
+ * worker pool (libvirt-calls.c, worker.h) with what it needs copied into
+ * the job, and this file takes the result back on the loop.  libvirt's own
+ * events (lifecycle, devices, a closed connection, keepalive) run on
+ * libvirt's default event loop in a thread of its own (`lvloop`, the one
+ * global: libvirt allows one event implementation per process); its
+ * callbacks only copy what they are given and post it to the loop
+ * (worker_post), tagged with the connection they came from (`lv_link`) so
+ * that late ones of an old connection are dropped.
  *
- * libvirt's API is synchronous (one RPC per call).  Operations are
- * therefore started from a zero-delay libevent timer, so that their
- * callback never runs inside the daemon's call, and each call blocks the
- * loop for one round-trip.
+ * A job never points into the back end's guests or ops: it names a guest
+ * by uuid, holds its own reference to the connection (dropped on its
+ * thread, so the loop never closes a connection), and holds the back end
+ * itself by a reference count, so close() can free everything else while
+ * calls are still out; an op whose job is out counts it in base.pending.
+ *
+ * Deadlines: an op (refresh, attach, detach) has the base's; when it passes
+ * the guest is marked unresponsive (tsd_guest_answering) and its later ops
+ * fail at once; the call still out comes back when libvirtd answers, and
+ * that answer (or a probe every twice the call timeout) reports the guest
+ * answering again.  A libvirtd that hangs is the same for every guest, and
+ * keepalive (5 s x 3) closes its connection: the back end is then
+ * disconnected (Stale) and reconnects with back-off, one attempt at a time.
  */
 #include "config.h"
 
 #include <event2/event.h>
-#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,201 +46,18 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "libvirt-map.h"
+#include "libvirt-calls.h"
+#include "worker.h"
 
-/* ---- libvirt's event loop on libevent (the one global) -------------------- */
-
-struct tsd_libvirt_ev {
-	struct tsd_libvirt_ev *next;
-	int id;
-	bool timer;
-	int fd;
-	int events;                     /* VIR_EVENT_HANDLE_* */
-	int freq;                       /* timers: -1 off, 0 every iteration, N ms */
-	virEventHandleCallback hcb;
-	virEventTimeoutCallback tcb;
-	void *opaque;
-	virFreeCallback ff;
-	struct event *ev;
-};
+/* ---- libvirt's event loop, on a thread of its own (the one global) ------ */
 
 static struct {
-	struct event_base *base;
-	bool registered;
-	int next_id;
-	struct tsd_libvirt_ev *live;
-	/* Removed records whose ff is still to be called: libvirt forbids
-	 * calling it from inside the remove call (it may take a lock the
-	 * caller holds), so it runs from the loop, or at close. */
-	struct tsd_libvirt_ev *dead;
-	struct event *reaper;
+	pthread_mutex_t lock;
+	bool registered;                /* virEventRegisterDefaultImpl, once per process */
+	bool running, quit;
 	unsigned users;
-} loop;
-
-static void ev_reap(void)
-{
-	while (loop.dead) {
-		struct tsd_libvirt_ev *r = loop.dead;
-		loop.dead = r->next;
-		if (r->ff)
-			r->ff(r->opaque);
-		free(r);
-	}
-}
-
-static void reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-	ev_reap();
-}
-
-static struct tsd_libvirt_ev *ev_find(int id)
-{
-	for (struct tsd_libvirt_ev *r = loop.live; r; r = r->next)
-		if (r->id == id)
-			return r;
-	return NULL;
-}
-
-static void handle_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tsd_libvirt_ev *r = arg;
-	int ev = 0;
-	if (what & EV_READ)
-		ev |= VIR_EVENT_HANDLE_READABLE;
-	if (what & EV_WRITE)
-		ev |= VIR_EVENT_HANDLE_WRITABLE;
-	r->hcb(r->id, r->fd, ev, r->opaque);
-}
-
-static int handle_arm(struct tsd_libvirt_ev *r)
-{
-	short what = EV_PERSIST;
-	if (r->events & VIR_EVENT_HANDLE_READABLE)
-		what |= EV_READ;
-	if (r->events & VIR_EVENT_HANDLE_WRITABLE)
-		what |= EV_WRITE;
-	if (r->ev)
-		event_free(r->ev);
-	r->ev = NULL;
-	/* libevent reports hang-up and error as readable, as poll does. */
-	if (!(what & (EV_READ | EV_WRITE)))
-		return 0;
-	r->ev = event_new(loop.base, r->fd, what, handle_cb, r);
-	return r->ev && event_add(r->ev, NULL) == 0 ? 0 : -1;
-}
-
-static struct tsd_libvirt_ev *ev_new(void)
-{
-	struct tsd_libvirt_ev *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	r->id = ++loop.next_id;
-	r->next = loop.live;
-	loop.live = r;
-	return r;
-}
-
-static int ev_remove(int id)
-{
-	for (struct tsd_libvirt_ev **p = &loop.live; *p; p = &(*p)->next) {
-		struct tsd_libvirt_ev *r = *p;
-		if (r->id != id)
-			continue;
-		*p = r->next;
-		if (r->ev)
-			event_free(r->ev);
-		r->ev = NULL;
-		r->next = loop.dead;
-		loop.dead = r;
-		if (loop.reaper)
-			event_active(loop.reaper, EV_TIMEOUT, 0);
-		return 0;
-	}
-	return -1;
-}
-
-static int vir_add_handle(int fd, int events, virEventHandleCallback cb, void *opaque,
-			  virFreeCallback ff)
-{
-	struct tsd_libvirt_ev *r = ev_new();
-	if (!r)
-		return -1;
-	r->fd = fd;
-	r->events = events;
-	r->hcb = cb;
-	r->opaque = opaque;
-	r->ff = ff;
-	if (handle_arm(r) < 0) {
-		r->ff = NULL; /* failed add: libvirt keeps ownership of opaque */
-		ev_remove(r->id);
-		return -1;
-	}
-	return r->id;
-}
-
-static void vir_update_handle(int id, int events)
-{
-	struct tsd_libvirt_ev *r = ev_find(id);
-	if (r && !r->timer) {
-		r->events = events;
-		handle_arm(r);
-	}
-}
-
-static int vir_remove_handle(int id)
-{
-	return ev_remove(id);
-}
-
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tsd_libvirt_ev *r = arg;
-	r->tcb(r->id, r->opaque);
-}
-
-static void timer_arm(struct tsd_libvirt_ev *r)
-{
-	event_del(r->ev);
-	if (r->freq >= 0) {
-		struct timeval tv = { r->freq / 1000, (r->freq % 1000) * 1000 };
-		event_add(r->ev, &tv);
-	}
-}
-
-static int vir_add_timeout(int freq, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff)
-{
-	struct tsd_libvirt_ev *r = ev_new();
-	if (!r)
-		return -1;
-	r->timer = true;
-	r->freq = freq;
-	r->tcb = cb;
-	r->opaque = opaque;
-	r->ff = ff;
-	/* EV_PERSIST: a frequency of N ms fires every N ms until changed. */
-	r->ev = event_new(loop.base, -1, EV_PERSIST, timer_cb, r);
-	if (!r->ev) {
-		r->ff = NULL;
-		ev_remove(r->id);
-		return -1;
-	}
-	timer_arm(r);
-	return r->id;
-}
-
-static void vir_update_timeout(int id, int freq)
-{
-	struct tsd_libvirt_ev *r = ev_find(id);
-	if (r && r->timer) {
-		r->freq = freq;
-		timer_arm(r);
-	}
-}
-
-static int vir_remove_timeout(int id)
-{
-	return ev_remove(id);
-}
+	pthread_t thread;
+} lvloop = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void quiet_errors(void *ud, virErrorPtr e)
 {
@@ -234,49 +65,70 @@ static void quiet_errors(void *ud, virErrorPtr e)
 	 * reports them itself, with context. */
 }
 
-static int loop_use(struct event_base *base, struct mmio_error *err)
+static void *lvloop_main(void *arg)
 {
-	if (loop.base && loop.base != base) {
-		if (loop.live) {
-			mmio_error_set(err, MMIO_E_UNSUPPORTED, "libvirt: every libvirt back end "
-				       "must run on the same event loop");
+	while (!__atomic_load_n(&lvloop.quit, __ATOMIC_ACQUIRE))
+		if (virEventRunDefaultImpl() < 0)
+			break;
+	return NULL;
+}
+
+static void lvloop_wake(int timer, void *opaque)
+{
+	virEventRemoveTimeout(timer);
+}
+
+static int lvloop_use(struct mmio_error *err)
+{
+	sigset_t all, old;
+	int e = 0;
+
+	pthread_mutex_lock(&lvloop.lock);
+	if (!lvloop.registered) {
+		virSetErrorFunc(NULL, quiet_errors);
+		if (virEventRegisterDefaultImpl() < 0) {
+			pthread_mutex_unlock(&lvloop.lock);
+			mmio_error_set(err, MMIO_E_IO, "libvirt: cannot set up libvirt's event loop");
 			return -1;
 		}
-		ev_reap();
-		if (loop.reaper)
-			event_free(loop.reaper);
-		loop.reaper = NULL;
+		lvloop.registered = true;
 	}
-	loop.base = base;
-	if (!loop.reaper && !(loop.reaper = event_new(base, -1, 0, reaper_cb, NULL))) {
-		mmio_error_set(err, MMIO_E_NOMEM, "libvirt: out of memory");
-		return -1;
+	if (!lvloop.running) {
+		__atomic_store_n(&lvloop.quit, false, __ATOMIC_RELEASE);
+		/* its signals are the daemon's, handled on the loop */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		e = pthread_create(&lvloop.thread, NULL, lvloop_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (e) {
+			pthread_mutex_unlock(&lvloop.lock);
+			mmio_error_set(err, MMIO_E_NOMEM, "libvirt: cannot start the event thread: %s",
+				       strerror(e));
+			return -1;
+		}
+		pthread_setname_np(lvloop.thread, "mmiod-libvirt");
+		lvloop.running = true;
 	}
-	if (!loop.registered) {
-		virSetErrorFunc(NULL, quiet_errors);
-		virEventRegisterImpl(vir_add_handle, vir_update_handle, vir_remove_handle,
-				     vir_add_timeout, vir_update_timeout, vir_remove_timeout);
-		loop.registered = true;
-	}
-	loop.users++;
+	lvloop.users++;
+	pthread_mutex_unlock(&lvloop.lock);
 	return 0;
 }
 
-static void loop_unuse(void)
+static void lvloop_unuse(void)
 {
-	/* Not inside a libvirt call: the free callbacks may run now. */
-	ev_reap();
-	if (--loop.users == 0 && !loop.live && loop.reaper) {
-		event_free(loop.reaper);
-		loop.reaper = NULL;
+	pthread_mutex_lock(&lvloop.lock);
+	if (--lvloop.users == 0 && lvloop.running) {
+		__atomic_store_n(&lvloop.quit, true, __ATOMIC_RELEASE);
+		/* a timer makes virEventRunDefaultImpl return */
+		virEventAddTimeout(0, lvloop_wake, NULL, NULL);
+		pthread_join(lvloop.thread, NULL);
+		lvloop.running = false;
 	}
+	pthread_mutex_unlock(&lvloop.lock);
 }
 
 /* ---- the back end ------------------------------------------------------------- */
 
-/* Reconnection: a failed connect is tried again after 1, 2, 4 ... s, at most
- * RECONNECT_MAX_SEC apart; a local libvirtd's socket directory is watched
- * too (inotify), so a daemon that starts is found at once. */
 #define RECONNECT_MAX_SEC 30
 /* Without a watch on the socket, a local libvirtd is looked for at least
  * this often: mmiod serves its guests within 5 s of libvirtd starting. */
@@ -287,41 +139,54 @@ struct tsd_libvirt;
 struct tsd_libvirt_guest {
 	struct tsd_libvirt_guest *next, **pprev;   /* be->guests */
 	struct tsd_libvirt_guest *hnext;           /* be->htab chain */
-	struct tsd_libvirt *be;
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	char name[128];
 	bool active;
 	bool seen;
-	/* q35: which hot-plug driver the guest gets (ICH9-LPC's
-	 * acpi-pci-hotplug-with-bridge-support), read once per run. */
-	int domid;
-	bool lpc_known, native_hotplug;
-	struct event *changed;          /* a device event: re-read, coalesced */
+	bool announced;                 /* guest_up was called */
+	struct lv_facts facts;          /* per-run facts the reads keep */
+	unsigned jobs;                  /* calls out for it */
+	bool reading, read_again;       /* a device event's re-read, coalesced */
+	bool unresponsive;              /* an op's deadline passed, no answer since */
+	char unresponsive_msg[200];
 	/* A domain that just started: QEMU runs before the guest's firmware
 	 * has numbered the buses and placed the BARs.  Re-read after 2, 4
 	 * ... 32 s until it has (at most RECHECK_BUDGET_MS in all). */
+	struct tsd_libvirt *be;
+	struct event *recheck_ev;
 	unsigned recheck_ms, recheck_spent_ms;
 };
 
-/* One call: run from the loop (libvirt's calls are synchronous), its
- * result delivered by the base (toolstack.c). */
+/* The connection a libvirt callback came from: the back end while that
+ * connection is its current one, NULL after.  Counted (libvirt's
+ * registrations and the messages on their way hold references). */
+struct lv_link {
+	struct tsd_libvirt *be;         /* read and written on the loop only */
+	struct worker_pool *pool;
+	int refs;                       /* atomic */
+};
+
+/* One operation of the daemon's (refresh, attach, detach). */
 struct tsd_libvirt_op {
 	struct tsd_op base;             /* first */
-	struct tsd_libvirt *be;
+	struct lv_job *job;             /* the call out for it, NULL once back */
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	struct mmio_bdf bdf;
-	char port[64];
-	unsigned flags;
-	struct event *ev;               /* runs the call */
 };
 
 struct tsd_libvirt {
 	struct tsd_backend base;        /* first */
+	int refs;                       /* open, and one per job out */
+	bool closed;
 	char uri[256];
-	virConnectPtr conn;
-	int lifecycle_id, added_id, removed_id, qemu_deleted_id;
+	virConnectPtr conn;             /* the back end's reference; NULL while down */
+	struct lv_link *link;           /* the current connection's */
+	int ids[4];
 	bool close_cb;
 	bool is_qemu;                   /* the connection's driver is QEMU */
+	bool connecting;                /* a connect job is out */
+	bool rotating;                  /* ... to replace a connection a call is stuck on */
+	bool was_connected;             /* a reconnection re-reads every guest */
+	bool gave_up;                   /* a URI no driver takes: not tried again */
 	/* connection life */
 	bool connected;
 	char down_msg[300];             /* why not connected */
@@ -331,22 +196,36 @@ struct tsd_libvirt {
 	int ino_fd, ino_wd;
 	char ino_dir[PATH_MAX];         /* what ino_wd watches: sockdir or its nearest parent */
 	struct event *ino_ev;
+	struct event *prober;           /* probes unresponsive guests */
 	struct tsd_libvirt_guest *guests;
 	/* guests by uuid: O(1) lookups with thousands of domains */
 	struct tsd_libvirt_guest **htab;
 	size_t hcap, nguests;
 };
 
-static const char *last_error(void)
-{
-	const char *m = virGetLastErrorMessage();
-	return m ? m : "unknown libvirt error";
-}
+enum lv_job_kind {
+	J_CONNECT, J_DISCONNECT, J_LIST,
+	J_ANNOUNCE,                     /* a domain to (re)announce */
+	J_STOPPED, J_UNDEFINED,         /* lifecycle events: still listed? */
+	J_CHANGED,                      /* a device came or went: re-read */
+	J_PROBE,                        /* does an unresponsive guest answer? */
+	J_REFRESH, J_ATTACH, J_DETACH,  /* the daemon's ops */
+};
 
-void *tsd_libvirt_test_connection(struct tsd_backend *tbe)
-{
-	return ((struct tsd_libvirt *)tbe)->conn;
-}
+struct lv_job {
+	enum lv_job_kind kind;
+	struct tsd_libvirt *be;         /* counted in be->refs */
+	struct tsd_libvirt_op *op;      /* J_REFRESH/ATTACH/DETACH; NULL once the op is gone */
+	bool force;                     /* J_ANNOUNCE: re-announce even if unchanged */
+	union {
+		struct lv_connect connect;
+		struct lv_disconnect disconnect;
+		struct lv_list list;
+		struct lv_read read;
+		struct lv_probe probe;
+		struct lv_hostdev hostdev;
+	} u;
+};
 
 static void set_connected(struct tsd_libvirt *be, bool up, const char *msg)
 {
@@ -356,6 +235,11 @@ static void set_connected(struct tsd_libvirt *be, bool up, const char *msg)
 	snprintf(be->down_msg, sizeof(be->down_msg), "%s", up ? "" : msg);
 	if (be->base.host->backend_state)
 		be->base.host->backend_state(be->base.host->ud, &be->base, up, be->down_msg);
+}
+
+void *tsd_libvirt_test_connection(struct tsd_backend *tbe)
+{
+	return ((struct tsd_libvirt *)tbe)->conn;
 }
 
 /* ---- guests by uuid ----------------------------------------------------------------- */
@@ -423,8 +307,8 @@ static void guest_unlist(struct tsd_libvirt *be, struct tsd_libvirt_guest *g)
 
 static void guest_free(struct tsd_libvirt_guest *g)
 {
-	if (g->changed)
-		event_free(g->changed);
+	if (g->recheck_ev)
+		event_free(g->recheck_ev);
 	free(g);
 }
 
@@ -435,206 +319,9 @@ static void guest_down(struct tsd_libvirt *be, const char *uuid)
 		return;
 	guest_unlist(be, g);
 	tsd_log(&be->base, LOG_INFO, "guest %s (%s) is no longer defined", g->name, g->uuid);
-	if (be->base.host->guest_down)
+	if (g->announced && be->base.host->guest_down)
 		be->base.host->guest_down(be->base.host->ud, &be->base, g->uuid);
 	guest_free(g);
-}
-
-/* ---- QEMU's own view, through libvirt's monitor pass-through ------------------------- */
-
-/* Runs one QMP command; the parsed reply's "return" (a new reference: put
- * it) or NULL with msg set. */
-static json_object *qmp_call(virDomainPtr dom, const char *cmd, char *msg, size_t msglen)
-{
-	char *out = NULL;
-	json_object *root, *ret = NULL, *e, *desc;
-
-	if (virDomainQemuMonitorCommand(dom, cmd, &out, 0) < 0) {
-		snprintf(msg, msglen, "%s: %s", cmd, last_error());
-		return NULL;
-	}
-	root = out ? json_tokener_parse(out) : NULL;
-	free(out);
-	if (root && json_object_object_get_ex(root, "return", &ret))
-		json_object_get(ret);
-	else if (root && json_object_object_get_ex(root, "error", &e) &&
-		 json_object_object_get_ex(e, "desc", &desc))
-		snprintf(msg, msglen, "%s: %s", cmd, json_object_get_string(desc));
-	else
-		snprintf(msg, msglen, "%s: no reply QEMU would give", cmd);
-	json_object_put(root);
-	return ret;
-}
-
-static bool qom_u64(virDomainPtr dom, const char *path, const char *prop, uint64_t *v)
-{
-	char cmd[300], msg[200];
-	snprintf(cmd, sizeof(cmd), "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"%s\","
-		 "\"property\":\"%s\"}}", path, prop);
-	json_object *r = qmp_call(dom, cmd, msg, sizeof(msg));
-	bool ok = r && qmp_map_u64(r, v);
-	json_object_put(r);
-	return ok;
-}
-
-/* q35: whether the guest gets native PCIe hot-plug (pciehp) behind root
- * ports: ICH9-LPC's acpi-pci-hotplug-with-bridge-support off.  QEMU 7.2
- * puts ICH9-LPC at /machine/unattached/device[N]. */
-static bool q35_native_hotplug(virDomainPtr dom)
-{
-	char msg[200], path[128] = "", cmd[300];
-	json_object *r = qmp_call(dom, "{\"execute\":\"qom-list\",\"arguments\":"
-				  "{\"path\":\"/machine/unattached\"}}", msg, sizeof(msg));
-	bool native = false;
-
-	for (size_t i = 0; r && json_object_is_type(r, json_type_array) &&
-			   i < json_object_array_length(r); i++) {
-		json_object *p = json_object_array_get_idx(r, i), *n, *t;
-		if (json_object_object_get_ex(p, "name", &n) && json_object_object_get_ex(p, "type", &t) &&
-		    strcmp(json_object_get_string(t), "child<ICH9-LPC>") == 0)
-			snprintf(path, sizeof(path), "/machine/unattached/%s", json_object_get_string(n));
-	}
-	json_object_put(r);
-	if (!path[0])
-		return false;
-	snprintf(cmd, sizeof(cmd), "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"%s\","
-		 "\"property\":\"acpi-pci-hotplug-with-bridge-support\"}}", path);
-	r = qmp_call(dom, cmd, msg, sizeof(msg));
-	if (r && json_object_is_type(r, json_type_boolean))
-		native = !json_object_get_boolean(r);
-	json_object_put(r);
-	return native;
-}
-
-/* The guest's layout as QEMU has it (the same reading as the QMP back
- * end: the host bridge's holes, RAM, query-pci), in libvirt's terms
- * (tsd_libvirt_qemu_layout).  false with msg when QEMU would not say. */
-static bool qemu_layout(struct tsd_libvirt_guest *t, virDomainPtr dom,
-			const struct tsd_libvirt_domain *d, struct tsd_layout *l, char *msg,
-			size_t msglen)
-{
-	static const char *const hole_props[] = { "pci-hole-start", "pci-hole-end",
-						  "pci-hole64-start", "pci-hole64-end",
-						  "pci-hole64-size", "MCFG", "mcfg_size" };
-	struct qmp_holes h = { .machine = d->chipset == TSD_LIBVIRT_CHIPSET_Q35 ? QMP_MACHINE_Q35 :
-					  QMP_MACHINE_PC };
-	const char *hb = qmp_machine_host_path(h.machine);
-	int nprops = h.machine == QMP_MACHINE_Q35 ? 7 : 5;
-	uint64_t v[7];
-	bool have[7];
-	json_object *r, *pci;
-	struct mmio_error err;
-
-	for (int i = 0; i < nprops; i++)
-		have[i] = qom_u64(dom, hb, hole_props[i], &v[i]);
-	h.have_hole = have[0] && have[1];
-	h.hole_start = v[0];
-	h.hole_end = v[1];
-	h.have_hole64 = have[2] && have[3];
-	h.hole64_start = v[2];
-	h.hole64_end = v[3];
-	h.have_hole64_size = have[4];
-	h.hole64_size = v[4];
-	if (nprops > 5) {
-		h.have_mcfg = have[5];
-		h.mcfg_base = v[5];
-		h.mcfg_size = have[6] ? v[6] : 0;
-	}
-	qom_u64(dom, "/machine", "device-memory-region-size", &h.devmem_size);
-	r = qmp_call(dom, "{\"execute\":\"query-memory-size-summary\"}", msg, msglen);
-	json_object *bm;
-	if (r && json_object_object_get_ex(r, "base-memory", &bm) && qmp_map_u64(bm, &h.ram_size))
-		h.have_ram = true;
-	json_object_put(r);
-	if (!(pci = qmp_call(dom, "{\"execute\":\"query-pci\"}", msg, msglen)))
-		return false;
-	if (t && h.machine == QMP_MACHINE_Q35) {
-		int id = virDomainGetID(dom);
-		if (!t->lpc_known || t->domid != id) {
-			t->native_hotplug = q35_native_hotplug(dom);
-			t->lpc_known = true;
-			t->domid = id;
-		}
-	}
-	enum mmio_status st = tsd_libvirt_qemu_layout(d, &h, pci, t && t->native_hotplug, l, &err);
-	json_object_put(pci);
-	if (st != MMIO_OK) {
-		snprintf(msg, msglen, "%.250s", err.msg);
-		return false;
-	}
-	/* A programmed port without an I/O window: with io-reserve=0 QEMU's
-	 * registers are read-only and Linux's window is invisible there
-	 * (qmp_map_port_io_model). */
-	for (size_t i = 0; i < l->nports; i++) {
-		char path[160];
-		uint64_t io;
-		if (!l->ports[i].windows_known || l->ports[i].present[TSD_PORT_WIN_IO])
-			continue;
-		snprintf(path, sizeof(path), "/machine/peripheral/%s", l->ports[i].id);
-		if (qom_u64(dom, path, "io-reserve", &io) && io == 0)
-			qmp_map_port_io_model(l, i);
-	}
-	return true;
-}
-
-/* Reads one domain: the guest, and its layout when it runs.  t: the
- * back end's record of it, if any (per-run facts are kept there). */
-static int read_domain(struct tsd_libvirt *be, struct tsd_libvirt_guest *t, virDomainPtr dom,
-		       struct tsd_guest *g, struct tsd_layout *l, bool *have_layout, char *msg,
-		       size_t msglen)
-{
-	struct tsd_libvirt_domain d;
-	struct mmio_error err;
-	char *xml;
-	int rc = TSD_OK;
-
-	memset(g, 0, sizeof(*g));
-	*have_layout = false;
-	virDomainGetUUIDString(dom, g->uuid);
-	snprintf(g->id, sizeof(g->id), "%s", g->uuid);
-	snprintf(g->name, sizeof(g->name), "%s", virDomainGetName(dom));
-	int active = virDomainIsActive(dom);
-	if (active < 0 || !(xml = virDomainGetXMLDesc(dom, 0))) {
-		snprintf(msg, msglen, "libvirt: %s", last_error());
-		return tsd_libvirt_rc(virGetLastErrorCode());
-	}
-	enum mmio_status st = tsd_libvirt_parse_domain(xml, &d, &err);
-	free(xml);
-	if (st != MMIO_OK) {
-		snprintf(g->why_not, sizeof(g->why_not), "domain XML not understood: %.120s", err.msg);
-		snprintf(msg, msglen, "%s", err.msg);
-		rc = TSD_E_FAILED;
-		goto out;
-	}
-	if (!active) {
-		snprintf(g->why_not, sizeof(g->why_not), "the domain is shut off (start it: "
-			 "virsh start %.80s)", g->name);
-		/* No windows while it is off: an empty layout, not the last one. */
-		*have_layout = true;
-		goto out;
-	}
-	g->can_attach = tsd_libvirt_attachable(&d, g->why_not, sizeof(g->why_not));
-	if (!g->can_attach)
-		goto out;
-	if (be->is_qemu && strcmp(d.type, "xen") != 0 && d.chipset != TSD_LIBVIRT_CHIPSET_OTHER) {
-		char why[300];
-		if (qemu_layout(t, dom, &d, l, why, sizeof(why))) {
-			*have_layout = true;
-			goto out;
-		}
-		tsd_log(&be->base, LOG_WARNING, "guest %s: QEMU's own view unavailable, using QEMU's defaults "
-		       "for its machine type: %s", g->name, why);
-	}
-	if (tsd_libvirt_model_layout(&d, l, &err) != MMIO_OK) {
-		/* Xen HVM through libvirt: the hvmloader model needs libxl's
-		 * view; without it the layout is unknown. */
-		tsd_layout_clear(l);
-		goto out;
-	}
-	*have_layout = true;
-out:
-	tsd_libvirt_domain_clear(&d);
-	return rc;
 }
 
 static struct tsd_libvirt_guest *guest_new(struct tsd_libvirt *be, const char *uuid)
@@ -643,7 +330,7 @@ static struct tsd_libvirt_guest *guest_new(struct tsd_libvirt *be, const char *u
 	if (!t)
 		return NULL;
 	t->be = be;
-	t->domid = -1;
+	t->facts.domid = -1;
 	snprintf(t->uuid, sizeof(t->uuid), "%.36s", uuid);
 	if (!guest_add(be, t)) {
 		free(t);
@@ -652,161 +339,199 @@ static struct tsd_libvirt_guest *guest_new(struct tsd_libvirt *be, const char *u
 	return t;
 }
 
-static void recheck(struct tsd_libvirt_guest *t, const struct tsd_layout *l, bool first);
-
-/* Reads a domain and tells the daemon: a new guest, or a known one whose
- * state changed (started, shut off, re-defined) or that must be re-read
- * (force: after a reconnection).  A guest that starts or stops stays the
- * same guest (its properties change); only an undefined one goes away. */
-static void announce(struct tsd_libvirt *be, virDomainPtr dom, bool force)
+/* A guest's toolstack answered a call (or did not, in time). */
+static void guest_answering(struct tsd_libvirt *be, struct tsd_libvirt_guest *t, bool answering,
+			    const char *why)
 {
-	struct tsd_guest g;
-	struct tsd_layout l = { .free_slots = -1 };
-	bool have;
-	char msg[512], uuid[VIR_UUID_STRING_BUFLEN];
-
-	virDomainGetUUIDString(dom, uuid);
-	struct tsd_libvirt_guest *t = guest_find(be, uuid);
-	bool fresh = !t;
-	if (!t && !(t = guest_new(be, uuid)))
+	if (!t || t->unresponsive == !answering)
 		return;
-	t->seen = true;
-	if (read_domain(be, t, dom, &g, &l, &have, msg, sizeof(msg)) == TSD_E_NOGUEST) {
-		tsd_layout_clear(&l);
-		if (fresh) {
-			guest_unlist(be, t);
-			guest_free(t);
-		}
+	t->unresponsive = !answering;
+	if (answering) {
+		tsd_log(&be->base, LOG_NOTICE, "guest %s answers again", t->name);
+		tsd_guest_answering(&be->base, t->uuid, true, NULL);
 		return;
 	}
-	bool active = virDomainIsActive(dom) == 1;
-	if (!fresh && !force && t->active == active && strcmp(t->name, g.name) == 0) {
-		tsd_layout_clear(&l);
-		return; /* nothing new */
-	}
-	if (!fresh && t->active != active)
-		tsd_log(&be->base, LOG_INFO, "guest %s %s", g.name, active ? "started" : "shut off");
-	t->active = active;
-	snprintf(t->name, sizeof(t->name), "%s", g.name);
-	if (be->base.host->guest_up)
-		be->base.host->guest_up(be->base.host->ud, &be->base, &g, have ? &l : NULL);
-	if (active && have)
-		recheck(t, &l, true);
-	tsd_layout_clear(&l);
+	snprintf(t->unresponsive_msg, sizeof(t->unresponsive_msg), "%s", why);
+	tsd_log(&be->base, LOG_WARNING, "guest %s: %s; its calls fail at once until it answers again",
+		t->name, why);
+	tsd_guest_answering(&be->base, t->uuid, false, "%s", why);
 }
 
-static void sync_all(struct tsd_libvirt *be, bool force)
+/* ---- jobs: one libvirt call each, on the worker pool ------------------------------- */
+
+static void be_unref(struct tsd_libvirt *be);
+static void job_done(void *arg);
+
+static void job_run(void *arg)
 {
-	virDomainPtr *doms = NULL;
-	int n = virConnectListAllDomains(be->conn, &doms, 0);
-	if (n < 0) {
-		tsd_log(&be->base, LOG_ERR, "listing domains: %s", last_error());
-		return;
+	struct lv_job *j = arg;
+	virConnectPtr conn = NULL;
+
+	switch (j->kind) {
+	case J_CONNECT: lv_connect(&j->u.connect); return;
+	case J_DISCONNECT: lv_disconnect(&j->u.disconnect); return;
+	case J_LIST: lv_list_domains(&j->u.list); conn = j->u.list.conn; break;
+	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
+		lv_read_domain(&j->u.read);
+		conn = j->u.read.conn;
+		break;
+	case J_PROBE: lv_probe(&j->u.probe); conn = j->u.probe.conn; break;
+	case J_ATTACH: case J_DETACH: lv_hostdev(&j->u.hostdev); conn = j->u.hostdev.conn; break;
 	}
-	for (struct tsd_libvirt_guest *g = be->guests; g; g = g->next)
-		g->seen = false;
-	for (int i = 0; i < n; i++) {
-		announce(be, doms[i], force);
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	for (struct tsd_libvirt_guest *g = be->guests, *next; g; g = next) {
-		next = g->next;
-		if (!g->seen)
-			guest_down(be, g->uuid);
-	}
+	/* the job's own reference, dropped here: the loop never closes a
+	 * connection (the last close is an RPC) */
+	virConnectClose(conn);
 }
 
-/* A device came or went outside mmiod's own attach (virsh attach-device,
- * detach-device, a monitor device_del): re-read the guest and tell the
- * daemon.  Events come in bursts (a detach is removed + a refresh of its
- * own); one re-read from the loop answers them all. */
-#define RECHECK_FIRST_MS  2000u
-#define RECHECK_MAX_MS    32000u
-#define RECHECK_BUDGET_MS 120000u
-
-static void changed_cb(evutil_socket_t fd, short what, void *arg);
-
-/* QEMU's view from before the guest's firmware ran: a port not numbered
- * yet, or not one BAR placed. */
-static bool layout_unsettled(const struct tsd_layout *l)
+/* The pool is going away with the job still out (mmiod exits). */
+static void job_dispose(void *arg)
 {
-	size_t placed = 0;
-	for (size_t i = 0; i < l->nports; i++)
-		if (!l->ports[i].windows_known)
-			return true;
-	for (size_t i = 0; i < l->nbars; i++)
-		placed += l->bars[i].addr != TSD_ADDR_UNASSIGNED;
-	return l->nbars && !placed;
+	struct lv_job *j = arg;
+	if (j->kind == J_ANNOUNCE || j->kind == J_STOPPED || j->kind == J_UNDEFINED ||
+	    j->kind == J_CHANGED || j->kind == J_REFRESH)
+		tsd_layout_clear(&j->u.read.layout);
+	if (j->kind == J_LIST)
+		free(j->u.list.uuids);
+	free(j);
 }
 
-/* Re-reads t later while its layout is unsettled (first: it just started). */
-static void recheck(struct tsd_libvirt_guest *t, const struct tsd_layout *l, bool first)
+/* A job for kind, with a reference to the connection (not J_CONNECT). */
+static struct lv_job *job_new(struct tsd_libvirt *be, enum lv_job_kind kind, const char *uuid)
 {
-	if (first) {
-		t->recheck_ms = RECHECK_FIRST_MS;
-		t->recheck_spent_ms = 0;
+	struct lv_job *j = calloc(1, sizeof(*j));
+	struct tsd_libvirt_guest *t = uuid ? guest_find(be, uuid) : NULL;
+
+	if (!j)
+		return NULL;
+	j->kind = kind;
+	j->be = be;
+	switch (kind) {
+	case J_CONNECT: case J_DISCONNECT:
+		break;
+	case J_LIST:
+		j->u.list.conn = be->conn;
+		break;
+	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
+		j->u.read.conn = be->conn;
+		snprintf(j->u.read.uuid, sizeof(j->u.read.uuid), "%s", uuid);
+		j->u.read.is_qemu = be->is_qemu;
+		j->u.read.want_layout = kind != J_UNDEFINED;
+		j->u.read.facts = t ? t->facts : (struct lv_facts){ .domid = -1 };
+		j->u.read.layout.free_slots = -1;
+		break;
+	case J_PROBE:
+		j->u.probe.conn = be->conn;
+		snprintf(j->u.probe.uuid, sizeof(j->u.probe.uuid), "%s", uuid);
+		j->u.probe.is_qemu = be->is_qemu;
+		break;
+	case J_ATTACH: case J_DETACH:
+		j->u.hostdev.conn = be->conn;
+		snprintf(j->u.hostdev.uuid, sizeof(j->u.hostdev.uuid), "%s", uuid);
+		j->u.hostdev.attach = kind == J_ATTACH;
+		j->u.hostdev.is_qemu = be->is_qemu;
+		j->u.hostdev.facts = t ? t->facts : (struct lv_facts){ .domid = -1 };
+		break;
 	}
-	if (!l || !layout_unsettled(l) || !t->recheck_ms ||
-	    t->recheck_spent_ms >= RECHECK_BUDGET_MS) {
-		t->recheck_ms = 0;
-		return;
-	}
-	if (!t->changed && !(t->changed = evtimer_new(t->be->base.host->base, changed_cb, t)))
-		return;
-	struct timeval tv = { t->recheck_ms / 1000, (t->recheck_ms % 1000) * 1000 };
-	evtimer_add(t->changed, &tv);
-	t->recheck_spent_ms += t->recheck_ms;
-	if (t->recheck_ms < RECHECK_MAX_MS)
-		t->recheck_ms *= 2;
+	if (kind != J_CONNECT && kind != J_DISCONNECT)
+		virConnectRef(be->conn);        /* local: no RPC */
+	return j;
 }
 
-static void changed_cb(evutil_socket_t fd, short what, void *arg)
+/* Hands j to the pool; false (j freed) when the queue is full. */
+static bool job_submit(struct lv_job *j, const char *uuid)
 {
-	struct tsd_libvirt_guest *t = arg;
-	struct tsd_libvirt *be = t->be;
-	struct tsd_guest g;
-	struct tsd_layout l = { .free_slots = -1 };
-	bool have;
-	char msg[512];
-	virDomainPtr dom = be->conn ? virDomainLookupByUUIDString(be->conn, t->uuid) : NULL;
+	struct tsd_libvirt *be = j->be;
+	struct tsd_libvirt_guest *t = uuid ? guest_find(be, uuid) : NULL;
 
-	if (!dom)
-		return;
-	if (read_domain(be, t, dom, &g, &l, &have, msg, sizeof(msg)) == TSD_OK && have) {
-		if (be->base.host->guest_changed)
-			be->base.host->guest_changed(be->base.host->ud, &be->base, t->uuid, &l);
-		recheck(t, &l, false);
+	if (worker_submit(be->base.host->pool, job_run, job_done, job_dispose, j) < 0) {
+		tsd_log(&be->base, LOG_WARNING, "too many libvirt calls waiting; one dropped");
+		/* the back end's own reference is still there (it is dropped by a
+		 * job only): this close is a count going down, not an RPC */
+		virConnectPtr conn = j->kind == J_LIST ? j->u.list.conn :
+				     j->kind == J_PROBE ? j->u.probe.conn :
+				     j->kind == J_ATTACH || j->kind == J_DETACH ? j->u.hostdev.conn :
+				     j->kind == J_CONNECT || j->kind == J_DISCONNECT ? NULL : j->u.read.conn;
+		if (conn)
+			virConnectClose(conn);
+		free(j);
+		return false;
 	}
-	tsd_layout_clear(&l);
-	virDomainFree(dom);
+	be->refs++;
+	if (t)
+		t->jobs++;
+	return true;
 }
 
-static void device_changed(struct tsd_libvirt *be, virDomainPtr dom, const char *alias,
-			   const char *what)
-{
+/* ---- libvirt's callbacks (its event thread) to the loop ----------------------------- */
+
+enum lv_msg_kind { M_LIFECYCLE, M_DEVICE, M_CLOSED };
+
+struct lv_msg {
+	struct lv_link *link;
+	enum lv_msg_kind kind;
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	struct timeval now = { 0, 0 };
+	char what[80];                  /* M_DEVICE: alias and what happened */
+	int event;                      /* M_LIFECYCLE: VIR_DOMAIN_EVENT_*; M_CLOSED: the reason */
+};
 
-	virDomainGetUUIDString(dom, uuid);
-	struct tsd_libvirt_guest *t = guest_find(be, uuid);
-	if (!t)
+static void link_ref(void *opaque)
+{
+	struct lv_link *l = opaque;
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+static void link_unref(void *opaque)
+{
+	struct lv_link *l = opaque;
+	if (__atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(l);
+}
+
+static void msg_on_loop(void *arg);
+
+static void msg_dispose(void *arg)
+{
+	struct lv_msg *m = arg;
+	link_unref(m->link);
+	free(m);
+}
+
+static void post(struct lv_link *link, enum lv_msg_kind kind, virDomainPtr dom, int event,
+		 const char *what)
+{
+	struct lv_msg *m = calloc(1, sizeof(*m));
+	if (!m)
 		return;
-	tsd_log(&be->base, LOG_INFO, "guest %s: device %s %s", t->name, alias, what);
-	if (!t->changed && !(t->changed = evtimer_new(be->base.host->base, changed_cb, t)))
-		return;
-	evtimer_add(t->changed, &now);
+	m->link = link;
+	m->kind = kind;
+	m->event = event;
+	if (dom)
+		virDomainGetUUIDString(dom, m->uuid);   /* local, no RPC */
+	snprintf(m->what, sizeof(m->what), "%s", what ? what : "");
+	link_ref(link);
+	if (worker_post(link->pool, msg_on_loop, msg_dispose, m) < 0)
+		msg_dispose(m);
+}
+
+static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+	post(opaque, M_LIFECYCLE, dom, event, NULL);
+	return 0;
 }
 
 static void device_added_cb(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
 {
-	device_changed(opaque, dom, alias, "added");
+	char what[80];
+	snprintf(what, sizeof(what), "%.60s added", alias);
+	post(opaque, M_DEVICE, dom, 0, what);
 }
 
 static void device_removed_cb(virConnectPtr conn, virDomainPtr dom, const char *alias,
 			      void *opaque)
 {
-	device_changed(opaque, dom, alias, "removed");
+	char what[80];
+	snprintf(what, sizeof(what), "%.60s removed", alias);
+	post(opaque, M_DEVICE, dom, 0, what);
 }
 
 /* QEMU's own DEVICE_DELETED: also for devices added behind libvirt's back
@@ -815,81 +540,26 @@ static void qemu_event_cb(virConnectPtr conn, virDomainPtr dom, const char *even
 			  long long seconds, unsigned int micros, const char *details, void *opaque)
 {
 	json_object *o = details ? json_tokener_parse(details) : NULL, *dev;
-	const char *id = o && json_object_object_get_ex(o, "device", &dev) ?
-			 json_object_get_string(dev) : "(no id)";
-	device_changed(opaque, dom, id, "deleted by QEMU");
+	char what[80];
+	snprintf(what, sizeof(what), "%.40s deleted by QEMU",
+		 o && json_object_object_get_ex(o, "device", &dev) ? json_object_get_string(dev) :
+		 "(no id)");
 	json_object_put(o);
+	post(opaque, M_DEVICE, dom, 0, what);
 }
 
-static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-			void *opaque)
+static void closed_cb(virConnectPtr conn, int reason, void *opaque)
 {
-	struct tsd_libvirt *be = opaque;
-	char uuid[VIR_UUID_STRING_BUFLEN];
-	virDomainGetUUIDString(dom, uuid);
-
-	switch (event) {
-	case VIR_DOMAIN_EVENT_STARTED:
-	case VIR_DOMAIN_EVENT_DEFINED:
-		announce(be, dom, event == VIR_DOMAIN_EVENT_DEFINED);
-		break;
-	case VIR_DOMAIN_EVENT_STOPPED:
-		/* A persistent domain stays listed, shut off; a transient one
-		 * is gone. */
-		if (virDomainIsPersistent(dom) == 1)
-			announce(be, dom, false);
-		else
-			guest_down(be, uuid);
-		break;
-	case VIR_DOMAIN_EVENT_UNDEFINED:
-		if (virDomainIsActive(dom) != 1)
-			guest_down(be, uuid);
-		break;
-	default:
-		break; /* suspend, resume, ...: the layout does not change */
-	}
-	return 0;
+	post(opaque, M_CLOSED, NULL, reason, NULL);
 }
+
+static const struct lv_event_cbs event_cbs = {
+	.lifecycle = lifecycle_cb, .device_added = device_added_cb,
+	.device_removed = device_removed_cb, .qemu_event = qemu_event_cb, .closed = closed_cb,
+	.ref = link_ref, .unref = link_unref,
+};
 
 /* ---- connection life ---------------------------------------------------------------- */
-
-static void disconnect(struct tsd_libvirt *be);
-static int connect_uri(struct tsd_libvirt *be, struct mmio_error *err);
-static void watch_socket(struct tsd_libvirt *be);
-
-static void reconnect_later(struct tsd_libvirt *be)
-{
-	int cap = be->ino_wd >= 0 || !be->sockdir[0] ? RECONNECT_MAX_SEC : RECONNECT_MAX_UNWATCHED_SEC;
-	be->backoff = be->backoff ? be->backoff * 2 : 1;
-	if (be->backoff > cap)
-		be->backoff = cap;
-	struct timeval tv = { be->backoff, 0 };
-	event_add(be->reconnect, &tv);
-}
-
-static void try_connect(struct tsd_libvirt *be)
-{
-	struct mmio_error err;
-	if (connect_uri(be, &err) == 0) {
-		tsd_log(&be->base, LOG_NOTICE, "connected to %s", be->uri);
-		be->backoff = 0;
-		event_del(be->reconnect);
-		set_connected(be, true, "");
-		sync_all(be, true);
-		return;
-	}
-	if (strcmp(be->down_msg, err.msg) != 0)
-		tsd_log(&be->base, LOG_WARNING, "%s; retrying%s", err.msg,
-		       be->ino_wd >= 0 ? " when its socket appears" : "");
-	set_connected(be, false, err.msg);
-	watch_socket(be);
-	reconnect_later(be);
-}
-
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
-{
-	try_connect(arg);
-}
 
 /* The socket directory of a local libvirt daemon, for the URI forms mmiod
  * can tell ("" for a remote URI): ?socket=PATH, qemu:///system (and any
@@ -928,6 +598,25 @@ static void socket_dir(const char *uri, char *buf, size_t len)
 	}
 }
 
+static void try_connect(struct tsd_libvirt *be);
+
+static void reconnect_later(struct tsd_libvirt *be)
+{
+	int cap = be->ino_wd >= 0 || !be->sockdir[0] ? RECONNECT_MAX_SEC : RECONNECT_MAX_UNWATCHED_SEC;
+	be->backoff = be->backoff ? be->backoff * 2 : 1;
+	if (be->backoff > cap)
+		be->backoff = cap;
+	struct timeval tv = { be->backoff, 0 };
+	event_add(be->reconnect, &tv);
+}
+
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	try_connect(arg);
+}
+
+static void watch_socket(struct tsd_libvirt *be);
+
 static void ino_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tsd_libvirt *be = arg;
@@ -942,7 +631,7 @@ static void ino_cb(evutil_socket_t fd, short what, void *arg)
 			p += sizeof(*e) + e->len;
 		}
 	}
-	if (!poke || be->conn)
+	if (!poke || be->conn || be->connecting)
 		return;
 	/* Something appeared where the socket will be (or on the way to
 	 * it): move the watch nearer, and try now. */
@@ -1003,246 +692,612 @@ static void unwatch_socket(struct tsd_libvirt *be)
 	be->ino_dir[0] = '\0';
 }
 
-static void close_cb(virConnectPtr conn, int reason, void *opaque)
-{
-	struct tsd_libvirt *be = opaque;
-	char msg[sizeof(be->down_msg)];
-	snprintf(msg, sizeof(msg), "the connection to %.200s was lost (%s)", be->uri,
-		 reason == VIR_CONNECT_CLOSE_REASON_EOF ? "libvirt's daemon went away" :
-		 reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ? "keepalive timed out" :
-		 reason == VIR_CONNECT_CLOSE_REASON_CLIENT ? "closed by the client" : "error");
-	tsd_log(&be->base, LOG_WARNING, "%s; its guests are kept as last read until it is back", msg);
-	set_connected(be, false, msg);
-	/* Not from inside libvirt's callback: the connection is torn down
-	 * from the loop. */
-	struct timeval tv = { 0, 0 };
-	be->backoff = 0;
-	event_add(be->reconnect, &tv);
-}
-
+/* Drops the connection: its callbacks are ignored from now on, its
+ * deregistration and close run as a job. */
 static void disconnect(struct tsd_libvirt *be)
 {
+	struct lv_link *link = be->link;
+	struct lv_job *j;
+
 	if (!be->conn)
 		return;
-	int *ids[] = { &be->lifecycle_id, &be->added_id, &be->removed_id };
-	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		if (*ids[i] >= 0)
-			virConnectDomainEventDeregisterAny(be->conn, *ids[i]);
-		*ids[i] = -1;
+	j = job_new(be, J_DISCONNECT, NULL);
+	if (j) {
+		j->u.disconnect = (struct lv_disconnect){ .conn = be->conn, .close_cb = be->close_cb,
+							  .closed = closed_cb, .unref = link_unref,
+							  .opaque = link };
+		memcpy(j->u.disconnect.ids, be->ids, sizeof(be->ids));
+		if (!job_submit(j, NULL))
+			tsd_log(&be->base, LOG_WARNING, "the old connection to %s is left open", be->uri);
 	}
-	if (be->qemu_deleted_id >= 0)
-		virConnectDomainQemuMonitorEventDeregister(be->conn, be->qemu_deleted_id);
-	be->qemu_deleted_id = -1;
-	if (be->close_cb)
-		virConnectUnregisterCloseCallback(be->conn, close_cb);
-	be->close_cb = false;
-	virConnectClose(be->conn);
+	link->be = NULL;
+	link_unref(link);               /* the back end's */
+	be->link = NULL;
 	be->conn = NULL;
 }
 
-static int connect_uri(struct tsd_libvirt *be, struct mmio_error *err)
+static void start_connect(struct tsd_libvirt *be)
 {
-	disconnect(be);
-	be->conn = virConnectOpen(be->uri);
-	if (!be->conn) {
-		mmio_error_set(err, MMIO_E_IO, "cannot connect to %s: %s", be->uri, last_error());
-		return -1;
+	struct lv_job *j = job_new(be, J_CONNECT, NULL);
+
+	if (!j || !(j->u.connect.cbs.opaque = calloc(1, sizeof(struct lv_link)))) {
+		free(j);
+		reconnect_later(be);
+		return;
 	}
-	const char *type = virConnectGetType(be->conn);
-	be->is_qemu = type && strcmp(type, "QEMU") == 0;
-	be->lifecycle_id = virConnectDomainEventRegisterAny(
-		be->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-		VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), be, NULL);
-	if (be->lifecycle_id < 0) {
-		mmio_error_set(err, MMIO_E_IO, "no lifecycle events from %s: %s", be->uri,
-			       last_error());
-		disconnect(be);
-		return -1;
+	snprintf(j->u.connect.uri, sizeof(j->u.connect.uri), "%s", be->uri);
+	struct lv_link *link = j->u.connect.cbs.opaque;
+	link->pool = be->base.host->pool;
+	link->refs = 1;                 /* the job's; the back end's once connected */
+	j->u.connect.cbs = event_cbs;
+	j->u.connect.cbs.opaque = link;
+	if (job_submit(j, NULL))
+		be->connecting = true;
+	else {
+		free(link);
+		reconnect_later(be);
 	}
-	/* Device events: where a driver has none (test://) the guests are
-	 * re-read on demand only. */
-	be->added_id = virConnectDomainEventRegisterAny(
-		be->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-		VIR_DOMAIN_EVENT_CALLBACK(device_added_cb), be, NULL);
-	be->removed_id = virConnectDomainEventRegisterAny(
-		be->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-		VIR_DOMAIN_EVENT_CALLBACK(device_removed_cb), be, NULL);
-	be->qemu_deleted_id = be->is_qemu ?
-		virConnectDomainQemuMonitorEventRegister(be->conn, NULL, "DEVICE_DELETED",
-							 qemu_event_cb, be, NULL, 0) : -1;
-	/* Local drivers (test://) have no connection to lose. */
-	be->close_cb = virConnectRegisterCloseCallback(be->conn, close_cb, be, NULL) == 0;
-	/* A lost daemon is noticed by the socket closing; keepalive covers a
-	 * daemon that hangs (or a remote host that vanishes). */
-	virConnectSetKeepAlive(be->conn, 5, 3);
-	return 0;
 }
 
-/* ---- operations ---------------------------------------------------------------- */
+static void try_connect(struct tsd_libvirt *be)
+{
+	if (be->connecting || be->conn || be->gave_up)
+		return;
+	start_connect(be);
+}
+
+/* A call on the connection missed its deadline.  libvirt's client library
+ * then holds up the connection's other calls too (libvirt 9.0, measured:
+ * with one thread's call stuck on a stopped QEMU's monitor, a second
+ * thread's calls on the same connection took up to the keepalive interval,
+ * 5 s, every other time; on a connection of their own they took
+ * milliseconds).  So the back end moves to a fresh connection and leaves
+ * the stuck call the old one, which closes once that call comes back. */
+static void rotate(struct tsd_libvirt *be)
+{
+	if (!be->conn || be->connecting)
+		return;
+	be->rotating = true;
+	start_connect(be);
+}
+
+static void sync_all(struct tsd_libvirt *be, bool force);
+
+static void connect_done(struct tsd_libvirt *be, struct lv_connect *c)
+{
+	struct lv_link *link = c->cbs.opaque;
+	bool rotation = be->rotating && be->conn;
+
+	be->connecting = false;
+	be->rotating = false;
+	if (rotation) {
+		if (!c->conn) {
+			link_unref(link);
+			tsd_log(&be->base, LOG_WARNING, "could not open a second connection to %s to get "
+				"away from a stuck call: %s", be->uri, c->msg);
+			return;
+		}
+		tsd_log(&be->base, LOG_NOTICE, "a call is stuck on the connection to %s: later calls "
+			"go on a new one", be->uri);
+		disconnect(be);
+		be->conn = c->conn;
+		be->link = link;
+		link->be = be;
+		memcpy(be->ids, c->ids, sizeof(be->ids));
+		be->close_cb = c->close_cb;
+		be->is_qemu = c->is_qemu;
+		return;
+	}
+	if (!c->conn) {
+		link_unref(link);
+		/* A URI no driver takes is a configuration error; a daemon that
+		 * is not there (yet) is waited for. */
+		if (c->err_code == VIR_ERR_NO_CONNECT && !be->sockdir[0] &&
+		    c->err_domain != VIR_FROM_RPC) {
+			tsd_log(&be->base, LOG_ERR, "%s; no libvirt driver takes this URI: not retried "
+				"(fix --backend / backends = and reload)", c->msg);
+			be->gave_up = true;
+			set_connected(be, false, c->msg);
+			return;
+		}
+		if (strcmp(be->down_msg, c->msg) != 0)
+			tsd_log(&be->base, LOG_WARNING, "%s; retrying%s", c->msg,
+				be->ino_wd >= 0 || be->sockdir[0] ? " (and watching for its socket)" : "");
+		set_connected(be, false, c->msg);
+		watch_socket(be);
+		reconnect_later(be);
+		return;
+	}
+	be->conn = c->conn;
+	be->link = link;
+	link->be = be;
+	memcpy(be->ids, c->ids, sizeof(be->ids));
+	be->close_cb = c->close_cb;
+	be->is_qemu = c->is_qemu;
+	be->backoff = 0;
+	event_del(be->reconnect);
+	tsd_log(&be->base, LOG_NOTICE, "connected to %s", be->uri);
+	set_connected(be, true, "");
+	/* a new connection: every guest is asked afresh (calls still out on
+	 * the old one come back with its errors) */
+	for (struct tsd_libvirt_guest *t = be->guests; t; t = t->next)
+		guest_answering(be, t, true, NULL);
+	sync_all(be, be->was_connected);
+	be->was_connected = true;
+}
+
+static void closed(struct tsd_libvirt *be, int reason)
+{
+	char msg[sizeof(be->down_msg)];
+	snprintf(msg, sizeof(msg), "the connection to %.200s was lost (%s)", be->uri,
+		 reason == VIR_CONNECT_CLOSE_REASON_EOF ? "libvirt's daemon went away" :
+		 reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ? "keepalive timed out: it does not answer" :
+		 reason == VIR_CONNECT_CLOSE_REASON_CLIENT ? "closed by the client" : "error");
+	tsd_log(&be->base, LOG_WARNING, "%s; its guests are kept as last read until it is back", msg);
+	set_connected(be, false, msg);
+	disconnect(be);
+	be->backoff = 0;
+	try_connect(be);
+}
+
+/* ---- guests: announced, changed, gone -------------------------------------------------- */
+
+/* Reads a domain (kind: why) unless a call for it is stuck. */
+static void read_guest(struct tsd_libvirt *be, const char *uuid, enum lv_job_kind kind, bool force)
+{
+	struct tsd_libvirt_guest *t = guest_find(be, uuid);
+	struct lv_job *j;
+
+	if (!be->conn || (t && t->unresponsive))
+		return;
+	if (kind == J_CHANGED && t) {
+		if (t->reading) {
+			t->read_again = true;
+			return;
+		}
+		t->reading = true;
+	}
+	j = job_new(be, kind, uuid);
+	if (!j) {
+		if (t)
+			t->reading = false;
+		return;
+	}
+	j->force = force;
+	if (!job_submit(j, uuid) && t)
+		t->reading = false;
+}
+
+static void sync_all(struct tsd_libvirt *be, bool force)
+{
+	struct lv_job *j = job_new(be, J_LIST, NULL);
+	if (j) {
+		j->force = force;
+		job_submit(j, NULL);
+	}
+}
+
+static void list_done(struct tsd_libvirt *be, struct lv_list *l, bool force)
+{
+	if (l->rc != TSD_OK) {
+		tsd_log(&be->base, LOG_ERR, "%s", l->msg);
+		return;
+	}
+	for (struct tsd_libvirt_guest *g = be->guests; g; g = g->next)
+		g->seen = false;
+	for (size_t i = 0; i < l->n; i++) {
+		struct tsd_libvirt_guest *t = guest_find(be, l->uuids[i]);
+		if (t)
+			t->seen = true;
+		read_guest(be, l->uuids[i], J_ANNOUNCE, force);
+	}
+	for (struct tsd_libvirt_guest *g = be->guests, *next; g; g = next) {
+		next = g->next;
+		if (!g->seen && g->announced)
+			guest_down(be, g->uuid);
+	}
+}
+
+#define RECHECK_FIRST_MS  2000u
+#define RECHECK_MAX_MS    32000u
+#define RECHECK_BUDGET_MS 120000u
+
+static void recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libvirt_guest *t = arg;
+	read_guest(t->be, t->uuid, J_CHANGED, false);
+}
+
+/* QEMU's view from before the guest's firmware ran: a port not numbered
+ * yet, or not one BAR placed. */
+static bool layout_unsettled(const struct tsd_layout *l)
+{
+	size_t placed = 0;
+	for (size_t i = 0; i < l->nports; i++)
+		if (!l->ports[i].windows_known)
+			return true;
+	for (size_t i = 0; i < l->nbars; i++)
+		placed += l->bars[i].addr != TSD_ADDR_UNASSIGNED;
+	return l->nbars && !placed;
+}
+
+/* Re-reads t later while its layout is unsettled (first: it just started). */
+static void recheck(struct tsd_libvirt_guest *t, const struct tsd_layout *l, bool first)
+{
+	if (first) {
+		t->recheck_ms = RECHECK_FIRST_MS;
+		t->recheck_spent_ms = 0;
+	}
+	if (!l || !layout_unsettled(l) || !t->recheck_ms ||
+	    t->recheck_spent_ms >= RECHECK_BUDGET_MS) {
+		t->recheck_ms = 0;
+		return;
+	}
+	if (!t->recheck_ev &&
+	    !(t->recheck_ev = evtimer_new(t->be->base.host->base, recheck_cb, t)))
+		return;
+	struct timeval tv = { t->recheck_ms / 1000, (t->recheck_ms % 1000) * 1000 };
+	evtimer_add(t->recheck_ev, &tv);
+	t->recheck_spent_ms += t->recheck_ms;
+	if (t->recheck_ms < RECHECK_MAX_MS)
+		t->recheck_ms *= 2;
+}
+
+/* A domain read: a new guest, or a known one whose state changed (started,
+ * shut off, re-defined) or that must be re-read (force: after a
+ * reconnection).  A guest that starts or stops stays the same guest (its
+ * properties change); only an undefined one goes away. */
+static void announce(struct tsd_libvirt *be, struct lv_read *r, bool force)
+{
+	struct tsd_libvirt_guest *t = guest_find(be, r->uuid);
+	bool fresh = !t || !t->announced;
+
+	if (r->rc == TSD_E_NOGUEST) {
+		if (t && !t->announced)
+			guest_down(be, r->uuid);
+		return;
+	}
+	if (!t && !(t = guest_new(be, r->uuid)))
+		return;
+	t->seen = true;
+	t->facts = r->facts;
+	bool active = r->active == 1;
+	if (!fresh && !force && t->active == active && strcmp(t->name, r->g.name) == 0)
+		return; /* nothing new */
+	if (!fresh && t->active != active)
+		tsd_log(&be->base, LOG_INFO, "guest %s %s", r->g.name, active ? "started" : "shut off");
+	t->active = active;
+	t->announced = true;
+	snprintf(t->name, sizeof(t->name), "%s", r->g.name);
+	if (be->base.host->guest_up)
+		be->base.host->guest_up(be->base.host->ud, &be->base, &r->g,
+					r->have_layout ? &r->layout : NULL);
+	if (active && r->have_layout)
+		recheck(t, &r->layout, true);
+}
+
+static void msg_on_loop(void *arg)
+{
+	struct lv_msg *m = arg;
+	struct tsd_libvirt *be = m->link->be;
+
+	if (be && be->link == m->link) {
+		struct tsd_libvirt_guest *t = m->uuid[0] ? guest_find(be, m->uuid) : NULL;
+		switch (m->kind) {
+		case M_CLOSED:
+			closed(be, m->event);
+			break;
+		case M_DEVICE:
+			/* A device came or went outside mmiod's own attach
+			 * (virsh attach-device, detach-device, a monitor
+			 * device_del): re-read the guest, once per burst. */
+			if (t) {
+				tsd_log(&be->base, LOG_INFO, "guest %s: device %s", t->name, m->what);
+				read_guest(be, m->uuid, J_CHANGED, false);
+			}
+			break;
+		case M_LIFECYCLE:
+			switch (m->event) {
+			case VIR_DOMAIN_EVENT_STARTED:
+			case VIR_DOMAIN_EVENT_DEFINED:
+				if (t)
+					t->facts.lpc_known = false;     /* a new run */
+				read_guest(be, m->uuid, J_ANNOUNCE, m->event == VIR_DOMAIN_EVENT_DEFINED);
+				break;
+			case VIR_DOMAIN_EVENT_STOPPED:
+				/* a persistent domain stays listed, shut off; a transient one is gone */
+				read_guest(be, m->uuid, J_STOPPED, false);
+				break;
+			case VIR_DOMAIN_EVENT_UNDEFINED:
+				read_guest(be, m->uuid, J_UNDEFINED, false);
+				break;
+			default:
+				break;  /* suspend, resume, ...: the layout does not change */
+			}
+			break;
+		}
+	}
+	msg_dispose(m);
+}
+
+/* ---- a job back on the loop -------------------------------------------------------------- */
+
+static void op_result(struct tsd_libvirt *be, struct lv_job *j);
+
+static void job_done(void *arg)
+{
+	struct lv_job *j = arg;
+	struct tsd_libvirt *be = j->be;
+	const char *uuid = NULL;
+	struct tsd_libvirt_guest *t;
+
+	switch (j->kind) {
+	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
+		uuid = j->u.read.uuid;
+		break;
+	case J_PROBE: uuid = j->u.probe.uuid; break;
+	case J_ATTACH: case J_DETACH: uuid = j->u.hostdev.uuid; break;
+	default: break;
+	}
+	t = uuid && !be->closed ? guest_find(be, uuid) : NULL;
+	if (t) {
+		if (t->jobs)    /* 0: a guest record made anew while its call was out */
+			t->jobs--;
+		/* any answer but libvirtd's own timeout says the guest answers */
+		bool timeout = j->kind == J_PROBE ? !j->u.probe.answered :
+			       (j->kind == J_ATTACH || j->kind == J_DETACH) ? j->u.hostdev.rc == TSD_E_TIMEOUT :
+			       j->u.read.rc == TSD_E_TIMEOUT;
+		if (!timeout)
+			guest_answering(be, t, true, NULL);
+	}
+	if (!be->closed) {
+		switch (j->kind) {
+		case J_CONNECT:
+			connect_done(be, &j->u.connect);
+			break;
+		case J_DISCONNECT:
+			break;
+		case J_LIST:
+			list_done(be, &j->u.list, j->force);
+			break;
+		case J_ANNOUNCE:
+			if (j->u.read.note[0])
+				tsd_log(&be->base, LOG_WARNING, "%s", j->u.read.note);
+			announce(be, &j->u.read, j->force);
+			break;
+		case J_STOPPED:
+			if (j->u.read.rc == TSD_E_NOGUEST || j->u.read.persistent == 0)
+				guest_down(be, j->u.read.uuid);
+			else
+				announce(be, &j->u.read, false);
+			break;
+		case J_UNDEFINED:
+			if (j->u.read.rc == TSD_E_NOGUEST || j->u.read.active != 1)
+				guest_down(be, j->u.read.uuid);
+			break;
+		case J_CHANGED:
+			if (t) {
+				t->reading = false;
+				t->facts = j->u.read.facts;
+				if (j->u.read.rc == TSD_OK && j->u.read.have_layout) {
+					if (be->base.host->guest_changed)
+						be->base.host->guest_changed(be->base.host->ud, &be->base,
+									     t->uuid, &j->u.read.layout);
+					recheck(t, &j->u.read.layout, false);
+				}
+				if (t->read_again) {
+					t->read_again = false;
+					read_guest(be, t->uuid, J_CHANGED, false);
+				}
+			}
+			break;
+		case J_PROBE:
+			break;
+		case J_REFRESH: case J_ATTACH: case J_DETACH:
+			if (t && j->kind == J_REFRESH)
+				t->facts = j->u.read.facts;
+			op_result(be, j);
+			break;
+		}
+	} else if (j->kind == J_CONNECT && j->u.connect.conn) {
+		/* closed meanwhile: the connection goes as it came */
+		struct lv_job *d = job_new(be, J_DISCONNECT, NULL);
+		if (d) {
+			d->u.disconnect = (struct lv_disconnect){ .conn = j->u.connect.conn,
+								  .close_cb = j->u.connect.close_cb,
+								  .closed = closed_cb, .unref = link_unref,
+								  .opaque = j->u.connect.cbs.opaque };
+			memcpy(d->u.disconnect.ids, j->u.connect.ids, sizeof(d->u.disconnect.ids));
+			job_submit(d, NULL);
+		}
+		link_unref(j->u.connect.cbs.opaque);
+	} else if (j->kind == J_CONNECT) {
+		link_unref(j->u.connect.cbs.opaque);
+	}
+	if (j->op)
+		j->op->job = NULL;
+	job_dispose(j);
+	be_unref(be);
+}
+
+/* ---- operations ------------------------------------------------------------------ */
 
 static void op_dispose(struct tsd_op *base)
 {
 	struct tsd_libvirt_op *op = (struct tsd_libvirt_op *)base;
-	if (op->ev)
-		event_free(op->ev);
-}
-/* The hostdev XML of an attach or detach; on attach behind a port, its
- * address (the port's controller index as the bus, the slot). */
-static int hostdev_xml(struct tsd_libvirt *be, struct tsd_libvirt_op *op, virDomainPtr dom,
-		       char *xml, size_t len, char *msg, size_t msglen)
-{
-	struct tsd_libvirt_domain d;
-	struct mmio_error err;
-	int bus = -1, slot = 0, rc = TSD_OK;
-	char *dx;
-
-	if (op->base.kind != TSD_OP_ATTACH || !op->port[0]) {
-		tsd_libvirt_hostdev_xml(&op->bdf, -1, 0, xml, len);
-		return TSD_OK;
-	}
-	if (!(dx = virDomainGetXMLDesc(dom, 0))) {
-		snprintf(msg, msglen, "libvirt: %s", last_error());
-		return tsd_libvirt_rc(virGetLastErrorCode());
-	}
-	enum mmio_status st = tsd_libvirt_parse_domain(dx, &d, &err);
-	free(dx);
-	const struct tsd_libvirt_controller *c =
-		st == MMIO_OK ? tsd_libvirt_controller_by_alias(&d, op->port) : NULL;
-	if (st != MMIO_OK) {
-		snprintf(msg, msglen, "%s", err.msg);
-		rc = TSD_E_FAILED;
-	} else if (!c || !tsd_libvirt_port_model(c->model)) {
-		snprintf(msg, msglen, "the domain has no hot-plug port controller with alias %s",
-			 op->port);
-		rc = TSD_E_FAILED;
-	} else {
-		/* Behind a pci-bridge: a slot neither libvirt nor QEMU uses. */
-		uint32_t used = 0;
-		struct tsd_layout l = { .free_slots = -1 };
-		struct tsd_libvirt_guest *t = guest_find(be, op->uuid);
-		char why[200];
-		if (strcmp(c->model, "pci-bridge") == 0 &&
-		    qemu_layout(t, dom, &d, &l, why, sizeof(why))) {
-			for (size_t i = 0; i < l.nports; i++) {
-				if (strcmp(l.ports[i].id, op->port) != 0 || !l.ports[i].secondary)
-					continue;
-				for (size_t b = 0; b < l.nbars; b++) {
-					unsigned bb, ss, ff;
-					if (sscanf(l.bars[b].guest_slot, "%x:%x.%x", &bb, &ss, &ff) == 3 &&
-					    bb == l.ports[i].secondary && ss < 32)
-						used |= UINT32_C(1) << ss;
-				}
-			}
-		}
-		tsd_layout_clear(&l);
-		bus = c->index;
-		slot = tsd_libvirt_port_slot(&d, c, used);
-		if (slot < 0) {
-			snprintf(msg, msglen, "no free slot behind %s", op->port);
-			rc = TSD_E_FAILED;
-		}
-	}
-	tsd_libvirt_domain_clear(&d);
-	if (rc == TSD_OK)
-		tsd_libvirt_hostdev_xml(&op->bdf, bus, (unsigned)slot, xml, len);
-	return rc;
+	if (op->job)
+		op->job->op = NULL;     /* the call comes back to nobody */
 }
 
-static void op_run(evutil_socket_t fd, short what, void *arg)
+/* The deadline passed with the call still out: the guest does not answer. */
+static void op_timeout(struct tsd_op *base)
 {
-	struct tsd_libvirt_op *op = arg;
-	struct tsd_libvirt *be = op->be;
-	struct tsd_result *res = &op->base.res;
-	virDomainPtr dom = be->conn ? virDomainLookupByUUIDString(be->conn, op->uuid) : NULL;
-	(void)fd;
-	(void)what;
+	struct tsd_libvirt_op *op = (struct tsd_libvirt_op *)base;
+	struct tsd_libvirt *be = (struct tsd_libvirt *)base->be;
+	struct tsd_libvirt_guest *t = guest_find(be, op->uuid);
+	char why[200];
 
-	if (!dom) {
-		tsd_op_finish(&op->base, be->conn ? tsd_libvirt_rc(virGetLastErrorCode()) : TSD_E_FAILED,
-			      "libvirt: %s", be->conn ? last_error() :
-			      be->down_msg[0] ? be->down_msg : "not connected");
-	} else if (op->base.kind == TSD_OP_REFRESH) {
-		struct tsd_guest g;
-		bool have;
-		res->rc = read_domain(be, guest_find(be, op->uuid), dom, &g, &op->base.layout, &have,
-				      res->msg, sizeof(res->msg));
-		/* A shut-off domain has no windows to re-read: say why. */
-		if (res->rc == TSD_OK && (!have || (!g.can_attach && op->base.layout.nwin == 0))) {
-			have = false;
-			res->rc = TSD_E_NOTSUPPORTED;
-			snprintf(res->msg, sizeof(res->msg), "no layout for %s: %s", g.name,
-				 g.why_not[0] ? g.why_not : "no model for this guest");
-		}
-		op->base.have_layout = have;
-		virDomainFree(dom);
-		tsd_op_finish(&op->base, res->rc, NULL);
-	} else {
-		char xml[512], msg[sizeof(res->msg)];
-		unsigned vflags = VIR_DOMAIN_AFFECT_LIVE;
-		if (op->flags & TSD_ATTACH_PERSISTENT)
-			vflags |= VIR_DOMAIN_AFFECT_CONFIG;
-		enum tsd_rc rc = hostdev_xml(be, op, dom, xml, sizeof(xml), msg, sizeof(msg));
-		if (rc != TSD_OK)
-			tsd_op_finish(&op->base, rc, "%s", msg);
-		else if ((op->base.kind == TSD_OP_ATTACH ? virDomainAttachDeviceFlags(dom, xml, vflags)
-							 : virDomainDetachDeviceFlags(dom, xml, vflags)) < 0)
-			tsd_op_finish(&op->base, tsd_libvirt_rc(virGetLastErrorCode()), "libvirt: %s",
-				      last_error());
-		else {
-			mmio_bdf_format(&op->bdf, res->attached_id, sizeof(res->attached_id));
-			/* libvirt does not tell which qdev id it gave the hostdev
-			 * in reply; placement is checked by the daemon's next
-			 * refresh, not here. */
-			if (op->base.kind == TSD_OP_ATTACH)
-				tsd_op_finish(&op->base, TSD_OK, "attached%s%s; BAR placement not "
-					      "verified by the libvirt back end",
-					      op->port[0] ? " behind " : "", op->port);
-			else
-				tsd_op_finish(&op->base, TSD_OK, NULL);
-		}
-		virDomainFree(dom);
-	}
+	snprintf(why, sizeof(why), "libvirt did not answer within %u ms (%s)", base->deadline_ms,
+		 base->kind == TSD_OP_ATTACH ? "attach" : base->kind == TSD_OP_DETACH ? "detach" :
+		 "read of the layout");
+	tsd_op_finish(base, TSD_E_UNRESPONSIVE, "guest %s: %s; it is marked unresponsive until it "
+		      "answers again", t ? t->name : op->uuid, why);
+	guest_answering(be, t, false, why);
+	rotate(be);
 }
 
-static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum tsd_op_kind kind,
-				       const char *uuid, struct mmio_error *err)
+static void op_result(struct tsd_libvirt *be, struct lv_job *j)
 {
-	struct tsd_libvirt_op *op = tsd_op_new(&be->base, sizeof(*op), kind, op_dispose, err);
-	struct timeval zero = { 0, 0 };
+	struct tsd_libvirt_op *op = j->op;
+	struct tsd_result *res;
 
 	if (!op)
-		return NULL;
-	if (!(op->ev = evtimer_new(be->base.host->base, op_run, op))) {
-		tsd_op_free(&op->base);
-		mmio_error_set(err, MMIO_E_NOMEM, "libvirt: out of memory");
-		return NULL;
+		return;
+	op->job = NULL;
+	op->base.pending--;
+	res = &op->base.res;
+	if (op->base.finished) {
+		tsd_op_release(&op->base);
+		return;
 	}
-	op->be = be;
+	if (j->kind == J_REFRESH) {
+		struct lv_read *r = &j->u.read;
+		if (r->note[0])
+			tsd_log(&be->base, LOG_WARNING, "%s", r->note);
+		/* A shut-off domain has no windows to re-read: say why. */
+		if (r->rc == TSD_OK && (!r->have_layout || (!r->g.can_attach && r->layout.nwin == 0))) {
+			tsd_op_finish(&op->base, TSD_E_NOTSUPPORTED, "no layout for %s: %s", r->g.name,
+				      r->g.why_not[0] ? r->g.why_not : "no model for this guest");
+			return;
+		}
+		if (r->rc != TSD_OK) {
+			tsd_op_finish(&op->base, r->rc, "%s", r->msg);
+			return;
+		}
+		tsd_layout_clear(&op->base.layout);
+		op->base.layout = r->layout;
+		memset(&r->layout, 0, sizeof(r->layout));
+		op->base.have_layout = true;
+		tsd_op_finish(&op->base, TSD_OK, NULL);
+		return;
+	}
+	struct lv_hostdev *h = &j->u.hostdev;
+	if (h->rc != TSD_OK) {
+		tsd_op_finish(&op->base, h->rc, "%s", h->msg);
+		return;
+	}
+	mmio_bdf_format(&h->bdf, res->attached_id, sizeof(res->attached_id));
+	/* libvirt does not tell which qdev id it gave the hostdev in reply;
+	 * placement is checked by the daemon's next refresh, not here. */
+	if (j->kind == J_ATTACH)
+		tsd_op_finish(&op->base, TSD_OK, "attached%s%s; BAR placement not verified by the "
+			      "libvirt back end", h->port[0] ? " behind " : "", h->port);
+	else
+		tsd_op_finish(&op->base, TSD_OK, NULL);
+}
+
+/* An op and its call.  A guest that does not answer gets an op that
+ * fails at once, delivered from the loop; a back end that is not
+ * connected one that fails (its guests are stale). */
+static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum tsd_op_kind kind,
+				       const char *uuid, struct lv_job **jobp, struct mmio_error *err)
+{
+	struct tsd_libvirt_op *op = tsd_op_new(&be->base, sizeof(*op), kind, op_dispose, err);
+	struct tsd_libvirt_guest *t = guest_find(be, uuid);
+	enum lv_job_kind jk = kind == TSD_OP_REFRESH ? J_REFRESH : kind == TSD_OP_ATTACH ? J_ATTACH : J_DETACH;
+
+	*jobp = NULL;
+	if (!op)
+		return NULL;
+	op->base.on_timeout = op_timeout;
 	snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
-	evtimer_add(op->ev, &zero);
+	if (t && t->unresponsive) {
+		tsd_op_finish(&op->base, TSD_E_UNRESPONSIVE, "guest %s is not answering: %s", t->name,
+			      t->unresponsive_msg);
+		return op;
+	}
+	if (!be->conn) {
+		tsd_op_finish(&op->base, TSD_E_FAILED, "libvirt: %s",
+			      be->down_msg[0] ? be->down_msg : "not connected");
+		return op;
+	}
+	if (!(*jobp = job_new(be, jk, uuid))) {
+		tsd_op_finish(&op->base, TSD_E_FAILED, "libvirt: out of memory");
+		return op;
+	}
+	(*jobp)->op = op;
 	return op;
 }
 
+/* Hands the op's call to the pool. */
+static void op_go(struct tsd_libvirt_op *op, struct lv_job *j)
+{
+	if (!j)
+		return;
+	if (!job_submit(j, op->uuid)) {
+		tsd_op_finish(&op->base, TSD_E_FAILED, "libvirt: too many calls waiting (libvirtd "
+			      "answers none?)");
+		return;
+	}
+	op->job = j;
+	op->base.pending++;
+}
+
+/* ---- probing guests that do not answer ----------------------------------------------- */
+
+static void prober_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libvirt *be = arg;
+
+	if (!be->conn)
+		return;
+	/* one call at a time per guest: a guest with a call still out
+	 * answers by that call */
+	for (struct tsd_libvirt_guest *t = be->guests; t; t = t->next) {
+		if (!t->unresponsive || t->jobs)
+			continue;
+		struct lv_job *j = job_new(be, J_PROBE, t->uuid);
+		if (j)
+			job_submit(j, t->uuid);
+	}
+}
+
 /* ---- the driver -------------------------------------------------------------- */
+
+/* The last reference: no call is out any more.  libvirt's event thread
+ * stops only now, once the last connection's deregistrations ran. */
+static void be_unref(struct tsd_libvirt *be)
+{
+	if (--be->refs > 0)
+		return;
+	free(be);
+	lvloop_unuse();
+}
 
 static void tsd_libvirt_close(struct tsd_backend *tbe)
 {
 	struct tsd_libvirt *be = (struct tsd_libvirt *)tbe;
 	if (!be)
 		return;
+	/* ops first: their calls still out come back to nobody */
 	tsd_ops_free(&be->base);
 	disconnect(be);
 	unwatch_socket(be);
 	if (be->reconnect)
 		event_free(be->reconnect);
+	if (be->prober)
+		event_free(be->prober);
+	be->reconnect = be->prober = NULL;
 	while (be->guests) {
 		struct tsd_libvirt_guest *g = be->guests;
 		be->guests = g->next;
 		guest_free(g);
 	}
 	free(be->htab);
-	loop_unuse();
-	free(be);
+	be->htab = NULL;
+	be->hcap = be->nguests = 0;
+	be->closed = true;
+	be_unref(be);
 }
 
 static int tsd_libvirt_open(const struct tsd_host *host, const char *arg, unsigned flags,
@@ -1259,52 +1314,47 @@ static int tsd_libvirt_open(const struct tsd_host *host, const char *arg, unsign
 			       "(qemu:///system, test:///default, ...)", arg);
 		return -1;
 	}
+	if (strlen(arg) >= sizeof(((struct tsd_libvirt *)0)->uri)) {
+		mmio_error_set(err, MMIO_E_INVALID, "libvirt: URI too long");
+		return -1;
+	}
+	if (!host->pool) {
+		mmio_error_set(err, MMIO_E_UNSUPPORTED, "libvirt: needs the daemon's worker pool");
+		return -1;
+	}
 	struct tsd_libvirt *be = calloc(1, sizeof(*be));
 	if (!be) {
 		mmio_error_set(err, MMIO_E_NOMEM, "libvirt: out of memory");
 		return -1;
 	}
+	be->refs = 1;
 	be->base.drv = &tsd_libvirt_driver;
 	be->base.host = host;
-	be->lifecycle_id = be->added_id = be->removed_id = be->qemu_deleted_id = -1;
+	for (int i = 0; i < 4; i++)
+		be->ids[i] = -1;
 	be->ino_fd = be->ino_wd = -1;
 	be->connected = true;           /* until told otherwise: set_connected reports changes */
-	snprintf(be->base.spec, sizeof(be->base.spec), "libvirt:%s", arg);
-	if (strlen(arg) >= sizeof(be->uri)) {
-		mmio_error_set(err, MMIO_E_INVALID, "libvirt: URI too long");
-		free(be);
-		return -1;
-	}
+	snprintf(be->base.spec, sizeof(be->base.spec), "libvirt:%.240s", arg);
 	snprintf(be->uri, sizeof(be->uri), "%s", arg);
 	socket_dir(be->uri, be->sockdir, sizeof(be->sockdir));
 	xmlInitParser();
-	if (loop_use(host->base, err) < 0) {
+	if (lvloop_use(err) < 0) {
 		free(be);
 		return -1;
 	}
+	unsigned probe_ms = host->call_timeout_ms ? 2 * host->call_timeout_ms : 10000;
+	if (probe_ms < 1000)
+		probe_ms = 1000;
+	struct timeval ptv = { probe_ms / 1000, (probe_ms % 1000) * 1000 };
 	be->reconnect = evtimer_new(host->base, reconnect_cb, be);
-	if (!be->reconnect) {
+	be->prober = event_new(host->base, -1, EV_PERSIST, prober_cb, be);
+	if (!be->reconnect || !be->prober || event_add(be->prober, &ptv) < 0) {
 		mmio_error_set(err, MMIO_E_NOMEM, "libvirt: out of memory");
 		tsd_libvirt_close(&be->base);
 		return -1;
 	}
-	if (connect_uri(be, err) == 0) {
-		sync_all(be, false);
-		*out = &be->base;
-		return 0;
-	}
-	/* A URI no driver takes is a configuration error; a daemon that is
-	 * not there (yet) is waited for. */
-	if (virGetLastErrorCode() == VIR_ERR_NO_CONNECT && !be->sockdir[0] &&
-	    virGetLastErrorDomain() != VIR_FROM_RPC) {
-		tsd_libvirt_close(&be->base);
-		return -1;
-	}
-	tsd_log(&be->base, LOG_WARNING, "%s; retrying%s", err->msg,
-	       be->sockdir[0] ? " (and watching for its socket)" : "");
-	set_connected(be, false, err->msg);
-	watch_socket(be);
-	reconnect_later(be);
+	/* the connection is made on the pool: guests come once it is up */
+	try_connect(be);
 	*out = &be->base;
 	return 0;
 }
@@ -1312,12 +1362,15 @@ static int tsd_libvirt_open(const struct tsd_host *host, const char *arg, unsign
 static int tsd_libvirt_refresh(struct tsd_backend *tbe, const char *guest_id, unsigned flags,
 			       tsd_layout_fn cb, void *ud, struct mmio_error *err)
 {
+	struct lv_job *j;
 	tsd_check_flags("libvirt", "refresh", flags, 0, err);
-	struct tsd_libvirt_op *op = op_start((struct tsd_libvirt *)tbe, TSD_OP_REFRESH, guest_id, err);
+	struct tsd_libvirt_op *op = op_start((struct tsd_libvirt *)tbe, TSD_OP_REFRESH, guest_id, &j,
+					     err);
 	if (!op)
 		return -1;
 	op->base.layout_cb = cb;
 	op->base.ud = ud;
+	op_go(op, j);
 	return 0;
 }
 
@@ -1326,19 +1379,24 @@ static int op_start_hostdev(struct tsd_libvirt *be, enum tsd_op_kind kind, const
 			    const struct mmio_bdf *bdf, const char *port, unsigned flags,
 			    tsd_done_fn cb, void *ud, struct mmio_error *err)
 {
-	if (port && strlen(port) >= sizeof(((struct tsd_libvirt_op *)0)->port)) {
+	struct lv_job *j;
+
+	if (port && strlen(port) >= sizeof(j->u.hostdev.port)) {
 		mmio_error_set(err, MMIO_E_INVALID, "libvirt: port name too long");
 		return -1;
 	}
-	struct tsd_libvirt_op *op = op_start(be, kind, guest_id, err);
-
+	struct tsd_libvirt_op *op = op_start(be, kind, guest_id, &j, err);
 	if (!op)
 		return -1;
-	op->bdf = *bdf;
-	snprintf(op->port, sizeof(op->port), "%s", port ? port : "");
-	op->flags = flags;
 	op->base.done_cb = cb;
 	op->base.ud = ud;
+	if (j) {
+		j->u.hostdev.bdf = *bdf;
+		snprintf(j->u.hostdev.port, sizeof(j->u.hostdev.port), "%s", port ? port : "");
+		j->u.hostdev.vflags = VIR_DOMAIN_AFFECT_LIVE |
+				      (flags & TSD_ATTACH_PERSISTENT ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+	}
+	op_go(op, j);
 	return 0;
 }
 

@@ -289,6 +289,24 @@ void worker_pool_stats(struct worker_pool *p, struct worker_stats *st)
 	pthread_mutex_unlock(&p->lock);
 }
 
+bool worker_pool_drain(struct worker_pool *p, unsigned timeout_ms)
+{
+	struct worker_stats st;
+	bool drained;
+
+	for (unsigned waited = 0;; waited += 10) {
+		/* dones may submit more (a last close after a read) */
+		loop_cb(p->efd, EV_READ, p);
+		worker_pool_stats(p, &st);
+		drained = !st.busy && !st.queued;
+		if (drained || waited >= timeout_ms)
+			break;
+		usleep(10000);
+	}
+	loop_cb(p->efd, EV_READ, p);
+	return drained;
+}
+
 static void dispose_all(struct job *list)
 {
 	while (list) {

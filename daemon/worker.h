@@ -24,6 +24,7 @@
 #ifndef MMIOD_WORKER_H
 #define MMIOD_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -31,7 +32,7 @@ struct worker_pool;
 
 typedef void (*worker_fn)(void *arg);
 
-#define WORKER_DEFAULT_THREADS 4
+#define WORKER_DEFAULT_THREADS 16
 #define WORKER_DEFAULT_QUEUE   256
 
 /* NULL with errno set (ENOMEM, or what eventfd/libevent said). */
@@ -58,5 +59,11 @@ struct worker_stats {
 	unsigned long finished; /* runs returned since the pool was made */
 };
 void worker_pool_stats(struct worker_pool *p, struct worker_stats *st);
+
+/* Waits until nothing is queued or running, or timeout_ms passed, and runs
+ * the dones of what finished, without turning the loop (nothing else of
+ * the daemon runs meanwhile): at exit, so that the calls of closing back
+ * ends (a connection's last close) finish.  Returns whether it drained. */
+bool worker_pool_drain(struct worker_pool *p, unsigned timeout_ms);
 
 #endif

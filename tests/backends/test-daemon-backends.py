@@ -66,6 +66,8 @@ try:
         env.start_daemon("--backend", spec, "--sysfs-root", SYSFS)
         backends = [str(b) for b in env.prop(t.MANAGER_PATH, t.MANAGER, "Backends")]
         t.ok(backends == [spec], "libvirt: Backends = [%s]" % spec, backends)
+        # the back end connects and reads the domains on the worker pool
+        q.wait_for(lambda: len(q.guests(env)) == 3, 30, "the test driver's three domains")
         rc, st, err = mmioctl_json("status")
         t.ok(rc == 0 and st is not None, "libvirt: mmioctl --json status exits 0", (rc, err))
         gs = {g["name"]: g for g in (st or {}).get("guests", [])}

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "libvirt-map.h"
+#include "worker.h"
 #include "../tap.h"
 
 struct rec {
@@ -86,6 +87,31 @@ static void on_layout(void *ud, enum tsd_rc rc, const struct tsd_layout *l, cons
 	event_base_loopbreak(r->base);
 }
 
+/* Turns the loop until *count reaches want (or about 10 s). */
+static void run_until_count(struct event_base *base, const int *count, int want)
+{
+	for (int i = 0; i < 1000 && *count < want; i++) {
+		struct timeval tv = { 0, 10000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+/* Until the pool has nothing out (the back end's calls came back). */
+static void run_until_idle(struct event_base *base, struct worker_pool *pool)
+{
+	struct worker_stats st;
+	for (int i = 0; i < 1000; i++) {
+		worker_pool_stats(pool, &st);
+		if (!st.busy && !st.queued)
+			break;
+		struct timeval tv = { 0, 10000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 static double run_until_break(struct event_base *base, int ms)
 {
 	struct timespec a, b;
@@ -103,8 +129,10 @@ int main(void)
 	memset(&r, 0, sizeof(r));
 	r.q35.free_slots = -1;
 	r.base = event_base_new();
+	struct worker_pool *pool = worker_pool_new(r.base, 4, 64);
 	struct tsd_host host = { .base = r.base, .ud = &r, .guest_up = on_up, .guest_down = on_down,
-				 .log = on_log };
+				 .log = on_log, .pool = pool, .call_timeout_ms = 5000,
+				 .attach_timeout_ms = 5000 };
 	struct tsd_backend *be = NULL;
 	struct mmio_error err = { 0 };
 	char uri[600];
@@ -116,6 +144,8 @@ int main(void)
 		tap_done();
 		return 1;
 	}
+	tap_ok(r.ups == 0, "nothing announced from inside open (the connection is made on the pool)");
+	run_until_count(r.base, &r.ups, 3);
 	tap_is_u64(r.ups, 3, "three domains announced");
 	tap_is_u64(r.up_attachable, 2, "the two running ones can attach");
 	tap_is_u64(r.up_with_layout, 2, "running ones come with a layout");
@@ -182,6 +212,7 @@ int main(void)
 	tap_ok(r.done && r.res.rc == TSD_E_NOGUEST, "refresh of an unknown domain: no-guest");
 
 	tsd_libvirt_driver.close(be);
+	run_until_idle(r.base, pool);
 
 	/* No daemon behind the URI: the back end runs, says it is not
 	 * connected, and keeps trying. */
@@ -190,6 +221,7 @@ int main(void)
 	rc = tsd_libvirt_driver.open(&host, "qemu:///system?socket=/nonexistent/mmiod-test/libvirt-sock",
 				     0, &be, &err);
 	tap_ok(rc == 0, "open with no libvirtd: running (%s)", rc ? err.msg : "ok");
+	run_until_count(r.base, &r.states, 1);
 	tap_ok(r.states == 1 && !r.connected, "reported as not connected");
 	tap_contains(r.state_msg, "cannot connect", "with the reason");
 	r.done = false;
@@ -199,6 +231,8 @@ int main(void)
 	tap_ok(rc == 0 && r.done && r.res.rc == TSD_E_FAILED, "refresh while not connected fails");
 	if (rc == 0)
 		tsd_libvirt_driver.close(be);
+	run_until_idle(r.base, pool);
+	worker_pool_free(pool);
 	tsd_layout_clear(&r.q35);
 	/* libvirt keeps its own event-state timers until the connection is
 	 * gone; one pass lets pending frees run. */

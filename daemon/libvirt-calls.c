@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvirt-calls.c — the libvirt back end's calls that block, each run on
+ * a worker pool thread (see libvirt-calls.h).  What libvirt and QEMU say
+ * is mapped by libvirt-map.c; this file only asks.
+ */
+#include "config.h"
+
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libvirt-calls.h"
+
+/* libvirt's last error is per thread: this thread's. */
+static const char *last_error(void)
+{
+	const char *m = virGetLastErrorMessage();
+	return m ? m : "unknown libvirt error";
+}
+
+/* ---- QEMU's own view, through libvirt's monitor pass-through ------------------------- */
+
+/* Runs one QMP command; the parsed reply's "return" (a new reference: put
+ * it) or NULL with msg set. */
+static json_object *qmp_call(virDomainPtr dom, const char *cmd, char *msg, size_t msglen)
+{
+	char *out = NULL;
+	json_object *root, *ret = NULL, *e, *desc;
+
+	if (virDomainQemuMonitorCommand(dom, cmd, &out, 0) < 0) {
+		snprintf(msg, msglen, "%s: %s", cmd, last_error());
+		return NULL;
+	}
+	root = out ? json_tokener_parse(out) : NULL;
+	free(out);
+	if (root && json_object_object_get_ex(root, "return", &ret))
+		json_object_get(ret);
+	else if (root && json_object_object_get_ex(root, "error", &e) &&
+		 json_object_object_get_ex(e, "desc", &desc))
+		snprintf(msg, msglen, "%s: %s", cmd, json_object_get_string(desc));
+	else
+		snprintf(msg, msglen, "%s: no reply QEMU would give", cmd);
+	json_object_put(root);
+	return ret;
+}
+
+static bool qom_u64(virDomainPtr dom, const char *path, const char *prop, uint64_t *v)
+{
+	char cmd[300], msg[200];
+	snprintf(cmd, sizeof(cmd), "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"%s\","
+		 "\"property\":\"%s\"}}", path, prop);
+	json_object *r = qmp_call(dom, cmd, msg, sizeof(msg));
+	bool ok = r && qmp_map_u64(r, v);
+	json_object_put(r);
+	return ok;
+}
+
+/* q35: whether the guest gets native PCIe hot-plug (pciehp) behind root
+ * ports: ICH9-LPC's acpi-pci-hotplug-with-bridge-support off.  QEMU 7.2
+ * puts ICH9-LPC at /machine/unattached/device[N]. */
+static bool q35_native_hotplug(virDomainPtr dom)
+{
+	char msg[200], path[128] = "", cmd[300];
+	json_object *r = qmp_call(dom, "{\"execute\":\"qom-list\",\"arguments\":"
+				  "{\"path\":\"/machine/unattached\"}}", msg, sizeof(msg));
+	bool native = false;
+
+	for (size_t i = 0; r && json_object_is_type(r, json_type_array) &&
+			   i < json_object_array_length(r); i++) {
+		json_object *p = json_object_array_get_idx(r, i), *n, *t;
+		if (json_object_object_get_ex(p, "name", &n) && json_object_object_get_ex(p, "type", &t) &&
+		    strcmp(json_object_get_string(t), "child<ICH9-LPC>") == 0)
+			snprintf(path, sizeof(path), "/machine/unattached/%s", json_object_get_string(n));
+	}
+	json_object_put(r);
+	if (!path[0])
+		return false;
+	snprintf(cmd, sizeof(cmd), "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"%s\","
+		 "\"property\":\"acpi-pci-hotplug-with-bridge-support\"}}", path);
+	r = qmp_call(dom, cmd, msg, sizeof(msg));
+	if (r && json_object_is_type(r, json_type_boolean))
+		native = !json_object_get_boolean(r);
+	json_object_put(r);
+	return native;
+}
+
+/* The guest's layout as QEMU has it (the same reading as the QMP back
+ * end: the host bridge's holes, RAM, query-pci), in libvirt's terms
+ * (tsd_libvirt_qemu_layout).  false with msg when QEMU would not say. */
+static bool qemu_layout(struct lv_facts *f, virDomainPtr dom, const struct tsd_libvirt_domain *d,
+			struct tsd_layout *l, char *msg, size_t msglen)
+{
+	static const char *const hole_props[] = { "pci-hole-start", "pci-hole-end",
+						  "pci-hole64-start", "pci-hole64-end",
+						  "pci-hole64-size", "MCFG", "mcfg_size" };
+	struct qmp_holes h = { .machine = d->chipset == TSD_LIBVIRT_CHIPSET_Q35 ? QMP_MACHINE_Q35 :
+					  QMP_MACHINE_PC };
+	const char *hb = qmp_machine_host_path(h.machine);
+	int nprops = h.machine == QMP_MACHINE_Q35 ? 7 : 5;
+	uint64_t v[7];
+	bool have[7];
+	json_object *r, *pci;
+	struct mmio_error err;
+
+	for (int i = 0; i < nprops; i++)
+		have[i] = qom_u64(dom, hb, hole_props[i], &v[i]);
+	h.have_hole = have[0] && have[1];
+	h.hole_start = v[0];
+	h.hole_end = v[1];
+	h.have_hole64 = have[2] && have[3];
+	h.hole64_start = v[2];
+	h.hole64_end = v[3];
+	h.have_hole64_size = have[4];
+	h.hole64_size = v[4];
+	if (nprops > 5) {
+		h.have_mcfg = have[5];
+		h.mcfg_base = v[5];
+		h.mcfg_size = have[6] ? v[6] : 0;
+	}
+	qom_u64(dom, "/machine", "device-memory-region-size", &h.devmem_size);
+	r = qmp_call(dom, "{\"execute\":\"query-memory-size-summary\"}", msg, msglen);
+	json_object *bm;
+	if (r && json_object_object_get_ex(r, "base-memory", &bm) && qmp_map_u64(bm, &h.ram_size))
+		h.have_ram = true;
+	json_object_put(r);
+	if (!(pci = qmp_call(dom, "{\"execute\":\"query-pci\"}", msg, msglen)))
+		return false;
+	if (h.machine == QMP_MACHINE_Q35) {
+		int id = virDomainGetID(dom);
+		if (!f->lpc_known || f->domid != id) {
+			f->native_hotplug = q35_native_hotplug(dom);
+			f->lpc_known = true;
+			f->domid = id;
+		}
+	}
+	enum mmio_status st = tsd_libvirt_qemu_layout(d, &h, pci, f->native_hotplug, l, &err);
+	json_object_put(pci);
+	if (st != MMIO_OK) {
+		snprintf(msg, msglen, "%.250s", err.msg);
+		return false;
+	}
+	/* A programmed port without an I/O window: with io-reserve=0 QEMU's
+	 * registers are read-only and Linux's window is invisible there
+	 * (qmp_map_port_io_model). */
+	for (size_t i = 0; i < l->nports; i++) {
+		char path[160];
+		uint64_t io;
+		if (!l->ports[i].windows_known || l->ports[i].present[TSD_PORT_WIN_IO])
+			continue;
+		snprintf(path, sizeof(path), "/machine/peripheral/%s", l->ports[i].id);
+		if (qom_u64(dom, path, "io-reserve", &io) && io == 0)
+			qmp_map_port_io_model(l, i);
+	}
+	return true;
+}
+
+/* Reads one domain: the guest, and its layout when it runs. */
+static enum tsd_rc read_domain(struct lv_read *r, virDomainPtr dom)
+{
+	struct tsd_guest *g = &r->g;
+	struct tsd_libvirt_domain d;
+	struct mmio_error err;
+	char *xml;
+	enum tsd_rc rc = TSD_OK;
+
+	memset(g, 0, sizeof(*g));
+	r->have_layout = false;
+	virDomainGetUUIDString(dom, g->uuid);
+	snprintf(g->id, sizeof(g->id), "%s", g->uuid);
+	snprintf(g->name, sizeof(g->name), "%s", virDomainGetName(dom));
+	r->active = virDomainIsActive(dom);
+	r->persistent = virDomainIsPersistent(dom);
+	if (r->active < 0 || !(xml = virDomainGetXMLDesc(dom, 0))) {
+		snprintf(r->msg, sizeof(r->msg), "libvirt: %s", last_error());
+		return tsd_libvirt_rc(virGetLastErrorCode());
+	}
+	enum mmio_status st = tsd_libvirt_parse_domain(xml, &d, &err);
+	free(xml);
+	if (st != MMIO_OK) {
+		snprintf(g->why_not, sizeof(g->why_not), "domain XML not understood: %.120s", err.msg);
+		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+		rc = TSD_E_FAILED;
+		goto out;
+	}
+	if (!r->active) {
+		snprintf(g->why_not, sizeof(g->why_not), "the domain is shut off (start it: "
+			 "virsh start %.80s)", g->name);
+		/* No windows while it is off: an empty layout, not the last one. */
+		r->have_layout = true;
+		goto out;
+	}
+	g->can_attach = tsd_libvirt_attachable(&d, g->why_not, sizeof(g->why_not));
+	if (!g->can_attach || !r->want_layout)
+		goto out;
+	if (r->is_qemu && strcmp(d.type, "xen") != 0 && d.chipset != TSD_LIBVIRT_CHIPSET_OTHER) {
+		char why[300];
+		if (qemu_layout(&r->facts, dom, &d, &r->layout, why, sizeof(why))) {
+			r->have_layout = true;
+			goto out;
+		}
+		snprintf(r->note, sizeof(r->note), "guest %.60s: QEMU's own view unavailable, using "
+			 "QEMU's defaults for its machine type: %.250s", g->name, why);
+	}
+	if (tsd_libvirt_model_layout(&d, &r->layout, &err) != MMIO_OK) {
+		/* Xen HVM through libvirt: the hvmloader model needs libxl's
+		 * view; without it the layout is unknown. */
+		tsd_layout_clear(&r->layout);
+		goto out;
+	}
+	r->have_layout = true;
+out:
+	tsd_libvirt_domain_clear(&d);
+	return rc;
+}
+
+void lv_read_domain(struct lv_read *r)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(r->conn, r->uuid);
+
+	r->active = r->persistent = -1;
+	if (!dom) {
+		r->rc = tsd_libvirt_rc(virGetLastErrorCode());
+		snprintf(r->msg, sizeof(r->msg), "libvirt: %s", last_error());
+		return;
+	}
+	r->rc = read_domain(r, dom);
+	virDomainFree(dom);
+}
+
+/* ---- attach, detach -------------------------------------------------------------------- */
+
+/* The hostdev XML of an attach or detach; on attach behind a port, its
+ * address (the port's controller index as the bus, the slot). */
+static enum tsd_rc hostdev_xml(struct lv_hostdev *h, virDomainPtr dom, char *xml, size_t len)
+{
+	struct tsd_libvirt_domain d;
+	struct mmio_error err;
+	int bus = -1, slot = 0;
+	enum tsd_rc rc = TSD_OK;
+	char *dx;
+
+	if (!h->attach || !h->port[0]) {
+		tsd_libvirt_hostdev_xml(&h->bdf, -1, 0, xml, len);
+		return TSD_OK;
+	}
+	if (!(dx = virDomainGetXMLDesc(dom, 0))) {
+		snprintf(h->msg, sizeof(h->msg), "libvirt: %s", last_error());
+		return tsd_libvirt_rc(virGetLastErrorCode());
+	}
+	enum mmio_status st = tsd_libvirt_parse_domain(dx, &d, &err);
+	free(dx);
+	const struct tsd_libvirt_controller *c =
+		st == MMIO_OK ? tsd_libvirt_controller_by_alias(&d, h->port) : NULL;
+	if (st != MMIO_OK) {
+		snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
+		rc = TSD_E_FAILED;
+	} else if (!c || !tsd_libvirt_port_model(c->model)) {
+		snprintf(h->msg, sizeof(h->msg), "the domain has no hot-plug port controller with "
+			 "alias %s", h->port);
+		rc = TSD_E_FAILED;
+	} else {
+		/* Behind a pci-bridge: a slot neither libvirt nor QEMU uses. */
+		uint32_t used = 0;
+		struct tsd_layout l = { .free_slots = -1 };
+		char why[200];
+		if (strcmp(c->model, "pci-bridge") == 0 &&
+		    qemu_layout(&h->facts, dom, &d, &l, why, sizeof(why))) {
+			for (size_t i = 0; i < l.nports; i++) {
+				if (strcmp(l.ports[i].id, h->port) != 0 || !l.ports[i].secondary)
+					continue;
+				for (size_t b = 0; b < l.nbars; b++) {
+					unsigned bb, ss, ff;
+					if (sscanf(l.bars[b].guest_slot, "%x:%x.%x", &bb, &ss, &ff) == 3 &&
+					    bb == l.ports[i].secondary && ss < 32)
+						used |= UINT32_C(1) << ss;
+				}
+			}
+		}
+		tsd_layout_clear(&l);
+		bus = c->index;
+		slot = tsd_libvirt_port_slot(&d, c, used);
+		if (slot < 0) {
+			snprintf(h->msg, sizeof(h->msg), "no free slot behind %s", h->port);
+			rc = TSD_E_FAILED;
+		}
+	}
+	tsd_libvirt_domain_clear(&d);
+	if (rc == TSD_OK)
+		tsd_libvirt_hostdev_xml(&h->bdf, bus, (unsigned)slot, xml, len);
+	return rc;
+}
+
+void lv_hostdev(struct lv_hostdev *h)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(h->conn, h->uuid);
+	char xml[512];
+
+	if (!dom) {
+		h->rc = tsd_libvirt_rc(virGetLastErrorCode());
+		snprintf(h->msg, sizeof(h->msg), "libvirt: %s", last_error());
+		return;
+	}
+	h->rc = hostdev_xml(h, dom, xml, sizeof(xml));
+	if (h->rc == TSD_OK &&
+	    (h->attach ? virDomainAttachDeviceFlags(dom, xml, h->vflags)
+		       : virDomainDetachDeviceFlags(dom, xml, h->vflags)) < 0) {
+		h->rc = tsd_libvirt_rc(virGetLastErrorCode());
+		snprintf(h->msg, sizeof(h->msg), "libvirt: %s", last_error());
+	}
+	virDomainFree(dom);
+}
+
+/* ---- the connection ---------------------------------------------------------------------- */
+
+void lv_list_domains(struct lv_list *l)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(l->conn, &doms, 0);
+
+	if (n < 0) {
+		l->rc = tsd_libvirt_rc(virGetLastErrorCode());
+		snprintf(l->msg, sizeof(l->msg), "listing domains: %s", last_error());
+		return;
+	}
+	l->uuids = calloc(n ? (size_t)n : 1, sizeof(*l->uuids));
+	if (!l->uuids) {
+		l->rc = TSD_E_FAILED;
+		snprintf(l->msg, sizeof(l->msg), "listing domains: out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		if (l->uuids)
+			virDomainGetUUIDString(doms[i], l->uuids[l->n++]);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+}
+
+void lv_probe(struct lv_probe *p)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(p->conn, p->uuid);
+	int r;
+
+	if (!dom) {
+		p->answered = virGetLastErrorCode() != VIR_ERR_OPERATION_TIMEOUT;
+		return;
+	}
+	if (p->is_qemu) {
+		char *out = NULL;
+		r = virDomainQemuMonitorCommand(dom, "{\"execute\":\"query-status\"}", &out, 0);
+		free(out);
+	} else {
+		virDomainInfo info;
+		r = virDomainGetInfo(dom, &info);
+	}
+	/* libvirtd's own timeout waiting for the domain's job: still stuck */
+	p->answered = r == 0 || (virGetLastErrorCode() != VIR_ERR_OPERATION_TIMEOUT &&
+				 virGetLastErrorCode() != VIR_ERR_AGENT_UNRESPONSIVE);
+	virDomainFree(dom);
+}
+
+void lv_connect(struct lv_connect *c)
+{
+	const struct lv_event_cbs *cb = &c->cbs;
+	const char *type;
+
+	for (int i = 0; i < 4; i++)
+		c->ids[i] = -1;
+	c->conn = virConnectOpen(c->uri);
+	if (!c->conn) {
+		c->err_code = virGetLastErrorCode();
+		c->err_domain = virGetLastErrorDomain();
+		snprintf(c->msg, sizeof(c->msg), "cannot connect to %.200s: %s", c->uri, last_error());
+		return;
+	}
+	type = virConnectGetType(c->conn);
+	c->is_qemu = type && strcmp(type, "QEMU") == 0;
+	cb->ref(cb->opaque);
+	c->ids[0] = virConnectDomainEventRegisterAny(c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+						     VIR_DOMAIN_EVENT_CALLBACK(cb->lifecycle),
+						     cb->opaque, cb->unref);
+	if (c->ids[0] < 0) {
+		cb->unref(cb->opaque);
+		c->err_code = virGetLastErrorCode();
+		c->err_domain = virGetLastErrorDomain();
+		snprintf(c->msg, sizeof(c->msg), "no lifecycle events from %.200s: %s", c->uri,
+			 last_error());
+		virConnectClose(c->conn);
+		c->conn = NULL;
+		return;
+	}
+	/* Device events: where a driver has none (test://) the guests are
+	 * re-read on demand only. */
+	cb->ref(cb->opaque);
+	c->ids[1] = virConnectDomainEventRegisterAny(c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+						     VIR_DOMAIN_EVENT_CALLBACK(cb->device_added),
+						     cb->opaque, cb->unref);
+	if (c->ids[1] < 0)
+		cb->unref(cb->opaque);
+	cb->ref(cb->opaque);
+	c->ids[2] = virConnectDomainEventRegisterAny(c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+						     VIR_DOMAIN_EVENT_CALLBACK(cb->device_removed),
+						     cb->opaque, cb->unref);
+	if (c->ids[2] < 0)
+		cb->unref(cb->opaque);
+	if (c->is_qemu) {
+		cb->ref(cb->opaque);
+		c->ids[3] = virConnectDomainQemuMonitorEventRegister(c->conn, NULL, "DEVICE_DELETED",
+								     cb->qemu_event, cb->opaque,
+								     cb->unref, 0);
+		if (c->ids[3] < 0)
+			cb->unref(cb->opaque);
+	}
+	/* Local drivers (test://) have no connection to lose: they accept the
+	 * registration and keep nothing, so libvirt would never call a free
+	 * callback; the reference is dropped by lv_disconnect instead. */
+	cb->ref(cb->opaque);
+	c->close_cb = virConnectRegisterCloseCallback(c->conn, cb->closed, cb->opaque, NULL) == 0;
+	if (!c->close_cb)
+		cb->unref(cb->opaque);
+	/* A lost daemon is noticed by the socket closing; keepalive covers a
+	 * daemon that hangs (or a remote host that vanishes): its calls fail
+	 * and the connection closes after about 5 s x 3 unanswered probes. */
+	virConnectSetKeepAlive(c->conn, 5, 3);
+	virResetLastError();
+}
+
+void lv_disconnect(struct lv_disconnect *d)
+{
+	for (int i = 0; i < 3; i++)
+		if (d->ids[i] >= 0)
+			virConnectDomainEventDeregisterAny(d->conn, d->ids[i]);
+	if (d->ids[3] >= 0)
+		virConnectDomainQemuMonitorEventDeregister(d->conn, d->ids[3]);
+	if (d->close_cb) {
+		/* the close callback runs under the lock this takes: it is not
+		 * running once this returns */
+		virConnectUnregisterCloseCallback(d->conn, d->closed);
+		d->unref(d->opaque);
+	}
+	virConnectClose(d->conn);
+	virResetLastError();
+}
