@@ -297,9 +297,13 @@ try:
     t.ok(r[0] == "ok", "vm2 still answers during all that", r)
     t.ok(len(endless.taken) >= 5 and all(n < 8 << 20 for n in endless.taken[:5]),
          "mmiod hangs up on an endless line after QMP_MAX_LINE (4 MiB) plus what was in flight")
-    t.ok(max(rss) - rss0 < 64 * 1024, "RSS bounded (+%d KiB at most)" % (max(rss) - rss0))
-    t.ok(rss[-1] <= rss[1] + 8 * 1024, "RSS does not climb from one endless connection to the next",
-         rss)
+    if t.daemon_sanitized():
+        t.skip("RSS bounded", "mmiod is built with ASan: its quarantine keeps freed memory")
+        t.skip("RSS does not climb", "mmiod is built with ASan")
+    else:
+        t.ok(max(rss) - rss0 < 64 * 1024, "RSS bounded (+%d KiB at most)" % (max(rss) - rss0))
+        t.ok(rss[-1] <= rss[1] + 8 * 1024, "RSS does not climb from one endless connection to the "
+             "next", rss)
     t.ok(peers[1].connections >= 1, "the garbage peer was tried (%d connections)" % peers[1].connections)
     names = sorted(str(g.get("Name")) for g in q.guests(env).values())
     t.ok(names == ["vm1", "vm2"], "none of the three is announced as a guest", names)
