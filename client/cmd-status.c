@@ -65,6 +65,9 @@ struct guest {
 	char *path;
 	char *id, *name, *uuid, *backend, *why_not;
 	bool can_attach, stale;
+	bool unresponsive;              /* its toolstack does not answer (Unresponsive) */
+	uint64_t unresponsive_since;    /* UnresponsiveSince, usec since the epoch */
+	char *unresponsive_reason;
 	bool have_refresh_age;
 	uint64_t refresh_age_usec;      /* RefreshAgeUSec (UINT64_MAX: never read) */
 	size_t nfb;
@@ -99,6 +102,7 @@ static void guest_free(struct guest *g)
 	free(g->uuid);
 	free(g->backend);
 	free(g->why_not);
+	free(g->unresponsive_reason);
 	for (size_t i = 0; i < g->nwin; i++) {
 		free(g->win[i].kind);
 		free(g->win[i].source);
@@ -371,12 +375,17 @@ static int guest_prop(sd_bus_message *m, const char *name, void *ud)
 		return read_string_prop(m, &g->backend);
 	if (strcmp(name, "CannotAttachReason") == 0)
 		return read_string_prop(m, &g->why_not);
-	if (strcmp(name, "CanAttach") == 0 || strcmp(name, "Stale") == 0) {
+	if (strcmp(name, "UnresponsiveReason") == 0)
+		return read_string_prop(m, &g->unresponsive_reason);
+	if (strcmp(name, "CanAttach") == 0 || strcmp(name, "Stale") == 0 ||
+	    strcmp(name, "Unresponsive") == 0) {
 		int b = 0;
 		int r = sd_bus_message_read(m, "v", "b", &b);
-		*(name[0] == 'C' ? &g->can_attach : &g->stale) = b;
+		*(name[0] == 'C' ? &g->can_attach : name[0] == 'S' ? &g->stale : &g->unresponsive) = b;
 		return r;
 	}
+	if (strcmp(name, "UnresponsiveSince") == 0)
+		return sd_bus_message_read(m, "v", "t", &g->unresponsive_since);
 	if (strcmp(name, "RefreshAgeUSec") == 0) {
 		int r = sd_bus_message_read(m, "v", "t", &g->refresh_age_usec);
 		g->have_refresh_age = r >= 0;
@@ -555,6 +564,11 @@ static json_object *guest_json(const struct guest *g)
 	json_object_object_add(o, "can_attach", json_object_new_boolean(g->can_attach));
 	json_object_object_add(o, "cannot_attach_reason", json_str(g->why_not));
 	json_object_object_add(o, "stale", json_object_new_boolean(g->stale));
+	json_object_object_add(o, "unresponsive", json_object_new_boolean(g->unresponsive));
+	json_object_object_add(o, "unresponsive_since", g->unresponsive && g->unresponsive_since ?
+			       json_u64(g->unresponsive_since / 1000000u) : NULL);
+	json_object_object_add(o, "unresponsive_reason",
+			       json_str(g->unresponsive ? g->unresponsive_reason : ""));
 	a = json_object_new_array();
 	for (size_t i = 0; i < g->nwin; i++) {
 		const struct window *w = &g->win[i];
@@ -711,7 +725,7 @@ static void add_window_rows(struct mmioctl *c, struct table *t, const struct gue
 	if (g->nwin == 0) {
 		if (guest_cols)
 			table_addf(t, g->id, g->name, g->backend, "-", "", "", "", "",
-				   g->stale ? "(stale)" : "");
+				   g->stale ? "(stale)" : g->unresponsive ? "(not answering)" : "");
 		return;
 	}
 	for (size_t i = 0; i < g->nwin; i++) {
@@ -728,6 +742,8 @@ static void add_window_rows(struct mmioctl *c, struct table *t, const struct gue
 		/* The guest's columns only on its first line: one block per guest. */
 		if (g->stale && i == 0)
 			snprintf(bar, sizeof(bar), "(stale)");
+		else if (g->unresponsive && i == 0)
+			snprintf(bar, sizeof(bar), "(not answering)");
 		if (guest_cols)
 			table_addf(t, i == 0 ? g->id : "", i == 0 ? g->name : "",
 				   i == 0 ? g->backend : "", kind, range, size, fr, lg, bar);
@@ -776,6 +792,15 @@ static void print_one(struct mmioctl *c, const struct guest_list *l, const struc
 			       "the back end gives no reason");
 		if (g->stale)
 			printf("Stale:      yes: its back end is not connected; shown as last read\n");
+		if (g->unresponsive) {
+			char since[96];
+			fmt_since(g->unresponsive_since, since, sizeof(since));
+			printf("Answering:  NO%s: %s\n", since,
+			       g->unresponsive_reason && *g->unresponsive_reason ?
+			       g->unresponsive_reason : "a toolstack call timed out");
+			printf("            Check, attach, detach and reserve fail at once; its books are "
+			       "kept; mmiod notices by itself when it answers again.\n");
+		}
 		printf("\n");
 	}
 

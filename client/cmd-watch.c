@@ -28,6 +28,9 @@
 struct wguest {
 	char *path, *id, *name;
 	bool can_attach, have_can_attach;
+	/* Unresponsive comes before UnresponsiveReason in one signal: the line
+	 * is printed at the reason */
+	bool unresponsive, have_unresponsive, unresponsive_told;
 	size_t ndev;
 	char **dev;                     /* device names (unique), "SLOT" kept beside */
 	char **slot;
@@ -188,6 +191,36 @@ static int guest_prop(struct wstate *w, struct wguest *g, const char *name, sd_b
 		}
 		g->can_attach = b;
 		g->have_can_attach = true;
+		return r;
+	}
+	if (strcmp(name, "Unresponsive") == 0) {
+		int b = 0;
+		r = sd_bus_message_read(m, "v", "b", &b);
+		if (r >= 0 && g->have_unresponsive && g->unresponsive != (bool)b)
+			g->unresponsive_told = !tell;   /* tell it at the reason */
+		g->unresponsive = b;
+		g->have_unresponsive = true;
+		return r;
+	}
+	if (strcmp(name, "UnresponsiveReason") == 0) {
+		const char *why;
+		r = sd_bus_message_read(m, "v", "s", &why);
+		if (r >= 0 && tell && !g->unresponsive_told) {
+			char line[600];
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "event", json_str("unresponsive"));
+			json_object_object_add(o, "guest", json_str(g->id));
+			json_object_object_add(o, "name", json_str(g->name));
+			json_object_object_add(o, "unresponsive", json_object_new_boolean(g->unresponsive));
+			json_object_object_add(o, "reason", json_str(why));
+			if (g->unresponsive)
+				snprintf(line, sizeof(line), "unresponsive %s yes: %.400s",
+					 wguest_label(g, "?"), why);
+			else
+				snprintf(line, sizeof(line), "unresponsive %s no", wguest_label(g, "?"));
+			emit(w->c, o, line);
+		}
+		g->unresponsive_told = true;
 		return r;
 	}
 	if (strcmp(name, "Devices") == 0) {

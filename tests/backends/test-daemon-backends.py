@@ -85,7 +85,8 @@ try:
                  g.get("ports") == [],
                  "libvirt: %s: no devices, reservations or attaches" % name, g)
             t.ok(set(g) == {"id", "name", "uuid", "backend", "can_attach", "cannot_attach_reason",
-                            "stale", "windows", "ports", "devices", "reservations", "attaches"},
+                            "stale", "unresponsive", "unresponsive_since", "unresponsive_reason",
+                            "windows", "ports", "devices", "reservations", "attaches"},
                  "libvirt: %s: exactly the documented fields" % name, sorted(g))
         t.ok(gs.get("pc-small", {}).get("can_attach") is True and
              gs.get("q35-big", {}).get("can_attach") is True,

@@ -166,7 +166,7 @@ if $have_guest; then
 	json_eq "$out" 'sorted({w["kind"] for w in d["guests"][0]["windows"]}) <= ["high", "io", "low"]' 'true'
 	json_eq "$out" 'all(w["size"] == w["end"] - w["start"] and 0 <= w["largest_free"] <= w["free"] <= w["size"] for w in d["guests"][0]["windows"])' 'true'
 	json_eq "$out" 'all(isinstance(w[k], int) for w in d["guests"][0]["windows"] for k in ("start", "end", "size", "free", "largest_free"))' 'true'
-	json_eq "$out" 'sorted(d["guests"][0].keys())' '["attaches", "backend", "can_attach", "cannot_attach_reason", "devices", "id", "name", "ports", "reservations", "stale", "uuid", "windows"]'
+	json_eq "$out" 'sorted(d["guests"][0].keys())' '["attaches", "backend", "can_attach", "cannot_attach_reason", "devices", "id", "name", "ports", "reservations", "stale", "unresponsive", "unresponsive_reason", "unresponsive_since", "uuid", "windows"]'
 
 	expect 0 "check a small device fits" check vm1 bars:mem32:4K
 	check "check says fits" grep -q '^vm1: fits' <<<"$out"

@@ -38,8 +38,10 @@ toolstack_timeout = 1 s and attach_timeout = 2 s.
 
 UNRESPONSIVE_CALLS (default 1000) scales part 2; MMIOD_SKIP_UNRESPONSIVE=1
 skips the whole test (the ASan pass)."""
+import json
 import os
 import signal
+import subprocess
 import socket
 import sys
 import threading
@@ -185,6 +187,11 @@ try:
          base_bad[:3])
 
     # ---- 1. vm1 stopped ----
+    mmioctl = os.path.join(t.top_builddir, "client", "mmioctl")
+    watch = subprocess.Popen([mmioctl, "watch"], stdout=subprocess.PIPE, text=True) \
+        if os.path.exists(mmioctl) else None
+    if watch:
+        env.procs.append(watch)  # vm1 turns unresponsive a deadline (1 s) from now
     sig.signals.clear()
     stopped_at = time.monotonic()
     os.kill(vm1.proc.pid, signal.SIGSTOP)
@@ -220,6 +227,20 @@ try:
     t.ok(mx < CALL_S * 1000, "none of them waited for the stopped guest: the slowest took %.1f ms, "
          "less than its %d ms deadline (p99 %.2f ms)" % (mx, CALL_S * 1000, p99))
 
+    if watch:
+        st = subprocess.run([mmioctl, "status"], capture_output=True, text=True, timeout=30)
+        js = subprocess.run([mmioctl, "--json", "status", "vm1"], capture_output=True, text=True,
+                            timeout=30)
+        ck = subprocess.run([mmioctl, "check", "vm1", SPEC], capture_output=True, text=True,
+                            timeout=30)
+        g = (json.loads(js.stdout).get("guests") or [{}])[0] if js.returncode == 0 else {}
+        t.ok("(not answering)" in st.stdout, "mmioctl status marks vm1 (not answering)", st.stdout)
+        t.ok(g.get("unresponsive") is True and "QEMU" in g.get("unresponsive_reason", "") and
+             isinstance(g.get("unresponsive_since"), int), "mmioctl --json status: unresponsive, "
+             "since, reason", js.stdout[:800])
+        t.ok(ck.returncode == 4 and "not answering" in ck.stderr,
+             "mmioctl check vm1: exit 4, says so: %s" % ck.stderr.strip()[:160], (ck.returncode, ck.stderr))
+
     # ---- 3. vm1 runs again ----
     t0 = time.monotonic()
     stopped_for = t0 - stopped_at
@@ -230,6 +251,12 @@ try:
     t.ok(r[0] == "ok" and bool(r[1][0]), "Check --refresh on vm1 works again", r)
     t.ok(R.snapshot(env, p1) == before, "vm1's books unchanged, the reservation kept",
          (before, R.snapshot(env, p1)))
+    if watch:
+        watch.terminate()
+        out = watch.communicate(timeout=10)[0]
+        lines = [x for x in out.splitlines() if x.startswith("unresponsive ")]
+        t.ok(len(lines) >= 2 and lines[0].startswith("unresponsive vm1 yes: QEMU") and
+             lines[1] == "unresponsive vm1 no", "mmioctl watch told it: %s" % lines[:2], out[-800:])
     gap, n = wd.max_gap(stopped_at)
     diag("watchdog: %d pings while vm1 was stopped and after, largest gap %.0f ms (WatchdogSec %d ms)"
          % (n, (gap or 0) * 1000, WATCHDOG_USEC // 1000))
