@@ -350,6 +350,7 @@ int main(int argc, char **argv)
 		c.timeout_usec = v->timeout_usec;
 
 	r = v->run(&c, nargs, argv + optind);
+	sd_bus_error_free(&c.last_error);
 	if (c.bus)
 		sd_bus_flush_close_unref(c.bus);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
