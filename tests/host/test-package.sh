@@ -69,8 +69,11 @@ dpkg-deb -I "$deb_mmiod" postinst >"$tmp/postinst" 2>/dev/null
 grep -q 'systemd-sysusers' "$tmp/postinst"; ok $? "postinst creates the mmiod group (systemd-sysusers)"
 grep -q 'deb-systemd-helper.*enable' "$tmp/postinst" || grep -q "'mmiod.service'" "$tmp/postinst"
 ok $? "postinst enables mmiod.service"
-! grep -q "enable 'mmiod-metrics.timer'" "$tmp/postinst"
-ok $? "the metrics timer is shipped but not enabled"
+# dh_installsystemd --no-enable: postinst enables the timer only where the
+# administrator had it enabled before (an upgrade), and never starts it.
+grep -q "debian-installed 'mmiod-metrics.timer'" "$tmp/postinst" &&
+	! grep -q "deb-systemd-invoke.*'mmiod-metrics" "$tmp/postinst"
+ok $? "the metrics timer is shipped but neither enabled nor started on installation"
 dpkg-deb -f "$deb_mmiod" Depends | grep -q 'mmioctl (= '; ok $? "mmiod depends on the same version of mmioctl"
 
 lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$tmp/lintian" 2>&1
