@@ -6,6 +6,11 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/qmp-map.c \
 	daemon/sockdir.h \
 	daemon/sockdir.c \
+	daemon/toolstack-qmp-internal.h \
+	daemon/toolstack-qmp-op.c \
+	daemon/toolstack-qmp-layout.c \
+	daemon/toolstack-qmp-guest.c \
+	daemon/toolstack-qmp-attach.c \
 	daemon/toolstack-qmp.c
 
 # Pure mapping tests on replies captured from QEMU 7.2 (tests/qmp/*.json).
