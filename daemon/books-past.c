@@ -40,6 +40,8 @@ struct past_dev {
 	bool vga;
 	int bus;                        /* the guest's bus number it was on */
 	uint32_t seq, gone_from, gone_to;
+	uint32_t seqs[MMIO_MAX_FUNCTIONS];      /* every function's seq */
+	unsigned nseqs;
 };
 
 /* A live BAR whose address is not shown and that the books pin: the
@@ -97,12 +99,24 @@ void books_history_free(struct books *b)
 
 /* ---- the live devices ------------------------------------------------------- */
 
-/* One device of the layout: the indices of its BARs in layout.bars. */
+/* One device of the layout as the guest saw it arrive: the indices of its
+ * BARs in layout.bars.  The functions of one hot-plugged slot are one
+ * device (Linux assigns their BARs as one list sorted across functions
+ * when function 0 arrives: QEMU takes the other functions first and tells
+ * the guest only then, docs/model.md), so is every multi-function device
+ * present at boot. */
 struct group {
-	const struct tsd_live_bar *first;
+	const struct tsd_live_bar *first;       /* function 0's first BAR, else the first */
 	size_t bar[MMIO_MAX_DEVICE_BARS];
 	unsigned n;
 	struct mmio_device dev;
+	int bus;                /* the guest's bus number, -1 if unknown */
+	int slot;               /* the guest's slot (device) number, -1: a device of its own */
+	uint32_t seq;           /* when the guest saw it arrive: function 0's seq */
+	uint32_t seqs[MMIO_MAX_FUNCTIONS];      /* every function's seq (QEMU numbers each) */
+	unsigned nseqs;
+	bool unseen;            /* hot-plugged functions whose function 0 has not come yet:
+				 * the guest does not know them */
 };
 
 static bool same_device(const struct tsd_live_bar *a, const struct tsd_live_bar *b)
@@ -110,7 +124,90 @@ static bool same_device(const struct tsd_live_bar *a, const struct tsd_live_bar 
 	return a->seq == b->seq && strcmp(a->device, b->device) == 0;
 }
 
-/* Groups layout.bars by device; returns the number of groups or -1. */
+/* The guest's bus, slot and function of a live BAR ("BB:dd.f"); false if unknown. */
+static bool guest_bdf(const struct tsd_live_bar *lb, int *bus, int *slot, int *fn)
+{
+	unsigned b, s, f;
+	char tail;
+	if (sscanf(lb->guest_slot, "%x:%x.%x%c", &b, &s, &f, &tail) != 3 || b > 255 || s > 31 || f > 7)
+		return false;
+	*bus = (int)b;
+	*slot = (int)s;
+	*fn = (int)f;
+	return true;
+}
+
+/* The guest's bus number of a live BAR, -1 if unknown. */
+static int bus_of(const struct tsd_live_bar *lb)
+{
+	int bus, slot, fn;
+	return guest_bdf(lb, &bus, &slot, &fn) ? bus : -1;
+}
+
+static bool replayable(const struct tsd_live_bar *lb)
+{
+	return lb->arrival == TSD_ARRIVAL_BOOT || lb->arrival == TSD_ARRIVAL_HOTPLUG;
+}
+
+/* Whether live BAR lb belongs to group g: the same device, or another
+ * function of the same slot with the same kind of arrival. */
+static bool in_group(const struct group *g, const struct tsd_live_bar *lb)
+{
+	int bus, slot, fn;
+
+	if (same_device(g->first, lb))
+		return true;
+	if (g->slot < 0 || !replayable(lb) || lb->arrival != g->first->arrival ||
+	    !guest_bdf(lb, &bus, &slot, &fn))
+		return false;
+	return bus == g->bus && slot == g->slot;
+}
+
+/* Orders a group's BARs as Linux lists them (function, then BAR index),
+ * numbers its functions and tells when the guest saw it. */
+static void group_finish(struct group *g, const struct tsd_layout *l)
+{
+	bool has_fn0 = false;
+	uint32_t seq0 = 0, seqmax = 0;
+
+	for (unsigned i = 1; i < g->n; i++)
+		for (unsigned j = i; j > 0; j--) {
+			const struct mmio_bar *x = &g->dev.bars[j - 1], *y = &g->dev.bars[j];
+			if (x->fn < y->fn || (x->fn == y->fn && x->index <= y->index))
+				break;
+			struct mmio_bar tb = *x;
+			size_t ti = g->bar[j - 1];
+			g->dev.bars[j - 1] = *y;
+			g->dev.bars[j] = tb;
+			g->bar[j - 1] = g->bar[j];
+			g->bar[j] = ti;
+		}
+	g->dev.nfn = 0;
+	for (unsigned i = 0; i < g->n; i++) {
+		const struct tsd_live_bar *lb = &l->bars[g->bar[i]];
+		unsigned fn = g->dev.bars[i].fn;
+		if (!g->dev.nfn || g->dev.fns[g->dev.nfn - 1].fn != fn)
+			g->dev.fns[g->dev.nfn++] = (struct mmio_function){ .fn = (uint8_t)fn };
+		if (fn == 0) {
+			has_fn0 = true;
+			seq0 = lb->seq;
+			if (g->first->bar.fn != 0 || lb->bar.index < g->first->bar.index)
+				g->first = lb;
+		}
+		if (lb->seq > seqmax)
+			seqmax = lb->seq;
+	}
+	if (g->dev.nfn < 2) {
+		g->dev.nfn = 0;         /* a single function, numbered 0 */
+		for (unsigned i = 0; i < g->n; i++)
+			g->dev.bars[i].fn = 0;
+	}
+	g->seq = has_fn0 ? seq0 : seqmax;
+	g->unseen = g->slot >= 0 && !has_fn0 && g->first->arrival == TSD_ARRIVAL_HOTPLUG;
+}
+
+/* Groups layout.bars by device (a slot's functions together); returns the
+ * number of groups or -1. */
 static ssize_t group_bars(const struct tsd_layout *l, struct group **out)
 {
 	struct group *g = calloc(l->nbars ? l->nbars : 1, sizeof(*g));
@@ -120,20 +217,35 @@ static ssize_t group_bars(const struct tsd_layout *l, struct group **out)
 		return -1;
 	for (size_t i = 0; i < l->nbars; i++) {
 		const struct tsd_live_bar *lb = &l->bars[i];
+		int bus = -1, slot = -1, fn = 0;
 		size_t k = 0;
-		while (k < n && !same_device(g[k].first, lb))
+		bool known = guest_bdf(lb, &bus, &slot, &fn);
+
+		while (k < n && !in_group(&g[k], lb))
 			k++;
 		if (k == n) {
 			g[n].first = lb;
+			g[n].bus = known ? bus : -1;
+			g[n].slot = known && replayable(lb) ? slot : -1;
 			snprintf(g[n].dev.name, sizeof(g[n].dev.name), "%s", lb->device);
 			n++;
 		}
+		if (!known || g[k].slot < 0)
+			fn = 0;
+		bool new_fn = true;
+		for (unsigned j = 0; j < g[k].nseqs; j++)
+			new_fn &= g[k].seqs[j] != lb->seq;
+		if (new_fn && g[k].nseqs < MMIO_MAX_FUNCTIONS)
+			g[k].seqs[g[k].nseqs++] = lb->seq;
 		if (g[k].n < MMIO_MAX_DEVICE_BARS) {
 			g[k].bar[g[k].n] = i;
-			g[k].dev.bars[g[k].dev.nbars++] = lb->bar;
+			g[k].dev.bars[g[k].dev.nbars] = lb->bar;
+			g[k].dev.bars[g[k].dev.nbars++].fn = (uint8_t)fn;
 			g[k].n++;
 		}
 	}
+	for (size_t k = 0; k < n; k++)
+		group_finish(&g[k], l);
 	*out = g;
 	return (ssize_t)n;
 }
@@ -165,11 +277,6 @@ static size_t pins_collect(const struct books *b, struct pin *out)
 	return n;
 }
 
-static bool replayable(const struct tsd_live_bar *lb)
-{
-	return lb->arrival == TSD_ARRIVAL_BOOT || lb->arrival == TSD_ARRIVAL_HOTPLUG;
-}
-
 /* ---- the reading ------------------------------------------------------------- */
 
 static int used_push(struct books_history *h, size_t *cap, uint64_t start, uint64_t size)
@@ -189,37 +296,26 @@ static int used_push(struct books_history *h, size_t *cap, uint64_t start, uint6
 }
 
 /* Seq numbers between the lowest and highest hot-plug arrival that no
- * device, present or remembered, has: arrivals mmiod never saw (a device
+ * function, present or remembered, has: arrivals mmiod never saw (a device
  * added and removed, or a device_add that failed after it took a number). */
-static unsigned count_gaps(const struct mmio_past_device *pd, size_t n)
+static unsigned count_gaps(const uint32_t *seqs, size_t n)
 {
 	uint32_t lo = UINT32_MAX, hi = 0;
 	unsigned have = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (pd[i].arrival == MMIO_ARRIVAL_HOTPLUG) {
-			lo = pd[i].seq < lo ? pd[i].seq : lo;
-			hi = pd[i].seq > hi ? pd[i].seq : hi;
-		}
+	for (size_t i = 0; i < n; i++) {
+		lo = seqs[i] < lo ? seqs[i] : lo;
+		hi = seqs[i] > hi ? seqs[i] : hi;
+	}
 	if (hi < lo)
 		return 0;
 	for (uint32_t s = lo; s <= hi && s - lo < 4096; s++)
 		for (size_t i = 0; i < n; i++)
-			if (pd[i].arrival == MMIO_ARRIVAL_HOTPLUG && pd[i].seq == s) {
+			if (seqs[i] == s) {
 				have++;
 				break;
 			}
 	return hi - lo + 1 - have;
-}
-
-/* The guest's bus number of a live BAR ("BB:dd.f"), -1 if unknown. */
-static int bus_of(const struct tsd_live_bar *lb)
-{
-	unsigned bus, slot, fn;
-	char tail;
-	if (sscanf(lb->guest_slot, "%x:%x.%x%c", &bus, &slot, &fn, &tail) != 3 || bus > 255)
-		return -1;
-	return (int)bus;
 }
 
 /* The bus a replay covers: the root bus with the root windows, or the bus
@@ -246,22 +342,29 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 		      struct rangev *used)
 {
 	const struct tsd_layout *l = &b->layout;
-	struct mmio_past_device *pd = calloc((size_t)(ng > 0 ? ng : 0) + h->npast + 1, sizeof(*pd));
-	size_t *gidx = calloc((size_t)(ng > 0 ? ng : 0) + 1, sizeof(*gidx));
+	size_t cap = (size_t)(ng > 0 ? ng : 0) + h->npast + 1;
+	struct mmio_past_device *pd = calloc(cap, sizeof(*pd));
+	size_t *gidx = calloc(cap, sizeof(*gidx));
+	uint32_t *seqs = calloc(cap * MMIO_MAX_FUNCTIONS, sizeof(*seqs));
 	struct rangev base = { 0 };
 	struct mmio_replay r = { 0 };
-	size_t npd = 0, nlive;
+	size_t npd = 0, nlive, nseqs = 0;
 	int ret = -1;
 
-	if (!pd || !gidx)
+	if (!pd || !gidx || !seqs)
 		goto out;
 	for (size_t i = 0; i < fixed->n; i++)
 		if (books_rangev_push(&base, fixed->v[i].start, fixed->v[i].end - fixed->v[i].start) < 0)
 			goto out;
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
-		if (bus_of(f) != bc->bus)
+		if (g[k].bus != bc->bus)
 			continue;
+		if (f->arrival == TSD_ARRIVAL_HOTPLUG)
+			for (unsigned j = 0; j < g[k].nseqs; j++)
+				seqs[nseqs++] = g[k].seqs[j];
+		if (g[k].unseen)
+			continue;       /* not in the guest yet: it holds nothing */
 		if (!replayable(f)) {
 			/* its past is unknown: what is shown or predicted is used */
 			for (unsigned j = 0; j < g[k].n; j++) {
@@ -277,7 +380,7 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 		p->dev = &g[k].dev;
 		p->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
 		p->vga = f->pci_class == 0x0300;
-		p->seq = f->seq;
+		p->seq = g[k].seq;
 		for (unsigned j = 0; j < g[k].n; j++) {
 			const struct books_live_view *v = &h->view[g[k].bar[j]];
 			p->addr[j] = v->addr == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_UNKNOWN : v->addr;
@@ -294,6 +397,9 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 		struct mmio_past_device *p;
 		if (q->bus != bc->bus)
 			continue;
+		if (q->arrival == MMIO_ARRIVAL_HOTPLUG)
+			for (unsigned j = 0; j < q->nseqs; j++)
+				seqs[nseqs++] = q->seqs[j];
 		p = &pd[npd++];
 		p->dev = &q->dev;
 		memcpy(p->addr, q->addr, sizeof(p->addr));
@@ -315,7 +421,7 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 	h->kept += r.kept;
 	h->disagreements += r.disagreements;
 	h->exact &= r.exact;
-	h->gaps += count_gaps(pd, npd);
+	h->gaps += count_gaps(seqs, nseqs);
 	for (size_t d = 0; d < nlive; d++) {
 		const struct group *gg = &g[gidx[d]];
 		for (unsigned j = 0; j < gg->n; j++) {
@@ -340,6 +446,7 @@ out:
 	free(base.v);
 	free(pd);
 	free(gidx);
+	free(seqs);
 	return ret;
 }
 
@@ -518,12 +625,12 @@ void books_history_departures(const struct books *b, const struct tsd_layout *ne
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
 		struct past_dev *q;
-		if (!replayable(f) || !f->seq || layout_has(next, f))
+		if (!replayable(f) || !g[k].seq || layout_has(next, f))
 			continue;
 		/* it left after every arrival mmiod had seen on its bus and
 		 * before every one it had not */
-		from = max_seq(&b->layout, bus_of(f));
-		to = max_seq(next, bus_of(f));
+		from = max_seq(&b->layout, g[k].bus);
+		to = max_seq(next, g[k].bus);
 		if (to < from)
 			to = from;
 		if (h->npast == PAST_MAX) {
@@ -534,14 +641,18 @@ void books_history_departures(const struct books *b, const struct tsd_layout *ne
 		memset(q, 0, sizeof(*q));
 		snprintf(q->device, sizeof(q->device), "%s", f->device);
 		q->dev = g[k].dev;
+		if (g[k].unseen)
+			q->dev.nbars = 0;       /* the guest never had it; its numbers are no gap */
 		for (unsigned j = 0; j < g[k].n; j++) {
 			uint64_t a = h->view[g[k].bar[j]].addr;
 			q->addr[j] = a == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_NONE : a;
 		}
 		q->arrival = f->arrival == TSD_ARRIVAL_BOOT ? MMIO_ARRIVAL_BOOT : MMIO_ARRIVAL_HOTPLUG;
 		q->vga = f->pci_class == 0x0300;
-		q->bus = bus_of(f);
-		q->seq = f->seq;
+		q->bus = g[k].bus;
+		q->seq = g[k].seq;
+		memcpy(q->seqs, g[k].seqs, sizeof(q->seqs));
+		q->nseqs = g[k].nseqs;
 		q->gone_from = from;
 		q->gone_to = to;
 	}

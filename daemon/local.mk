@@ -66,6 +66,14 @@ tests_daemon_test_books_SOURCES = tests/daemon/test-books.c
 tests_daemon_test_books_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 tests_daemon_test_books_LDADD = $(MMIOD_LIBS)
 
+# What the guest holds that the toolstack does not show (books-past.c).
+TESTS += tests/daemon/test-books-past
+UNIT_TESTS += tests/daemon/test-books-past
+check_PROGRAMS += tests/daemon/test-books-past
+tests_daemon_test_books_past_SOURCES = tests/daemon/test-books-past.c
+tests_daemon_test_books_past_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_daemon_test_books_past_LDADD = $(MMIOD_LIBS)
+
 # The pool of threads for blocking toolstack calls.
 TESTS += tests/daemon/test-worker
 UNIT_TESTS += tests/daemon/test-worker

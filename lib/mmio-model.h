@@ -373,7 +373,8 @@ struct mmio_past_device {
 	 * to be unassigned, MMIO_ADDR_UNKNOWN when nobody shows it. */
 	uint64_t addr[MMIO_MAX_DEVICE_BARS];
 	uint8_t arrival;        /* enum mmio_arrival */
-	bool vga;               /* PCI class 0x0300: Linux shadows a boot VGA's ROM */
+	bool vga;               /* function 0 is PCI class 0x0300: Linux shadows a boot
+				 * VGA's ROM (function 0's; not another function's) */
 	/* Hot-plugged devices arrived in ascending seq; equal seq = in an
 	 * unknown order among themselves. */
 	uint32_t seq;

@@ -13,7 +13,8 @@
  *    0x000c0000-0x000dffff]"), so the ROM BAR holds no space.
  *  - A hot-plugged device's BARs, ROM included, are placed when it
  *    arrives, one device at a time, exactly as mmio_place() places one
- *    hot-plug, whether or not a driver ever enables decode.  A BAR that did
+ *    hot-plug (a multi-function slot is one device: its functions' BARs in
+ *    one list sorted across functions, when function 0 arrives), whether or not a driver ever enables decode.  A BAR that did
  *    not fit stays unassigned and is never retried (its flags are reset),
  *    and the BARs that did fit stay where they are (partial assignment).
  *  - Removing a device frees all of its BARs; later arrivals may take them.
@@ -74,11 +75,12 @@ static bool is_addr(uint64_t a)
 	return a != MMIO_ADDR_UNKNOWN && a != MMIO_ADDR_NONE;
 }
 
-/* A boot BAR the guest does not hold: the ROM of a VGA device. */
+/* A boot BAR the guest does not hold: the ROM of a VGA device (function 0
+ * of its slot: a GPU's audio function keeps its ROM). */
 static bool shadowed(const struct mmio_past_device *d, unsigned i)
 {
 	return d->arrival == MMIO_ARRIVAL_BOOT && d->vga &&
-	       d->dev->bars[i].index == MMIO_BAR_ROM;
+	       d->dev->bars[i].index == MMIO_BAR_ROM && d->dev->bars[i].fn == 0;
 }
 
 /* ---- the unknowns of the history ------------------------------------------ */

@@ -232,6 +232,52 @@ static void test_unexplained(void)
 	mmio_replay_free(&r);
 }
 
+/* Someone else's multi-function slot (QEMU takes functions 1.. first and
+ * tells the guest at function 0): one hot-plug, BARs sorted across
+ * functions.  Function 1's 1M BAR goes first although function 0 came
+ * last; one at a time (function 1, then 0) would put function 1's 4K BAR
+ * at the bottom. */
+static void test_slot(void)
+{
+	struct mmio_space_params p = params(pc512, 3);
+	struct mmio_device slot = { .name = "s", .nbars = 4, .nfn = 2,
+				    .fns = { { .fn = 0 }, { .fn = 1 } },
+				    .bars = { mk(0, MMIO_BAR_MEM32, false, 4 * K),
+					      mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K),
+					      mk(0, MMIO_BAR_MEM32, false, M),
+					      mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 2 * K) } };
+	struct mmio_device t = testdev("t", 0, 0);
+	struct mmio_past_device pd[2];
+	struct mmio_replay r;
+
+	slot.bars[2].fn = slot.bars[3].fn = 1;
+	pd[0] = past(&slot, MMIO_ARRIVAL_HOTPLUG, 3);
+	pd[1] = past(&t, MMIO_ARRIVAL_HOTPLUG, 4);
+	pd[1].addr[0] = 0x20112000;
+	pd[1].addr[1] = 0x1000;
+	run(&p, pd, 2, &r);
+	tap_ok(r.exact && r.disagreements == 0, "a slot then a device: one reading, the device's shown BARs explained");
+	tap_is_u64(r.bars[0][2].addr, 0x20000000, "function 1's 1M BAR first (sorted across functions)");
+	tap_is_u64(r.bars[0][1].addr, 0x20100000, "then function 0's 64K ROM");
+	tap_is_u64(r.bars[0][0].addr, 0x20110000, "then function 0's 4K BAR0");
+	tap_is_u64(r.bars[0][3].addr, 0x20111000, "then function 1's 2K ROM");
+	mmio_replay_free(&r);
+
+	/* at boot: a GPU's ROM (function 0) is shadowed, its audio function's is held */
+	pd[0] = past(&slot, MMIO_ARRIVAL_BOOT, 0);
+	pd[0].vga = true;
+	pd[0].addr[0] = 0xfebf0000;
+	pd[0].addr[1] = 0xfeb00000;
+	pd[0].addr[2] = 0xfe000000;
+	pd[0].addr[3] = 0xfebe0000;
+	run(&p, pd, 1, &r);
+	tap_ok(r.bars[0][1].addr == NONE && !used_has(&r, 0xfeb00000, 64 * K),
+	       "boot VGA slot: function 0's ROM is shadowed, holds nothing");
+	tap_ok(r.bars[0][3].addr == 0xfebe0000 && used_has(&r, 0xfebe0000, 2 * K),
+	       "boot VGA slot: function 1's ROM is held where the firmware put it");
+	mmio_replay_free(&r);
+}
+
 /* ---- random histories --------------------------------------------------------- */
 
 static uint64_t rng;
@@ -381,6 +427,7 @@ int main(void)
 	test_removal();
 	test_tie();
 	test_unexplained();
+	test_slot();
 
 	for (unsigned long i = 0; i < (ss ? 1 : n); i++) {
 		uint64_t seed = ss ? strtoull(ss, NULL, 0) : 0x9e3779b97f4a7c15ull * (i + 1);

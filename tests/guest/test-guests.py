@@ -466,6 +466,8 @@ def run_scenario(scn, base_tmp, keep):
                 setup_plug(scn, i, stp, g, objects, via, res, work)
             elif op == "plug":
                 plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictable_all)
+            elif op == "plug_slot" and d.bus is None:
+                setup_slot(scn, i, stp, g, via, res, work)
             elif op == "plug_slot":
                 plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work)
             elif op == "unplug":
@@ -490,7 +492,7 @@ def run_scenario(scn, base_tmp, keep):
                 pass
             else:
                 raise rig.RigError("unknown op %r" % op)
-            if op in ("plug", "unplug") and d.bus is not None and drift is None:
+            if op in ("plug", "plug_slot", "unplug") and d.bus is not None and drift is None:
                 # status has no --refresh: a check --refresh re-reads QEMU first
                 d.ctl("check", "--refresh", guest_id, "bars:mem32:4K")
                 rc, js, txt = d.ctl("status", guest_id)
@@ -717,7 +719,11 @@ def plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work):
     pred = {(p["function"], p["bar"]): (p["address"] if p.get("placed") else None)
             for p in chk["placement"]}
     how, note = "qmp", ""
-    if pred_fits:
+    # Plugged by another tool (QMP device_add) when the step says so, and
+    # enabled by the guest unless it says otherwise.
+    outside = stp.get("via", scn.get("via")) == "qmp"
+    enable = stp.get("enable", scn.get("enable", True))
+    if pred_fits and not outside:
         rc, att, txt = d.ctl("attach", guest_id, bars_spec, "--qemu-device", "+".join(qspecs),
                              *port_args)
         if rc != 0 or not att:
@@ -736,11 +742,11 @@ def plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work):
         rcw, _ = g.command("waitdev %s 60" % g._bdf(qd), 70)
         if rcw != 0:
             raise rig.RigError("guest never saw %s at %s" % (sid, g._bdf(qd)))
-        recs = [g.outcome(x, enable=True) for x in ids]
+        recs = [g.outcome(x, enable=enable) for x in ids]
         how = "mmiod"
         via[sid] = ("mmiod", qid)
     else:
-        recs = g.plug_slot(qfns, sid, bus=port)
+        recs = g.plug_slot(qfns, sid, bus=port, enable=enable)
         via[sid] = ("qmp", sid)
     secs = round(time.time() - t0, 1)
     gbars = {}
@@ -771,7 +777,7 @@ def plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work):
     res.table.append({"step": i, "op": "plug", "id": sid, "driver": "+".join(f["driver"] for f in fns),
                       "spec": spec, "via": how, "pred_fits": pred_fits, "guest_fits": gfits,
                       "pred": fmt(pred), "guest": fmt(gbars), "mismatch": mm, "seconds": secs,
-                      "unpredictable": False, "note": note})
+                      "unpredictable": False, "enabled": bool(enable), "note": note})
     res.point(not mm, "%s step %d: slot %s %s - mmiod %s, guest %s" % (
         name, i, sid, spec, "fits" if pred_fits else "no-fit", "fits" if gfits else "no-fit"), diag)
     exp, ebars = stp.get("expect"), stp.get("expect_bars") or {}
@@ -804,6 +810,36 @@ def setup_plug(scn, i, stp, g, objects, via, res, work):
                       "mismatch": [], "seconds": round(time.time() - t0, 1), "unpredictable": False,
                       "enabled": bool(stp.get("enable", scn.get("enable", True))), "note": ""})
     guest_expectations(scn["name"], i, stp, r, "guest: " + guest_s, res)
+
+
+def setup_slot(scn, i, stp, g, via, res, work):
+    """A multi-function slot plugged before mmiod runs, by another tool."""
+    sid = stp["id"]
+    qfns = []
+    for f in stp["functions"]:
+        fp = dict(f.get("props", {}))
+        if fp.get("romfile") == "@dummy":
+            fp["romfile"] = make_rom(work)
+        qfns.append((f["driver"], fp))
+    port = stp.get("props", {}).get("bus")
+    port = port if port not in (None, "pci.0", "pcie.0") else None
+    enable = stp.get("enable", scn.get("enable", True))
+    t0 = time.time()
+    recs = g.plug_slot(qfns, sid, bus=port, enable=enable)
+    via[sid] = ("qmp", sid)
+    gbars = {(fn, b["bar"]): (b["guest_start"] if b["assigned"] else None)
+             for fn, r in enumerate(recs) for b in r["bars"]}
+    gfits = all(v is not None for v in gbars.values())
+    guest_s = ", ".join("%d:%d %s" % (f, b, fmt_addr(a)) for (f, b), a in sorted(gbars.items()))
+    res.table.append({"step": i, "op": "plug", "id": sid,
+                      "driver": "+".join(f["driver"] for f in stp["functions"]),
+                      "via": "qmp-before-mmiod", "pred_fits": None, "guest_fits": gfits, "pred": "",
+                      "guest": guest_s, "mismatch": [], "seconds": round(time.time() - t0, 1),
+                      "unpredictable": False, "enabled": bool(enable), "note": ""})
+    exp = stp.get("expect")
+    if exp in ("fits", "no-fit"):
+        res.point((exp == "fits") == gfits, "%s step %d: guest outcome as the scenario expects" % (
+            scn["name"], i), "expected %s, guest: %s" % (exp, guest_s))
 
 
 # A boot VGA's ROM resource is the shadow copy (IORESOURCE_ROM_SHADOW):
