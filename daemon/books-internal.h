@@ -33,11 +33,8 @@ enum mmio_status books_place_in_ports(const struct books *b, const struct mmio_d
 				      const char *const *specs, size_t n, struct books_entry *out,
 				      struct mmio_error *err);
 
-/* books-past.c: every range the live devices may hold (shown, predicted,
- * inferred, every reading of an uncertain one).  -1 when out of memory. */
+/* Every range the live devices may hold (shown, predicted, inferred by
+ * books-past.c, every reading of an uncertain one).  -1 when out of memory. */
 int books_push_live(const struct books *b, struct rangev *rv);
-/* Before the layout is replaced by next: remembers the devices that left. */
-void books_history_departures(const struct books *b, const struct tsd_layout *next);
-void books_history_free(struct books *b);
 
 #endif

@@ -4,11 +4,13 @@
  *
  * QEMU's query-pci reports every ROM BAR, and every BAR of a device whose
  * decode the guest has not enabled, as unassigned, although Linux placed
- * them (docs/verification.md).  For devices mmiod attached, the books keep
- * the placement they predicted.  For every other device whose past the
+ * them (docs/verification.md).  For devices mmiod attached, the books pass
+ * the placement they predicted in.  For every other device whose past the
  * back end can tell (boot or hot-plug, order of arrival: the QMP back end
- * reads both from QOM), the books replay the guest's history with
- * lib/replay.c and count what it infers as used.
+ * reads both from QOM), this file replays the guest's history with
+ * lib/replay.c; the books count what it infers as used.  It computes from
+ * what it is given (a layout, the predictions, the devices seen leaving)
+ * and knows nothing of the books; books.c calls it.
  *
  * The replay needs the devices that have left too: a device that was there
  * when another arrived pushed that one's BARs up.  So when a layout
@@ -17,16 +19,17 @@
  * tell: after every arrival it had seen, before every arrival it had not.
  * Devices that came and went while mmiod did not look leave a gap in the
  * order of arrival and are unknown; so is everything before mmiod started
- * that left no device behind.  books_history_note() says so.
+ * that left no device behind.  history_note() says so.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "books-internal.h"
+#include "books-past.h"
 #include "strbuf.h"
 
 /* Devices that left, kept for the replay (the oldest are forgotten). */
@@ -44,57 +47,65 @@ struct past_dev {
 	unsigned nseqs;
 };
 
-/* A live BAR whose address is not shown and that the books pin: the
- * prediction of an attach of mmiod's.  The reading is recomputed when
- * these change. */
-struct pin {
-	size_t bar;
-	uint64_t addr;
-};
-
 struct books_history {
 	size_t npast;
 	struct past_dev past[PAST_MAX];
-	/* the reading of the present layout */
+	/* the reading of the present layout, and what it was computed from */
 	bool valid;
 	uint64_t layout_gen;
-	size_t npins;
-	struct pin *pins;
+	size_t npred;
+	uint64_t *predicted;            /* per layout.bars[i], as given to history_read */
 	struct books_live_view *view;   /* per layout.bars[i] */
 	size_t nused;
 	struct mmio_range *used;        /* every range the live devices may hold */
-	unsigned readings, kept, disagreements, gaps, unknown_boot;
-	bool exact, replayed;
+	struct history_reading r;
 };
 
-static struct books_history *hist_get(const struct books *b)
-{
-	struct books *mb = (struct books *)b;   /* the history is not part of the books' value */
+/* A growing list of ranges. */
+struct ranges {
+	size_t n, cap;
+	struct mmio_range *v;
+};
 
-	if (!mb->hist)
-		mb->hist = calloc(1, sizeof(*mb->hist));
-	return mb->hist;
+static int ranges_push(struct ranges *rv, uint64_t start, uint64_t size)
+{
+	if (!size || start == TSD_ADDR_UNASSIGNED)
+		return 0;
+	if (rv->n == rv->cap) {
+		size_t cap = rv->cap ? rv->cap * 2 : 32;
+		struct mmio_range *v = realloc(rv->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		rv->v = v;
+		rv->cap = cap;
+	}
+	rv->v[rv->n++] = (struct mmio_range){ start, start + size };
+	return 0;
+}
+
+struct books_history *history_new(void)
+{
+	return calloc(1, sizeof(struct books_history));
 }
 
 static void reading_drop(struct books_history *h)
 {
-	free(h->pins);
+	free(h->predicted);
 	free(h->view);
 	free(h->used);
-	h->pins = NULL;
+	h->predicted = NULL;
 	h->view = NULL;
 	h->used = NULL;
-	h->npins = h->nused = 0;
+	h->npred = h->nused = 0;
 	h->valid = false;
 }
 
-void books_history_free(struct books *b)
+void history_free(struct books_history *h)
 {
-	if (!b->hist)
+	if (!h)
 		return;
-	reading_drop(b->hist);
-	free(b->hist);
-	b->hist = NULL;
+	reading_drop(h);
+	free(h);
 }
 
 /* ---- the live devices ------------------------------------------------------- */
@@ -250,50 +261,7 @@ static ssize_t group_bars(const struct tsd_layout *l, struct group **out)
 	return (ssize_t)n;
 }
 
-/* The address mmiod predicted for a live BAR the toolstack shows
- * unassigned, when mmiod attached its device; else TSD_ADDR_UNASSIGNED. */
-static uint64_t predicted(const struct books *b, const struct tsd_live_bar *lb)
-{
-	unsigned fn = 0;
-	const struct books_attach *a = books_attach_of_device(b, lb->device, &fn);
-	const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
-
-	return pb ? pb->addr : TSD_ADDR_UNASSIGNED;
-}
-
-static size_t pins_collect(const struct books *b, struct pin *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < b->layout.nbars; i++) {
-		const struct tsd_live_bar *lb = &b->layout.bars[i];
-		uint64_t a;
-		if (lb->addr != TSD_ADDR_UNASSIGNED || (a = predicted(b, lb)) == TSD_ADDR_UNASSIGNED)
-			continue;
-		if (out)
-			out[n] = (struct pin){ i, a };
-		n++;
-	}
-	return n;
-}
-
 /* ---- the reading ------------------------------------------------------------- */
-
-static int used_push(struct books_history *h, size_t *cap, uint64_t start, uint64_t size)
-{
-	if (!size || start == TSD_ADDR_UNASSIGNED)
-		return 0;
-	if (h->nused == *cap) {
-		size_t nc = *cap ? 2 * *cap : 32;
-		struct mmio_range *v = realloc(h->used, nc * sizeof(*v));
-		if (!v)
-			return -1;
-		h->used = v;
-		*cap = nc;
-	}
-	h->used[h->nused++] = (struct mmio_range){ start, start + size };
-	return 0;
-}
 
 /* Seq numbers between the lowest and highest hot-plug arrival that no
  * function, present or remembered, has: arrivals mmiod never saw (a device
@@ -337,16 +305,15 @@ static void bus_ctx_port(const struct tsd_port *p, struct bus_ctx *c)
 
 /* Replays the devices of one bus; fills h->view for them and adds every
  * place a kept reading gives an inferred BAR to *used. */
-static int replay_bus(const struct books *b, struct books_history *h, const struct group *g,
-		      ssize_t ng, const struct bus_ctx *bc, const struct rangev *fixed,
-		      struct rangev *used)
+static int replay_bus(const struct tsd_layout *l, struct books_history *h, const struct group *g,
+		      ssize_t ng, const struct bus_ctx *bc, const struct ranges *fixed,
+		      struct ranges *used)
 {
-	const struct tsd_layout *l = &b->layout;
 	size_t cap = (size_t)(ng > 0 ? ng : 0) + h->npast + 1;
 	struct mmio_past_device *pd = calloc(cap, sizeof(*pd));
 	size_t *gidx = calloc(cap, sizeof(*gidx));
 	uint32_t *seqs = calloc(cap * MMIO_MAX_FUNCTIONS, sizeof(*seqs));
-	struct rangev base = { 0 };
+	struct ranges base = { 0 };
 	struct mmio_replay r = { 0 };
 	size_t npd = 0, nlive, nseqs = 0;
 	int ret = -1;
@@ -354,7 +321,7 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 	if (!pd || !gidx || !seqs)
 		goto out;
 	for (size_t i = 0; i < fixed->n; i++)
-		if (books_rangev_push(&base, fixed->v[i].start, fixed->v[i].end - fixed->v[i].start) < 0)
+		if (ranges_push(&base, fixed->v[i].start, fixed->v[i].end - fixed->v[i].start) < 0)
 			goto out;
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
@@ -370,7 +337,7 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 			for (unsigned j = 0; j < g[k].n; j++) {
 				const struct books_live_view *v = &h->view[g[k].bar[j]];
 				if (v->addr != TSD_ADDR_UNASSIGNED &&
-				    books_rangev_push(&base, v->addr, l->bars[g[k].bar[j]].bar.size) < 0)
+				    ranges_push(&base, v->addr, l->bars[g[k].bar[j]].bar.size) < 0)
 					goto out;
 			}
 			continue;
@@ -416,12 +383,12 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 	};
 	if (mmio_replay(&sp, pd, npd, &r, NULL) != MMIO_OK)
 		goto out;
-	h->replayed = true;
-	h->readings += r.readings;
-	h->kept += r.kept;
-	h->disagreements += r.disagreements;
-	h->exact &= r.exact;
-	h->gaps += count_gaps(seqs, nseqs);
+	h->r.replayed = true;
+	h->r.readings += r.readings;
+	h->r.kept += r.kept;
+	h->r.disagreements += r.disagreements;
+	h->r.exact &= r.exact;
+	h->r.gaps += count_gaps(seqs, nseqs);
 	for (size_t d = 0; d < nlive; d++) {
 		const struct group *gg = &g[gidx[d]];
 		for (unsigned j = 0; j < gg->n; j++) {
@@ -430,7 +397,7 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 			if (!rb->inferred)
 				continue;
 			if (rb->addr == MMIO_ADDR_UNKNOWN) {
-				h->unknown_boot++;
+				h->r.unknown_boot++;
 				continue;
 			}
 			v->addr = rb->addr == MMIO_ADDR_NONE ? TSD_ADDR_UNASSIGNED : rb->addr;
@@ -438,7 +405,7 @@ static int replay_bus(const struct books *b, struct books_history *h, const stru
 		}
 	}
 	for (size_t i = 0; i < r.nused; i++)
-		if (books_rangev_push(used, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
+		if (ranges_push(used, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
 			goto out;
 	ret = 0;
 out:
@@ -450,26 +417,23 @@ out:
 	return ret;
 }
 
-static int read_present(const struct books *b, struct books_history *h)
+static int read_present(const struct tsd_layout *l, const uint64_t *predicted, struct books_history *h)
 {
-	const struct tsd_layout *l = &b->layout;
 	struct group *g = NULL;
 	ssize_t ng = group_bars(l, &g);
-	struct rangev ports = { 0 }, none = { 0 }, used = { 0 };
-	size_t cap = 0;
+	struct ranges ports = { 0 }, none = { 0 }, used = { 0 }, all = { 0 };
 	int ret = -1;
 
 	h->view = calloc(l->nbars ? l->nbars : 1, sizeof(*h->view));
 	if (ng < 0 || !h->view)
 		goto out;
-	h->readings = h->kept = h->disagreements = h->gaps = h->unknown_boot = 0;
-	h->exact = true;
-	h->replayed = false;
+	memset(&h->r, 0, sizeof(h->r));
+	h->r.exact = true;
 	/* What the toolstack shows, or mmiod predicted for its attaches, or
 	 * the firmware left for a boot device's ROM. */
 	for (size_t i = 0; i < l->nbars; i++) {
 		const struct tsd_live_bar *lb = &l->bars[i];
-		uint64_t pr = lb->addr == TSD_ADDR_UNASSIGNED ? predicted(b, lb) : TSD_ADDR_UNASSIGNED;
+		uint64_t pr = lb->addr == TSD_ADDR_UNASSIGNED && predicted ? predicted[i] : TSD_ADDR_UNASSIGNED;
 
 		if (lb->addr != TSD_ADDR_UNASSIGNED)
 			h->view[i] = (struct books_live_view){ lb->addr, TSD_SRC_TOOLSTACK };
@@ -485,12 +449,12 @@ static int read_present(const struct books *b, struct books_history *h)
 	for (size_t i = 0; i < l->nports; i++)
 		for (unsigned w = 0; w < 3; w++)
 			if (l->ports[i].windows_known && l->ports[i].present[w] &&
-			    books_rangev_push(&ports, l->ports[i].win[w].start,
-					      l->ports[i].win[w].end - l->ports[i].win[w].start) < 0)
+			    ranges_push(&ports, l->ports[i].win[w].start,
+					l->ports[i].win[w].end - l->ports[i].win[w].start) < 0)
 				goto out;
 	struct bus_ctx root = { .bus = 0, .nwin = l->nwin };
 	memcpy(root.win, l->win, sizeof(root.win));
-	if (replay_bus(b, h, g, ng, &root, &ports, &used) < 0)
+	if (replay_bus(l, h, g, ng, &root, &ports, &used) < 0)
 		goto out;
 	/* Behind every programmed port: its windows. */
 	for (size_t i = 0; i < l->nports; i++) {
@@ -498,98 +462,80 @@ static int read_present(const struct books *b, struct books_history *h)
 		if (!l->ports[i].windows_known || !l->ports[i].secondary)
 			continue;
 		bus_ctx_port(&l->ports[i], &pc);
-		if (replay_bus(b, h, g, ng, &pc, &none, &used) < 0)
+		if (replay_bus(l, h, g, ng, &pc, &none, &used) < 0)
 			goto out;
 	}
 	/* Used: every shown, predicted or inferred live BAR, and the other
 	 * places the readings give an uncertain one. */
 	for (size_t i = 0; i < l->nbars; i++)
-		if (used_push(h, &cap, h->view[i].addr, l->bars[i].bar.size) < 0)
+		if (ranges_push(&all, h->view[i].addr, l->bars[i].bar.size) < 0)
 			goto out;
 	for (size_t i = 0; i < used.n; i++)
-		if (used_push(h, &cap, used.v[i].start, used.v[i].end - used.v[i].start) < 0)
+		if (ranges_push(&all, used.v[i].start, used.v[i].end - used.v[i].start) < 0)
 			goto out;
+	h->used = all.v;
+	h->nused = all.n;
+	all.v = NULL;
+	h->r.view = h->view;
+	h->r.used = h->used;
+	h->r.nused = h->nused;
 	ret = 0;
 out:
 	free(ports.v);
 	free(used.v);
+	free(all.v);
 	free(g);
 	return ret;
 }
 
-/* The reading of the present layout, recomputed when the layout or the
- * predictions it pins changed.  NULL when out of memory. */
-static struct books_history *reading(const struct books *b)
+const struct history_reading *history_read(struct books_history *h, const struct tsd_layout *l, uint64_t gen,
+					   const uint64_t *predicted)
 {
-	struct books_history *h = hist_get(b);
-	size_t npins;
-	struct pin *pins;
+	size_t n = l->nbars;
 
+	assert(predicted || !n);
 	if (!h)
 		return NULL;
-	npins = pins_collect(b, NULL);
-	pins = calloc(npins ? npins : 1, sizeof(*pins));
-	if (!pins)
-		return NULL;
-	pins_collect(b, pins);
-	if (h->valid && h->layout_gen == b->layout_gen && h->npins == npins &&
-	    memcmp(h->pins, pins, npins * sizeof(*pins)) == 0) {
-		free(pins);
-		return h;
-	}
+	if (h->valid && h->layout_gen == gen && h->npred == n &&
+	    (!n || memcmp(h->predicted, predicted, n * sizeof(*predicted)) == 0))
+		return &h->r;
 	reading_drop(h);
-	h->pins = pins;
-	h->npins = npins;
-	if (read_present(b, h) < 0) {
+	h->predicted = malloc((n ? n : 1) * sizeof(*h->predicted));
+	if (!h->predicted)
+		return NULL;
+	if (n)
+		memcpy(h->predicted, predicted, n * sizeof(*predicted));
+	h->npred = n;
+	if (read_present(l, predicted, h) < 0) {
 		reading_drop(h);
 		return NULL;
 	}
-	h->layout_gen = b->layout_gen;
+	h->layout_gen = gen;
 	h->valid = true;
-	return h;
+	return &h->r;
 }
 
-const struct books_live_view *books_live_bars(const struct books *b)
+void history_note(const struct history_reading *r, char *buf, size_t len)
 {
-	struct books_history *h = b->have_layout ? reading(b) : NULL;
-	return h ? h->view : NULL;
-}
-
-int books_push_live(const struct books *b, struct rangev *rv)
-{
-	struct books_history *h = reading(b);
-
-	if (!h)
-		return -1;
-	for (size_t i = 0; i < h->nused; i++)
-		if (books_rangev_push(rv, h->used[i].start, h->used[i].end - h->used[i].start) < 0)
-			return -1;
-	return 0;
-}
-
-void books_history_note(const struct books *b, char *buf, size_t len)
-{
-	struct books_history *h = b->have_layout ? reading(b) : NULL;
-
 	buf[0] = '\0';
-	if (!h || !h->replayed)
+	if (!r || !r->replayed)
 		return;
-	if (!h->exact)
+	if (!r->exact)
 		strbuf_appendf(buf, len, "%sthe order of some devices' arrivals and removals in the guest is "
 			    "not known (%u readings fit what QEMU shows): BARs QEMU does not show count as "
-			    "used wherever a reading puts them", buf[0] ? "; " : "", h->kept);
-	if (h->disagreements)
+			    "used wherever a reading puts them", buf[0] ? "; " : "", r->kept);
+	if (r->disagreements)
 		strbuf_appendf(buf, len, "%s%u BAR(s) QEMU shows are not where the replay of the guest's "
 			    "history puts them (a device that came and went before mmiod looked?): "
-			    "inferred addresses may be off", buf[0] ? "; " : "", h->disagreements);
-	if (h->gaps)
+			    "inferred addresses may be off", buf[0] ? "; " : "", r->disagreements);
+	if (r->gaps)
 		strbuf_appendf(buf, len, "%s%u hot-plug(s) in the guest's history were never seen by mmiod "
 			    "(added and removed before it looked, or a device_add that failed)",
-			    buf[0] ? "; " : "", h->gaps);
-	if (h->unknown_boot)
+			    buf[0] ? "; " : "", r->gaps);
+	if (r->unknown_boot)
 		strbuf_appendf(buf, len, "%s%u BAR(s) of boot devices hidden by QEMU and not placed by mmiod "
 			    "(where the firmware put them is not known)", buf[0] ? "; " : "",
-			    h->unknown_boot);
+			    r->unknown_boot);
 }
 
 /* ---- departures ----------------------------------------------------------------- */
@@ -612,16 +558,16 @@ static bool layout_has(const struct tsd_layout *l, const struct tsd_live_bar *lb
 	return false;
 }
 
-void books_history_departures(const struct books *b, const struct tsd_layout *next)
+void history_departures(struct books_history *h, const struct tsd_layout *l, uint64_t gen,
+			const uint64_t *predicted, const struct tsd_layout *next)
 {
-	struct books_history *h;
 	struct group *g = NULL;
 	ssize_t ng;
 	uint32_t from, to;
 
-	if (!b->have_layout || !(h = reading(b)))
+	if (!history_read(h, l, gen, predicted))
 		return;
-	ng = group_bars(&b->layout, &g);
+	ng = group_bars(l, &g);
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
 		struct past_dev *q;
@@ -629,7 +575,7 @@ void books_history_departures(const struct books *b, const struct tsd_layout *ne
 			continue;
 		/* it left after every arrival mmiod had seen on its bus and
 		 * before every one it had not */
-		from = max_seq(&b->layout, g[k].bus);
+		from = max_seq(l, g[k].bus);
 		to = max_seq(next, g[k].bus);
 		if (to < from)
 			to = from;

@@ -18,6 +18,7 @@
 
 #include "books.h"
 #include "books-internal.h"
+#include "books-past.h"
 #include "table.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
@@ -94,7 +95,7 @@ void books_free(struct books *b)
 	uint64_t gen = b->layout_gen;         /* stays monotonic across a reset */
 
 	cache_free(b->cache);
-	books_history_free(b);
+	history_free(b->hist);
 
 	tsd_layout_clear(&b->layout);
 	free(b->attaches);
@@ -106,13 +107,22 @@ void books_free(struct books *b)
 	b->layout_gen = gen + 1;
 }
 
+static uint64_t *predictions(const struct books *b);
+static struct books_history *history_of(const struct books *b);
+
 enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, struct mmio_error *err)
 {
 	struct tsd_layout copy;
 
 	if (tsd_layout_copy(&copy, l) < 0)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory copying a guest layout");
-	books_history_departures(b, &copy);
+	if (b->have_layout) {
+		/* remember the devices that leave, for the replay (books-past.c) */
+		uint64_t *pred = predictions(b);
+		if (pred)
+			history_departures(history_of(b), &b->layout, b->layout_gen, pred, &copy);
+		free(pred);
+	}
 	tsd_layout_clear(&b->layout);
 	b->layout = copy;
 	b->have_layout = true;
@@ -191,6 +201,75 @@ const struct books_bar *books_predicted_bar(const struct books_attach *a, unsign
 		if (a->e.bars[i].bar.fn == fn && a->e.bars[i].bar.index == index && a->e.bars[i].placed)
 			return &a->e.bars[i];
 	return NULL;
+}
+
+/* ---- what the guest holds that the toolstack does not show --------------- */
+
+static struct books_history *history_of(const struct books *b)
+{
+	struct books *mb = (struct books *)b;   /* the history is not part of the books' value */
+
+	if (!mb->hist)
+		mb->hist = history_new();
+	return mb->hist;
+}
+
+/* Per live BAR the toolstack shows unassigned: the address mmiod predicted
+ * when it attached the device, else TSD_ADDR_UNASSIGNED.  NULL when out of
+ * memory. */
+static uint64_t *predictions(const struct books *b)
+{
+	uint64_t *p = malloc((b->layout.nbars ? b->layout.nbars : 1) * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < b->layout.nbars; i++) {
+		const struct tsd_live_bar *lb = &b->layout.bars[i];
+		unsigned fn = 0;
+		const struct books_attach *a = lb->addr == TSD_ADDR_UNASSIGNED ?
+					       books_attach_of_device(b, lb->device, &fn) : NULL;
+		const struct books_bar *pb = a ? books_predicted_bar(a, fn, lb->bar.index) : NULL;
+		p[i] = pb ? pb->addr : TSD_ADDR_UNASSIGNED;
+	}
+	return p;
+}
+
+static const struct history_reading *reading(const struct books *b)
+{
+	const struct history_reading *r = NULL;
+	uint64_t *pred;
+
+	if (!b->have_layout || !(pred = predictions(b)))
+		return NULL;
+	if (history_of(b))
+		r = history_read(b->hist, &b->layout, b->layout_gen, pred);
+	free(pred);
+	return r;
+}
+
+const struct books_live_view *books_live_bars(const struct books *b)
+{
+	const struct history_reading *r = reading(b);
+	return r ? r->view : NULL;
+}
+
+int books_push_live(const struct books *b, struct rangev *rv)
+{
+	const struct history_reading *r;
+
+	if (!b->have_layout)
+		return 0;
+	if (!(r = reading(b)))
+		return -1;
+	for (size_t i = 0; i < r->nused; i++)
+		if (books_rangev_push(rv, r->used[i].start, r->used[i].end - r->used[i].start) < 0)
+			return -1;
+	return 0;
+}
+
+void books_history_note(const struct books *b, char *buf, size_t len)
+{
+	history_note(reading(b), buf, len);
 }
 
 static enum mmio_status space_get(const struct books *b, unsigned use, const struct mmio_space **out,

@@ -99,7 +99,7 @@ struct books {
 	uint64_t layout_gen;
 	struct books_cache *cache;
 	/* Devices that left and the reading of the guest's history
-	 * (books-past.c); private to it. */
+	 * (books-past.h); kept by books.c, computed by books-past.c. */
 	struct books_history *hist;
 };
 

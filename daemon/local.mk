@@ -24,6 +24,7 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/books.c \
 	daemon/books-ports.c \
 	daemon/books-admit.c \
+	daemon/books-past.h \
 	daemon/books-past.c \
 	daemon/state.h \
 	daemon/state.c \
