@@ -60,12 +60,17 @@ daemon_mmiod_LDADD = $(MMIOD_LIBS)
 
 # ---- tests/daemon/ ---------------------------------------------------------------
 # The books without a bus or a back end (a unit test: runs under the sanitizers too).
-TESTS += tests/daemon/test-books
-UNIT_TESTS += tests/daemon/test-books
-check_PROGRAMS += tests/daemon/test-books
-tests_daemon_test_books_SOURCES = tests/daemon/test-books.c
+TESTS += tests/daemon/test-books tests/daemon/test-books-ports
+UNIT_TESTS += tests/daemon/test-books tests/daemon/test-books-ports
+check_PROGRAMS += tests/daemon/test-books tests/daemon/test-books-ports
+tests_daemon_test_books_SOURCES = tests/daemon/test-books.c \
+	tests/daemon/books-fixture.c tests/daemon/books-fixture.h
 tests_daemon_test_books_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
 tests_daemon_test_books_LDADD = $(MMIOD_LIBS)
+tests_daemon_test_books_ports_SOURCES = tests/daemon/test-books-ports.c \
+	tests/daemon/books-fixture.c tests/daemon/books-fixture.h
+tests_daemon_test_books_ports_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS)
+tests_daemon_test_books_ports_LDADD = $(MMIOD_LIBS)
 
 # What the guest holds that the toolstack does not show (books-past.c).
 TESTS += tests/daemon/test-books-past
