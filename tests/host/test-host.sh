@@ -107,9 +107,13 @@ cat "$rootfs" "$work/run.cpio" >"$work/initrd"
 
 # ---- boot ----------------------------------------------------------------------
 # No udev in the image: the getty on the console would wait 90 s for its
-# device unit.  tsc=reliable no_timer_check: TCG on a loaded host (as tests/guest).
+# device unit.  tsc=reliable no_timer_check: TCG on a loaded host (as
+# tests/guest).  clocksource=hpet: QEMU's HPET counts the host's time, while
+# the TSC counts at the rate the kernel calibrated at boot, which on a loaded
+# host can be far off (a run's guest clock went 20 times too fast and every
+# timeout inside fired early: polkit, QMP, D-Bus calls).
 append="console=ttyS0 rdinit=/lib/systemd/systemd panic=-1 8250.nr_uarts=2
- tsc=reliable no_timer_check mitigations=off systemd.show_status=0
+ tsc=reliable no_timer_check clocksource=hpet mitigations=off systemd.show_status=0
  systemd.mask=serial-getty@ttyS0.service"
 t=$(date +%s)
 qemu-system-x86_64 -accel tcg,thread=multi -machine pc -smp 2 -m 2048 -nodefaults \
@@ -144,6 +148,15 @@ while IFS= read -r line; do
 	esac
 done <"$work/tap"
 ok $done_rc "the test inside the VM ran to its end and powered off ($vm_seconds s)"
+# The guest's own count of its time against ours: a guest clock that runs
+# fast makes every timeout inside fire early.
+guest_seconds=$(sed -n 's/^# in-vm: done, .*, \([0-9]*\) s$/\1/p' "$work/tap")
+guest_boot=$(sed -n 's/^# in-vm: .*, up \([0-9]*\).* s$/\1/p' "$work/tap")
+if [ -n "$guest_seconds" ] && [ -n "$guest_boot" ]; then
+	echo "# figures: guest clock $((guest_boot + guest_seconds)) s for ${vm_seconds} s of ours"
+	[ $((guest_boot + guest_seconds)) -le $((vm_seconds * 3 / 2)) ] ||
+		echo "# the guest's clock ran fast: timeouts inside the VM fired early"
+fi
 if [ $done_rc != 0 ] || [ $inner_fail != 0 ]; then
 	echo "# ---- console (last 40 lines)"
 	sed 's/\x1b\[[0-9;]*m//g' "$work/console.log" | tail -40 | diag
