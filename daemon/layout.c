@@ -11,7 +11,17 @@
 static const char *const source_names[] = {
 	[TSD_SRC_TOOLSTACK] = "toolstack", [TSD_SRC_MODEL] = "model", [TSD_SRC_PREDICTED] = "predicted",
 	[TSD_SRC_INFERRED] = "inferred", [TSD_SRC_UNCERTAIN] = "uncertain",
+	[TSD_SRC_ASSUMED] = "assumed",
 };
+
+static const char *const firmware_names[] = {
+	[TSD_FW_UNKNOWN] = "unknown", [TSD_FW_SEABIOS] = "seabios", [TSD_FW_OVMF] = "ovmf",
+};
+
+const char *tsd_firmware_name(unsigned fw)
+{
+	return table_name(firmware_names, ELEMENTSOF(firmware_names), fw, "unknown");
+}
 
 const char *tsd_source_name(enum tsd_source s)
 {

@@ -25,8 +25,11 @@ enum tsd_source {
 				* of its history (books-past.c, lib/replay.c) */
 	TSD_SRC_UNCERTAIN,     /* the same, but the guest's history is not known well enough
 				* to tell which of several places: it counts at all of them */
+	TSD_SRC_ASSUMED,       /* a window the facts that decide it cannot be read for (the
+				* firmware has not placed the boot devices yet, a boot device
+				* left): mmiod's best guess (tsd_layout.window_note says why) */
 };
-/* "toolstack", "model", "predicted", "inferred", "uncertain" */
+/* "toolstack", "model", "predicted", "inferred", "uncertain", "assumed" */
 const char *tsd_source_name(enum tsd_source s);
 
 #define TSD_ADDR_UNASSIGNED UINT64_MAX
@@ -83,6 +86,12 @@ struct tsd_port {
 	uint8_t win_source[3];  /* enum tsd_source */
 };
 
+/* tsd_layout.firmware */
+#define TSD_FW_UNKNOWN 0
+#define TSD_FW_SEABIOS 1        /* SeaBIOS (QEMU's default BIOS) */
+#define TSD_FW_OVMF    2        /* UEFI (OVMF, edk2) */
+const char *tsd_firmware_name(unsigned fw);   /* "unknown", "seabios", "ovmf" */
+
 /* A guest's windows and occupancy as its back end reports them. */
 struct tsd_layout {
 	unsigned nwin;
@@ -98,6 +107,10 @@ struct tsd_layout {
 	 * "Bus 'pcie.0' does not support hotplugging").  Placement then uses
 	 * the windows of the port the device goes into. */
 	bool ports_only;
+	/* The guest's firmware (TSD_FW_*): where it leaves boot BARs and ROMs. */
+	uint8_t firmware;
+	/* Why a window is TSD_SRC_ASSUMED ("" when none is). */
+	char window_note[160];
 	size_t nports;
 	struct tsd_port *ports;                 /* malloc'd; in the guest's slot order */
 };

@@ -27,7 +27,6 @@
 #include "mmiod-names.h"
 #include "state.h"
 #include "strv.h"
-#include "toolstack-registry.h"
 #include "worker.h"
 
 /* ---- configuration ---------------------------------------------------------- */

@@ -37,6 +37,10 @@
 #define QMP_Q35_MCFG_DEFAULT      UINT64_C(0xB0000000)
 #define QMP_Q35_MCFG_SIZE_DEFAULT UINT64_C(0x10000000)
 
+/* AMD's HyperTransport hole below 1 TiB (QEMU's AMD_HT_START/AMD_HT_SIZE). */
+#define QMP_AMD_HT_START UINT64_C(0xfd00000000)
+#define QMP_AMD_HT_END   UINT64_C(0x10000000000)
+
 /* I/O ports QEMU 7.2 decodes itself above 0x0d00, read from `info mtree`
  * (address-space: I/O) of a running pc and q35 machine.  Everything else
  * there lies below 0x0d00 (legacy ISA, PIIX4 PM at 0x600, SMBus at 0x700,
@@ -138,33 +142,234 @@ static uint64_t round_up_gib(uint64_t v)
 	return (v + QMP_GIB - 1) & ~(QMP_GIB - 1);
 }
 
-bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end)
+/* QEMU's default 64-bit window, the one the _CRS has when nothing 64-bit
+ * lay at or above 4 GiB when the tables were built: [pc_pci_hole64_start(),
+ * ROUND_UP(start + pci-hole64-size, 1 GiB)).  False when the facts for it
+ * are missing or do not fit QEMU's layout (then QOM's live values). */
+static bool default_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end)
 {
-	if (!h->have_hole64)
-		return false;
-	*start = h->hole64_start;
-	*end = h->hole64_end;
-	/* QEMU's pci-hole64-start is the lowest enabled 64-bit BAR above
-	 * 4 GiB, or pc_pci_hole64_start() when there is none; -end is the
-	 * larger of the highest such BAR and ROUND_UP(start + size, 1 GiB).
-	 * The guest's _CRS keeps what they were when the ACPI tables were
-	 * built, so recompute that: the live start can only be higher. */
 	if (!h->have_hole64_size || !h->have_ram || !h->have_hole || h->ram_size < h->hole_start ||
 	    h->hole64_size > UINT64_C(1) << 52 || h->ram_size > UINT64_C(1) << 52 ||
 	    h->devmem_size > UINT64_C(1) << 52)
-		return true;
+		return false;
 	uint64_t s = MMIO_4G + (h->ram_size - h->hole_start);
 	if (h->devmem_size)
 		s = round_up_gib(s) + h->devmem_size;
 	s = round_up_gib(s);
-	if (s > h->hole64_start)
-		return true;            /* not QEMU 7.2's layout: keep what QOM says */
-	uint64_t e = round_up_gib(s + h->hole64_size);
 	*start = s;
+	*end = round_up_gib(s + h->hole64_size);
+	return true;
+}
+
+uint64_t qmp_map_ovmf_aperture(const struct qmp_holes *h, uint64_t first_free, uint64_t *size)
+{
+	/* OvmfPkg PlatformInitLib (2022.11): PcdPciMmio64Size 32 GiB unless
+	 * X-PciMmio64Mb says otherwise; the base above RAM (first_free),
+	 * naturally aligned; PlatformDynamicMmioWindow: when the top eighth
+	 * of the phys-bits address space is larger, that instead, at its
+	 * top.  Measured: TCG's 40 bits -> 128 GiB at 0xe000000000;
+	 * X-PciMmio64Mb=131072 -> 0x2000000000, 262144 -> 0x4000000000. */
+	uint64_t sz = h->ovmf_mmio64_mb ? h->ovmf_mmio64_mb << 20 : UINT64_C(32) << 30;
+	if (h->phys_bits >= 36 && h->phys_bits < 64) {
+		uint64_t space = UINT64_C(1) << h->phys_bits;
+		if (space >> 3 > sz) {
+			*size = space >> 3;
+			return space - (space >> 3);
+		}
+	}
+	uint64_t align = sz & -sz;      /* its lowest set bit */
+	*size = sz;
+	return (first_free + align - 1) & ~(align - 1);
+}
+
+bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end,
+		    enum tsd_source *src, char *note, size_t notelen)
+{
+	uint64_t ds, de;
+	bool have_default;
+
+	if (note && notelen)
+		*note = '\0';
+	*src = TSD_SRC_TOOLSTACK;
+	if (!h->have_hole64)
+		return false;
+	*start = h->hole64_start;
+	*end = h->hole64_end;
+	have_default = default_hole64(h, &ds, &de);
+	if (h->boot_read && h->have_boot64) {
+		/* What the firmware left at boot decides, as QEMU's
+		 * pci-hole64-start/-end computed it then. */
+		*start = h->boot64_start;
+		*end = have_default ? round_up_gib(*start + h->hole64_size) : h->hole64_end;
+		if (h->boot64_end > *end)
+			*end = h->boot64_end;
+		if (h->boot_unplaced || h->boot_left) {
+			*src = TSD_SRC_ASSUMED;
+			if (note)
+				snprintf(note, notelen, "the 64-bit window is assumed: %s",
+					 h->boot_left ? "a device present at boot has left, its BARs are not known"
+						      : "the firmware has not placed every boot device");
+		}
+		return true;
+	}
+	if (h->boot_read && h->boot_unplaced && h->firmware == TSD_FW_OVMF && have_default) {
+		/* Before OVMF ran: it will open its aperture and put the boot
+		 * devices' 64-bit BARs there, largest first from its base. */
+		uint64_t size;
+		*start = qmp_map_ovmf_aperture(h, ds, &size);
+		*end = round_up_gib(*start + h->hole64_size);
+		*src = TSD_SRC_ASSUMED;
+		if (note)
+			snprintf(note, notelen, "the 64-bit window is assumed: OVMF has not placed "
+				 "the boot devices yet (it opens its aperture at 0x%" PRIx64 ")", *start);
+		return true;
+	}
+	if (h->boot_read && h->boot_left && have_default) {
+		*start = ds;
+		*end = de;
+		*src = TSD_SRC_ASSUMED;
+		if (note)
+			snprintf(note, notelen, "the 64-bit window is assumed: a device present at "
+				 "boot has left, its BARs are not known");
+		return true;
+	}
+	if (!have_default)
+		return true;
+	if (h->boot_read) {
+		/* Nothing 64-bit at or above 4 GiB at boot: QEMU's default. */
+		*start = ds;
+		*end = de;
+		return true;
+	}
+	/* Not told what was there at boot (the libvirt back end): QEMU's
+	 * pci-hole64-start is the lowest enabled 64-bit BAR above 4 GiB, or
+	 * pc_pci_hole64_start() when there is none; -end is the larger of the
+	 * highest such BAR and ROUND_UP(start + size, 1 GiB).  The live
+	 * start can only be higher than the default one. */
+	if (ds > h->hole64_start)
+		return true;            /* not QEMU 7.2's layout: keep what QOM says */
+	*start = ds;
 	/* Same start: the live end is exact (it also covers 64-bit BARs the
 	 * firmware put above start + size, which the _CRS includes). */
-	*end = s == h->hole64_start && h->hole64_end > e ? h->hole64_end : e;
+	*end = ds == h->hole64_start && h->hole64_end > de ? h->hole64_end : de;
 	return true;
+}
+
+void qmp_map_boot64(const struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n,
+		    struct qmp_holes *h)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	h->boot_read = true;
+	h->have_boot64 = false;
+	h->boot_unplaced = false;
+	for (size_t i = 0; i < l->nbars; i++) {
+		const struct tsd_live_bar *b = &l->bars[i];
+		uint64_t at;
+		if (b->arrival != TSD_ARRIVAL_BOOT || b->bar.kind != MMIO_BAR_MEM64 ||
+		    b->bar.index == MMIO_BAR_ROM)
+			continue;
+		at = b->addr != TSD_ADDR_UNASSIGNED ? b->addr : b->last_mapped;
+		if (!at) {
+			h->boot_unplaced = true;
+			continue;
+		}
+		if (at + b->bar.size <= MMIO_4G || at + b->bar.size < at)
+			continue;
+		if ((at < MMIO_4G ? MMIO_4G : at) < lo)
+			lo = at < MMIO_4G ? MMIO_4G : at;
+		if (at + b->bar.size > hi)
+			hi = at + b->bar.size;
+	}
+	for (size_t i = 0; i < l->nports; i++) {
+		const struct tsd_port *p = &l->ports[i];
+		unsigned bus = 0, slot, fn;
+		bool hotplugged = false;
+		if (sscanf(p->guest_slot, "%x:%x.%x", &bus, &slot, &fn) == 3)
+			for (size_t k = 0; k < n; k++)
+				if (devs[k].bus == (int)bus && devs[k].devfn == (int)(slot << 3 | fn))
+					hotplugged = devs[k].hotplugged == 1;
+		if (hotplugged)
+			continue;
+		if (!p->windows_known) {
+			h->boot_unplaced = true;
+			continue;
+		}
+		const struct mmio_window *w = &p->win[TSD_PORT_WIN_PREF];
+		if (!p->present[TSD_PORT_WIN_PREF] || w->end <= MMIO_4G)
+			continue;
+		if ((w->start < MMIO_4G ? MMIO_4G : w->start) < lo)
+			lo = w->start < MMIO_4G ? MMIO_4G : w->start;
+		if (w->end > hi)
+			hi = w->end;
+	}
+	if (hi > lo) {
+		h->have_boot64 = true;
+		h->boot64_start = lo;
+		h->boot64_end = hi;
+	}
+}
+
+unsigned qmp_map_machine_version(const char *type)
+{
+	unsigned major, minor;
+	const char *p;
+
+	if (!type)
+		return 0;
+	/* "pc-i440fx-7.2-machine", "pc-q35-10.0-machine", "pc-q35-7.2" */
+	for (p = type; *p; p++)
+		if (*p == '-' && sscanf(p + 1, "%u.%u", &major, &minor) == 2 && major < 100 &&
+		    minor < 100)
+			return major * 100 + minor;
+	return 0;
+}
+
+uint8_t qmp_map_firmware(const char *pflash0, const char *bios)
+{
+	if (pflash0 && *pflash0)
+		return TSD_FW_OVMF;
+	if (!bios)
+		return TSD_FW_UNKNOWN;
+	if (strcasestr(bios, "ovmf") || strcasestr(bios, "edk2") || strcasestr(bios, "uefi"))
+		return TSD_FW_OVMF;
+	if (!*bios || strstr(bios, "bios-256k") || strstr(bios, "bios.bin") ||
+	    strcasestr(bios, "seabios"))
+		return TSD_FW_SEABIOS;
+	return TSD_FW_UNKNOWN;
+}
+
+uint64_t qmp_map_cmdline_mmio64_mb(const char *cmdline, size_t len)
+{
+	static const char key[] = "opt/ovmf/X-PciMmio64Mb,";
+	uint64_t mb = 0;
+	bool fw_cfg = false;
+
+	/* One argument after another; the value follows -fw_cfg (or
+	 * --fw_cfg, -fw_cfg=...). */
+	for (size_t at = 0; at < len;) {
+		const char *arg = cmdline + at;
+		size_t n = strnlen(arg, len - at);
+		const char *v = NULL;
+		if (fw_cfg)
+			v = arg;
+		else if (strncmp(arg, "-fw_cfg=", 8) == 0 || strncmp(arg, "--fw_cfg=", 9) == 0)
+			v = strchr(arg, '=') + 1;
+		fw_cfg = strcmp(arg, "-fw_cfg") == 0 || strcmp(arg, "--fw_cfg") == 0;
+		if (v) {
+			const char *k = strstr(v, key), *str;
+			if (k && (k == v || k[-1] == ',' || k[-1] == '=') &&
+			    (str = strstr(k, "string=")) && (str == v || str[-1] == ',')) {
+				char *e;
+				errno = 0;
+				unsigned long long x = strtoull(str + 7, &e, 10);
+				if (!errno && e != str + 7 && (*e == '\0' || *e == ',') && x < (UINT64_C(1) << 40))
+					mb = x;
+			}
+		}
+		at += n + 1;
+	}
+	return mb;
 }
 
 enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l,
@@ -173,6 +378,11 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 	enum mmio_status st;
 
 	l->nwin = 0;
+	l->window_note[0] = '\0';
+	free(l->clip);
+	l->clip = NULL;
+	l->nclip = 0;
+	l->firmware = h->firmware;
 	/* q35's pcie.0 takes no hot-plugged device: they go into root ports. */
 	l->ports_only = h->machine == QMP_MACHINE_Q35;
 	/* Low window.  pci-hole-end is exclusive (0xfec00000, the IO-APIC). */
@@ -211,10 +421,27 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 	/* High window: only when QEMU has one (x-pci-hole64-fix machines
 	 * always do; its end includes 64-bit BARs the firmware placed). */
 	uint64_t s64, e64;
-	if (qmp_map_hole64(h, &s64, &e64) && e64 > s64) {
-		st = add_window(l, MMIO_WIN_HIGH, s64, e64, TSD_SRC_TOOLSTACK, err);
-		if (st != MMIO_OK)
-			return st;
+	enum tsd_source src64;
+	if (qmp_map_hole64(h, &s64, &e64, &src64, l->window_note, sizeof(l->window_note))) {
+		/* Linux drops the part no CPU address reaches ("host bridge
+		 * window ... ignored, not CPU addressable"). */
+		if (h->phys_bits >= 32 && h->phys_bits < 64 && e64 > UINT64_C(1) << h->phys_bits)
+			e64 = UINT64_C(1) << h->phys_bits;
+		if (e64 > s64) {
+			st = add_window(l, MMIO_WIN_HIGH, s64, e64, src64, err);
+			if (st != MMIO_OK)
+				return st;
+		}
+		/* AMD's HyperTransport hole, when the guest's E820 has it:
+		 * SeaBIOS passes QEMU's on, OVMF 2022.11 does not. */
+		if (e64 > s64 && h->cpu_amd && h->phys_bits >= 40 && h->machine_version >= 701 &&
+		    h->firmware != TSD_FW_OVMF && s64 < QMP_AMD_HT_END && e64 > QMP_AMD_HT_START) {
+			l->clip = malloc(sizeof(*l->clip));
+			if (!l->clip)
+				return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+			l->clip[0] = (struct mmio_range){ QMP_AMD_HT_START, QMP_AMD_HT_END };
+			l->nclip = 1;
+		}
 	}
 	/* I/O: QEMU's window minus the ports QEMU decodes itself, as separate
 	 * windows (a BAR never straddles them, so this is exact).  These are
@@ -604,6 +831,52 @@ bool qmp_map_rom_region(json_object *qom_list, char *name, size_t len)
 	return false;
 }
 
+size_t qmp_map_bar_regions(json_object *qom_list, char (*names)[64], size_t max)
+{
+	size_t n = 0;
+
+	if (!qom_list || !json_object_is_type(qom_list, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(qom_list); i++) {
+		json_object *p = json_object_array_get_idx(qom_list, i);
+		const char *nm = jstr(p, "name"), *t = jstr(p, "type");
+		if (!nm || !t || strcmp(t, "child<memory-region>") != 0 || strlen(nm) >= 64 ||
+		    strstr(nm, ".rom[") || strncmp(nm, "bus master", 10) == 0)
+			continue;
+		if (n < max)
+			snprintf(names[n], 64, "%s", nm);
+		n++;
+	}
+	return n < max ? n : max;
+}
+
+/* Where the memory region of BAR i (of l) was last mapped: the device's
+ * region of the BAR's size whose address lies where such a BAR can (64-bit
+ * BARs may lie above 4 GiB, others not), the k-th one of that size for the
+ * k-th BAR of that size; 0 when none (never mapped, not known). */
+static uint64_t bar_region_addr(const struct tsd_layout *l, size_t i, const struct qmp_qom_dev *d)
+{
+	const struct tsd_live_bar *b = &l->bars[i];
+	unsigned rank = 0;
+
+	for (size_t j = 0; j < l->nbars; j++)
+		if (j < i && strcmp(l->bars[j].device, b->device) == 0 &&
+		    strcmp(l->bars[j].guest_slot, b->guest_slot) == 0 &&
+		    l->bars[j].bar.index != MMIO_BAR_ROM && l->bars[j].bar.kind != MMIO_BAR_IO &&
+		    l->bars[j].bar.size == b->bar.size)
+			rank++;
+	for (unsigned m = 0; m < d->nmr && m < QMP_QOM_MAX_MRS; m++) {
+		const struct qmp_qom_mr *r = &d->mr[m];
+		/* 0: never mapped, or a subregion at the start of its BAR */
+		if (r->size != b->bar.size || !r->addr || r->addr % r->size ||
+		    (b->bar.kind != MMIO_BAR_MEM64 && r->addr + r->size > MMIO_4G))
+			continue;
+		if (rank-- == 0)
+			return r->addr;
+	}
+	return 0;
+}
+
 void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n)
 {
 	for (size_t i = 0; i < l->nbars; i++) {
@@ -621,6 +894,8 @@ void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size
 				     devs[k].hotplugged ? TSD_ARRIVAL_HOTPLUG : TSD_ARRIVAL_BOOT;
 			if (b->bar.index == MMIO_BAR_ROM)
 				b->last_mapped = devs[k].rom_mapped;
+			else if (b->bar.kind != MMIO_BAR_IO)
+				b->last_mapped = bar_region_addr(l, i, &devs[k]);
 		}
 	}
 }
@@ -709,30 +984,94 @@ static const char *spec_item(const char *s, char *buf, size_t len)
 	return s;
 }
 
-bool qmp_map_integer_retry(json_object *args, const char *desc)
+/* The key and type a device_add error names, if it is a typing error. */
+static bool typing_error(const char *desc, char *key, size_t klen, char *type, size_t tlen)
 {
-	/* QEMU 7.2: "Parameter 'romsize' expects integer" */
-	static const char pre[] = "Parameter '";
-	const char *k = desc ? strstr(desc, pre) : NULL, *e;
-	char key[64], *end;
-	json_object *v;
-	unsigned long long n;
+	static const char *const forms[][2] = {
+		{ "Parameter '", "' expects " },                    /* QEMU 7.2, 10 */
+		{ "Invalid parameter type for '", "', expected: " },    /* QEMU 10 */
+	};
+	for (size_t f = 0; desc && f < sizeof(forms) / sizeof(forms[0]); f++) {
+		const char *k = strstr(desc, forms[f][0]), *e, *t;
+		size_t n;
+		if (!k)
+			continue;
+		k += strlen(forms[f][0]);
+		e = strchr(k, '\'');
+		if (!e || (size_t)(e - k) >= klen || strncmp(e, forms[f][1], strlen(forms[f][1])) != 0)
+			continue;
+		memcpy(key, k, (size_t)(e - k));
+		key[e - k] = '\0';
+		t = e + strlen(forms[f][1]);
+		n = strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789");
+		if (!n || n >= tlen)
+			continue;
+		memcpy(type, t, n);
+		type[n] = '\0';
+		return true;
+	}
+	return false;
+}
 
-	if (!k)
-		return false;
-	k += sizeof(pre) - 1;
-	e = strchr(k, '\'');
-	if (!e || (size_t)(e - k) >= sizeof(key) || strncmp(e, "' expects integer", 17) != 0)
-		return false;
-	memcpy(key, k, (size_t)(e - k));
-	key[e - k] = '\0';
-	if (!json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
-		return false;
+/* "65536", "0x10000", "-1"; with sizes "1M", "2G" (QEMU's -device syntax). */
+static bool typed_number(const char *s, bool sizes, bool is_signed, json_object **out)
+{
+	char *end;
 	errno = 0;
-	n = strtoull(json_object_get_string(v), &end, 0);
-	if (errno || end == json_object_get_string(v) || *end || n > INT64_MAX)
+	if (is_signed && *s == '-') {
+		long long v = strtoll(s, &end, 0);
+		if (errno || end == s || *end)
+			return false;
+		*out = json_object_new_int64(v);
+		return *out != NULL;
+	}
+	if (*s == '-' || *s == '+')
 		return false;
-	json_object_object_add(args, key, json_object_new_int64((int64_t)n));
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return false;
+	if (*end && sizes) {
+		static const char units[] = "KMGTPE";
+		const char *u = strchr(units, end[0] == 'k' ? 'K' : end[0]);
+		unsigned shift = u ? 10u * (unsigned)(u - units + 1) : 0;
+		if (!u || end[1] || (v && v > (UINT64_MAX >> shift)))
+			return false;
+		v <<= shift;
+		end++;
+	}
+	if (*end)
+		return false;
+	*out = v > INT64_MAX ? json_object_new_uint64(v) : json_object_new_int64((int64_t)v);
+	return *out != NULL;
+}
+
+bool qmp_map_typed_retry(json_object *args, const char *desc)
+{
+	char key[64], type[16];
+	json_object *v, *nv = NULL;
+	const char *s;
+
+	if (!typing_error(desc, key, sizeof(key), type, sizeof(type)) ||
+	    !json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
+		return false;
+	s = json_object_get_string(v);
+	if (strcmp(type, "boolean") == 0 || strcmp(type, "bool") == 0) {
+		if (!strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true"))
+			nv = json_object_new_boolean(1);
+		else if (!strcmp(s, "off") || !strcmp(s, "no") || !strcmp(s, "false"))
+			nv = json_object_new_boolean(0);
+	} else if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0 ||
+		   strncmp(type, "int", 3) == 0 || strncmp(type, "uint", 4) == 0 ||
+		   strcmp(type, "size") == 0) {
+		bool sizes = strcmp(type, "uint64") == 0 || strcmp(type, "size") == 0;
+		bool is_signed = strncmp(type, "int", 3) == 0 || strcmp(type, "integer") == 0 ||
+				 strcmp(type, "number") == 0;
+		if (!typed_number(s, sizes, is_signed, &nv))
+			nv = NULL;
+	}
+	if (!nv)
+		return false;
+	json_object_object_add(args, key, nv);
 	return true;
 }
 

@@ -17,6 +17,8 @@
 #include "mmio-model.h"
 #include "toolstack.h"
 
+struct qmp_qom_dev;
+
 enum qmp_machine {
 	QMP_MACHINE_UNKNOWN = 0,
 	QMP_MACHINE_PC,         /* i440FX: /machine/i440fx, root bus pci.0 (ACPI hot-plug) */
@@ -48,6 +50,43 @@ struct qmp_holes {
 	 * mcfg_size (0 then). */
 	bool have_mcfg;
 	uint64_t mcfg_base, mcfg_size;
+	/* What QEMU built the guest's _CRS 64-bit window from.  QEMU builds
+	 * the ACPI tables when the firmware reads them, after it placed the
+	 * boot devices, from the 64-bit ranges at or above 4 GiB enabled then:
+	 * the boot devices' 64-bit BARs (SeaBIOS leaves them enabled, OVMF
+	 * enables every device while it reads the tables) and the boot
+	 * bridges' prefetchable windows.  The window becomes [lowest, max(end
+	 * of the highest, ROUND_UP(lowest + pci-hole64-size, 1 GiB))), or
+	 * QEMU's default one when there is none (docs/verification.md,
+	 * "UEFI guests").  qmp_map_boot64() fills these. */
+	bool boot_read;                 /* the boot devices were looked at */
+	bool have_boot64;               /* at least one such range */
+	uint64_t boot64_start, boot64_end;      /* their hull [start, end) */
+	bool boot_unplaced;             /* a boot device's 64-bit BAR or a boot bridge the
+					 * firmware has not placed yet (or never will) */
+	bool boot_left;                 /* a device present at boot has left since (its
+					 * BARs are not known any more) */
+	/* The CPU: Linux drops what lies at or above 2^phys-bits from a
+	 * window; QEMU (machine types >= 7.1) reserves AMD's HyperTransport
+	 * hole [0xfd00000000, 1 TiB) in its E820 for an AMD CPU with >= 40
+	 * phys-bits (TCG's default qemu64 is one), which Linux's allocator
+	 * keeps out of every free gap - when the firmware passes it on. */
+	unsigned phys_bits;             /* 0: unknown */
+	bool cpu_amd;
+	unsigned machine_version;       /* major * 100 + minor of pc-*-X.Y; 0 unknown */
+	uint8_t firmware;               /* TSD_FW_* */
+	/* opt/ovmf/X-PciMmio64Mb from QEMU's command line (0: not given or
+	 * not readable): the size OVMF gives its 64-bit aperture. */
+	uint64_t ovmf_mmio64_mb;
+};
+
+/* The memory regions of one device as QOM lists them, with where each was
+ * last mapped (its "addr" property: 0 = never mapped).  A BAR's region is
+ * mapped while the guest decodes it and keeps its address when unmapped,
+ * so this is where the firmware (or the guest) last put each BAR. */
+#define QMP_QOM_MAX_MRS 12
+struct qmp_qom_mr {
+	uint64_t size, addr;
 };
 
 /* The I/O ports QEMU 7.2 itself decodes above 0x0d00 (from `info mtree`). */
@@ -61,9 +100,38 @@ const struct qmp_fixed_ports *qmp_machine_fixed_ports(enum qmp_machine m, size_t
  * unsigned decimals (json-c keeps them exact) and int64 ones signed. */
 bool qmp_map_u64(json_object *v, uint64_t *out);
 
-/* The guest's 64-bit window [*start, *end) (see struct qmp_holes); false
- * when QEMU has none. */
-bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end);
+/* The guest's 64-bit window [*start, *end) as its _CRS has it (see struct
+ * qmp_holes), before phys-bits clip it; *src says whether it follows from
+ * what QEMU shows (TSD_SRC_TOOLSTACK) or is mmiod's guess
+ * (TSD_SRC_ASSUMED; note, if not NULL, says why).  False when QEMU has
+ * none. */
+bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end,
+		    enum tsd_source *src, char *note, size_t notelen);
+
+/* Where OVMF (edk2 2022.11 and later) opens its 64-bit aperture, as far as
+ * QEMU shows what decides it: X-PciMmio64Mb (default 32 GiB) aligned above
+ * RAM, or, when larger, the top eighth of the phys-bits address space. */
+uint64_t qmp_map_ovmf_aperture(const struct qmp_holes *h, uint64_t first_free, uint64_t *size);
+
+/* The boot-time 64-bit ranges (struct qmp_holes) from a layout whose BARs
+ * carry their arrival and last-mapped address (qmp_map_arrivals) and from
+ * the QOM devices (a bridge is a boot one unless QOM says it was
+ * hot-plugged). */
+void qmp_map_boot64(const struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n,
+		    struct qmp_holes *h);
+
+/* "pc-q35-7.2-machine", "pc-i440fx-10.0-machine" -> 702, 1000; 0 if none. */
+unsigned qmp_map_machine_version(const char *type);
+
+/* The firmware from /machine's QOM: "pflash0" names a drive (UEFI code in
+ * flash: OVMF on x86), else "firmware" (-bios; QEMU's default is SeaBIOS's
+ * bios-256k.bin); either may be NULL (not read). */
+uint8_t qmp_map_firmware(const char *pflash0, const char *bios);
+
+/* X-PciMmio64Mb in QEMU's command line (NUL-separated, as in
+ * /proc/PID/cmdline): -fw_cfg [name=]opt/ovmf/X-PciMmio64Mb,string=N.
+ * 0 when absent. */
+uint64_t qmp_map_cmdline_mmio64_mb(const char *cmdline, size_t len);
 
 /* Fills l->win / l->win_source / l->nwin from the host bridge's holes. */
 enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l,
@@ -118,6 +186,8 @@ struct qmp_qom_dev {
 	int devfn;              /* its "addr" property: slot << 3 | function; -1 unknown */
 	int hotplugged;         /* 0, 1; -1 unknown */
 	uint64_t rom_mapped;    /* 0: no ROM, never mapped, or unknown */
+	unsigned nmr;           /* its memory regions other than the ROM (the BARs among them) */
+	struct qmp_qom_mr mr[QMP_QOM_MAX_MRS];
 };
 /* The N of every "child[N]" in a qom-list reply of a bus; returns how many
  * (at most max are stored). */
@@ -125,8 +195,13 @@ size_t qmp_map_bus_children(json_object *qom_list, unsigned *idx, size_t max);
 /* The name of the ROM's memory region ("e1000.rom[0]") in a qom-list reply
  * of a PCI device; false if it has none. */
 bool qmp_map_rom_region(json_object *qom_list, char *name, size_t len);
+/* The names of a PCI device's memory regions other than its ROM and bus
+ * master regions (the candidates for its BARs' regions) in a qom-list
+ * reply; returns how many (at most max stored, each < len). */
+size_t qmp_map_bar_regions(json_object *qom_list, char (*names)[64], size_t max);
 /* Annotates the BARs of l (guest slot "BB:SS.F") with the arrival, order
- * of arrival and the ROM's last mapped address of the device at that bus
+ * of arrival and last mapped address (the ROM's; a memory BAR's from the
+ * region of its size, see struct qmp_qom_mr) of the device at that bus
  * and devfn. */
 void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n);
 
@@ -144,10 +219,15 @@ int qmp_map_free_slots(enum qmp_machine m, const struct qmp_pci_slots *s);
  * ("membar":"1M", "addr":"0x5", "rombar":"0"), while a JSON bool for an
  * integer property is refused.  "id" is refused (mmiod chooses it). */
 /* QEMU 7.2's device_add takes most qdev properties as strings but refuses
- * some integer ones ("Parameter 'romsize' expects integer").  When desc
- * says so for a string argument holding an integer, replaces it with the
- * number and returns true (send again); false otherwise. */
-bool qmp_map_integer_retry(json_object *args, const char *desc);
+ * some integer ones ("Parameter 'romsize' expects integer"); QEMU 10's
+ * takes none but strings as strings ("Parameter 'membar' expects uint64",
+ * "Invalid parameter type for 'rombar', expected: integer", "... expected:
+ * boolean").  When desc says so for a string argument that holds such a
+ * value in -device's syntax (a number, decimal or 0x; a size with a
+ * K/M/G/T/P/E suffix where a uint64 or size is expected; on/off, yes/no,
+ * true/false), replaces it with the JSON value and returns true (send
+ * again); false otherwise. */
+bool qmp_map_typed_retry(json_object *args, const char *desc);
 
 json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err);
 

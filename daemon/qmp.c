@@ -481,3 +481,14 @@ const char *qmp_conn_version(const struct qmp_conn *c)
 {
 	return c->version;
 }
+
+pid_t qmp_conn_peer_pid(const struct qmp_conn *c)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	evutil_socket_t fd = c && c->bev ? bufferevent_getfd(c->bev) : -1;
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+		return -1;
+	return cr.pid;
+}

@@ -29,6 +29,7 @@
 #define MMIOD_QMP_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -84,5 +85,7 @@ bool qmp_conn_ready(const struct qmp_conn *c);
 unsigned qmp_conn_outstanding(const struct qmp_conn *c);
 /* QEMU's version from the greeting, "7.2.22", or "" before it came. */
 const char *qmp_conn_version(const struct qmp_conn *c);
+/* The process at the other end of the socket (SO_PEERCRED), -1 if unknown. */
+pid_t qmp_conn_peer_pid(const struct qmp_conn *c);
 
 #endif

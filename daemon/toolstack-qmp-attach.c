@@ -46,8 +46,8 @@ static void add_reply(void *ud, json_object *ret, const char *cls, const char *d
 		tsd_qmp_op_maybe_free(op);
 		return;
 	}
-	if (!ret && !op->err_rc && op->int_retries < 8 && op->g &&
-	    qmp_map_integer_retry(op->add_args, desc)) {
+	if (!ret && !op->err_rc && op->int_retries < 16 && op->g &&
+	    qmp_map_typed_retry(op->add_args, desc)) {
 		/* one property at a time, as QEMU names them; bounded */
 		op->int_retries++;
 		if (tsd_qmp_op_send(op, "device_add", json_object_get(op->add_args), add_reply) == 0) {

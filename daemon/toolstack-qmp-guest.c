@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -193,6 +195,126 @@ static void machine_reply(void *ud, json_object *ret, const char *cls, const cha
 	tsd_qmp_reply_leave(op);
 }
 
+/* ---- what decides the 64-bit window besides the host bridge --------------------- */
+
+enum { FACT_TYPE, FACT_PFLASH0, FACT_BIOS, FACT_CPUS, FACT_PHYS_BITS, FACT_VENDOR };
+
+struct fact_req {
+	struct tsd_qmp_op *op;
+	int what;
+};
+
+static void fact_reply(void *ud, json_object *ret, const char *cls, const char *desc);
+
+static void fact_ask(struct tsd_qmp_op *op, int what, const char *cmd, const char *path,
+		     const char *prop)
+{
+	struct fact_req *fr = malloc(sizeof(*fr));
+	json_object *args = path ? json_object_new_object() : NULL;
+
+	if (!fr || (path && !args) || !op->g || !op->g->conn) {
+		free(fr);
+		json_object_put(args);
+		return;
+	}
+	*fr = (struct fact_req){ .op = op, .what = what };
+	if (path) {
+		json_object_object_add(args, "path", json_object_new_string(path));
+		json_object_object_add(args, "property", json_object_new_string(prop));
+	}
+	if (qmp_send(op->g->conn, cmd, args, fact_reply, fr) < 0) {
+		free(fr);
+		return;
+	}
+	op->base.pending++;
+}
+
+/* A missing answer leaves the fact unknown (an older QEMU, another CPU
+ * model): the window is read all the same. */
+static void fact_reply(void *ud, json_object *ret, const char *cls, const char *desc)
+{
+	struct fact_req *fr = ud;
+	struct tsd_qmp_op *op = fr->op;
+	struct tsd_qmp_guest *g = op->g;
+	const char *str = ret && json_object_is_type(ret, json_type_string) ?
+			  json_object_get_string(ret) : NULL;
+	int what = fr->what;
+	json_object *v;
+	uint64_t u;
+
+	free(fr);
+	if (!tsd_qmp_reply_enter(op, cls, desc)) {
+		tsd_qmp_op_maybe_free(op);
+		return;
+	}
+	switch (g && ret ? what : -1) {
+	case FACT_TYPE:
+		g->machine_version = qmp_map_machine_version(str);
+		break;
+	case FACT_PFLASH0:
+		snprintf(g->fw_pflash0, sizeof(g->fw_pflash0), "%s", str ? str : "");
+		break;
+	case FACT_BIOS:
+		snprintf(g->fw_bios, sizeof(g->fw_bios), "%s", str ? str : "");
+		break;
+	case FACT_CPUS:
+		/* the first vCPU speaks for all */
+		if (json_object_is_type(ret, json_type_array) && json_object_array_length(ret) &&
+		    json_object_object_get_ex(json_object_array_get_idx(ret, 0), "qom-path", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			char path[128];
+			snprintf(path, sizeof(path), "%s", json_object_get_string(v));
+			fact_ask(op, FACT_PHYS_BITS, "qom-get", path, "phys-bits");
+			fact_ask(op, FACT_VENDOR, "qom-get", path, "vendor");
+		}
+		break;
+	case FACT_PHYS_BITS:
+		if (qmp_map_u64(ret, &u) && u < 64)
+			g->phys_bits = (unsigned)u;
+		break;
+	case FACT_VENDOR:
+		g->cpu_amd = str && strcmp(str, "AuthenticAMD") == 0;
+		break;
+	}
+	tsd_qmp_reply_leave(op);
+}
+
+/* X-PciMmio64Mb from the command line of the QEMU at the other end of the
+ * socket; 0 when it is not given or cannot be read (another user's QEMU
+ * under ProtectProc=invisible, a socket forwarded from elsewhere). */
+static uint64_t cmdline_mmio64_mb(const struct tsd_qmp_guest *g)
+{
+	pid_t pid = qmp_conn_peer_pid(g->conn);
+	char path[64], buf[16384];
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	return qmp_map_cmdline_mmio64_mb(buf, n);
+}
+
+static void probe_facts(struct tsd_qmp_guest *g, struct tsd_qmp_op *op)
+{
+	g->phys_bits = 0;
+	g->cpu_amd = false;
+	g->machine_version = 0;
+	g->fw_pflash0[0] = g->fw_bios[0] = '\0';
+	g->ovmf_mmio64_mb = cmdline_mmio64_mb(g);
+	fact_ask(op, FACT_TYPE, "qom-get", "/machine", "type");
+	fact_ask(op, FACT_PFLASH0, "qom-get", "/machine", "pflash0");
+	fact_ask(op, FACT_BIOS, "qom-get", "/machine", "firmware");
+	fact_ask(op, FACT_CPUS, "query-cpus-fast", NULL, NULL);
+}
+
 static void probe_announce(struct tsd_qmp_op *op)
 {
 	struct tsd_qmp_guest *g = op->g;
@@ -269,6 +391,7 @@ static void probe_basics(struct tsd_qmp_op *op)
 {
 	struct tsd_qmp_guest *g = op->g;
 	g->native_hotplug = false;
+	g->firmware = qmp_map_firmware(g->fw_pflash0, g->fw_bios[0] ? g->fw_bios : NULL);
 	if (g->machine == QMP_MACHINE_UNKNOWN) {
 		g->info.can_attach = false;
 		snprintf(g->info.why_not, sizeof(g->info.why_not),
@@ -311,6 +434,7 @@ static void probe_start(struct tsd_qmp_guest *g)
 	tsd_qmp_op_send(op, "query-name", NULL, name_reply);
 	tsd_qmp_op_send(op, "query-uuid", NULL, uuid_reply);
 	tsd_qmp_op_send(op, "qom-list", args, machine_reply);
+	probe_facts(g, op);
 	op->on_all = probe_basics;
 	if (op->base.pending == 0)
 		tsd_qmp_op_finish(op, TSD_E_NOGUEST, "QMP connection is down");

@@ -49,6 +49,16 @@ struct tsd_qmp_guest {
 	 * guest's _OSC gets native PCIe hot-plug and pciehp drives the root
 	 * ports (read once per connection). */
 	bool native_hotplug;
+	/* What decides the guest's 64-bit window besides the host bridge
+	 * (struct qmp_holes; read once per connection): the CPU's phys-bits
+	 * and vendor, the machine type's version, the firmware (QOM) and
+	 * X-PciMmio64Mb (QEMU's command line, /proc/PID/cmdline). */
+	unsigned phys_bits;
+	bool cpu_amd;
+	unsigned machine_version;
+	uint8_t firmware;
+	char fw_pflash0[64], fw_bios[128];
+	uint64_t ovmf_mmio64_mb;
 	char busy[MAX_BUSY][64];        /* slots ("0x5") / ports taken by attaches in flight */
 	struct tsd_qmp_op *probe;
 	/* QEMU did not answer an op in time and has sent nothing since */
@@ -74,6 +84,7 @@ struct qom_child {
 	bool asked;                     /* its path and properties were asked for */
 	char path[128];
 	char rom_mr[64];                /* its ROM's memory region ("e1000.rom[0]"), "" if none */
+	char mr_name[QMP_QOM_MAX_MRS][64];      /* its other regions (q.mr[i] is mr_name[i]'s) */
 };
 
 struct tsd_qmp {
@@ -90,7 +101,7 @@ struct tsd_qmp_op {
 	struct tsd_op base;             /* first: kind, callback, result, layout, pending */
 	struct tsd_qmp *qb;
 	struct tsd_qmp_guest *g;        /* NULL once the guest is gone */
-	unsigned int_retries;           /* device_add sent again with an integer (B2) */
+	unsigned int_retries;           /* device_add sent again with a typed value (B2) */
 	void (*on_all)(struct tsd_qmp_op *);   /* called when base.pending drops to 0 */
 	bool orphaned;
 	struct event *timer;

@@ -99,13 +99,15 @@ static void mem_reply(void *ud, json_object *ret, const char *cls, const char *d
 
 /* ---- QOM: the order devices arrived in, boot or hot-plug, ROMs last mapped ---- */
 
-enum { CHILD_PATH, CHILD_ADDR, CHILD_HOTPLUGGED, CHILD_MRS, CHILD_ROM };
+enum { CHILD_PATH, CHILD_ADDR, CHILD_HOTPLUGGED, CHILD_MRS, CHILD_ROM, CHILD_MR_SIZE,
+       CHILD_MR_ADDR };
 
 struct child_req {
 	struct tsd_qmp_op *op;
 	char port[64];
 	unsigned index;
 	int what;
+	unsigned mr;                    /* CHILD_MR_*: which of c->mr_name */
 };
 
 static struct qom_child *child_find(struct tsd_qmp_guest *g, const char *port, unsigned index)
@@ -129,8 +131,8 @@ static void bus_path(const struct tsd_qmp_guest *g, const char *port, char *buf,
 
 static void child_reply(void *ud, json_object *ret, const char *cls, const char *desc);
 
-static void child_ask(struct tsd_qmp_op *op, struct qom_child *c, int what, const char *path,
-		      const char *prop)
+static void child_ask_n(struct tsd_qmp_op *op, struct qom_child *c, int what, unsigned mr,
+			const char *path, const char *prop)
 {
 	struct child_req *cr = malloc(sizeof(*cr));
 	json_object *args = json_object_new_object();
@@ -140,7 +142,7 @@ static void child_ask(struct tsd_qmp_op *op, struct qom_child *c, int what, cons
 		json_object_put(args);
 		return;
 	}
-	*cr = (struct child_req){ .op = op, .index = c->q.index, .what = what };
+	*cr = (struct child_req){ .op = op, .index = c->q.index, .what = what, .mr = mr };
 	snprintf(cr->port, sizeof(cr->port), "%s", c->port);
 	json_object_object_add(args, "path", json_object_new_string(path));
 	if (prop)
@@ -152,12 +154,29 @@ static void child_ask(struct tsd_qmp_op *op, struct qom_child *c, int what, cons
 	op->base.pending++;
 }
 
+static void child_ask(struct tsd_qmp_op *op, struct qom_child *c, int what, const char *path,
+		      const char *prop)
+{
+	child_ask_n(op, c, what, 0, path, prop);
+}
+
 static void child_ask_rom(struct tsd_qmp_op *op, struct qom_child *c)
 {
 	char path[sizeof(c->path) + sizeof(c->rom_mr) + 1];
 
 	snprintf(path, sizeof(path), "%s/%s", c->path, c->rom_mr);
 	child_ask(op, c, CHILD_ROM, path, "addr");
+}
+
+/* One of the device's other memory regions: its size or where it was last
+ * mapped (a BAR's region keeps the address after the guest stops decoding
+ * it: where the firmware put a boot device's BAR, qmp_map_boot64). */
+static void child_ask_mr(struct tsd_qmp_op *op, struct qom_child *c, unsigned i, int what)
+{
+	char path[sizeof(c->path) + sizeof(c->mr_name[0]) + 1];
+
+	snprintf(path, sizeof(path), "%s/%s", c->path, c->mr_name[i]);
+	child_ask_n(op, c, what, i, path, what == CHILD_MR_SIZE ? "size" : "addr");
 }
 
 /* A missing answer (an older QEMU without the property) just leaves that
@@ -197,10 +216,25 @@ static void child_reply(void *ud, json_object *ret, const char *cls, const char 
 		case CHILD_MRS:
 			if (qmp_map_rom_region(ret, c->rom_mr, sizeof(c->rom_mr)))
 				child_ask_rom(op, c);
+			c->q.nmr = (unsigned)qmp_map_bar_regions(ret, c->mr_name, QMP_QOM_MAX_MRS);
+			memset(c->q.mr, 0, sizeof(c->q.mr));
+			for (unsigned i = 0; i < c->q.nmr; i++) {
+				child_ask_mr(op, c, i, CHILD_MR_SIZE);
+				child_ask_mr(op, c, i, CHILD_MR_ADDR);
+			}
 			break;
 		case CHILD_ROM:
 			if (qmp_map_u64(ret, &v))
 				c->q.rom_mapped = v;
+			break;
+		case CHILD_MR_SIZE:
+		case CHILD_MR_ADDR:
+			if (cr->mr < c->q.nmr && qmp_map_u64(ret, &v)) {
+				if (cr->what == CHILD_MR_SIZE)
+					c->q.mr[cr->mr].size = v;
+				else
+					c->q.mr[cr->mr].addr = v;
+			}
 			break;
 		}
 	}
@@ -264,9 +298,13 @@ static void bus_list_reply(void *ud, json_object *ret, const char *cls, const ch
 			snprintf(prop, sizeof(prop), "child[%u]", c->q.index);
 			bus_path(g, c->port, path, sizeof(path));
 			child_ask(op, c, CHILD_PATH, path, prop);
-		} else if (c->rom_mr[0] && !c->q.rom_mapped) {
+		} else {
 			/* not mapped yet when first asked (before the firmware ran) */
-			child_ask_rom(op, c);
+			if (c->rom_mr[0] && !c->q.rom_mapped)
+				child_ask_rom(op, c);
+			for (unsigned m = 0; c->q.hotplugged == 0 && m < c->q.nmr; m++)
+				if (!c->q.mr[m].addr && c->q.mr[m].size)
+					child_ask_mr(op, c, m, CHILD_MR_ADDR);
 		}
 	}
 	free(br);
@@ -296,10 +334,33 @@ static void children_read(struct tsd_qmp_op *op, const char *port)
 	op->base.pending++;
 }
 
-/* The facts QOM gave, onto the layout's BARs: a port's bus by the number
- * the firmware gave it. */
-static void children_apply(struct tsd_qmp_guest *g, struct tsd_layout *l)
+/* Whether a device present at boot has left a bus: QEMU numbers a bus's
+ * child[N] in the order devices arrive and never reuses N, and the boot
+ * devices come first, so a missing N below a boot device's is one. */
+static bool boot_device_left(const struct tsd_qmp_guest *g)
 {
+	for (size_t i = 0; i < g->nchildren; i++) {
+		const struct qom_child *c = &g->children[i];
+		unsigned below = 0;
+		if (c->q.hotplugged != 0)
+			continue;
+		for (size_t j = 0; j < g->nchildren; j++)
+			if (strcmp(g->children[j].port, c->port) == 0 &&
+			    g->children[j].q.index < c->q.index)
+				below++;
+		if (below < c->q.index)
+			return true;
+	}
+	return false;
+}
+
+/* The facts QOM gave, onto the layout's BARs (a port's bus by the number
+ * the firmware gave it), and what they say about the 64-bit window the
+ * guest's _CRS has (qmp_map_boot64): the windows are mapped again. */
+static enum mmio_status children_apply(struct tsd_qmp_op *op, struct mmio_error *err)
+{
+	struct tsd_qmp_guest *g = op->g;
+	struct tsd_layout *l = &op->base.layout;
 	struct qmp_qom_dev *q = g->nchildren ? malloc(g->nchildren * sizeof(*q)) : NULL;
 
 	for (size_t i = 0; q && i < g->nchildren; i++) {
@@ -310,7 +371,14 @@ static void children_apply(struct tsd_qmp_guest *g, struct tsd_layout *l)
 				q[i].bus = l->ports[p].secondary ? l->ports[p].secondary : -1;
 	}
 	qmp_map_arrivals(l, q, q ? g->nchildren : 0);
+	if (g->nchildren && !q) {
+		free(q);
+		return MMIO_OK;         /* out of memory: the windows as QOM has them */
+	}
+	qmp_map_boot64(l, q, g->nchildren, &op->holes);
+	op->holes.boot_left = boot_device_left(g);
 	free(q);
+	return g->machine == QMP_MACHINE_UNKNOWN ? MMIO_OK : qmp_map_windows(&op->holes, l, err);
 }
 
 static void layout_mapped(struct tsd_qmp_op *op);
@@ -326,6 +394,11 @@ void tsd_qmp_layout_read(struct tsd_qmp_op *op, void (*next)(struct tsd_qmp_op *
 	tsd_op_deadline(&op->base, op->qb->pub.host->call_timeout_ms);
 	memset(&op->holes, 0, sizeof(op->holes));
 	op->holes.machine = g->machine;
+	op->holes.phys_bits = g->phys_bits;
+	op->holes.cpu_amd = g->cpu_amd;
+	op->holes.machine_version = g->machine_version;
+	op->holes.firmware = g->firmware;
+	op->holes.ovmf_mmio64_mb = g->ovmf_mmio64_mb;
 	json_object_put(op->pci);
 	op->pci = NULL;
 	op->after_layout = next;
@@ -423,7 +496,11 @@ static void layout_finish(struct tsd_qmp_op *op)
 		if (i < QMP_MAX_PORTS && op->port_io_ro[i])
 			qmp_map_port_io_model(&op->base.layout, i);
 	}
-	children_apply(g, &op->base.layout);
+	struct mmio_error err = { 0 };
+	if (children_apply(op, &err) != MMIO_OK) {
+		tsd_qmp_op_finish(op, TSD_E_FAILED, "guest %s: windows: %s", g->id, err.msg);
+		return;
+	}
 	op->base.layout.min_mem = 0;         /* QMP cannot tell where the guest's E820 gap starts */
 	op->base.layout.free_slots = free_slots(g, &op->slots);
 	if (tsd_layout_copy(&copy, &op->base.layout) < 0) {

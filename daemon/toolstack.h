@@ -265,8 +265,11 @@ bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len);
  * (common/strbuf.h) under this name. */
 #define tsd_appendf strbuf_appendf
 
-/* The drivers, each defined by its back end (listed by name in
- * toolstack-registry.c). */
+/* The registry (daemon/toolstack.c): drivers compiled into this build. */
+const struct tsd_driver *tsd_driver_find(const char *name);
+/* Comma-separated names of compiled-in drivers, for --help and the Backends property. */
+const char *tsd_driver_names(void);
+
 extern const struct tsd_driver tsd_qmp_driver;
 #ifdef HAVE_LIBVIRT
 extern const struct tsd_driver tsd_libvirt_driver;

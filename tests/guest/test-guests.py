@@ -264,12 +264,24 @@ class Daemon:
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         self.log_path = os.path.join(workdir, "mmiod.log")
         self.log = open(self.log_path, "w")
+        self.start_mmiod()
+
+    def start_mmiod(self):
+        workdir = self.dir
         self.mmiod = track(subprocess.Popen(
             [MMIOD, "-v", "--bus-address=" + self.address, "--state-dir",
              os.path.join(workdir, "state"), "--config", "/dev/null",
              "--sysfs-root", self.sysfs,
              "--backend", "qmp:" + self.qmpdir, "--catalogue", CATALOGUE],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=self.env))
+
+    def restart_mmiod(self):
+        """mmiod stopped (SIGTERM) and started again on the same bus and
+        state: what it works out from QEMU alone must not change."""
+        stop(self.mmiod)
+        self.log.write("---- mmiod restarted by the test ----\n")
+        self.log.flush()
+        self.start_mmiod()
 
     def ctl(self, *args, timeout=120):
         r = subprocess.run([MMIOCTL, "--json", "--timeout", str(timeout)] + list(args),
@@ -461,6 +473,9 @@ def run_scenario(scn, base_tmp, keep):
                     objects[stp["id"]] = rig.parse_size(props["size"])
             elif op == "start_mmiod":
                 d.start()
+                mmiod_up()
+            elif op == "restart_mmiod":
+                d.restart_mmiod()
                 mmiod_up()
             elif op == "plug" and d.bus is None:
                 setup_plug(scn, i, stp, g, objects, via, res, work)
