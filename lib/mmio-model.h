@@ -360,6 +360,11 @@ bool mmio_fits(const struct mmio_space *sp, const struct mmio_device *dev);
 
 #define MMIO_ADDR_UNKNOWN UINT64_MAX           /* placed or not, nobody shows where */
 #define MMIO_ADDR_NONE    (UINT64_MAX - 1)     /* not placed (known, or inferred) */
+/* A boot BAR the firmware left unassigned (OVMF leaves every ROM BAR so):
+ * Linux assigned it at boot, nobody shows where.  Those of every boot
+ * device of the bus are placed as one list sorted by size, equal sizes in
+ * devs[] order (give the devices in the bus's device order). */
+#define MMIO_ADDR_FW_UNASSIGNED (UINT64_MAX - 2)
 
 enum mmio_arrival {
 	MMIO_ARRIVAL_BOOT = 0,  /* there when the firmware ran */
@@ -370,7 +375,9 @@ struct mmio_past_device {
 	const struct mmio_device *dev;
 	/* Per dev->bars[i]: where the guest has it, as shown by the toolstack
 	 * (or recorded while the device was there), MMIO_ADDR_NONE when known
-	 * to be unassigned, MMIO_ADDR_UNKNOWN when nobody shows it. */
+	 * to be unassigned, MMIO_ADDR_UNKNOWN when nobody shows it (a boot
+	 * BAR: the firmware put it somewhere), MMIO_ADDR_FW_UNASSIGNED (boot
+	 * devices only) when the firmware left it to Linux. */
 	uint64_t addr[MMIO_MAX_DEVICE_BARS];
 	uint8_t arrival;        /* enum mmio_arrival */
 	bool vga;               /* function 0 is PCI class 0x0300: Linux shadows a boot

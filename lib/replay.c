@@ -11,6 +11,10 @@
  *    decode enabled: pci_fixup_video() releases its ROM BAR and points the
  *    ROM at the shadow copy ("Video device with shadowed ROM at [mem
  *    0x000c0000-0x000dffff]"), so the ROM BAR holds no space.
+ *  - Then (pci_assign_unassigned_resources) it assigns every boot BAR the
+ *    firmware left unassigned (OVMF leaves the ROM BARs so), of all the
+ *    boot devices of the bus at once: one list sorted by size, equal sizes
+ *    in device order, placed as one hot-plug is.
  *  - A hot-plugged device's BARs, ROM included, are placed when it
  *    arrives, one device at a time, exactly as mmio_place() places one
  *    hot-plug (a multi-function slot is one device: its functions' BARs in
@@ -72,7 +76,7 @@ static void usedv_drop(struct usedv *u, size_t dev)
 
 static bool is_addr(uint64_t a)
 {
-	return a != MMIO_ADDR_UNKNOWN && a != MMIO_ADDR_NONE;
+	return a != MMIO_ADDR_UNKNOWN && a != MMIO_ADDR_NONE && a != MMIO_ADDR_FW_UNASSIGNED;
 }
 
 /* A boot BAR the guest does not hold: the ROM of a VGA device (function 0
@@ -261,12 +265,15 @@ struct replay_ctx {
 	size_t flatcap;
 };
 
-static int place_arrival(struct replay_ctx *x, size_t d, uint64_t *addr, unsigned *off)
+/* Places pd's device on the space of this moment (first fit, its shown
+ * BARs pinned); addr[i] per BAR.  Returns the shown BARs first fit puts
+ * elsewhere, -1 when out of memory. */
+static int place_bars(struct replay_ctx *x, const struct mmio_past_device *pd, uint64_t *addr)
 {
-	const struct mmio_past_device *pd = &x->h->devs[d];
 	struct mmio_space sp;
 	struct mmio_space_params p = *x->base;
 	size_t need = x->base->nused + x->used.n;
+	unsigned off;
 
 	if (need > x->flatcap) {
 		struct mmio_range *f = realloc(x->flat, (need + 16) * sizeof(*f));
@@ -283,11 +290,64 @@ static int place_arrival(struct replay_ctx *x, size_t d, uint64_t *addr, unsigne
 	p.nused = need;
 	if (mmio_space_init(&sp, &p, NULL) != MMIO_OK)
 		return -1;
-	*off += mmio_place_pinned(&sp, pd->dev, pd->addr, addr);
+	off = mmio_place_pinned(&sp, pd->dev, pd->addr, addr);
 	mmio_space_free(&sp);
+	return (int)off;
+}
+
+static int place_arrival(struct replay_ctx *x, size_t d, uint64_t *addr, unsigned *off)
+{
+	const struct mmio_past_device *pd = &x->h->devs[d];
+	int o = place_bars(x, pd, addr);
+
+	if (o < 0)
+		return -1;
+	*off += (unsigned)o;
 	for (unsigned i = 0; i < pd->dev->nbars; i++)
 		if (is_addr(addr[i]) && usedv_push(&x->used, addr[i], pd->dev->bars[i].size, d) < 0)
 			return -1;
+	return 0;
+}
+
+/* A boot BAR nobody shows that the firmware left unassigned: Linux
+ * assigns it at boot. */
+static bool boot_unassigned(const struct mmio_past_device *d, unsigned i)
+{
+	return d->arrival == MMIO_ARRIVAL_BOOT && d->addr[i] == MMIO_ADDR_FW_UNASSIGNED && !shadowed(d, i);
+}
+
+/* Linux's boot pass (pci_assign_unassigned_resources, after the claims):
+ * every boot BAR the firmware left unassigned, of every device on the bus,
+ * in one list sorted by size, equal sizes in device order, placed as one
+ * hot-plug is (pbus_assign_resources_sorted). */
+static int boot_pass(struct replay_ctx *x, uint64_t *addr)
+{
+	const struct history *h = x->h;
+	struct mmio_device all = { .name = "boot" };
+	size_t owner[MMIO_MAX_DEVICE_BARS];
+	unsigned bar[MMIO_MAX_DEVICE_BARS];
+	uint64_t at[MMIO_MAX_DEVICE_BARS];
+	struct mmio_past_device pass = { .dev = &all, .arrival = MMIO_ARRIVAL_HOTPLUG };
+
+	for (size_t d = 0; d < h->n; d++)
+		for (unsigned i = 0; i < h->devs[d].dev->nbars && all.nbars < MMIO_MAX_DEVICE_BARS; i++)
+			if (boot_unassigned(&h->devs[d], i)) {
+				owner[all.nbars] = d;
+				bar[all.nbars] = i;
+				all.bars[all.nbars] = h->devs[d].dev->bars[i];
+				all.bars[all.nbars++].fn = 0;
+			}
+	if (!all.nbars)
+		return 0;
+	for (unsigned k = 0; k < MMIO_MAX_DEVICE_BARS; k++)
+		pass.addr[k] = MMIO_ADDR_UNKNOWN;
+	if (place_bars(x, &pass, at) < 0)
+		return -1;
+	for (unsigned k = 0; k < all.nbars; k++) {
+		addr[owner[k] * MMIO_MAX_DEVICE_BARS + bar[k]] = at[k];
+		if (is_addr(at[k]) && usedv_push(&x->used, at[k], all.bars[k].size, owner[k]) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -332,13 +392,16 @@ static int replay_one(struct replay_ctx *x, const unsigned *sel, uint64_t *addr,
 			continue;
 		for (unsigned i = 0; i < pd->dev->nbars; i++) {
 			addr[d * MMIO_MAX_DEVICE_BARS + i] = pd->addr[i];
-			if (shadowed(pd, i))
+			if (shadowed(pd, i) || pd->addr[i] == MMIO_ADDR_FW_UNASSIGNED)
+				/* none, or placed by the boot pass below */
 				addr[d * MMIO_MAX_DEVICE_BARS + i] = MMIO_ADDR_NONE;
 			else if (is_addr(pd->addr[i]) &&
 				 usedv_push(&x->used, pd->addr[i], pd->dev->bars[i].size, d) < 0)
 				goto out;
 		}
 	}
+	if (boot_pass(x, addr) < 0)
+		goto out;
 	for (size_t g = 0; g <= h->ngroups; g++) {
 		for (size_t d = 0; d < h->n; d++)
 			if (removal[d] == g)
@@ -433,7 +496,8 @@ enum mmio_status mmio_replay(const struct mmio_space_params *base, const struct 
 			bool first = true;
 
 			rb->addr = pd->addr[i];
-			if (pd->addr[i] != MMIO_ADDR_UNKNOWN || pd->arrival == MMIO_ARRIVAL_BOOT) {
+			if (pd->arrival == MMIO_ARRIVAL_HOTPLUG ? pd->addr[i] != MMIO_ADDR_UNKNOWN
+								: !boot_unassigned(pd, i)) {
 				if (shadowed(pd, i)) {
 					rb->addr = MMIO_ADDR_NONE;
 					rb->inferred = true;

@@ -278,6 +278,55 @@ static void test_slot(void)
 	mmio_replay_free(&r);
 }
 
+/* OVMF leaves boot ROM BARs unassigned; Linux assigns them at boot after
+ * the claims, all of the bus's in one sorted list (the boot VGA's ROM is
+ * shadowed, not assigned), before any hot-plug. */
+static void test_boot_pass(void)
+{
+	struct mmio_space_params p = params(pc512, 3);
+	struct mmio_device vga = { .name = "vga", .nbars = 3,
+				   .bars = { mk(0, MMIO_BAR_MEM32, true, 16 * M),
+					     mk(2, MMIO_BAR_MEM32, false, 4 * K),
+					     mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K) } };
+	struct mmio_device nic = { .name = "e1000", .nbars = 3,
+				   .bars = { mk(0, MMIO_BAR_MEM32, false, 128 * K),
+					     mk(1, MMIO_BAR_IO, false, 64),
+					     mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 256 * K) } };
+	struct mmio_device t = testdev("t", 0, 32 * K);
+	struct mmio_device late = testdev("late", 0, 0);
+	struct mmio_past_device pd[4] = { past(&vga, MMIO_ARRIVAL_BOOT, 0), past(&nic, MMIO_ARRIVAL_BOOT, 0),
+					  past(&t, MMIO_ARRIVAL_BOOT, 0), past(&late, MMIO_ARRIVAL_HOTPLUG, 4) };
+	struct mmio_replay r;
+
+	/* 32-bit boot BARs from 0x80000000 as OVMF places them; ROMs hidden */
+	pd[0].vga = true;
+	pd[0].addr[0] = 0x80000000;
+	pd[0].addr[1] = 0x81000000;
+	pd[1].addr[0] = 0x81020000;
+	pd[1].addr[1] = 0x6000;
+	pd[2].addr[0] = 0x81001000;
+	pd[2].addr[1] = 0x6100;
+	pd[0].addr[2] = pd[1].addr[2] = pd[2].addr[2] = MMIO_ADDR_FW_UNASSIGNED;
+	run(&p, pd, 3, &r);
+	tap_ok(r.exact && r.bars[0][2].addr == NONE, "boot pass: the VGA's ROM is shadowed, not assigned");
+	tap_ok(r.bars[1][2].addr == 0x20000000 && r.bars[1][2].inferred,
+	       "boot pass: the e1000's 256K ROM at the bottom of the low window");
+	tap_is_u64(r.bars[2][2].addr, 0x20040000, "boot pass: the 32K ROM after it (one sorted list)");
+	tap_ok(used_has(&r, 0x20000000, 256 * K) && used_has(&r, 0x20040000, 32 * K), "both counted as used");
+	mmio_replay_free(&r);
+
+	pd[3].addr[0] = UNK;
+	run(&p, pd, 4, &r);
+	tap_is_u64(r.bars[3][0].addr, 0x20048000, "a later hot-plug goes above the boot ROMs");
+	mmio_replay_free(&r);
+
+	pd[1].addr[2] = pd[2].addr[2] = UNK;
+	run(&p, pd, 3, &r);
+	tap_ok(r.bars[1][2].addr == UNK && !used_has(&r, 0x20000000, 256 * K),
+	       "firmware that placed the ROMs where nobody shows: unknown, not counted");
+	mmio_replay_free(&r);
+}
+
 /* ---- random histories --------------------------------------------------------- */
 
 static uint64_t rng;
@@ -428,6 +477,7 @@ int main(void)
 	test_tie();
 	test_unexplained();
 	test_slot();
+	test_boot_pass();
 
 	for (unsigned long i = 0; i < (ss ? 1 : n); i++) {
 		uint64_t seed = ss ? strtoull(ss, NULL, 0) : 0x9e3779b97f4a7c15ull * (i + 1);

@@ -30,6 +30,11 @@ expect_bars as assertions on the guest's outcome.
 Scenario subset: MMIOD_GUEST_SCENARIOS = "ci" (default: the scenarios with
 "ci": true), "all", or names separated by spaces/commas.  MMIOD_GUEST_JOBS
 (default 2) guests run in parallel.  MMIOD_GUEST_KEEP=1 keeps the work dirs.
+MMIOD_GUEST_VIA=qmp makes every plug another tool's (QMP device_add; mmiod's
+check is still compared, its attach is not used), MMIOD_GUEST_ENABLE=0 (or
+1) overrides every step's "enable": run so, the whole suite looks like a
+host where mmiod attached nothing and no driver bound.  The end of the
+output counts the plugs by who made them and how many agreed.
 Skips when QEMU, dbus-daemon or the built mmiod/mmioctl are missing, or the
 guest kernel cannot be fetched (no network, no busybox-static).
 
@@ -540,6 +545,23 @@ def run_scenario(scn, base_tmp, keep):
     return res
 
 
+def plug_via(scn, stp):
+    """"qmp" when another tool makes this plug (the step, the scenario or
+    MMIOD_GUEST_VIA=qmp say so), else None (mmioctl attach when it fits)."""
+    if os.environ.get("MMIOD_GUEST_VIA") == "qmp":
+        return "qmp"
+    return stp.get("via", scn.get("via"))
+
+
+def plug_enable(scn, stp):
+    """Whether the guest enables decode of the plugged device (a driver
+    binds); MMIOD_GUEST_ENABLE=0/1 overrides the step and the scenario."""
+    env = os.environ.get("MMIOD_GUEST_ENABLE")
+    if env in ("0", "1"):
+        return env == "1"
+    return stp.get("enable", scn.get("enable", True))
+
+
 def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictable_all):
     name = scn["name"]
     drv, sid = stp["driver"], stp["id"]
@@ -561,8 +583,8 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
     declines = stp.get("mmiod", scn.get("mmiod")) == "declines"
     # Plugged by another tool (QMP device_add), as on a real host; the guest
     # enables decode (a driver would) unless the step says it does not.
-    outside = stp.get("via", scn.get("via")) == "qmp"
-    enable = stp.get("enable", scn.get("enable", True))
+    outside = plug_via(scn, stp) == "qmp"
+    enable = plug_enable(scn, stp)
     if declines:
         # mmiod knowingly does not model what the guest does here (pciehp
         # re-sizing a port's windows): it must say so instead of answering.
@@ -736,8 +758,8 @@ def plug_slot_step(scn, i, stp, d, g, guest_id, objects, via, res, work):
     how, note = "qmp", ""
     # Plugged by another tool (QMP device_add) when the step says so, and
     # enabled by the guest unless it says otherwise.
-    outside = stp.get("via", scn.get("via")) == "qmp"
-    enable = stp.get("enable", scn.get("enable", True))
+    outside = plug_via(scn, stp) == "qmp"
+    enable = plug_enable(scn, stp)
     if pred_fits and not outside:
         rc, att, txt = d.ctl("attach", guest_id, bars_spec, "--qemu-device", "+".join(qspecs),
                              *port_args)
@@ -815,7 +837,7 @@ def setup_plug(scn, i, stp, g, objects, via, res, work):
     if props.get("romfile") == "@dummy":
         props["romfile"] = make_rom(work)
     t0 = time.time()
-    r = g.plug(drv, sid, enable=stp.get("enable", scn.get("enable", True)), **props)
+    r = g.plug(drv, sid, enable=plug_enable(scn, stp), **props)
     via[sid] = ("qmp", sid)
     gfits = all(b["assigned"] for b in r["bars"])
     guest_s = ", ".join("BAR%d %s" % (b["bar"], fmt_addr(b["guest_start"] if b["assigned"] else None))
@@ -823,7 +845,7 @@ def setup_plug(scn, i, stp, g, objects, via, res, work):
     res.table.append({"step": i, "op": "plug", "id": sid, "driver": drv, "via": "qmp-before-mmiod",
                       "pred_fits": None, "guest_fits": gfits, "pred": "", "guest": guest_s,
                       "mismatch": [], "seconds": round(time.time() - t0, 1), "unpredictable": False,
-                      "enabled": bool(stp.get("enable", scn.get("enable", True))), "note": ""})
+                      "enabled": bool(plug_enable(scn, stp)), "note": ""})
     guest_expectations(scn["name"], i, stp, r, "guest: " + guest_s, res)
 
 
@@ -838,7 +860,7 @@ def setup_slot(scn, i, stp, g, via, res, work):
         qfns.append((f["driver"], fp))
     port = stp.get("props", {}).get("bus")
     port = port if port not in (None, "pci.0", "pcie.0") else None
-    enable = stp.get("enable", scn.get("enable", True))
+    enable = plug_enable(scn, stp)
     t0 = time.time()
     recs = g.plug_slot(qfns, sid, bus=port, enable=enable)
     via[sid] = ("qmp", sid)
@@ -927,6 +949,67 @@ def select(all_scns):
     return out
 
 
+BRIDGES = ("pcie-root-port", "pci-bridge", "pcie-pci-bridge", "i82801b11-bridge",
+           "x3130-upstream", "xio3130-downstream", "ioh3420")
+
+
+def count_plugs(scns, summary):
+    """Who made the plugs and how many agreed: the figures verification.md
+    gives for a run."""
+    c = {"compared": 0, "attach": 0, "qmp": 0, "slots": 0, "before_mmiod": 0, "not_enabled": 0,
+         "fits_agree": 0, "bars_agree": 0, "both_fit": 0, "both_fit_agree": 0,
+         "boot_devices": 0, "occupancy_points": 0, "occupancy_bars": {}, "occupancy_mismatch": 0,
+         "mismatches": []}
+    for scn in scns:
+        c["boot_devices"] += sum(1 for dv in scn.get("boot_devices", [])
+                                 if dv.split(",")[0] not in BRIDGES)
+    for sc in summary:
+        for row in sc["steps"]:
+            if row.get("op") != "plug":
+                continue
+            if row.get("enabled") is False:
+                c["not_enabled"] += 1
+            if row["via"] == "qmp-before-mmiod":
+                c["before_mmiod"] += 1
+                continue
+            if row.get("pred_fits") is None or row.get("unpredictable"):
+                continue
+            c["compared"] += 1
+            c["attach" if row["via"] == "mmiod" else "qmp"] += 1
+            c["slots"] += "+" in row.get("driver", "")
+            mm = row.get("mismatch") or []
+            fits_mm = [m for m in mm if m.startswith("mmiod: ")]
+            c["fits_agree"] += not fits_mm
+            c["bars_agree"] += not mm
+            if row["pred_fits"] and row["guest_fits"]:
+                c["both_fit"] += 1
+                c["both_fit_agree"] += not mm
+            if mm:
+                c["mismatches"].append("%s step %s %s: %s" % (sc["scenario"], row["step"], row["id"],
+                                                             "; ".join(mm)))
+        for oc in sc.get("occupancy", []):
+            c["occupancy_points"] += 1
+            for k, v in oc["counts"].items():
+                c["occupancy_bars"][k] = c["occupancy_bars"].get(k, 0) + v
+            c["occupancy_mismatch"] += len(oc["mismatch"])
+    outside = c["qmp"] + c["before_mmiod"]
+    allp = c["compared"] + c["before_mmiod"]
+    c["lines"] = [
+        "plugs: %d, %d of them outside mmiod (%d by QMP while mmiod ran, %d before mmiod started), "
+        "%d through mmioctl attach; %d multi-function slots; %d never enabled; %d boot devices"
+        % (allp, outside, c["qmp"], c["before_mmiod"], c["attach"], c["slots"], c["not_enabled"],
+           c["boot_devices"]),
+        "predicted and compared: %d; fits/no-fit agree %d/%d; every BAR agrees %d/%d; "
+        "both fit %d, every address agrees %d/%d"
+        % (c["compared"], c["fits_agree"], c["compared"], c["bars_agree"], c["compared"],
+           c["both_fit"], c["both_fit_agree"], c["both_fit"]),
+        "mmiod's view of every BAR against the guest's: %d checks, %s; %d BAR(s) not where the guest has them"
+        % (c["occupancy_points"], ", ".join("%d %s" % (v, k) for k, v in sorted(c["occupancy_bars"].items())),
+           c["occupancy_mismatch"]),
+    ] + ["mismatch: " + m for m in c["mismatches"]]
+    return c
+
+
 def main():
     for tool in (rig.QEMU, "dbus-daemon"):
         if not shutil.which(tool):
@@ -970,11 +1053,15 @@ def main():
                             "steps": res.table, "occupancy": getattr(res, "occupancy", [])})
             sys.stdout.flush()
     total = time.time() - t0
+    counts = count_plugs(scns, summary)
+    for line in counts["lines"]:
+        print("# " + line)
     print("# total %.1fs for %d scenario(s), -j%d" % (total, len(scns), jobs))
     out = os.environ.get("MMIOD_GUEST_RESULTS")
     if out:
         with open(out, "w") as f:
-            json.dump({"total_seconds": round(total, 1), "jobs": jobs, "scenarios": summary}, f, indent=1)
+            json.dump({"total_seconds": round(total, 1), "jobs": jobs, "counts": counts,
+                       "scenarios": summary}, f, indent=1)
     if keep:
         print("# kept %s" % base)
     else:
