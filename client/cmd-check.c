@@ -21,6 +21,9 @@ struct plan_result {
 	uint32_t mmio_hole_mib;
 	uint64_t high_window_bytes, pci_hole64_bytes, low_bytes_needed;
 	char *xl_cfg, *qemu_args, *libvirt_xml, *port_args, *libvirt_port_xml;
+	char *ovmf_qemu_args, *ovmf_libvirt_xml;
+	bool have_ovmf;
+	uint64_t ovmf_mmio64_mb;
 };
 
 static void plan_result_free(struct plan_result *p)
@@ -29,6 +32,8 @@ static void plan_result_free(struct plan_result *p)
 	free(p->qemu_args);
 	free(p->libvirt_xml);
 	free(p->port_args);
+	free(p->ovmf_qemu_args);
+	free(p->ovmf_libvirt_xml);
 	free(p->libvirt_port_xml);
 }
 
@@ -61,6 +66,13 @@ static int plan_result_entry(sd_bus_message *m, const char *key, void *ud)
 		dst = &p->port_args;
 	} else if (strcmp(key, "libvirt_port_xml") == 0) {
 		dst = &p->libvirt_port_xml;
+	} else if (strcmp(key, "ovmf_mmio64_mb") == 0) {
+		p->have_ovmf = true;
+		return sd_bus_message_read(m, "v", "t", &p->ovmf_mmio64_mb);
+	} else if (strcmp(key, "ovmf_qemu_args") == 0) {
+		dst = &p->ovmf_qemu_args;
+	} else if (strcmp(key, "ovmf_libvirt_xml") == 0) {
+		dst = &p->ovmf_libvirt_xml;
 	} else {
 		/* a newer daemon may say more; older clients ignore it */
 		return sd_bus_message_skip(m, "v");
@@ -101,6 +113,11 @@ static json_object *plan_json(bool possible, const char *reason, const struct pl
 		json_object_object_add(o, "port_args", json_str(p->port_args));
 	if (p->libvirt_port_xml)
 		json_object_object_add(o, "libvirt_port_xml", json_str(p->libvirt_port_xml));
+	if (p->have_ovmf) {
+		json_object_object_add(o, "ovmf_mmio64_mb", json_u64(p->ovmf_mmio64_mb));
+		json_object_object_add(o, "ovmf_qemu_args", json_str(p->ovmf_qemu_args));
+		json_object_object_add(o, "ovmf_libvirt_xml", json_str(p->ovmf_libvirt_xml));
+	}
 	return o;
 }
 
@@ -158,6 +175,10 @@ static void plan_print(bool possible, const char *reason, const struct plan_resu
 		print_block("QEMU hot-plug ports (one per device):", p->port_args, ind);
 	if (p->libvirt_port_xml && *p->libvirt_port_xml)
 		print_block("libvirt hot-plug ports (one per device):", p->libvirt_port_xml, ind);
+	if (p->ovmf_qemu_args && *p->ovmf_qemu_args)
+		print_block("QEMU, OVMF guests:", p->ovmf_qemu_args, ind);
+	if (p->ovmf_libvirt_xml && *p->ovmf_libvirt_xml)
+		print_block("libvirt domain XML, OVMF guests:", p->ovmf_libvirt_xml, ind);
 }
 
 int plan_call_and_print(struct mmioctl *c, const char *guest, char **devices, size_t ndev,

@@ -31,6 +31,7 @@
 #define OPT_MACHINE        "machine"
 #define OPT_XEN_MEMORY_MIB "xen-memory-mib"
 #define OPT_XEN_VERSION    "xen-version"
+#define OPT_FIRMWARE       "firmware"
 
 struct opts {
 	int refresh, wait, interactive, persistent, assignable;
@@ -40,6 +41,7 @@ struct opts {
 	char port[64];
 	char machine[16];
 	char xen_version[16];
+	char firmware[16];
 	uint32_t xen_memory_mib;
 	bool have_xen_memory;
 };
@@ -80,6 +82,7 @@ static int opt_entry(sd_bus_message *m, const char *key, void *ud)
 	else if (strcmp(key, MMIOD_OPT_PORT) == 0) sdst = o->port, slen = sizeof(o->port);
 	else if (strcmp(key, OPT_MACHINE) == 0) sdst = o->machine, slen = sizeof(o->machine);
 	else if (strcmp(key, OPT_XEN_VERSION) == 0) sdst = o->xen_version, slen = sizeof(o->xen_version);
+	else if (strcmp(key, OPT_FIRMWARE) == 0) sdst = o->firmware, slen = sizeof(o->firmware);
 	else if (strcmp(key, OPT_XEN_MEMORY_MIB) == 0) udst = &o->xen_memory_mib, o->have_xen_memory = true;
 	want = bdst ? 'b' : udst ? 'u' : 's';
 	r = sd_bus_message_peek_type(m, &type, &contents);
@@ -515,6 +518,13 @@ static int plan_reply(sd_bus_message *m, const struct ops_plan *o)
 		if (r >= 0 && o->machine == MMIO_QEMU_Q35)
 			r = sd_bus_message_append(reply, "{sv}", "libvirt_port_xml", "s",
 						  o->libvirt_port_xml);
+		if (r >= 0 && o->have_ovmf)
+			r = sd_bus_message_append(reply, "{sv}", "ovmf_mmio64_mb", "t", o->ovmf.mmio64_mb);
+		if (r >= 0 && o->have_ovmf)
+			r = sd_bus_message_append(reply, "{sv}", "ovmf_qemu_args", "s", o->ovmf.qemu_args);
+		if (r >= 0 && o->have_ovmf)
+			r = sd_bus_message_append(reply, "{sv}", "ovmf_libvirt_xml", "s",
+						  o->ovmf.libvirt_xml);
 	}
 	/* 32-bit demand: QEMU's packed figure when there is one, else Xen's sum */
 	if (r >= 0 && (o->have_qemu || o->have_xen))
@@ -542,7 +552,8 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &guest);
 	if (r >= 0)
-		r = read_opts(m, OPT_MACHINE " " OPT_XEN_MEMORY_MIB " " OPT_XEN_VERSION, &o, error);
+		r = read_opts(m, OPT_MACHINE " " OPT_XEN_MEMORY_MIB " " OPT_XEN_VERSION " " OPT_FIRMWARE,
+			      &o, error);
 	if (r < 0)
 		return r;
 	plan = malloc(sizeof(*plan));
@@ -551,7 +562,7 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct ops_plan_req req = {
 		.devices = devices, .guest = guest, .machine = o.machine,
 		.xen_version = o.xen_version, .have_xen_memory = o.have_xen_memory,
-		.xen_memory_mib = o.xen_memory_mib,
+		.xen_memory_mib = o.xen_memory_mib, .firmware = o.firmware,
 	};
 	if (ops_plan(bc->d, &req, plan, &err) < 0)
 		return bus_error_set_ops(error, &err);

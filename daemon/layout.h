@@ -109,6 +109,7 @@ struct tsd_layout {
 	bool ports_only;
 	/* The guest's firmware (TSD_FW_*): where it leaves boot BARs and ROMs. */
 	uint8_t firmware;
+	uint8_t phys_bits;                      /* the guest CPU's; 0 unknown */
 	/* Why a window is TSD_SRC_ASSUMED ("" when none is). */
 	char window_note[160];
 	size_t nports;

@@ -76,8 +76,42 @@ static void live_devices(const struct guest *g, struct mmio_device *devs, size_t
 	}
 }
 
+/* OVMF pads a q35 root port without a hint with a 512 MiB 64-bit
+ * prefetchable window (measured with OVMF 2022.11). */
+#define OVMF_PORT_PREF64_DEFAULT (UINT64_C(512) << 20)
+
+/* OVMF guests: what OVMF must place in its 64-bit aperture at boot (the
+ * guest's boot devices' 64-bit BARs, its ports' prefetchable windows, the
+ * new ports' reservations) against where it opens it (mmio_plan_ovmf). */
+static void plan_ovmf(struct ops_plan *o, const struct mmio_device *devs, size_t n,
+		      const struct guest *g)
+{
+	const struct tsd_layout *l = g ? &g->books.layout : NULL;
+	uint64_t boot64 = 0, hole64 = o->q.default_ok ? o->q.hole64_default : o->q.hole64_size;
+
+	for (size_t i = 0; l && i < l->nbars; i++)
+		if (l->bars[i].arrival == TSD_ARRIVAL_BOOT && l->bars[i].bar.kind == MMIO_BAR_MEM64 &&
+		    l->bars[i].bar.index != MMIO_BAR_ROM)
+			boot64 += l->bars[i].bar.size;
+	for (size_t i = 0; l && i < l->nports; i++)
+		if (l->ports[i].windows_known && l->ports[i].present[TSD_PORT_WIN_PREF])
+			boot64 += l->ports[i].win[TSD_PORT_WIN_PREF].end -
+				  l->ports[i].win[TSD_PORT_WIN_PREF].start;
+	for (size_t i = 0; o->machine == MMIO_QEMU_Q35 && i < n; i++) {
+		struct mmio_port_plan pp;
+		mmio_plan_port(&devs[i], &pp);
+		boot64 += pp.pref64_reserve ? pp.pref64_reserve : OVMF_PORT_PREF64_DEFAULT;
+	}
+	mmio_plan_ovmf(boot64, hole64, 0, l ? l->phys_bits : 0, &o->ovmf);
+	o->have_ovmf = true;
+	reason_append(o, "  %s%s", g ? "" : "If the guest boots OVMF (UEFI): ", o->ovmf.reason);
+	if (o->ovmf.libvirt_xml[0] && (!g || strcmp(g->bi->drv->name, "libvirt") == 0))
+		reason_append(o, " In libvirt's domain XML a <qemu:commandline> passes it on "
+			      "(<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>).");
+}
+
 static enum mmio_status plan_qemu(struct ops_plan *o, const struct mmio_device *devs, size_t n,
-				  const struct guest *g, struct mmio_error *err)
+				  const struct guest *g, const char *firmware, struct mmio_error *err)
 {
 	/* the 64-bit hole must hold what the guest has as well as the new devices */
 	struct mmio_device *all = calloc(n + 2 * OPS_MAX_DEVICES, sizeof(*all));
@@ -172,6 +206,12 @@ static enum mmio_status plan_qemu(struct ops_plan *o, const struct mmio_device *
 			      ", too small: the setting takes effect when the guest is restarted");
 		break;
 	}
+	/* OVMF's aperture: for an OVMF guest, for one whose firmware the back
+	 * end cannot tell, and without a guest unless told it is SeaBIOS. */
+	bool ovmf = firmware[0] ? strcmp(firmware, "ovmf") == 0 :
+		    !g || g->books.layout.firmware != TSD_FW_SEABIOS;
+	if (ovmf)
+		plan_ovmf(o, devs, n, g);
 	return MMIO_OK;
 }
 
@@ -258,7 +298,11 @@ int ops_plan(struct daemon *d, const struct ops_plan_req *req, struct ops_plan *
 	bool xen_guest = g && g->bi->drv->platform == TSD_PLATFORM_XEN_HVM;
 	bool want_xen = g ? xen_guest : true;
 	bool want_qemu = !xen_guest;
-	if (want_qemu && plan_qemu(o, devs, n, g, &e) != MMIO_OK)
+	const char *firmware = req->firmware ? req->firmware : "";
+	if (firmware[0] && strcmp(firmware, "ovmf") != 0 && strcmp(firmware, "seabios") != 0)
+		return ops_fail(err, OPS_E_INVALID_ARGS,
+				"option \"firmware\": \"%s\" is not seabios or ovmf", firmware);
+	if (want_qemu && plan_qemu(o, devs, n, g, firmware, &e) != MMIO_OK)
 		return ops_fail_model(err, &e);
 	if (want_xen && plan_xen(o, devs, n, g, req, err) < 0)
 		return -1;

@@ -104,6 +104,7 @@ struct ops_plan_req {
 	const char *xen_version;        /* "" or a mmio_xen_rule_name() */
 	bool have_xen_memory;
 	uint32_t xen_memory_mib;
+	const char *firmware;           /* "", "seabios", "ovmf" (QEMU guests; default: the guest's) */
 };
 struct ops_plan {
 	bool possible;
@@ -115,6 +116,8 @@ struct ops_plan {
 	char xl_cfg[128], qemu_args[256], libvirt_xml[256];
 	char port_args[1024];           /* q35: one -device pcie-root-port per device */
 	char libvirt_port_xml[3072];    /* q35: the same ports in libvirt's domain XML */
+	bool have_ovmf;                 /* OVMF's aperture was planned (mmio_plan_ovmf) */
+	struct mmio_ovmf_plan ovmf;
 };
 /* Synchronous: 0 with *out filled, -1 with err. */
 int ops_plan(struct daemon *d, const struct ops_plan_req *req, struct ops_plan *out,

@@ -383,6 +383,7 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 	l->clip = NULL;
 	l->nclip = 0;
 	l->firmware = h->firmware;
+	l->phys_bits = (uint8_t)(h->phys_bits < 64 ? h->phys_bits : 0);
 	/* q35's pcie.0 takes no hot-plugged device: they go into root ports. */
 	l->ports_only = h->machine == QMP_MACHINE_Q35;
 	/* Low window.  pci-hole-end is exclusive (0xfec00000, the IO-APIC). */

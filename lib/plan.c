@@ -517,3 +517,98 @@ void mmio_plan_port(const struct mmio_device *dev, struct mmio_port_plan *out)
 					",%s=%s", names[w], v);
 	}
 }
+
+/* ---- OVMF's 64-bit aperture ---------------------------------------------- */
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+	while (p < v && p < (UINT64_C(1) << 62))
+		p <<= 1;
+	return p;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, unsigned phys_bits,
+		    struct mmio_ovmf_plan *out)
+{
+	const uint64_t gib = UINT64_C(1) << 30, def = UINT64_C(32) << 30;
+	char a[32], b[32], w[32];
+
+	memset(out, 0, sizeof(*out));
+	out->phys_bits = phys_bits >= 36 && phys_bits <= 52 ? phys_bits : 40;
+	const uint64_t space = UINT64_C(1) << out->phys_bits, eighth = space >> 3;
+	const uint64_t first_free = align_up(MMIO_4G + ram_above_4g, gib);
+	out->boot64 = boot64;
+	out->window = boot64 > hole64 ? boot64 : hole64;
+	if (eighth > def) {
+		out->aperture_size = eighth;
+		out->aperture_base = space - eighth;
+	} else {
+		out->aperture_size = def;
+		out->aperture_base = align_up(first_free, def);
+	}
+	mmio_size_format(out->aperture_size, a, sizeof(a));
+	mmio_size_format(out->window, w, sizeof(w));
+	if (!boot64) {
+		snprintf(out->reason, sizeof(out->reason),
+			 "OVMF: no 64-bit BAR or port window at boot, so the 64-bit window is QEMU's "
+			 "default one and OVMF's aperture does not matter.");
+		return;
+	}
+	if (boot64 <= out->aperture_size && out->aperture_base + out->window <= space) {
+		snprintf(out->reason, sizeof(out->reason),
+			 "OVMF: its %s aperture at 0x%" PRIx64 " holds the %s of 64-bit ranges it "
+			 "places at boot, and the guest's 64-bit window (%s from there) stays below "
+			 "2^%u: no X-PciMmio64Mb needed.", a, out->aperture_base,
+			 (mmio_size_format(boot64, b, sizeof(b)), b), w, out->phys_bits);
+		return;
+	}
+	/* The smallest size that takes effect (not below the top eighth) and
+	 * holds the boot ranges; its base is RAM's end aligned to it. */
+	uint64_t size = pow2_ceil(boot64);
+	if (size < def)
+		size = def;
+	if (eighth > def && size < eighth)
+		size = eighth;
+	for (; size && size <= space; size <<= 1) {
+		uint64_t base = align_up(first_free, size);
+		if (base + out->window <= space) {
+			out->mmio64_mb = size >> 20;
+			out->new_base = base;
+			break;
+		}
+	}
+	if (!out->mmio64_mb) {
+		out->impossible = true;
+		snprintf(out->reason, sizeof(out->reason),
+			 "OVMF: no aperture leaves room for a %s 64-bit window below 2^%u (the "
+			 "guest's phys-bits): give the guest more (-cpu ...,phys-bits=N or "
+			 "host-phys-bits=on) or a smaller pci-hole64-size.", w, out->phys_bits);
+		return;
+	}
+	snprintf(out->qemu_args, sizeof(out->qemu_args),
+		 "-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64, out->mmio64_mb);
+	snprintf(out->libvirt_xml, sizeof(out->libvirt_xml),
+		 "<qemu:commandline>\n"
+		 "  <qemu:arg value='-fw_cfg'/>\n"
+		 "  <qemu:arg value='name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64 "'/>\n"
+		 "</qemu:commandline>", out->mmio64_mb);
+	mmio_size_format(size, b, sizeof(b));
+	char below[96] = "";
+	if (eighth > def)
+		snprintf(below, sizeof(below), " (smaller values than %" PRIu64 " change nothing "
+			 "with %u phys-bits)", eighth >> 20, out->phys_bits);
+	snprintf(out->reason, sizeof(out->reason),
+		 "OVMF: by itself it opens a %s aperture at 0x%" PRIx64 "; %s. X-PciMmio64Mb=%" PRIu64
+		 " (%s) moves it to 0x%" PRIx64 ", where the %s window fits below 2^%u%s.",
+		 a, out->aperture_base,
+		 boot64 > out->aperture_size ? "the 64-bit ranges it places at boot do not fit"
+					     : "the guest's 64-bit window from there would pass the "
+					       "phys-bits limit, where Linux cuts it",
+		 out->mmio64_mb, b, out->new_base, w, out->phys_bits, below);
+}

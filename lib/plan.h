@@ -104,6 +104,34 @@ struct mmio_qemu_plan {
 enum mmio_status mmio_plan_qemu(enum mmio_qemu_machine machine, const struct mmio_device *devs,
 				size_t ndev, struct mmio_qemu_plan *out, struct mmio_error *err);
 
+/* ---- OVMF's 64-bit aperture ---------------------------------------------- */
+
+/* OVMF (UEFI) places the boot devices' 64-bit BARs and q35 root ports'
+ * prefetchable windows in a 64-bit aperture of its own; QEMU's _CRS 64-bit
+ * window then starts at the lowest of them and is pci-hole64-size long
+ * (docs/verification.md B4).  OVMF 2022.11 sizes the aperture 32 GiB, or
+ * X-PciMmio64Mb, aligned above RAM; or, when larger, the top eighth of the
+ * phys-bits address space at its top (0xe000000000 with 40 bits).  Linux
+ * drops the part of a window at or above 2^phys-bits, so a window starting
+ * that high holds at most an eighth of the address space.  An
+ * X-PciMmio64Mb no larger than that eighth changes nothing. */
+struct mmio_ovmf_plan {
+	unsigned phys_bits;         /* the ones assumed (40 when not told: QEMU's default) */
+	uint64_t aperture_size, aperture_base;         /* what OVMF does by itself */
+	uint64_t boot64;            /* what it must place there: BARs, ports' windows */
+	uint64_t window;            /* the 64-bit window the guest needs: max(boot64, hole64) */
+	uint64_t mmio64_mb;         /* X-PciMmio64Mb to set; 0 = none needed */
+	uint64_t new_base;          /* the aperture with it */
+	bool impossible;            /* no X-PciMmio64Mb gets the window below 2^phys-bits */
+	char qemu_args[96];         /* -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=N */
+	char libvirt_xml[384];      /* the same as <qemu:commandline> */
+	char reason[640];
+};
+/* boot64: the 64-bit ranges at boot (sum); hole64: the pci-hole64-size the
+ * guest runs with; ram_above_4g: bytes; phys_bits: 0 = unknown. */
+void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, unsigned phys_bits,
+		    struct mmio_ovmf_plan *out);
+
 /* ---- a hot-plug port's reservations (q35 pcie-root-port) ---------------- */
 
 /* What `-device pcie-root-port,...,io-reserve=,mem-reserve=,pref64-reserve=`

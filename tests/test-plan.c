@@ -382,6 +382,44 @@ static void test_port_plan(void)
 	       "1 MiB / 4 KiB-aligned starts (%u failures)", cases, bad);
 }
 
+static void test_ovmf(void)
+{
+	struct mmio_ovmf_plan o;
+	const uint64_t G = UINT64_C(1) << 30;
+
+	/* nothing 64-bit at boot: QEMU's default window, no setting */
+	mmio_plan_ovmf(0, 32 * G, 0, 40, &o);
+	tap_ok(o.mmio64_mb == 0 && !o.impossible && strstr(o.reason, "does not matter"),
+	       "ovmf: no 64-bit range at boot -> nothing to set");
+	/* 40 bits: the top eighth, 128 GiB at 0xe000000000, holds a 1 GiB BAR
+	 * and a 32 GiB window (tests/guest ovmf-02) */
+	mmio_plan_ovmf(G + 512 * MMIO_1M, 32 * G, 0, 40, &o);
+	tap_ok(o.aperture_base == 0xe000000000 && o.aperture_size == 128 * G && o.mmio64_mb == 0,
+	       "ovmf: 40 bits, 128 GiB aperture at 0xe000000000, enough");
+	/* a 256 GiB window from 0xe000000000 would pass 1 TiB: Linux cuts it.
+	 * 131072 (the smallest that takes effect) moves the aperture to
+	 * 0x2000000000 (measured). */
+	mmio_plan_ovmf(G, 256 * G, 0, 40, &o);
+	tap_ok(o.mmio64_mb == 131072 && o.new_base == 0x2000000000 &&
+	       strstr(o.qemu_args, "X-PciMmio64Mb,string=131072") &&
+	       strstr(o.libvirt_xml, "<qemu:arg value='-fw_cfg'/>") &&
+	       strstr(o.reason, "smaller values than 131072 change nothing"),
+	       "ovmf: a window past 2^40 -> X-PciMmio64Mb=131072 at 0x2000000000 (%s)", o.qemu_args);
+	/* more boot ranges than the aperture holds */
+	mmio_plan_ovmf(200 * G, 32 * G, 0, 40, &o);
+	tap_ok(o.mmio64_mb == 262144 && o.new_base == 0x4000000000,
+	       "ovmf: 200 GiB at boot -> a 256 GiB aperture at 0x4000000000");
+	/* 36 bits (64 GiB): OVMF's 32 GiB aperture above RAM; a 64 GiB window
+	 * cannot fit anywhere */
+	mmio_plan_ovmf(G, 64 * G, 0, 36, &o);
+	tap_ok(o.impossible && strstr(o.reason, "phys-bits"), "ovmf: 36 bits, 64 GiB window: impossible");
+	mmio_plan_ovmf(G, 8 * G, 0, 36, &o);
+	tap_ok(!o.impossible && o.mmio64_mb == 0 && o.aperture_base == 32 * G,
+	       "ovmf: 36 bits, 32 GiB aperture at 32 GiB, an 8 GiB window fits");
+	mmio_plan_ovmf(G, 32 * G, 0, 0, &o);
+	tap_ok(o.phys_bits == 40, "ovmf: unknown phys-bits -> QEMU's default 40");
+}
+
 int main(void)
 {
 	test_space_from_model();
@@ -393,6 +431,7 @@ int main(void)
 	test_rule_difference();
 	test_qemu();
 	test_port_plan();
+	test_ovmf();
 	tap_done();
 	return tap_exit();
 }

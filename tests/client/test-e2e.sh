@@ -144,7 +144,7 @@ else
 	json_eq "$out" 'all(d[k] is None or isinstance(d[k], int) for k in ("mmio_hole_mib", "high_window_bytes", "pci_hole64_bytes", "low_bytes_needed"))' 'true'
 	json_eq "$out" 'any(isinstance(d[k], int) for k in ("mmio_hole_mib", "pci_hole64_bytes"))' 'true'
 	json_eq "$out" 'bool(d["xl_cfg"] or d["qemu_args"] or d["libvirt_xml"])' 'true'
-	json_eq "$out" 'sorted(d.keys())' '["high_window_bytes", "libvirt_xml", "low_bytes_needed", "mmio_hole_mib", "pci_hole64_bytes", "possible", "qemu_args", "reason", "xl_cfg"]'
+	json_eq "$out" 'sorted(d.keys())' '["high_window_bytes", "libvirt_xml", "low_bytes_needed", "mmio_hole_mib", "ovmf_libvirt_xml", "ovmf_mmio64_mb", "ovmf_qemu_args", "pci_hole64_bytes", "possible", "qemu_args", "reason", "xl_cfg"]'
 fi
 
 # ---- a real guest ------------------------------------------------------------
