@@ -2,7 +2,8 @@
 # /init of the mmiod test guest (busybox-static).  Installed by build-initramfs.
 #
 # Console (ttyS0) gets the kernel log and a boot summary.  Commands are read
-# from the second serial port (ttyS1, "command channel"), one per line:
+# from the second serial port (ttyS1, "command channel"; mmiod.cmdtty=TTY on
+# the kernel command line names another), one per line:
 #
 #     <id> <command> [args...]
 #
@@ -119,7 +120,13 @@ handle() {
 echo "=== mmiod guest: $(uname -r) ==="
 windows | grep -E 'root bus resource|host bridge window|PCI: Using'
 
+# mmiod.cmdtty=hvc0 on the kernel command line moves the command channel
+# (tests/xen: a Xen PV console, where every byte on an emulated serial port
+# is a round trip to the device model in dom0).
 CMDTTY=/dev/ttyS1
+for a in $(cat /proc/cmdline); do
+    case "$a" in mmiod.cmdtty=*) CMDTTY=/dev/${a#mmiod.cmdtty=} ;; esac
+done
 if [ ! -c $CMDTTY ]; then
     echo "init: no $CMDTTY; using console"
     CMDTTY=/dev/console
