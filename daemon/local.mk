@@ -4,6 +4,8 @@ noinst_LIBRARIES += daemon/libmmiod.a
 daemon_libmmiod_a_SOURCES = \
 	daemon/toolstack.h \
 	daemon/toolstack.c \
+	daemon/toolstack-registry.h \
+	daemon/toolstack-registry.c \
 	daemon/worker.h \
 	daemon/worker.c
 daemon_libmmiod_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \

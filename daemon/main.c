@@ -27,6 +27,7 @@
 #include "mmiod-names.h"
 #include "state.h"
 #include "strv.h"
+#include "toolstack-registry.h"
 #include "worker.h"
 
 /* ---- configuration ---------------------------------------------------------- */

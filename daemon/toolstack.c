@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* toolstack.c — the registry of back ends compiled into this build, the
- * operation base every back end builds on, and the small helpers they share. */
+/* toolstack.c — the operation base every back end builds on, and the small
+ * helpers they share (the back ends compiled in: toolstack-registry.c). */
 #include "config.h"
 
 #include <assert.h>
@@ -12,36 +12,6 @@
 #include <event2/event.h>
 
 #include "toolstack.h"
-
-static const struct tsd_driver *const drivers[] = {
-	&tsd_qmp_driver,
-#ifdef HAVE_LIBVIRT
-	&tsd_libvirt_driver,
-#endif
-#ifdef HAVE_LIBXL
-	&tsd_libxl_driver,
-#endif
-};
-
-const struct tsd_driver *tsd_driver_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
-		if (strcmp(drivers[i]->name, name) == 0)
-			return drivers[i];
-	return NULL;
-}
-
-const char *tsd_driver_names(void)
-{
-	return "qmp"
-#ifdef HAVE_LIBVIRT
-	       ",libvirt"
-#endif
-#ifdef HAVE_LIBXL
-	       ",libxl"
-#endif
-		;
-}
 
 const char *tsd_rc_name(enum tsd_rc rc)
 {

@@ -265,11 +265,8 @@ bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len);
  * (common/strbuf.h) under this name. */
 #define tsd_appendf strbuf_appendf
 
-/* The registry (daemon/toolstack.c): drivers compiled into this build. */
-const struct tsd_driver *tsd_driver_find(const char *name);
-/* Comma-separated names of compiled-in drivers, for --help and the Backends property. */
-const char *tsd_driver_names(void);
-
+/* The drivers, each defined by its back end (listed by name in
+ * toolstack-registry.c). */
 extern const struct tsd_driver tsd_qmp_driver;
 #ifdef HAVE_LIBVIRT
 extern const struct tsd_driver tsd_libvirt_driver;

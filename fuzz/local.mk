@@ -22,7 +22,6 @@ EXTRA_DIST += \
 	fuzz/.gitignore \
 	fuzz/fuzz.h \
 	fuzz/fuzz-layout.h \
-	fuzz/fuzz-stubs.c \
 	fuzz/fuzz-bdf.c \
 	fuzz/fuzz-size.c \
 	fuzz/fuzz-bars.c \

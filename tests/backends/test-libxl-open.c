@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "toolstack.h"
+#include "toolstack-registry.h"
 #include "../tap.h"
 
 static int nlog;
