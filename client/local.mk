@@ -2,10 +2,13 @@
 bin_PROGRAMS += client/mmioctl
 client_mmioctl_SOURCES = \
 	client/mmioctl.h \
-	client/mmioctl.c \
+	client/main.c \
 	client/mmioctl-bus.c \
 	client/mmioctl-output.c \
+	client/guests-read.h \
+	client/guests-read.c \
 	client/cmd-status.c \
+	client/cmd-metrics.c \
 	client/cmd-check.c \
 	client/cmd-attach.c \
 	client/cmd-watch.c \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mmioctl-output.c — tables, human units, JSON, and the local checks of
- * what the user typed.
+ * mmioctl-output.c — messages, tables, human units, JSON, and the local
+ * checks of what the user typed.
  */
 #include "config.h"
 
@@ -13,6 +13,28 @@
 #include <string.h>
 
 #include "mmioctl.h"
+
+void mmioctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mmioctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see mmioctl --help)\n", stderr);
+}
+
+void mmioctl_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mmioctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 struct table {
 	unsigned ncols;

@@ -74,7 +74,7 @@ struct mmioctl {
 	bool stderr_tty;
 };
 
-/* ---- mmioctl.c ---- */
+/* ---- mmioctl-output.c: messages ---- */
 void mmioctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "mmioctl: <what>: <reason>" to stderr. */
 void mmioctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mmioctl.c — the command-line client of mmiod: options, the verb table
- * (which also writes --help), and dispatch.
+ * main.c — mmioctl, the command-line client of mmiod: options, the verb
+ * table (which also writes --help), and dispatch to the verbs (cmd-*.c).
  *
  * Everything that can be checked without the daemon is checked here or in
  * the verb before the bus is touched, so a typo gives exit 2 and a clear
@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,28 +157,6 @@ static void print_verb_help(const struct verb *v)
 		}
 	}
 	printf("\nGlobal options: see mmioctl --help.\n");
-}
-
-void mmioctl_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mmioctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see mmioctl --help)\n", stderr);
-}
-
-void mmioctl_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mmioctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int parse_timeout(const char *s, uint64_t *usec)
