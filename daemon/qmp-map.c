@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "qmp-map.h"
+#include "strbuf.h"
 
 /* QEMU's PCI I/O window on pc and q35 (the DSDT's _CRS offers 0x0d00-0xffff
  * above the config ports; the model clips it to MMIO_X86_MIN_IO). */
@@ -1177,17 +1178,17 @@ bool qmp_map_compare(const struct mmio_device *declared, const struct tsd_layout
 			continue;
 		same = false;
 		if (diff[0])
-			tsd_appendf(diff, difflen, "; ");
+			strbuf_appendf(diff, difflen, "; ");
 		if (d)
 			bar_words(d, a, sizeof(a));
 		if (r)
 			bar_words(r, b, sizeof(b));
 		if (d && r)
-			tsd_appendf(diff, difflen, "BAR%u: declared %s, QEMU has %s", i, a, b);
+			strbuf_appendf(diff, difflen, "BAR%u: declared %s, QEMU has %s", i, a, b);
 		else if (d)
-			tsd_appendf(diff, difflen, "BAR%u: declared %s, QEMU has none", i, a);
+			strbuf_appendf(diff, difflen, "BAR%u: declared %s, QEMU has none", i, a);
 		else
-			tsd_appendf(diff, difflen, "BAR%u: QEMU has %s, not declared", i, b);
+			strbuf_appendf(diff, difflen, "BAR%u: QEMU has %s, not declared", i, b);
 	}
 	return same;
 }

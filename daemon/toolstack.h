@@ -40,7 +40,6 @@
 #include <stdint.h>
 
 #include "layout.h"
-#include "strbuf.h"
 #include "mmio-model.h"
 
 struct event_base;
@@ -260,10 +259,6 @@ void tsd_log(struct tsd_backend *be, int priority, const char *fmt, ...)
  * ",," is a literal comma).  Returns false when KEY is absent or the value does
  * not fit buf. */
 bool tsd_spec_value(const char *spec, const char *key, char *buf, size_t len);
-
-/* The back ends' mappings build their messages with strbuf_appendf
- * (common/strbuf.h) under this name. */
-#define tsd_appendf strbuf_appendf
 
 /* The drivers, each defined by its back end (listed by name in
  * toolstack-registry.c). */
