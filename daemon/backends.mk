@@ -5,6 +5,8 @@ if HAVE_LIBXL
 daemon_libmmiod_a_SOURCES += \
 	daemon/libxl-map.h \
 	daemon/libxl-map.c \
+	daemon/toolstack-libxl-internal.h \
+	daemon/toolstack-libxl-loop.c \
 	daemon/toolstack-libxl.c
 
 TESTS += tests/backends/test-libxl-map tests/backends/test-libxl-open

@@ -22,7 +22,8 @@
  * through libxl's QMP) looks whether it answers again.
  *
  * Everything that maps libxl's data lives in libxl-map.c and is tested
- * there; this file only sequences calls.  Without a hypervisor
+ * there; libxl's fds, timeouts and log messages are put on the loop by
+ * toolstack-libxl-loop.c; this file only sequences calls.  Without a hypervisor
  * libxl_ctx_alloc fails, and open() declines with one line.
  */
 #include "config.h"
@@ -30,7 +31,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +39,7 @@
 #include <syslog.h>
 
 #include "libxl-map.h"
+#include "toolstack-libxl-internal.h"
 #include <libxl_utils.h>
 #include <xentoollog.h>
 
@@ -51,13 +52,6 @@
 #define TSD_LIBXL_SETTLE_TRIES 10
 #define TSD_LIBXL_SETTLE_MS 500
 
-struct tsd_libxl;
-
-struct tsd_libxl_logger {
-	xentoollog_logger vtable;       /* first: libxl calls through it */
-	struct tsd_libxl *be;
-};
-
 struct tsd_libxl_guest {
 	struct tsd_libxl_guest *next;
 	uint32_t domid;
@@ -68,21 +62,6 @@ struct tsd_libxl_guest {
 	bool unresponsive;              /* a call timed out; no answer since */
 	bool probing;                   /* a probe op is in flight */
 	char unresponsive_msg[200];
-};
-
-struct tsd_libxl_timeout {
-	struct tsd_libxl_timeout *next, **prev;
-	struct tsd_libxl *be;
-	struct event *ev;
-	void *for_libxl;
-};
-
-struct tsd_libxl_fd {
-	struct tsd_libxl *be;
-	struct event *ev;
-	int fd;
-	short events;                   /* poll(2) bits libxl asked for */
-	void *for_libxl;
 };
 
 /* One asynchronous operation: retrieve config -> info pci -> result, or
@@ -107,21 +86,6 @@ struct tsd_libxl_op {
 	struct tsd_guest guest;         /* discovery */
 };
 
-struct tsd_libxl {
-	struct tsd_backend base;        /* first: the daemon sees this */
-	struct tsd_libxl_logger logger;
-	libxl_ctx *ctx;
-	/* libxl keeps pointers to these: they live as long as the ctx. */
-	libxl_osevent_hooks os_hooks;
-	libxl_event_hooks ev_hooks;
-	libxl_childproc_hooks child_hooks;
-	struct event *rescan;
-	struct event *prober;           /* probes unresponsive domains */
-	struct tsd_libxl_guest *guests;
-	struct tsd_libxl_timeout *timeouts;
-	char first_error[256];          /* captured while opening */
-	bool opening;
-};
 
 /* snprintf that may truncate on purpose (log lines, messages built from
  * other messages); through vsnprintf so -Wformat-truncation stays quiet
@@ -134,175 +98,6 @@ static void fmt_cut(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
-}
-
-/* ---- logger: libxl's messages become the daemon's log lines ------------ */
-
-static void logger_vmessage(xentoollog_logger *l, xentoollog_level level, int errnoval,
-			    const char *context, const char *format, va_list al)
-	__attribute__((format(printf, 5, 0)));
-static void logger_vmessage(xentoollog_logger *l, xentoollog_level level, int errnoval,
-			    const char *context, const char *format, va_list al)
-{
-	struct tsd_libxl *be = ((struct tsd_libxl_logger *)l)->be;
-	char msg[400];
-
-	vsnprintf(msg, sizeof(msg), format, al);
-	if (be->opening) {
-		/* While opening, keep only the first error: it becomes the one
-		 * line of TSD_DECLINED on a host without Xen. */
-		if (level >= XTL_ERROR && !be->first_error[0])
-			fmt_cut(be->first_error, sizeof(be->first_error), "%s%s%s%s%s",
-				 context ? context : "", context ? ": " : "", msg,
-				 errnoval >= 0 ? ": " : "", errnoval >= 0 ? strerror(errnoval) : "");
-		return;
-	}
-	if (level < XTL_NOTICE)
-		return;
-	tsd_log(&be->base, level >= XTL_ERROR ? LOG_ERR : level >= XTL_WARN ? LOG_WARNING : LOG_NOTICE,
-	       "%s%s%s%s%s", context ? context : "", context ? ": " : "", msg,
-	       errnoval >= 0 ? ": " : "", errnoval >= 0 ? strerror(errnoval) : "");
-}
-
-static void logger_progress(xentoollog_logger *l, const char *context, const char *doing_what,
-			    int percent, unsigned long done, unsigned long total)
-{
-}
-
-static void logger_destroy(xentoollog_logger *l)
-{
-	/* Embedded in struct tsd_libxl: nothing to free. */
-}
-
-/* ---- osevent hooks: libxl's fds and timeouts on libevent --------------- */
-
-static void fd_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tsd_libxl_fd *r = arg;
-	short revents = 0;
-	if (what & EV_READ)
-		revents |= POLLIN;
-	if (what & EV_WRITE)
-		revents |= POLLOUT;
-	libxl_osevent_occurred_fd(r->be->ctx, r->for_libxl, r->fd, r->events, revents & r->events);
-}
-
-static int fd_arm(struct tsd_libxl_fd *r)
-{
-	short ev = EV_PERSIST;
-	if (r->events & (POLLIN | POLLPRI))
-		ev |= EV_READ;
-	if (r->events & POLLOUT)
-		ev |= EV_WRITE;
-	if (r->ev) {
-		event_free(r->ev);
-		r->ev = NULL;
-	}
-	if (!(ev & (EV_READ | EV_WRITE)))
-		return 0; /* events == 0 is legal: registered, but idle */
-	r->ev = event_new(r->be->base.host->base, r->fd, ev, fd_cb, r);
-	if (!r->ev || event_add(r->ev, NULL) < 0)
-		return ERROR_OSEVENT_REG_FAIL;
-	return 0;
-}
-
-static int hook_fd_register(void *user, int fd, void **reg, short events, void *for_libxl)
-{
-	struct tsd_libxl_fd *r = calloc(1, sizeof(*r));
-	if (!r)
-		return ERROR_NOMEM;
-	*r = (struct tsd_libxl_fd){ .be = user, .fd = fd, .events = events, .for_libxl = for_libxl };
-	int rc = fd_arm(r);
-	if (rc) {
-		free(r);
-		return rc;
-	}
-	*reg = r;
-	return 0;
-}
-
-static int hook_fd_modify(void *user, int fd, void **reg, short events)
-{
-	struct tsd_libxl_fd *r = *reg;
-	r->events = events;
-	return fd_arm(r);
-}
-
-static void hook_fd_deregister(void *user, int fd, void *reg)
-{
-	struct tsd_libxl_fd *r = reg;
-	if (r->ev)
-		event_free(r->ev);
-	free(r);
-}
-
-static void timeout_unlink(struct tsd_libxl_timeout *t)
-{
-	*t->prev = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	event_free(t->ev);
-	free(t);
-}
-
-static void timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tsd_libxl_timeout *t = arg;
-	struct tsd_libxl *be = t->be;
-	void *for_libxl = t->for_libxl;
-	/* A fired timeout counts as deregistered: free it first, libxl may
-	 * register a new one from inside the call. */
-	timeout_unlink(t);
-	libxl_osevent_occurred_timeout(be->ctx, for_libxl);
-}
-
-static struct timeval until(struct timeval abs)
-{
-	struct timeval now, d = { 0, 0 };
-	gettimeofday(&now, NULL);
-	if (timercmp(&abs, &now, >))
-		timersub(&abs, &now, &d);
-	return d;
-}
-
-static int hook_timeout_register(void *user, void **reg, struct timeval abs, void *for_libxl)
-{
-	struct tsd_libxl *be = user;
-	struct tsd_libxl_timeout *t = calloc(1, sizeof(*t));
-	if (!t)
-		return ERROR_NOMEM;
-	t->be = be;
-	t->for_libxl = for_libxl;
-	t->ev = evtimer_new(be->base.host->base, timeout_cb, t);
-	struct timeval d = until(abs);
-	if (!t->ev || evtimer_add(t->ev, &d) < 0) {
-		if (t->ev)
-			event_free(t->ev);
-		free(t);
-		return ERROR_OSEVENT_REG_FAIL;
-	}
-	t->next = be->timeouts;
-	t->prev = &be->timeouts;
-	if (t->next)
-		t->next->prev = &t->next;
-	be->timeouts = t;
-	*reg = t;
-	return 0;
-}
-
-static int hook_timeout_modify(void *user, void **reg, struct timeval abs)
-{
-	/* libxl only ever passes {0,0}: "fire as soon as possible". */
-	struct tsd_libxl_timeout *t = *reg;
-	struct timeval d = until(abs);
-	evtimer_del(t->ev);
-	return evtimer_add(t->ev, &d) < 0 ? ERROR_OSEVENT_REG_FAIL : 0;
-}
-
-static void hook_timeout_deregister(void *user, void *reg)
-{
-	/* Never called by libxl 4.17 (libxl_event.h); kept for completeness. */
-	timeout_unlink(reg);
 }
 
 /* ---- guests --------------------------------------------------------------- */
@@ -828,8 +623,7 @@ static void tsd_libxl_close(struct tsd_backend *tbe)
 		guest_forget(be, be->guests->domid, false);
 	libxl_ctx_free(be->ctx);
 	/* libxl never deregisters timeouts (libxl_event.h): free what is left. */
-	while (be->timeouts)
-		timeout_unlink(be->timeouts);
+	tsd_libxl_timeouts_free(be);
 	free(be);
 }
 
@@ -850,10 +644,7 @@ static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned
 	be->base.host = host;
 	snprintf(be->base.spec, sizeof(be->base.spec), "libxl%s%s", arg && arg[0] ? ":" : "",
 		 arg ? arg : "");
-	be->logger.vtable = (xentoollog_logger){ .vmessage = logger_vmessage,
-						 .progress = logger_progress,
-						 .destroy = logger_destroy };
-	be->logger.be = be;
+	tsd_libxl_logger_init(be);
 	be->opening = true;
 	int rc = libxl_ctx_alloc(&be->ctx, LIBXL_VERSION, 0, &be->logger.vtable);
 	be->opening = false;
@@ -872,12 +663,7 @@ static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned
 		.chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
 	};
 	libxl_childproc_setmode(be->ctx, &be->child_hooks, be);
-	be->os_hooks = (libxl_osevent_hooks){
-		.fd_register = hook_fd_register, .fd_modify = hook_fd_modify,
-		.fd_deregister = hook_fd_deregister, .timeout_register = hook_timeout_register,
-		.timeout_modify = hook_timeout_modify, .timeout_deregister = hook_timeout_deregister,
-	};
-	libxl_osevent_register_hooks(be->ctx, &be->os_hooks, be);
+	tsd_libxl_osevent_register(be);
 	be->ev_hooks = (libxl_event_hooks){
 		.event_occurs_mask = LIBXL_EVENTMASK_ALL, .event_occurs = event_occurs,
 		.disaster = disaster,
