@@ -8,6 +8,7 @@
 
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,140 @@ static const char *last_error(void)
 {
 	const char *m = virGetLastErrorMessage();
 	return m ? m : "unknown libvirt error";
+}
+
+/* ---- the connections the calls run on ------------------------------------------------ */
+
+/* Idle connections kept for the next calls; more are closed when given
+ * back (a burst of calls on many guests opens as many). */
+#define LV_IDLE_MAX 8
+
+struct lv_conns {
+	pthread_mutex_t lock;
+	char uri[256];
+	virConnectPtr shared;           /* the back end's connection, when calls share it */
+	unsigned gen;                   /* of the connection the back end has now */
+	bool closing;
+	virConnectPtr idle[LV_IDLE_MAX];
+	unsigned idle_gen[LV_IDLE_MAX];
+	unsigned nidle;
+	unsigned long opened;
+};
+
+struct lv_conns *lv_conns_new(const char *uri)
+{
+	struct lv_conns *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	snprintf(p->uri, sizeof(p->uri), "%s", uri);
+	return p;
+}
+
+void lv_conns_share(struct lv_conns *p, virConnectPtr conn, bool share)
+{
+	pthread_mutex_lock(&p->lock);
+	p->gen++;
+	/* not a reference: the back end's own outlives every job that takes
+	 * one from here (lv_conns_get, on the loop's word) */
+	p->shared = share ? conn : NULL;
+	pthread_mutex_unlock(&p->lock);
+}
+
+virConnectPtr lv_conns_get(struct lv_conns *p, unsigned *gen, char *msg, size_t msglen)
+{
+	virConnectPtr c = NULL, stale = NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		*gen = p->gen;
+		if (p->shared) {
+			c = p->shared;
+			virConnectRef(c);       /* local: no RPC */
+			pthread_mutex_unlock(&p->lock);
+			return c;
+		}
+		if (p->nidle) {
+			p->nidle--;
+			c = p->idle[p->nidle];
+			if (p->idle_gen[p->nidle] != p->gen)
+				stale = c, c = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (stale) {
+			virConnectClose(stale);
+			stale = NULL;
+			continue;
+		}
+		if (!c)
+			break;
+		if (virConnectIsAlive(c) == 1)  /* local: no RPC */
+			return c;
+		virConnectClose(c);
+	}
+	c = virConnectOpen(p->uri);
+	if (!c) {
+		snprintf(msg, msglen, "cannot connect to %.200s: %s", p->uri, last_error());
+		return NULL;
+	}
+	/* as the back end's own: a daemon that hangs fails the call after
+	 * about 5 s x 3 unanswered probes, so the thread comes back */
+	virConnectSetKeepAlive(c, 5, 3);
+	virResetLastError();
+	pthread_mutex_lock(&p->lock);
+	p->opened++;
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+void lv_conns_put(struct lv_conns *p, virConnectPtr c, unsigned gen)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&p->lock);
+	bool keep = !p->shared && !p->closing && gen == p->gen && p->nidle < LV_IDLE_MAX &&
+		    virConnectIsAlive(c) == 1;
+	if (keep) {
+		p->idle_gen[p->nidle] = gen;
+		p->idle[p->nidle++] = c;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!keep)
+		virConnectClose(c);     /* the call's reference; the last one is an RPC */
+	virResetLastError();
+}
+
+void lv_conns_close_idle(struct lv_conns *p)
+{
+	virConnectPtr idle[LV_IDLE_MAX];
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	p->closing = true;
+	n = p->nidle;
+	memcpy(idle, p->idle, n * sizeof(idle[0]));
+	p->nidle = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < n; i++)
+		virConnectClose(idle[i]);
+	virResetLastError();
+}
+
+void lv_conns_stats(struct lv_conns *p, unsigned long *opened, unsigned *idle)
+{
+	pthread_mutex_lock(&p->lock);
+	*opened = p->opened;
+	*idle = p->nidle;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void lv_conns_free(struct lv_conns *p)
+{
+	if (!p)
+		return;
+	lv_conns_close_idle(p);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
 }
 
 /* ---- QEMU's own view, through libvirt's monitor pass-through ------------------------- */
@@ -377,6 +512,7 @@ void lv_connect(struct lv_connect *c)
 	}
 	type = virConnectGetType(c->conn);
 	c->is_qemu = type && strcmp(type, "QEMU") == 0;
+	c->share = type && strcmp(type, "TEST") == 0;
 	cb->ref(cb->opaque);
 	c->ids[0] = virConnectDomainEventRegisterAny(c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 						     VIR_DOMAIN_EVENT_CALLBACK(cb->lifecycle),
@@ -429,6 +565,10 @@ void lv_connect(struct lv_connect *c)
 
 void lv_disconnect(struct lv_disconnect *d)
 {
+	if (d->conns)
+		lv_conns_close_idle(d->conns);
+	if (!d->conn)
+		return;
 	for (int i = 0; i < 3; i++)
 		if (d->ids[i] >= 0)
 			virConnectDomainEventDeregisterAny(d->conn, d->ids[i]);

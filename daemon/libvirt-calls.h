@@ -21,6 +21,46 @@
 
 #include "libvirt-map.h"
 
+/* ---- the connections the calls run on -------------------------------------------------
+ * One call at a time on a connection.  libvirt's client lets several
+ * threads call on one connection, but while one call waits (a stopped
+ * QEMU's monitor, a domain job held for 30 s) another thread's call there
+ * can wait until the connection's next keepalive tick, 5 s later (libvirt
+ * 9.0, measured: docs/reliability.md): the waiting thread owns the socket
+ * and the wake-up that should make it send the other call is lost now and
+ * then.  So every call takes a connection of its own from this pool and
+ * gives it back when it returns; a call that is stuck keeps its
+ * connection, and nobody else's call waits behind it.  The back end's own
+ * connection carries only libvirt's events, its keepalive and its close.
+ *
+ * A driver whose connections do not share state (test:///FILE: every
+ * connection has a copy of the file's domains) runs every call on the back
+ * end's connection instead (lv_conns_share).
+ *
+ * lv_conns_get and lv_conns_put run on pool threads (they may open and
+ * close connections: RPCs); the rest on the loop. */
+struct lv_conns;
+struct lv_conns *lv_conns_new(const char *uri);
+/* After a (re)connection: later calls on conn itself (shared: a reference
+ * per call) when share, else on connections of their own; idle ones from
+ * before are not used again (they are closed by the next thread that
+ * finds them). */
+void lv_conns_share(struct lv_conns *p, virConnectPtr conn, bool share);
+/* The connection for one call (a reference of the call's own), or NULL
+ * with msg.  gen: give it back with it. */
+virConnectPtr lv_conns_get(struct lv_conns *p, unsigned *gen, char *msg, size_t msglen);
+/* The call returned: conn goes back to the idle ones, or is closed (dead,
+ * from before a reconnection, too many idle, the pool closing). */
+void lv_conns_put(struct lv_conns *p, virConnectPtr conn, unsigned gen);
+/* Closes the idle connections; later ones given back are closed too
+ * (the back end closes). */
+void lv_conns_close_idle(struct lv_conns *p);
+/* Connections opened, and idle now (figures for the log). */
+void lv_conns_stats(struct lv_conns *p, unsigned long *opened, unsigned *idle);
+/* Frees the pool: no call may use it any more (nothing idle is left, or
+ * what is left is closed here). */
+void lv_conns_free(struct lv_conns *p);
+
 /* What the back end keeps per guest between reads (per run of the domain). */
 struct lv_facts {
 	int domid;                      /* the run they were read in; -1 none */
@@ -101,6 +141,7 @@ struct lv_connect {
 	struct lv_event_cbs cbs;
 	virConnectPtr conn;             /* out; NULL on failure */
 	bool is_qemu;
+	bool share;                     /* the driver's connections do not share state (test://) */
 	int ids[4];                     /* lifecycle, device added, removed, QEMU DEVICE_DELETED */
 	bool close_cb;
 	int err_code, err_domain;       /* libvirt's, on failure */
@@ -108,9 +149,11 @@ struct lv_connect {
 };
 void lv_connect(struct lv_connect *c);
 
-/* Deregisters what lv_connect registered and drops the connection. */
+/* Deregisters what lv_connect registered and drops the connection (if
+ * any), and closes the idle connections of conns (if any). */
 struct lv_disconnect {
 	virConnectPtr conn;
+	struct lv_conns *conns;
 	int ids[4];
 	bool close_cb;
 	virConnectCloseFunc closed;

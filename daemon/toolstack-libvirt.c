@@ -16,18 +16,32 @@
  * that late ones of an old connection are dropped.
  *
  * A job never points into the back end's guests or ops: it names a guest
- * by uuid, holds its own reference to the connection (dropped on its
- * thread, so the loop never closes a connection), and holds the back end
- * itself by a reference count, so close() can free everything else while
- * calls are still out; an op whose job is out counts it in base.pending.
+ * by uuid, takes a connection of its own on its thread (lv_conns: one call
+ * at a time per connection, so a call stuck on one guest holds up nobody
+ * else's), and holds the back end itself by a reference count, so close()
+ * can free everything else while calls are still out; an op whose job is
+ * out counts it in base.pending.
  *
- * Deadlines: an op (refresh, attach, detach) has the base's; when it passes
- * the guest is marked unresponsive (tsd_guest_answering) and its later ops
- * fail at once; the call still out comes back when libvirtd answers, and
- * that answer (or a probe every twice the call timeout) reports the guest
- * answering again.  A libvirtd that hangs is the same for every guest, and
- * keepalive (5 s x 3) closes its connection: the back end is then
- * disconnected (Stale) and reconnects with back-off, one attempt at a time.
+ * One call at a time per guest: a guest's later jobs wait in its own
+ * queue (in mmiod's memory, not on a pool thread nor in libvirtd) until
+ * its call returns.  A guest whose QEMU hangs thus holds one pool thread,
+ * one connection and one libvirtd worker, however many clients ask about
+ * it, and never fills libvirtd's workers (20) nor mmiod's pool (16).
+ *
+ * Deadlines measure the toolstack's time: an op (refresh, attach, detach)
+ * has the base's, but when it passes the guest is blamed only if the call
+ * it waits for (its own, or the one before it in the guest's queue) has
+ * been running in libvirt for that call's whole deadline; otherwise the
+ * deadline is moved to when that call's would pass.  A call that never got
+ * a pool thread (all of them in calls to other guests) fails the op
+ * without blaming the guest.  A blamed guest is marked unresponsive
+ * (tsd_guest_answering), its waiting ops fail and its later ops fail at
+ * once; the call still out comes back when libvirtd answers, and that
+ * answer (or a probe every twice the call timeout, when no call is out)
+ * reports the guest answering again.  A libvirtd that hangs is the same
+ * for every guest, and keepalive (5 s x 3) closes its connection: the back
+ * end is then disconnected (Stale) and reconnects with back-off, one
+ * attempt at a time.
  */
 #include "config.h"
 
@@ -44,6 +58,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libvirt-calls.h"
@@ -145,7 +160,9 @@ struct tsd_libvirt_guest {
 	bool seen;
 	bool announced;                 /* guest_up was called */
 	struct lv_facts facts;          /* per-run facts the reads keep */
-	unsigned jobs;                  /* calls out for it */
+	unsigned jobs;                  /* calls out for it: running and waiting */
+	struct lv_job *running;         /* its one call in libvirt (or queued on the pool) */
+	struct lv_job *wait_head, *wait_tail;   /* its later calls, in order */
 	bool reading, read_again;       /* a device event's re-read, coalesced */
 	bool unresponsive;              /* an op's deadline passed, no answer since */
 	char unresponsive_msg[200];
@@ -171,6 +188,7 @@ struct tsd_libvirt_op {
 	struct tsd_op base;             /* first */
 	struct lv_job *job;             /* the call out for it, NULL once back */
 	char uuid[VIR_UUID_STRING_BUFLEN];
+	long long started_us;           /* when the daemon asked */
 };
 
 struct tsd_libvirt {
@@ -178,13 +196,13 @@ struct tsd_libvirt {
 	int refs;                       /* open, and one per job out */
 	bool closed;
 	char uri[256];
-	virConnectPtr conn;             /* the back end's reference; NULL while down */
+	virConnectPtr conn;             /* the back end's reference (events); NULL while down */
+	struct lv_conns *conns;         /* the calls' connections */
 	struct lv_link *link;           /* the current connection's */
 	int ids[4];
 	bool close_cb;
 	bool is_qemu;                   /* the connection's driver is QEMU */
 	bool connecting;                /* a connect job is out */
-	bool rotating;                  /* ... to replace a connection a call is stuck on */
 	bool was_connected;             /* a reconnection re-reads every guest */
 	bool gave_up;                   /* a URI no driver takes: not tried again */
 	/* connection life */
@@ -215,7 +233,14 @@ enum lv_job_kind {
 struct lv_job {
 	enum lv_job_kind kind;
 	struct tsd_libvirt *be;         /* counted in be->refs */
+	struct lv_conns *conns;         /* be's: the only part of it a pool thread touches */
 	struct tsd_libvirt_op *op;      /* J_REFRESH/ATTACH/DETACH; NULL once the op is gone */
+	char uuid[VIR_UUID_STRING_BUFLEN];      /* its guest's, "" for none */
+	struct lv_job *next;            /* in its guest's queue */
+	bool queued;                    /* in its guest's queue, not handed to the pool yet */
+	unsigned deadline_ms;           /* how long libvirt may take before the guest is blamed */
+	long long started_us;           /* when a pool thread took it, 0 before (atomic) */
+	bool no_conn;                   /* no connection for it: nobody was asked */
 	bool force;                     /* J_ANNOUNCE: re-announce even if unchanged */
 	union {
 		struct lv_connect connect;
@@ -305,8 +330,12 @@ static void guest_unlist(struct tsd_libvirt *be, struct tsd_libvirt_guest *g)
 	be->nguests--;
 }
 
+static void guest_drop_waiting(struct tsd_libvirt_guest *t, bool ops_only, enum tsd_rc rc,
+			       const char *msg);
+
 static void guest_free(struct tsd_libvirt_guest *g)
 {
+	guest_drop_waiting(g, false, TSD_E_NOGUEST, "libvirt: the domain is no longer defined");
 	if (g->recheck_ev)
 		event_free(g->recheck_ev);
 	free(g);
@@ -354,33 +383,81 @@ static void guest_answering(struct tsd_libvirt *be, struct tsd_libvirt_guest *t,
 	snprintf(t->unresponsive_msg, sizeof(t->unresponsive_msg), "%s", why);
 	tsd_log(&be->base, LOG_WARNING, "guest %s: %s; its calls fail at once until it answers again",
 		t->name, why);
+	/* the ops waiting behind the stuck call fail now, as later ones do */
+	char msg[sizeof(t->unresponsive_msg) + 160];
+	snprintf(msg, sizeof(msg), "guest %s is not answering: %s", t->name, why);
+	guest_drop_waiting(t, true, TSD_E_UNRESPONSIVE, msg);
 	tsd_guest_answering(&be->base, t->uuid, false, "%s", why);
 }
 
 /* ---- jobs: one libvirt call each, on the worker pool ------------------------------- */
 
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void be_unref(struct tsd_libvirt *be);
 static void job_done(void *arg);
+
+/* No connection for the call: it fails as if libvirt had said so. */
+static void job_no_conn(struct lv_job *j, const char *msg)
+{
+	j->no_conn = true;
+	switch (j->kind) {
+	case J_LIST:
+		j->u.list.rc = TSD_E_FAILED;
+		snprintf(j->u.list.msg, sizeof(j->u.list.msg), "%s", msg);
+		break;
+	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
+		j->u.read.rc = TSD_E_FAILED;
+		j->u.read.active = j->u.read.persistent = -1;
+		snprintf(j->u.read.msg, sizeof(j->u.read.msg), "libvirt: %s", msg);
+		break;
+	case J_PROBE:
+		j->u.probe.answered = false;
+		break;
+	case J_ATTACH: case J_DETACH:
+		j->u.hostdev.rc = TSD_E_FAILED;
+		snprintf(j->u.hostdev.msg, sizeof(j->u.hostdev.msg), "libvirt: %s", msg);
+		break;
+	case J_CONNECT: case J_DISCONNECT:
+		break;
+	}
+}
 
 static void job_run(void *arg)
 {
 	struct lv_job *j = arg;
-	virConnectPtr conn = NULL;
+	virConnectPtr conn;
+	unsigned gen;
+	char msg[300];
 
+	__atomic_store_n(&j->started_us, now_us(), __ATOMIC_RELEASE);
 	switch (j->kind) {
 	case J_CONNECT: lv_connect(&j->u.connect); return;
 	case J_DISCONNECT: lv_disconnect(&j->u.disconnect); return;
-	case J_LIST: lv_list_domains(&j->u.list); conn = j->u.list.conn; break;
-	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
-		lv_read_domain(&j->u.read);
-		conn = j->u.read.conn;
-		break;
-	case J_PROBE: lv_probe(&j->u.probe); conn = j->u.probe.conn; break;
-	case J_ATTACH: case J_DETACH: lv_hostdev(&j->u.hostdev); conn = j->u.hostdev.conn; break;
+	default: break;
 	}
-	/* the job's own reference, dropped here: the loop never closes a
+	if (!(conn = lv_conns_get(j->conns, &gen, msg, sizeof(msg)))) {
+		job_no_conn(j, msg);
+		return;
+	}
+	switch (j->kind) {
+	case J_LIST: j->u.list.conn = conn; lv_list_domains(&j->u.list); break;
+	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
+		j->u.read.conn = conn;
+		lv_read_domain(&j->u.read);
+		break;
+	case J_PROBE: j->u.probe.conn = conn; lv_probe(&j->u.probe); break;
+	case J_ATTACH: case J_DETACH: j->u.hostdev.conn = conn; lv_hostdev(&j->u.hostdev); break;
+	case J_CONNECT: case J_DISCONNECT: break;
+	}
+	/* back to the idle ones, or closed here: the loop never closes a
 	 * connection (the last close is an RPC) */
-	virConnectClose(conn);
+	lv_conns_put(j->conns, conn, gen);
 }
 
 /* The pool is going away with the job still out (mmiod exits). */
@@ -395,24 +472,25 @@ static void job_dispose(void *arg)
 	free(j);
 }
 
-/* A job for kind, with a reference to the connection (not J_CONNECT). */
+/* A job for kind (about guest uuid, or NULL). */
 static struct lv_job *job_new(struct tsd_libvirt *be, enum lv_job_kind kind, const char *uuid)
 {
 	struct lv_job *j = calloc(1, sizeof(*j));
 	struct tsd_libvirt_guest *t = uuid ? guest_find(be, uuid) : NULL;
+	const struct tsd_host *host = be->base.host;
 
 	if (!j)
 		return NULL;
 	j->kind = kind;
 	j->be = be;
+	j->conns = be->conns;
+	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid ? uuid : "");
+	j->deadline_ms = kind == J_ATTACH || kind == J_DETACH ? host->attach_timeout_ms :
+			 host->call_timeout_ms;
 	switch (kind) {
-	case J_CONNECT: case J_DISCONNECT:
-		break;
-	case J_LIST:
-		j->u.list.conn = be->conn;
+	case J_CONNECT: case J_DISCONNECT: case J_LIST:
 		break;
 	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
-		j->u.read.conn = be->conn;
 		snprintf(j->u.read.uuid, sizeof(j->u.read.uuid), "%s", uuid);
 		j->u.read.is_qemu = be->is_qemu;
 		j->u.read.want_layout = kind != J_UNDEFINED;
@@ -420,46 +498,132 @@ static struct lv_job *job_new(struct tsd_libvirt *be, enum lv_job_kind kind, con
 		j->u.read.layout.free_slots = -1;
 		break;
 	case J_PROBE:
-		j->u.probe.conn = be->conn;
 		snprintf(j->u.probe.uuid, sizeof(j->u.probe.uuid), "%s", uuid);
 		j->u.probe.is_qemu = be->is_qemu;
 		break;
 	case J_ATTACH: case J_DETACH:
-		j->u.hostdev.conn = be->conn;
 		snprintf(j->u.hostdev.uuid, sizeof(j->u.hostdev.uuid), "%s", uuid);
 		j->u.hostdev.attach = kind == J_ATTACH;
 		j->u.hostdev.is_qemu = be->is_qemu;
 		j->u.hostdev.facts = t ? t->facts : (struct lv_facts){ .domid = -1 };
 		break;
 	}
-	if (kind != J_CONNECT && kind != J_DISCONNECT)
-		virConnectRef(be->conn);        /* local: no RPC */
 	return j;
 }
 
-/* Hands j to the pool; false (j freed) when the queue is full. */
+/* Hands j to the pool; false when its queue is full. */
+static bool job_to_pool(struct lv_job *j)
+{
+	return worker_submit(j->be->base.host->pool, job_run, job_done, job_dispose, j) == 0;
+}
+
+static void op_job_dropped(struct lv_job *j, enum tsd_rc rc, const char *msg);
+
+/* A job that will not run: its op (if any) fails with rc and msg, its
+ * guest's count and the back end's reference go.  The caller has taken it
+ * out of every queue. */
+static void job_drop(struct lv_job *j, enum tsd_rc rc, const char *msg)
+{
+	struct tsd_libvirt *be = j->be;
+	struct tsd_libvirt_guest *t = j->uuid[0] && !be->closed ? guest_find(be, j->uuid) : NULL;
+
+	if (t) {
+		if (t->jobs)
+			t->jobs--;
+		if (j->kind == J_CHANGED)
+			t->reading = false;
+	}
+	if (j->op)
+		op_job_dropped(j, rc, msg);
+	job_dispose(j);
+	be_unref(be);
+}
+
+/* The guest's next waiting job to the pool, if its call is back. */
+static void guest_pump(struct tsd_libvirt *be, struct tsd_libvirt_guest *t)
+{
+	while (t && !t->running && t->wait_head) {
+		struct lv_job *j = t->wait_head;
+		t->wait_head = j->next;
+		if (!t->wait_head)
+			t->wait_tail = NULL;
+		j->next = NULL;
+		j->queued = false;
+		if (job_to_pool(j)) {
+			t->running = j;
+			return;
+		}
+		tsd_log(&be->base, LOG_WARNING, "too many libvirt calls waiting; one for guest %s dropped",
+			t->name[0] ? t->name : t->uuid);
+		job_drop(j, TSD_E_FAILED, "libvirt: too many calls waiting (libvirtd answers none?)");
+	}
+}
+
+/* Hands j to the pool, or to its guest's queue while the guest has a call
+ * out; false (j freed) when the pool's queue is full. */
 static bool job_submit(struct lv_job *j, const char *uuid)
 {
 	struct tsd_libvirt *be = j->be;
 	struct tsd_libvirt_guest *t = uuid ? guest_find(be, uuid) : NULL;
 
-	if (worker_submit(be->base.host->pool, job_run, job_done, job_dispose, j) < 0) {
+	if (t && t->running) {
+		j->queued = true;
+		if (t->wait_tail)
+			t->wait_tail->next = j;
+		else
+			t->wait_head = j;
+		t->wait_tail = j;
+	} else if (!job_to_pool(j)) {
 		tsd_log(&be->base, LOG_WARNING, "too many libvirt calls waiting; one dropped");
-		/* the back end's own reference is still there (it is dropped by a
-		 * job only): this close is a count going down, not an RPC */
-		virConnectPtr conn = j->kind == J_LIST ? j->u.list.conn :
-				     j->kind == J_PROBE ? j->u.probe.conn :
-				     j->kind == J_ATTACH || j->kind == J_DETACH ? j->u.hostdev.conn :
-				     j->kind == J_CONNECT || j->kind == J_DISCONNECT ? NULL : j->u.read.conn;
-		if (conn)
-			virConnectClose(conn);
-		free(j);
+		job_dispose(j);
 		return false;
+	} else if (t) {
+		t->running = j;
 	}
 	be->refs++;
 	if (t)
 		t->jobs++;
 	return true;
+}
+
+/* Drops the guest's waiting jobs (only those of ops: ops_only), their ops
+ * failing with rc and msg. */
+static void guest_drop_waiting(struct tsd_libvirt_guest *t, bool ops_only, enum tsd_rc rc,
+			       const char *msg)
+{
+	struct lv_job **pp = &t->wait_head, *j;
+
+	t->wait_tail = NULL;
+	while ((j = *pp)) {
+		if (ops_only && !j->op) {
+			t->wait_tail = j;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->next = NULL;
+		j->queued = false;
+		job_drop(j, rc, msg);
+	}
+}
+
+/* Takes j out of its guest's queue (it never reached the pool). */
+static void guest_unqueue(struct tsd_libvirt_guest *t, struct lv_job *j)
+{
+	struct lv_job *prev = NULL;
+	for (struct lv_job *q = t->wait_head; q; prev = q, q = q->next) {
+		if (q != j)
+			continue;
+		if (prev)
+			prev->next = q->next;
+		else
+			t->wait_head = q->next;
+		if (t->wait_tail == q)
+			t->wait_tail = prev;
+		q->next = NULL;
+		q->queued = false;
+		return;
+	}
 }
 
 /* ---- libvirt's callbacks (its event thread) to the loop ----------------------------- */
@@ -694,24 +858,32 @@ static void unwatch_socket(struct tsd_libvirt *be)
 
 /* Drops the connection: its callbacks are ignored from now on, its
  * deregistration and close run as a job. */
-static void disconnect(struct tsd_libvirt *be)
+/* Drops the back end's connection (on the pool); at close (last) the
+ * calls' idle connections too. */
+static void disconnect(struct tsd_libvirt *be, bool last)
 {
 	struct lv_link *link = be->link;
 	struct lv_job *j;
 
-	if (!be->conn)
+	if (!be->conn && !last)
 		return;
+	/* later calls do not get it (nor a connection opened for it) */
+	lv_conns_share(be->conns, NULL, false);
 	j = job_new(be, J_DISCONNECT, NULL);
-	if (j) {
+	if (j && be->conn) {
 		j->u.disconnect = (struct lv_disconnect){ .conn = be->conn, .close_cb = be->close_cb,
 							  .closed = closed_cb, .unref = link_unref,
 							  .opaque = link };
 		memcpy(j->u.disconnect.ids, be->ids, sizeof(be->ids));
-		if (!job_submit(j, NULL))
-			tsd_log(&be->base, LOG_WARNING, "the old connection to %s is left open", be->uri);
 	}
-	link->be = NULL;
-	link_unref(link);               /* the back end's */
+	if (j)
+		j->u.disconnect.conns = last ? be->conns : NULL;
+	if (j && !job_submit(j, NULL))
+		tsd_log(&be->base, LOG_WARNING, "the old connection to %s is left open", be->uri);
+	if (link) {
+		link->be = NULL;
+		link_unref(link);       /* the back end's */
+	}
 	be->link = NULL;
 	be->conn = NULL;
 }
@@ -746,48 +918,13 @@ static void try_connect(struct tsd_libvirt *be)
 	start_connect(be);
 }
 
-/* A call on the connection missed its deadline.  libvirt's client library
- * then holds up the connection's other calls too (libvirt 9.0, measured:
- * with one thread's call stuck on a stopped QEMU's monitor, a second
- * thread's calls on the same connection took up to the keepalive interval,
- * 5 s, every other time; on a connection of their own they took
- * milliseconds).  So the back end moves to a fresh connection and leaves
- * the stuck call the old one, which closes once that call comes back. */
-static void rotate(struct tsd_libvirt *be)
-{
-	if (!be->conn || be->connecting)
-		return;
-	be->rotating = true;
-	start_connect(be);
-}
-
 static void sync_all(struct tsd_libvirt *be, bool force);
 
 static void connect_done(struct tsd_libvirt *be, struct lv_connect *c)
 {
 	struct lv_link *link = c->cbs.opaque;
-	bool rotation = be->rotating && be->conn;
 
 	be->connecting = false;
-	be->rotating = false;
-	if (rotation) {
-		if (!c->conn) {
-			link_unref(link);
-			tsd_log(&be->base, LOG_WARNING, "could not open a second connection to %s to get "
-				"away from a stuck call: %s", be->uri, c->msg);
-			return;
-		}
-		tsd_log(&be->base, LOG_NOTICE, "a call is stuck on the connection to %s: later calls "
-			"go on a new one", be->uri);
-		disconnect(be);
-		be->conn = c->conn;
-		be->link = link;
-		link->be = be;
-		memcpy(be->ids, c->ids, sizeof(be->ids));
-		be->close_cb = c->close_cb;
-		be->is_qemu = c->is_qemu;
-		return;
-	}
 	if (!c->conn) {
 		link_unref(link);
 		/* A URI no driver takes is a configuration error; a daemon that
@@ -814,6 +951,7 @@ static void connect_done(struct tsd_libvirt *be, struct lv_connect *c)
 	memcpy(be->ids, c->ids, sizeof(be->ids));
 	be->close_cb = c->close_cb;
 	be->is_qemu = c->is_qemu;
+	lv_conns_share(be->conns, c->conn, c->share);
 	be->backoff = 0;
 	event_del(be->reconnect);
 	tsd_log(&be->base, LOG_NOTICE, "connected to %s", be->uri);
@@ -835,7 +973,7 @@ static void closed(struct tsd_libvirt *be, int reason)
 		 reason == VIR_CONNECT_CLOSE_REASON_CLIENT ? "closed by the client" : "error");
 	tsd_log(&be->base, LOG_WARNING, "%s; its guests are kept as last read until it is back", msg);
 	set_connected(be, false, msg);
-	disconnect(be);
+	disconnect(be, false);
 	be->backoff = 0;
 	try_connect(be);
 }
@@ -1028,29 +1166,27 @@ static void job_done(void *arg)
 {
 	struct lv_job *j = arg;
 	struct tsd_libvirt *be = j->be;
-	const char *uuid = NULL;
 	struct tsd_libvirt_guest *t;
 
-	switch (j->kind) {
-	case J_ANNOUNCE: case J_STOPPED: case J_UNDEFINED: case J_CHANGED: case J_REFRESH:
-		uuid = j->u.read.uuid;
-		break;
-	case J_PROBE: uuid = j->u.probe.uuid; break;
-	case J_ATTACH: case J_DETACH: uuid = j->u.hostdev.uuid; break;
-	default: break;
-	}
-	t = uuid && !be->closed ? guest_find(be, uuid) : NULL;
+	t = j->uuid[0] && !be->closed ? guest_find(be, j->uuid) : NULL;
 	if (t) {
 		if (t->jobs)    /* 0: a guest record made anew while its call was out */
 			t->jobs--;
+		if (t->running == j)
+			t->running = NULL;
 		/* any answer but libvirtd's own timeout says the guest answers */
-		bool timeout = j->kind == J_PROBE ? !j->u.probe.answered :
+		bool timeout = j->no_conn ? true :
+			       j->kind == J_PROBE ? !j->u.probe.answered :
 			       (j->kind == J_ATTACH || j->kind == J_DETACH) ? j->u.hostdev.rc == TSD_E_TIMEOUT :
 			       j->u.read.rc == TSD_E_TIMEOUT;
 		if (!timeout)
 			guest_answering(be, t, true, NULL);
 	}
-	if (!be->closed) {
+	if (!be->closed && j->no_conn && (j->kind == J_ANNOUNCE || j->kind == J_STOPPED ||
+					  j->kind == J_UNDEFINED)) {
+		/* nobody was asked: the guest stays as it was */
+		tsd_log(&be->base, LOG_WARNING, "%s", j->u.read.msg);
+	} else if (!be->closed) {
 		switch (j->kind) {
 		case J_CONNECT:
 			connect_done(be, &j->u.connect);
@@ -1116,6 +1252,9 @@ static void job_done(void *arg)
 	}
 	if (j->op)
 		j->op->job = NULL;
+	/* the guest's next call, now that this one is back */
+	if (!be->closed && j->uuid[0])
+		guest_pump(be, guest_find(be, j->uuid));
 	job_dispose(j);
 	be_unref(be);
 }
@@ -1129,21 +1268,84 @@ static void op_dispose(struct tsd_op *base)
 		op->job->op = NULL;     /* the call comes back to nobody */
 }
 
-/* The deadline passed with the call still out: the guest does not answer. */
+/* A job of the op's that will not run (its guest does not answer, or is
+ * gone): the op fails with rc and msg. */
+static void op_job_dropped(struct lv_job *j, enum tsd_rc rc, const char *msg)
+{
+	struct tsd_libvirt_op *op = j->op;
+
+	j->op = NULL;
+	op->job = NULL;
+	op->base.pending--;
+	tsd_op_finish(&op->base, rc, "%s", msg);
+	tsd_op_release(&op->base);
+}
+
+static const char *job_what(const struct lv_job *j)
+{
+	switch (j->kind) {
+	case J_ATTACH: return "attach";
+	case J_DETACH: return "detach";
+	case J_PROBE: return "probe";
+	default: return "read of the layout";
+	}
+}
+
+/* The op's deadline passed with its call not back.  The guest is to blame
+ * only for libvirt's own time: the call the op waits for (its own, or the
+ * guest's call before it) must have run in libvirt for that call's whole
+ * deadline.  One that ran less moves the op's deadline to when it would
+ * pass; one that never got a pool thread (every thread in a call to some
+ * other guest) fails the op, the guest not blamed, after twice the op's
+ * deadline. */
 static void op_timeout(struct tsd_op *base)
 {
 	struct tsd_libvirt_op *op = (struct tsd_libvirt_op *)base;
 	struct tsd_libvirt *be = (struct tsd_libvirt *)base->be;
 	struct tsd_libvirt_guest *t = guest_find(be, op->uuid);
+	struct lv_job *j = op->job;
+	struct lv_job *front = j && j->queued && t && t->running ? t->running : j;
+	long long now = now_us(), started;
+	const char *name = t ? t->name : op->uuid;
 	char why[200];
 
-	snprintf(why, sizeof(why), "libvirt did not answer within %u ms (%s)", base->deadline_ms,
-		 base->kind == TSD_OP_ATTACH ? "attach" : base->kind == TSD_OP_DETACH ? "detach" :
-		 "read of the layout");
-	tsd_op_finish(base, TSD_E_UNRESPONSIVE, "guest %s: %s; it is marked unresponsive until it "
-		      "answers again", t ? t->name : op->uuid, why);
-	guest_answering(be, t, false, why);
-	rotate(be);
+	if (!front)
+		return;         /* the base finishes it */
+	started = __atomic_load_n(&front->started_us, __ATOMIC_ACQUIRE);
+	if (started) {
+		long long ran = now - started, due = (long long)front->deadline_ms * 1000;
+		if (ran + 1000 < due) {
+			tsd_op_deadline(base, (unsigned)((due - ran + 999) / 1000));
+			return;
+		}
+		snprintf(why, sizeof(why), "libvirt did not answer within %u ms (%s)", front->deadline_ms,
+			 job_what(front));
+		tsd_op_finish(base, TSD_E_UNRESPONSIVE, "guest %s: %s; it is marked unresponsive until "
+			      "it answers again", name, why);
+		if (j->queued) {
+			/* never sent: for an attach, nothing happened */
+			guest_unqueue(t, j);
+			job_drop(j, TSD_E_UNRESPONSIVE, "");
+		}
+		guest_answering(be, t, false, why);
+		return;
+	}
+	unsigned own_ms = j->deadline_ms ? j->deadline_ms : 1000;
+	if (now - op->started_us < 2LL * own_ms * 1000) {
+		tsd_op_deadline(base, own_ms / 2 ? own_ms / 2 : 1);
+		return;
+	}
+	struct worker_stats st;
+	worker_pool_stats(be->base.host->pool, &st);
+	tsd_log(&be->base, LOG_WARNING, "guest %s: no libvirt call could start within %u ms: all %u "
+		"worker threads are in calls (%u waiting)", name, 2 * own_ms, st.busy, st.queued);
+	tsd_op_finish(base, TSD_E_FAILED, "libvirt: the call for guest %s could not start within %u ms: "
+		      "all %u of mmiod's worker threads are in libvirt calls (to guests, or a libvirtd, "
+		      "that do not answer); the guest itself is not blamed", name, 2 * own_ms, st.busy);
+	if (j->queued) {
+		guest_unqueue(t, j);
+		job_drop(j, TSD_E_FAILED, "");
+	}
 }
 
 static void op_result(struct tsd_libvirt *be, struct lv_job *j)
@@ -1210,6 +1412,7 @@ static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum tsd_op_kind 
 	if (!op)
 		return NULL;
 	op->base.on_timeout = op_timeout;
+	op->started_us = now_us();
 	snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
 	if (t && t->unresponsive) {
 		tsd_op_finish(&op->base, TSD_E_UNRESPONSIVE, "guest %s is not answering: %s", t->name,
@@ -1270,6 +1473,7 @@ static void be_unref(struct tsd_libvirt *be)
 {
 	if (--be->refs > 0)
 		return;
+	lv_conns_free(be->conns);
 	free(be);
 	lvloop_unuse();
 }
@@ -1281,7 +1485,8 @@ static void tsd_libvirt_close(struct tsd_backend *tbe)
 		return;
 	/* ops first: their calls still out come back to nobody */
 	tsd_ops_free(&be->base);
-	disconnect(be);
+	if (be->conns)
+		disconnect(be, true);
 	unwatch_socket(be);
 	if (be->reconnect)
 		event_free(be->reconnect);
@@ -1338,7 +1543,13 @@ static int tsd_libvirt_open(const struct tsd_host *host, const char *arg, unsign
 	snprintf(be->uri, sizeof(be->uri), "%s", arg);
 	socket_dir(be->uri, be->sockdir, sizeof(be->sockdir));
 	xmlInitParser();
+	if (!(be->conns = lv_conns_new(be->uri))) {
+		free(be);
+		mmio_error_set(err, MMIO_E_NOMEM, "libvirt: out of memory");
+		return -1;
+	}
 	if (lvloop_use(err) < 0) {
+		lv_conns_free(be->conns);
 		free(be);
 		return -1;
 	}

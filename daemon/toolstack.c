@@ -98,8 +98,10 @@ static void op_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	op->pending++;          /* op stays while the back end's hook runs */
 	if (op->on_timeout)
 		op->on_timeout(op);
-	tsd_op_finish(op, TSD_E_UNRESPONSIVE, "%s: no answer from the toolstack within %u ms",
-		      op->be->drv->name, op->deadline_ms);
+	/* a hook that re-armed the deadline waits longer */
+	if (!evtimer_pending(op->deadline_ev, NULL))
+		tsd_op_finish(op, TSD_E_UNRESPONSIVE, "%s: no answer from the toolstack within %u ms",
+			      op->be->drv->name, op->deadline_ms);
 	op->pending--;
 	tsd_op_release(op);
 }

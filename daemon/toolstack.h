@@ -206,9 +206,10 @@ struct tsd_op {
 	struct event *deadline_ev;
 	unsigned deadline_ms;           /* as armed last, for messages */
 	/* The deadline passed, the op is not finished: the back end cancels
-	 * what it can and reports the guest (tsd_guest_answering); if it does
-	 * not finish the op itself, the base finishes it with
-	 * TSD_E_UNRESPONSIVE. */
+	 * what it can and reports the guest (tsd_guest_answering); if it
+	 * neither finishes the op itself nor re-arms its deadline
+	 * (tsd_op_deadline: the time so far was not the toolstack's), the
+	 * base finishes it with TSD_E_UNRESPONSIVE. */
 	tsd_op_fn on_timeout;
 };
 

@@ -7,6 +7,7 @@ needs no systemd and leaves the host's own libvirt alone.
     d = Libvirtd(workdir)          # skip_reason() first
     d.start()                      # virtlogd + libvirtd, waits for the socket
     d.uri                          # qemu:///system?socket=WORKDIR/run/libvirt-sock
+    d.admin_uri                    # libvirtd:///system?socket=...: virt-admin (its workers, clients)
     d.virsh("list", "--all")
     d.stop_libvirtd(); d.start_libvirtd()   # a restart; QEMU guests keep running
     d.close()                      # destroys every domain, stops both daemons
@@ -54,7 +55,7 @@ def skip_reason():
     """Why a private libvirtd cannot run here, or None."""
     if os.geteuid() != 0:
         return "a system libvirtd needs root (run the test as root)"
-    for b in ("libvirtd", "virtlogd", "virsh", "unshare", "nsenter", "qemu-system-x86_64"):
+    for b in ("libvirtd", "virtlogd", "virsh", "virt-admin", "unshare", "nsenter", "qemu-system-x86_64"):
         if not _which(b):
             return "%s not installed (scripts/deps installs libvirt-daemon-system, " \
                    "libvirt-daemon-driver-qemu, libvirt-clients)" % b
@@ -82,6 +83,8 @@ class Libvirtd:
         self.dir = os.path.abspath(workdir)
         self.sock = os.path.join(self.dir, "run", "libvirt-sock")
         self.uri = "qemu:///system?socket=" + self.sock
+        # libvirtd's own administration (virt-admin): its worker pool, its clients
+        self.admin_uri = "libvirtd:///system?socket=" + os.path.join(self.dir, "run", "libvirt-admin-sock")
         self.virtlogd = None
         self.libvirtd = None
         self.log = None
