@@ -43,7 +43,16 @@ bench_libvirt_open_SOURCES = bench/libvirt-open.c
 bench_libvirt_open_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS)
 bench_libvirt_open_LDADD = $(LIBVIRT_LIBS)
 BENCH_SCALE_DEPS = bench/libvirt-open
+EXTRA_PROGRAMS += bench/libvirt-conn
+bench_libvirt_conn_SOURCES = bench/libvirt-conn.c
+bench_libvirt_conn_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS) -pthread
+bench_libvirt_conn_LDADD = $(LIBVIRT_LIBS) -lpthread
+# As root, starts a private libvirtd and two guests: not part of `make bench`.
+bench-libvirt-conn: bench/libvirt-conn
+	top_builddir=$(abs_top_builddir) python3 $(abs_top_srcdir)/bench/bench-libvirt-conn.py || true
 endif
+EXTRA_DIST += bench/bench-libvirt-conn.py
+.PHONY: bench-libvirt-conn
 bench: bench-scale
 bench-scale: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus $(BENCH_SCALE_DEPS)
 	top_srcdir=$(abs_top_srcdir) $(SHELL) $(abs_top_srcdir)/bench/bench-scale.sh || true

@@ -1322,7 +1322,7 @@ static void op_timeout(struct tsd_op *base)
 			 job_what(front));
 		tsd_op_finish(base, TSD_E_UNRESPONSIVE, "guest %s: %s; it is marked unresponsive until "
 			      "it answers again", name, why);
-		if (j->queued) {
+		if (j->queued && t) {
 			/* never sent: for an attach, nothing happened */
 			guest_unqueue(t, j);
 			job_drop(j, TSD_E_UNRESPONSIVE, "");
@@ -1342,7 +1342,7 @@ static void op_timeout(struct tsd_op *base)
 	tsd_op_finish(base, TSD_E_FAILED, "libvirt: the call for guest %s could not start within %u ms: "
 		      "all %u of mmiod's worker threads are in libvirt calls (to guests, or a libvirtd, "
 		      "that do not answer); the guest itself is not blamed", name, 2 * own_ms, st.busy);
-	if (j->queued) {
+	if (j->queued && t) {
 		guest_unqueue(t, j);
 		job_drop(j, TSD_E_FAILED, "");
 	}

@@ -5,7 +5,9 @@
 
 Two QEMU guests; vm1's QMP socket goes through a proxy (qmpfake.Proxy)
 so a stop can be placed exactly after device_add.  mmiod runs with
-toolstack_timeout = 1 s and attach_timeout = 2 s.
+toolstack_timeout = 2 s and attach_timeout = 3 s (short, for a short test;
+long enough that a call mmiod answers from memory, which takes under
+0.4 s even on a heavily loaded machine, cannot reach one by load alone).
 
 1. vm1's QEMU is stopped (SIGSTOP): four clients at once run `mmioctl
    check --refresh vm1`; all fail with
@@ -61,7 +63,7 @@ if why:
     t.skip_all(why)
 
 CALLS = int(os.environ.get("UNRESPONSIVE_CALLS", "1000"))
-CALL_S, ATTACH_S = 1, 2
+CALL_S, ATTACH_S = 2, 3
 VICTIMS = 4     # clients asking about the stopped guest at once
 UNRESP = "org.mmiod1.Error.GuestUnresponsive"
 SPEC = q.testdev_spec(q.M)
@@ -197,7 +199,7 @@ try:
     watch = subprocess.Popen([mmioctl, "watch"], stdout=subprocess.PIPE, text=True) \
         if os.path.exists(mmioctl) else None
     if watch:
-        env.procs.append(watch)  # vm1 turns unresponsive a deadline (1 s) from now
+        env.procs.append(watch)  # vm1 turns unresponsive a deadline (CALL_S) from now
     sig.signals.clear()
     stopped_at = time.monotonic()
     os.kill(vm1.proc.pid, signal.SIGSTOP)
