@@ -1355,6 +1355,9 @@ static void op_result(struct tsd_libvirt *be, struct lv_job *j)
 
 	if (!op)
 		return;
+	/* the op may be freed below (a late answer to an op already
+	 * delivered): neither points to the other any more */
+	j->op = NULL;
 	op->job = NULL;
 	op->base.pending--;
 	res = &op->base.res;
