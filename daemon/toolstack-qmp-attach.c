@@ -453,6 +453,29 @@ int tsd_qmp_attach(struct tsd_backend *be, const char *guest_id,
 
 /* ---- detach ------------------------------------------------------------------------------ */
 
+static bool layout_has_device(const struct tsd_layout *l, const char *dev_id)
+{
+	for (size_t i = 0; i < l->nbars; i++)
+		if (strcmp(l->bars[i].device, dev_id) == 0)
+			return true;
+	return false;
+}
+
+/* device_del said "not found" for a device the last read still showed:
+ * QEMU already removed it (a reset or the guest completed an earlier
+ * unplug) and its DEVICE_DELETED may come much later on a loaded host.
+ * What QEMU has now decides, not how long the event takes. */
+static void detach_recheck(struct tsd_qmp_op *op)
+{
+	if (layout_has_device(&op->base.layout, op->dev_id)) {
+		tsd_qmp_op_finish(op, TSD_E_FAILED, "%s", op->err_msg);
+		return;
+	}
+	snprintf(op->base.res.attached_id, sizeof(op->base.res.attached_id), "%s", op->dev_id);
+	op->changed = true;
+	tsd_qmp_op_finish(op, TSD_OK, "removed %s", op->dev_id);
+}
+
 static void del_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
@@ -464,7 +487,14 @@ static void del_reply(void *ud, json_object *ret, const char *cls, const char *d
 		tsd_op_deadline(&op->base, 0);  /* QEMU answered; the rest is the guest's */
 	/* "already in the process of unplug": an earlier request is pending,
 	 * its DEVICE_DELETED is what we wait for anyway. */
-	if (!ret && op->waiting_event && op->g && strcmp(cls, "DeviceNotFound") == 0) {
+	if (!ret && op->waiting_event && op->g && strcmp(cls, "DeviceNotFound") == 0 &&
+	    layout_has_device(&op->g->layout, op->dev_id)) {
+		/* Its DEVICE_DELETED no longer completes this op: the re-read does. */
+		op->waiting_event = false;
+		event_del(op->timer);
+		snprintf(op->err_msg, sizeof(op->err_msg), "device_del %s: %s", op->dev_id, desc);
+		tsd_qmp_layout_read(op, detach_recheck);
+	} else if (!ret && op->waiting_event && op->g && strcmp(cls, "DeviceNotFound") == 0) {
 		/* Right after a reset (or an unplug the guest just completed)
 		 * the id is already free while DEVICE_DELETED is still on its
 		 * way (QEMU 7.2: ~50 ms later).  Wait a little for it. */
