@@ -200,6 +200,8 @@ def run_scenario(tap, h, d, scn, keep):
         if keep:
             with open(os.path.join(keep, "info-pci-%s.txt" % name), "w") as f:
                 f.write(info)
+            with open(os.path.join(keep, "info-pci-%s-at-create.txt" % name), "w") as f:
+                f.write(g.info_pci_at_create)
             with open(os.path.join(keep, "windows-%s.txt" % name), "w") as f:
                 f.write("\n".join(w["raw"]) + "\n")
         st = d.wait_guest(g.domid)

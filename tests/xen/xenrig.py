@@ -647,6 +647,9 @@ class XenGuest(rig.Guest):
         self.cmd_tty = out.strip().splitlines()[-1]
         h.sh("stty -F {t} raw -echo; ln -sf {t} {b}.cmd; setsid sh -c 'exec sleep 1000000000 <>{t}' "
              ">/dev/null 2>&1 &".format(t=self.cmd_tty, b=b))
+        # qemu-xen answers from here on; the guest's firmware is still to run
+        self.qmp = PipeQMP(h, b + ".qmp")
+        self.info_pci_at_create = self.info_pci()
         rc, out = h.command("expect %s.cmd %d @@READY" % (b, self.boot_timeout),
                             self.boot_timeout + 60)
         if rc != 0:
@@ -655,7 +658,6 @@ class XenGuest(rig.Guest):
         line = [l for l in out if "@@READY" in l][-1]
         self.kernel_release = line[line.index("@@READY"):].split()[1]
         self.boot_seconds = round(time.time() - t0, 1)
-        self.qmp = PipeQMP(h, b + ".qmp")
         return self
 
     def command(self, text, timeout=60):
