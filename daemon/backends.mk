@@ -28,6 +28,16 @@ tests_backends_test_libxl_stall_SOURCES = tests/backends/test-libxl-stall.c \
 tests_backends_test_libxl_stall_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
 	-DBACKENDS_FIXTURES='"$(abs_top_srcdir)/tests/backends"'
 tests_backends_test_libxl_stall_LDADD = $(MMIOD_LIBS)
+# Its life as on a real Xen host (tests/xen): hooks before setmode, domains
+# found in the making, close with a call in flight.
+TESTS += tests/backends/test-libxl-life
+UNIT_TESTS += tests/backends/test-libxl-life
+check_PROGRAMS += tests/backends/test-libxl-life
+tests_backends_test_libxl_life_SOURCES = tests/backends/test-libxl-life.c \
+	tests/backends/fake-libxl.c tests/backends/fake-libxl.h
+tests_backends_test_libxl_life_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
+	-DBACKENDS_FIXTURES='"$(abs_top_srcdir)/tests/backends"'
+tests_backends_test_libxl_life_LDADD = $(MMIOD_LIBS)
 endif
 
 if HAVE_LIBVIRT
@@ -53,6 +63,7 @@ endif
 
 EXTRA_DIST += tests/backends/README.md tests/backends/node.xml \
 	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
+	tests/backends/info-pci-xen417-512.txt tests/backends/info-pci-xen417-512-before-hvmloader.txt \
 	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json \
 	tests/backends/libvirt-q35-qemu72.xml tests/backends/query-pci-libvirt-q35-qemu72.json
 

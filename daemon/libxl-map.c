@@ -284,6 +284,26 @@ fail:
 
 #define X86_PHYS_LIMIT (UINT64_C(1) << 52)
 
+/* The guest's I/O window: hvmloader's DSDT (Xen 4.17 libacpi) offers
+ * 0x0000-0x0CF7 and 0x0D00-0xFFFF, as QEMU's own does. */
+#define HVM_IO_START 0x0D00u
+#define HVM_IO_END   0x10000u
+
+/* The ports a Linux HVM guest of Xen 4.17 with qemu-xen 7.2 has claimed
+ * above 0x0D00 (its /proc/ioports, tests/xen): two ranges of one device
+ * of hvmloader's DSDT ("pnp 00:07"), the GPE0 block, and the PIIX4 ACPI
+ * and SMBus blocks the PIIX4 quirks claim at the bases hvmloader
+ * programmed.  Linux places no BAR over them.  In address order. */
+static const struct {
+	uint32_t start, end;
+} hvm_fixed_ports[] = {
+	{ 0xAE00, 0xAE10 },     /* pnp 00:07 */
+	{ 0xAFE0, 0xAFE4 },     /* ACPI GPE0_BLK */
+	{ 0xB000, 0xB040 },     /* PIIX4 ACPI: PM1a_EVT_BLK, PM1a_CNT_BLK, PM_TMR */
+	{ 0xB044, 0xB048 },     /* pnp 00:07 */
+	{ 0xB100, 0xB110 },     /* PIIX4 SMBus */
+};
+
 static uint64_t bar_end(const struct tsd_live_bar *b)
 {
 	return b->addr + b->bar.size;
@@ -426,8 +446,20 @@ enum mmio_status tsd_libxl_layout(const struct tsd_libxl_model_input *in,
 							    .start = hi_min, .end = end };
 		out->win_source[out->nwin++] = TSD_SRC_MODEL;
 	}
-	out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = 0xC000,
-						    .end = 0x10000 };
+	/* I/O: the _CRS window hvmloader's DSDT gives, minus the ports the
+	 * guest sees claimed there, as separate windows (a BAR never
+	 * straddles them).  Linux places hot-plugged I/O BARs from 0x1000 up
+	 * (PCIBIOS_MIN_IO, applied by the model), not in hvmloader's
+	 * [0xC000, 0x10000) of the boot BARs. */
+	uint64_t at = HVM_IO_START;
+	for (size_t i = 0; i < sizeof(hvm_fixed_ports) / sizeof(hvm_fixed_ports[0]); i++) {
+		out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = at,
+							    .end = hvm_fixed_ports[i].start };
+		out->win_source[out->nwin++] = TSD_SRC_MODEL;
+		at = hvm_fixed_ports[i].end;
+	}
+	out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = at,
+						    .end = HVM_IO_END };
 	out->win_source[out->nwin++] = TSD_SRC_MODEL;
 	/* The E820 gap below 4 GiB runs from the end of low RAM to
 	 * 0xFC000000 (no relocation under qemu-xen). */
@@ -441,6 +473,19 @@ enum mmio_status tsd_libxl_layout(const struct tsd_libxl_model_input *in,
 		out->nbars = nbars;
 	}
 	return MMIO_OK;
+}
+
+bool tsd_libxl_firmware_done(const struct tsd_live_bar *bars, size_t nbars)
+{
+	bool any = false;
+	for (size_t i = 0; i < nbars; i++) {
+		if (!is_mem(&bars[i]) || bars[i].bar.index == MMIO_BAR_ROM)
+			continue;
+		if (bars[i].addr != TSD_ADDR_UNASSIGNED)
+			return true;
+		any = true;
+	}
+	return !any;
 }
 
 size_t tsd_libxl_unassigned(const struct tsd_live_bar *bars, size_t nbars, const char *device,

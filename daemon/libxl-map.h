@@ -78,13 +78,19 @@ enum mmio_status tsd_libxl_parse_info_pci(const char *text, struct tsd_live_bar 
  * or below the lowest live BAR under 4 GiB: hvmloader places its largest
  * boot BAR at pci_mem_start itself.  The high window, if any live BAR lies
  * above 4 GiB, runs from the lowest such BAR to the highest BAR's end
- * rounded up to the alignment of its start (step 7).  The I/O window is
- * hvmloader's [0xC000, 0x10000).  note gets a sentence when the live view
+ * rounded up to the alignment of its start (step 7).  The I/O windows are
+ * the guest's: [0x0D00, 0x10000) (hvmloader's DSDT) minus the ports the
+ * guest has claimed there.  note gets a sentence when the live view
  * contradicts the configuration (written "" otherwise). */
 enum mmio_status tsd_libxl_layout(const struct tsd_libxl_model_input *in,
 				  const struct tsd_live_bar *bars, size_t nbars,
 				  struct tsd_layout *out, char *note, size_t notelen,
 				  struct mmio_error *err);
+
+/* Whether hvmloader has run: false while the guest's devices have memory
+ * BARs and QEMU shows none of them placed (a domain read during xl
+ * create, before it was unpaused or while hvmloader runs), true otherwise. */
+bool tsd_libxl_firmware_done(const struct tsd_live_bar *bars, size_t nbars);
 
 /* Every BAR of the device with the given id that the guest left unassigned,
  * ROMs excepted (QEMU shows a ROM unassigned whenever its enable bit is

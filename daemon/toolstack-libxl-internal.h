@@ -9,6 +9,7 @@
 #define MMIOD_TOOLSTACK_LIBXL_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <libxl.h>
@@ -18,6 +19,7 @@
 
 struct tsd_libxl;
 struct tsd_libxl_guest;
+struct tsd_libxl_fd;
 
 struct tsd_libxl_logger {
 	xentoollog_logger vtable;       /* first: libxl calls through it */
@@ -28,6 +30,7 @@ struct tsd_libxl_timeout {
 	struct tsd_libxl_timeout *next, **prev;
 	struct tsd_libxl *be;
 	struct event *ev;
+	struct timeval abs;             /* when libxl wants it (gettimeofday) */
 	void *for_libxl;
 };
 
@@ -43,6 +46,7 @@ struct tsd_libxl {
 	struct event *prober;           /* probes unresponsive domains */
 	struct tsd_libxl_guest *guests;
 	struct tsd_libxl_timeout *timeouts;
+	struct tsd_libxl_fd *fds;
 	char first_error[256];          /* captured while opening */
 	bool opening;
 };
@@ -55,5 +59,13 @@ void tsd_libxl_logger_init(struct tsd_libxl *be);
 void tsd_libxl_osevent_register(struct tsd_libxl *be);
 /* At close: the timeouts libxl never deregisters. */
 void tsd_libxl_timeouts_free(struct tsd_libxl *be);
+/* At close, when libxl is not entered again: the fds it left registered. */
+void tsd_libxl_fds_free(struct tsd_libxl *be);
+/* Turns libxl once outside the daemon's loop (close may run from one of its
+ * callbacks, and the loop cannot be entered again): the earliest due
+ * timeout, else the first fd that is ready, waiting at most until
+ * deadline.  One occurrence per turn: it may deregister others.  false
+ * when the deadline has passed with nothing to do. */
+bool tsd_libxl_turn(struct tsd_libxl *be, const struct timeval *deadline);
 
 #endif

@@ -19,6 +19,7 @@
 #include "toolstack-libxl-internal.h"
 
 struct tsd_libxl_fd {
+	struct tsd_libxl_fd *next, **prev;
 	struct tsd_libxl *be;
 	struct event *ev;
 	int fd;
@@ -101,12 +102,18 @@ static int hook_fd_register(void *user, int fd, void **reg, short events, void *
 	struct tsd_libxl_fd *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ERROR_NOMEM;
-	*r = (struct tsd_libxl_fd){ .be = user, .fd = fd, .events = events, .for_libxl = for_libxl };
+	struct tsd_libxl *be = user;
+	*r = (struct tsd_libxl_fd){ .be = be, .fd = fd, .events = events, .for_libxl = for_libxl };
 	int rc = fd_arm(r);
 	if (rc) {
 		free(r);
 		return rc;
 	}
+	r->next = be->fds;
+	r->prev = &be->fds;
+	if (r->next)
+		r->next->prev = &r->next;
+	be->fds = r;
 	*reg = r;
 	return 0;
 }
@@ -118,12 +125,19 @@ static int hook_fd_modify(void *user, int fd, void **reg, short events)
 	return fd_arm(r);
 }
 
-static void hook_fd_deregister(void *user, int fd, void *reg)
+static void fd_unlink(struct tsd_libxl_fd *r)
 {
-	struct tsd_libxl_fd *r = reg;
+	*r->prev = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
 	if (r->ev)
 		event_free(r->ev);
 	free(r);
+}
+
+static void hook_fd_deregister(void *user, int fd, void *reg)
+{
+	fd_unlink(reg);
 }
 
 static void timeout_unlink(struct tsd_libxl_timeout *t)
@@ -162,6 +176,7 @@ static int hook_timeout_register(void *user, void **reg, struct timeval abs, voi
 	if (!t)
 		return ERROR_NOMEM;
 	t->be = be;
+	t->abs = abs;
 	t->for_libxl = for_libxl;
 	t->ev = evtimer_new(be->base.host->base, timeout_cb, t);
 	struct timeval d = until(abs);
@@ -185,6 +200,7 @@ static int hook_timeout_modify(void *user, void **reg, struct timeval abs)
 	/* libxl only ever passes {0,0}: "fire as soon as possible". */
 	struct tsd_libxl_timeout *t = *reg;
 	struct timeval d = until(abs);
+	t->abs = abs;
 	evtimer_del(t->ev);
 	return evtimer_add(t->ev, &d) < 0 ? ERROR_OSEVENT_REG_FAIL : 0;
 }
@@ -218,4 +234,53 @@ void tsd_libxl_timeouts_free(struct tsd_libxl *be)
 {
 	while (be->timeouts)
 		timeout_unlink(be->timeouts);
+}
+
+void tsd_libxl_fds_free(struct tsd_libxl *be)
+{
+	while (be->fds)
+		fd_unlink(be->fds);
+}
+
+bool tsd_libxl_turn(struct tsd_libxl *be, const struct timeval *deadline)
+{
+	struct timeval now;
+	struct tsd_libxl_timeout *due = NULL;
+
+	gettimeofday(&now, NULL);
+	for (struct tsd_libxl_timeout *t = be->timeouts; t; t = t->next)
+		if (!timercmp(&t->abs, &now, >) && (!due || timercmp(&t->abs, &due->abs, <)))
+			due = t;
+	if (due) {
+		void *for_libxl = due->for_libxl;
+		timeout_unlink(due);
+		libxl_osevent_occurred_timeout(be->ctx, for_libxl);
+		return true;
+	}
+	if (!timercmp(&now, deadline, <))
+		return false;
+	struct pollfd pfd[64];
+	struct tsd_libxl_fd *reg[64];
+	nfds_t n = 0;
+	for (struct tsd_libxl_fd *r = be->fds; r && n < 64; r = r->next) {
+		if (!r->events)
+			continue;
+		reg[n] = r;
+		pfd[n++] = (struct pollfd){ .fd = r->fd, .events = r->events };
+	}
+	struct timeval wait = until(*deadline);
+	for (struct tsd_libxl_timeout *t = be->timeouts; t; t = t->next) {
+		struct timeval tw = until(t->abs);
+		if (timercmp(&tw, &wait, <))
+			wait = tw;
+	}
+	int w = poll(pfd, n, (int)(wait.tv_sec * 1000 + (wait.tv_usec + 999) / 1000));
+	for (nfds_t i = 0; w > 0 && i < n; i++) {
+		if (pfd[i].revents) {
+			libxl_osevent_occurred_fd(be->ctx, reg[i]->for_libxl, reg[i]->fd,
+						  reg[i]->events, pfd[i].revents);
+			break;
+		}
+	}
+	return true;
 }

@@ -45,6 +45,16 @@
 
 /* How often to look for new domains: libxl has no "domain created" event. */
 #define TSD_LIBXL_RESCAN_SEC 5
+/* A domain found before it is ready (xl create: the domain exists before
+ * libxl stored its configuration, before its device model answers, before
+ * hvmloader placed the BARs) is read again after 0.5, 1, 2 ... at most
+ * 30 s; after TSD_LIBXL_NOT_READY_TRIES reads (some 8 minutes: hvmloader
+ * under nested TCG takes minutes) it is announced as it is. */
+#define TSD_LIBXL_NOT_READY_FIRST_MS 500u
+#define TSD_LIBXL_NOT_READY_MAX_MS 30000u
+#define TSD_LIBXL_NOT_READY_TRIES 24
+/* How long close waits for aborted calls to come back. */
+#define TSD_LIBXL_CLOSE_DRAIN_MS 5000
 /* How often an unresponsive domain is probed without a call timeout. */
 #define TSD_LIBXL_PROBE_SEC 5
 /* After a successful pci_add the guest places the BARs on its own time
@@ -54,10 +64,14 @@
 
 struct tsd_libxl_guest {
 	struct tsd_libxl_guest *next;
+	struct tsd_libxl *be;
 	uint32_t domid;
 	char id[16];
 	bool up;                        /* announced through guest_up */
 	bool seen;                      /* in the last libxl_list_domain */
+	bool discovering;               /* a discovery op is in flight */
+	unsigned not_ready;             /* discoveries that found it not ready */
+	struct event *retry;            /* the next discovery of a not ready one */
 	libxl_evgen_domain_death *death;
 	bool unresponsive;              /* a call timed out; no answer since */
 	bool probing;                   /* a probe op is in flight */
@@ -79,9 +93,11 @@ struct tsd_libxl_op {
 	struct event *ev;               /* deferral and settle timer */
 	void (*next_step)(struct tsd_libxl_op *op);
 	libxl_asyncop_how how;          /* the same for every ao of the op: libxl_ao_abort finds it */
-	bool ao_owed;                   /* an ao was started and has not come back */
+	bool ao_owed;                   /* an ao was started and its step has not run */
+	bool ao_back;                   /* ... but libxl called back (the step is scheduled) */
 	const char *ao_what;            /* which, for messages */
 	bool probe;                     /* TSD_OP_INTERNAL: a probe of an unresponsive domain */
+	char not_ready[200];            /* discovery: why the domain is not ready yet */
 	int libxl_rc;
 	struct tsd_guest guest;         /* discovery */
 };
@@ -119,6 +135,8 @@ static void guest_forget(struct tsd_libxl *be, uint32_t domid, bool announce)
 		*p = g->next;
 		if (g->death)
 			libxl_evdisable_domain_death(be->ctx, g->death);
+		if (g->retry)
+			event_free(g->retry);
 		if (announce && g->up && be->base.host->guest_down)
 			be->base.host->guest_down(be->base.host->ud, &be->base, g->id);
 		free(g);
@@ -175,6 +193,7 @@ static void op_step_cb(evutil_socket_t fd, short what, void *arg)
 	if (op->ao_owed) {
 		/* the ao came back (ao_done scheduled this step) */
 		op->ao_owed = false;
+		op->ao_back = false;
 		op->base.pending--;
 	}
 	if (op->base.finished) {
@@ -247,12 +266,14 @@ static void op_fail(struct tsd_libxl_op *op, int libxl_rc, const char *what)
 }
 
 static void op_finish(struct tsd_libxl_op *op);
+static void retry_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Every ao callback lands here: record rc, continue on the loop. */
 static void ao_done(libxl_ctx *ctx, int rc, void *for_callback)
 {
 	struct tsd_libxl_op *op = for_callback;
 	op->libxl_rc = rc;
+	op->ao_back = true;
 	op_then(op, op->next_step, 0);
 }
 
@@ -317,6 +338,8 @@ static void step_layout(struct tsd_libxl_op *op)
 
 	if (op->libxl_rc) {
 		op_fail(op, op->libxl_rc, "info pci");
+		fmt_cut(op->not_ready, sizeof(op->not_ready), "its device model does not answer "
+			"yet (info pci: %s)", tsd_libxl_rc_name(op->libxl_rc));
 		op_finish(op);
 		return;
 	}
@@ -328,7 +351,10 @@ static void step_layout(struct tsd_libxl_op *op)
 		fmt_cut(op->base.res.msg, sizeof(op->base.res.msg), "domain %" PRIu32 ": %s", op->domid, err.msg);
 	} else {
 		op->base.have_layout = true;
-		if (note[0])
+		if (!tsd_libxl_firmware_done(bars, nbars))
+			snprintf(op->not_ready, sizeof(op->not_ready),
+				 "hvmloader has not placed the BARs yet");
+		else if (note[0])
 			tsd_log(&op->be->base, LOG_NOTICE, "domain %" PRIu32 ": %s", op->domid, note);
 	}
 	free(bars);
@@ -340,6 +366,8 @@ static void step_config(struct tsd_libxl_op *op)
 {
 	if (op->libxl_rc) {
 		op_fail(op, op->libxl_rc, "retrieving the configuration");
+		fmt_cut(op->not_ready, sizeof(op->not_ready), "no libxl configuration (yet?): %s",
+			tsd_libxl_rc_name(op->libxl_rc));
 		op_finish(op);
 		return;
 	}
@@ -479,20 +507,38 @@ static void op_finish(struct tsd_libxl_op *op)
 	struct tsd_libxl *be = op->be;
 	const struct tsd_host *h = be->base.host;
 
-	if (op->base.kind == TSD_OP_INTERNAL) {
-		/* discovery: announce the guest */
+	if (op->base.kind == TSD_OP_INTERNAL && !op->probe) {
+		/* discovery: announce the guest, or read it again later */
 		struct tsd_libxl_guest *g = guest_find(be, op->domid);
+		if (g)
+			g->discovering = false;
 		if (!g) {
 			/* died meanwhile */
 		} else if (op->base.res.rc == TSD_E_NOGUEST) {
 			guest_forget(be, op->domid, false);
+		} else if (op->not_ready[0] && ++g->not_ready < TSD_LIBXL_NOT_READY_TRIES) {
+			unsigned ms = TSD_LIBXL_NOT_READY_MAX_MS;
+			if (g->not_ready < 8 && TSD_LIBXL_NOT_READY_FIRST_MS << (g->not_ready - 1) < ms)
+				ms = TSD_LIBXL_NOT_READY_FIRST_MS << (g->not_ready - 1);
+			struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+			if (!g->retry)
+				g->retry = evtimer_new(h->base, retry_cb, g);
+			if (!g->retry || evtimer_add(g->retry, &tv) < 0)
+				tsd_log(&be->base, LOG_ERR, "domain %" PRIu32 ": cannot schedule its "
+					"next reading", op->domid);
+			tsd_log(&be->base, LOG_DEBUG, "domain %" PRIu32 " not ready: %s; read again "
+				"in %u ms", op->domid, op->not_ready, ms);
 		} else if (op->base.res.rc != TSD_OK && !op->guest.id[0]) {
-			/* No configuration (not created by libxl, e.g. a
-			 * stubdomain): not a guest mmiod can serve. */
+			/* No configuration after all the tries (not created by
+			 * libxl, e.g. a stubdomain): not a guest mmiod can serve. */
 			tsd_log(&be->base, LOG_DEBUG, "%s", op->base.res.msg);
 		} else {
 			if (op->base.res.rc != TSD_OK)
 				tsd_log(&be->base, LOG_WARNING, "%s", op->base.res.msg);
+			else if (op->not_ready[0])
+				tsd_log(&be->base, LOG_WARNING, "domain %" PRIu32 ": still not ready "
+					"after %u reads (%s); announced as it is", op->domid,
+					g->not_ready, op->not_ready);
 			g->up = true;
 			if (h->guest_up)
 				h->guest_up(h->ud, &be->base, &op->guest,
@@ -545,15 +591,37 @@ static void prober_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- discovery --------------------------------------------------------------- */
 
+/* Reads a known, not yet announced domain (again). */
+static void discover_start(struct tsd_libxl *be, struct tsd_libxl_guest *g)
+{
+	struct tsd_libxl_op *op = op_new(be, TSD_OP_INTERNAL, g->domid);
+	if (!op) {
+		tsd_log(&be->base, LOG_ERR, "out of memory discovering domain %" PRIu32, g->domid);
+		return;
+	}
+	g->discovering = true;
+	int rc = op_start_config(op);
+	if (rc) {
+		op->libxl_rc = rc;
+		op_then(op, step_config, 0);
+	}
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_libxl_guest *g = arg;
+	if (!g->up && !g->discovering)
+		discover_start(g->be, g);
+}
+
 static void discover(struct tsd_libxl *be, uint32_t domid)
 {
 	struct tsd_libxl_guest *g = calloc(1, sizeof(*g));
-	struct tsd_libxl_op *op = g ? op_new(be, TSD_OP_INTERNAL, domid) : NULL;
-	if (!op) {
-		free(g);
+	if (!g) {
 		tsd_log(&be->base, LOG_ERR, "out of memory discovering domain %" PRIu32, domid);
 		return;
 	}
+	g->be = be;
 	g->domid = domid;
 	g->seen = true;
 	snprintf(g->id, sizeof(g->id), "%" PRIu32, domid);
@@ -565,11 +633,7 @@ static void discover(struct tsd_libxl *be, uint32_t domid)
 		tsd_log(&be->base, LOG_WARNING, "domain %" PRIu32 ": no death events (%s); the rescan "
 		       "will notice it going", domid, tsd_libxl_rc_name(rc));
 	}
-	rc = op_start_config(op);
-	if (rc) {
-		op->libxl_rc = rc;
-		op_then(op, step_config, 0);
-	}
+	discover_start(be, g);
 }
 
 static void rescan(struct tsd_libxl *be)
@@ -607,6 +671,37 @@ static void rescan_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the driver ---------------------------------------------------------------- */
 
+static unsigned aos_out(struct tsd_libxl *be)
+{
+	unsigned n = 0;
+	for (struct tsd_op *o = be->base.ops; o; o = o->next) {
+		struct tsd_libxl_op *op = (struct tsd_libxl_op *)o;
+		n += op->ao_owed && !op->ao_back;
+	}
+	return n;
+}
+
+/* libxl_ctx_free must not run while an ao is in flight: libxl asserts
+ * then that none of its fds and timeouts is registered, and the daemon
+ * would abort on its way out.  Every ao still out is aborted and libxl
+ * turned by hand until they have come back or ms passed. */
+static bool drain_aos(struct tsd_libxl *be, unsigned ms)
+{
+	struct timeval now, deadline, d = { ms / 1000, (ms % 1000) * 1000 };
+
+	for (struct tsd_op *o = be->base.ops; o; o = o->next) {
+		struct tsd_libxl_op *op = (struct tsd_libxl_op *)o;
+		if (op->ao_owed && !op->ao_back)
+			libxl_ao_abort(be->ctx, &op->how);
+	}
+	gettimeofday(&now, NULL);
+	timeradd(&now, &d, &deadline);
+	while (aos_out(be))
+		if (!tsd_libxl_turn(be, &deadline))
+			return false;
+	return true;
+}
+
 static void tsd_libxl_close(struct tsd_backend *tbe)
 {
 	struct tsd_libxl *be = (struct tsd_libxl *)tbe;
@@ -616,14 +711,22 @@ static void tsd_libxl_close(struct tsd_backend *tbe)
 		event_free(be->rescan);
 	if (be->prober)
 		event_free(be->prober);
+	bool drained = !aos_out(be) || drain_aos(be, TSD_LIBXL_CLOSE_DRAIN_MS);
+	if (!drained)
+		tsd_log(&be->base, LOG_ERR, "%u libxl call(s) still out %d ms after libxl_ao_abort; "
+			"the libxl context is left allocated", aos_out(be), TSD_LIBXL_CLOSE_DRAIN_MS);
 	/* Outstanding operations: their callers get nothing more; the
 	 * daemon closes back ends only when it is going away. */
 	tsd_ops_free(&be->base);
 	while (be->guests)
 		guest_forget(be, be->guests->domid, false);
-	libxl_ctx_free(be->ctx);
-	/* libxl never deregisters timeouts (libxl_event.h): free what is left. */
+	if (drained)
+		libxl_ctx_free(be->ctx);
+	/* libxl never deregisters timeouts (libxl_event.h): free what is
+	 * left; after a failed drain its fds too (nothing enters libxl
+	 * again). */
 	tsd_libxl_timeouts_free(be);
+	tsd_libxl_fds_free(be);
 	free(be);
 }
 
@@ -656,6 +759,13 @@ static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned
 		free(be);
 		return TSD_DECLINED;
 	}
+	/* The hooks first: libxl_childproc_setmode below registers the fd of
+	 * libxl's SIGCHLD self-pipe at once ("always" modes), and an fd
+	 * registered before the hooks stays with libxl's internal poller,
+	 * which nothing runs here.  Then no child of libxl is ever seen to
+	 * exit: libxl 4.17 takes a domain's QMP lock in a forked child, so
+	 * every call through QMP waited for it until its deadline. */
+	tsd_libxl_osevent_register(be);
 	/* libxl forks helpers; reap only those, so the daemon can keep
 	 * children (and libevent's SIGCHLD handling) of its own.  Must come
 	 * before libxl has any child. */
@@ -663,7 +773,6 @@ static int tsd_libxl_open(const struct tsd_host *host, const char *arg, unsigned
 		.chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
 	};
 	libxl_childproc_setmode(be->ctx, &be->child_hooks, be);
-	tsd_libxl_osevent_register(be);
 	be->ev_hooks = (libxl_event_hooks){
 		.event_occurs_mask = LIBXL_EVENTMASK_ALL, .event_occurs = event_occurs,
 		.disaster = disaster,

@@ -120,8 +120,15 @@ static int start(enum ao_kind kind, uint32_t domid, const libxl_asyncop_how *how
 	F.stats.started++;
 	/* The configuration comes from xenstore and libxl's JSON, not from
 	 * the device model: it answers for a stopped one too. */
-	if (kind == AO_CONFIG || !d->dm_stopped)
+	if (kind == AO_CONFIG && d->config_fails) {
+		d->config_fails--;
+		complete_soon(a, ERROR_FAIL);
+	} else if (kind == AO_MONITOR && d->dm_fails) {
+		d->dm_fails--;
+		complete_soon(a, ERROR_FAIL);
+	} else if (kind == AO_CONFIG || !d->dm_stopped) {
 		complete_soon(a, 0);
+	}
 	return 0;
 }
 
@@ -167,6 +174,10 @@ int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags, xentoollog_lo
 
 int libxl_ctx_free(libxl_ctx *ctx)
 {
+	/* The real one asserts that no fd or timeout of an ao is still
+	 * registered; counted here so that a test can say so. */
+	for (struct fake_ao *a = F.aos; a; a = a->next)
+		F.stats.freed_with_aos++;
 	while (F.aos) {
 		struct fake_ao *a = F.aos;
 		F.aos = a->next;
@@ -177,6 +188,10 @@ int libxl_ctx_free(libxl_ctx *ctx)
 
 void libxl_childproc_setmode(libxl_ctx *ctx, const libxl_childproc_hooks *hooks, void *user)
 {
+	/* The real one registers its SIGCHLD self-pipe's fd at once, with
+	 * whatever osevent hooks there are by then. */
+	if (!F.hooks)
+		F.stats.setmode_before_hooks = true;
 }
 
 void libxl_osevent_register_hooks(libxl_ctx *ctx, const libxl_osevent_hooks *hooks, void *user)

@@ -17,11 +17,17 @@ struct fake_domain {
 	char name[32];
 	const char *info_pci;   /* what `info pci` prints */
 	bool dm_stopped;        /* its device model does not answer */
+	/* A domain in the making (xl create): this many configuration
+	 * retrievals fail (ERROR_FAIL) before one works; then this many
+	 * monitor commands fail (ERROR_FAIL: no QMP socket yet). */
+	unsigned config_fails, dm_fails;
 };
 
 struct fake_libxl_stats {
 	unsigned long started, completed, aborted, pci_added;
 	unsigned outstanding;   /* aos not completed */
+	bool setmode_before_hooks;      /* libxl_childproc_setmode came first */
+	unsigned freed_with_aos;        /* aos in flight at libxl_ctx_free (libxl asserts) */
 };
 
 void fake_libxl_reset(void);

@@ -4,7 +4,8 @@
  * hand-built libxl_domain_config values (libxl_domain_config_init and
  * friends need no libxl_ctx), and real `info pci` text.
  *
- * The `info pci` fixtures were captured from QEMU 7.2 (Debian
+ * info-pci-xen417-*.txt are qemu-xen's (Xen 4.17.7, Debian 12), read in
+ * the rig of tests/xen.  The older `info pci` fixtures were captured from QEMU 7.2 (Debian
  * 1:7.2+dfsg-7+deb12u18) running a diskless `-machine pc` guest under TCG
  * with SeaBIOS, not from qemu-xen: Xen 4.17's qemu-xen is QEMU 7.x and prints
  * `info pci` with the same hmp_info_pci code, which is close enough for the
@@ -223,12 +224,19 @@ static void test_layout(void)
 	size_t n = sizeof(bars) / sizeof(bars[0]);
 	tap_ok(tsd_libxl_layout(&in, bars, n, &l, note, sizeof(note), &err) == MMIO_OK,
 	       "layout from live BARs");
-	tap_is_u64(l.nwin, 3, "low, high and I/O windows");
+	tap_is_u64(l.nwin, 8, "low, high and six I/O windows");
 	tap_is_u64(l.win[0].start, 0xF0000000, "low window from 0xF0000000");
 	tap_is_u64(l.win[0].end, 0xFC000000, "low window to 0xFC000000");
 	tap_is_u64(l.win[1].start, 0x110000000, "high window starts at the relocated BAR");
 	tap_is_u64(l.win[1].end, 0x120000000, "high window ends at 0x120000000");
 	tap_is_u64(l.win[2].kind, MMIO_WIN_IO, "I/O window");
+	/* The guest's own (tests/xen): _CRS [0x0D00, 0x10000) less what it
+	 * has claimed there; Linux puts hot-plugged I/O BARs from 0x1000. */
+	tap_is_u64(l.win[2].start, 0x0D00, "I/O from the _CRS start 0x0d00");
+	tap_is_u64(l.win[2].end, 0xAE00, "... up to the DSDT's hot-plug ports");
+	tap_is_u64(l.win[5].start, 0xB040, "the PIIX4 ACPI block [0xb000, 0xb040) is left out");
+	tap_is_u64(l.win[7].start, 0xB110, "the last I/O window starts after the SMBus block");
+	tap_is_u64(l.win[7].end, 0x10000, "... and ends at 0x10000");
 	tap_is_u64(l.win_source[0], TSD_SRC_MODEL, "windows come from the model");
 	tap_is_u64(l.nbars, n, "BARs copied");
 	tap_is_u64(l.min_mem, 0xF0000000, "PCIBIOS_MIN_MEM is the end of low RAM");
@@ -257,7 +265,7 @@ static void test_layout(void)
 	tap_ok(tsd_libxl_layout(&in, two, 2, &l, note, sizeof(note), &err) == MMIO_OK,
 	       "layout of a 2 GiB guest");
 	tap_is_u64(l.win[0].start, 0xE0000000, "low window doubled to 0xE0000000");
-	tap_is_u64(l.nwin, 2, "no high window");
+	tap_is_u64(l.nwin, 7, "no high window");
 	tsd_layout_clear(&l);
 
 	/* Fuzz finding: a guest-programmed 64-bit BAR that wraps past 2^64
@@ -293,6 +301,44 @@ static void test_layout(void)
 	tap_is_u64(l.win[0].start, 0xC0000000, "the live view wins");
 	tap_contains(note, "below the lowest hole start", "and the note says so");
 	tsd_layout_clear(&l);
+}
+
+/* A real domain: 512 MiB, xl's defaults (Cirrus, the Xen platform
+ * device), qemu-xen 7.2 on Xen 4.17.7, read by tests/xen before and after
+ * hvmloader ran. */
+static void test_real_xen(void)
+{
+	libxl_domain_config c;
+	struct tsd_libxl_model_input in;
+	struct tsd_live_bar *bars = NULL;
+	size_t n = 0;
+	struct tsd_layout l;
+	struct mmio_error err;
+	char note[256];
+	char *after = slurp("info-pci-xen417-512.txt");
+	char *before = slurp("info-pci-xen417-512-before-hvmloader.txt");
+
+	hvm_config(&c, 512, 8, 0);
+	tsd_libxl_model_input(&c, &in, &err);
+	libxl_domain_config_dispose(&c);
+	tap_ok(after && tsd_libxl_parse_info_pci(after, &bars, &n, &err) == MMIO_OK,
+	       "qemu-xen's info pci after hvmloader parses");
+	tap_is_u64(n, 6, "six BARs (IDE, the Xen platform device, Cirrus)");
+	tap_ok(tsd_libxl_firmware_done(bars, n), "hvmloader has placed them");
+	tap_ok(tsd_libxl_layout(&in, bars, n, &l, note, sizeof(note), &err) == MMIO_OK,
+	       "its layout");
+	/* the guest kernel: root bus resource [mem 0xf0000000-0xfbffffff window] */
+	tap_is_u64(l.win[0].start, 0xF0000000, "low window as the guest's root bus resource");
+	tap_is_u64(l.win[0].end, 0xFC000000, "... to 0xfbffffff");
+	tap_is_u64(l.win[1].kind, MMIO_WIN_IO, "no 64-bit window (no 64-bit boot BAR)");
+	tsd_layout_clear(&l);
+	free(bars);
+	tap_ok(before && tsd_libxl_parse_info_pci(before, &bars, &n, &err) == MMIO_OK,
+	       "... before hvmloader ran it parses too");
+	tap_ok(!tsd_libxl_firmware_done(bars, n), "nothing is placed yet: hvmloader has not run");
+	free(bars);
+	free(after);
+	free(before);
 }
 
 static void test_rc(void)
@@ -347,6 +393,7 @@ int main(void)
 	test_config();
 	test_info_pci();
 	test_layout();
+	test_real_xen();
 	test_rc();
 	test_slot();
 	tap_done();
