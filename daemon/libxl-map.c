@@ -63,9 +63,18 @@ enum mmio_status tsd_libxl_model_input(const libxl_domain_config *cfg,
 		return mmio_error_set(err, MMIO_E_UNSUPPORTED, "%s", why);
 
 	const libxl_domain_build_info *b = &cfg->b_info;
+	/* A configuration read back (libxl_retrieve_domain_configuration)
+	 * has LIBXL_MEMKB_DEFAULT where the stored JSON leaves a field out,
+	 * as it does mmio_hole for every domain created without mmio_hole=
+	 * (seen on Xen 4.17): no hole asked for. */
+	uint64_t hole_kb = b->u.hvm.mmio_hole_memkb == LIBXL_MEMKB_DEFAULT ? 0 :
+			   b->u.hvm.mmio_hole_memkb;
+	if (b->max_memkb == LIBXL_MEMKB_DEFAULT || b->video_memkb == LIBXL_MEMKB_DEFAULT)
+		return mmio_error_set(err, MMIO_E_INVALID, "the domain's configuration gives no "
+				      "maxmem or video memory");
 	in->max_mem = b->max_memkb * 1024;
 	in->video_mem = b->video_memkb * 1024;
-	in->mmio_hole = b->u.hvm.mmio_hole_memkb * 1024;
+	in->mmio_hole = hole_kb * 1024;
 	in->dm_version = b->device_model_version;
 	in->stubdomain = defbool_or(b->device_model_stubdomain, false);
 	in->bios = b->u.hvm.bios;
@@ -74,8 +83,7 @@ enum mmio_status tsd_libxl_model_input(const libxl_domain_config *cfg,
 	in->nrdms = cfg->num_rdms > 0 ? (unsigned)cfg->num_rdms : 0;
 	/* libxl__build_hvm and libxl_create.c, as the hvmloader model has them. */
 	struct mmio_hvm_ram ram;
-	enum mmio_status st = mmio_hvm_ram_layout(b->max_memkb, b->video_memkb,
-						  b->u.hvm.mmio_hole_memkb, &ram, err);
+	enum mmio_status st = mmio_hvm_ram_layout(b->max_memkb, b->video_memkb, hole_kb, &ram, err);
 	if (st != MMIO_OK)
 		return st;
 	in->lowmem_end = ram.low_mem_end;

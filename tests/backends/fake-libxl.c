@@ -159,7 +159,9 @@ static void fill_config(struct fake_domain *d, libxl_domain_config *c)
 	libxl_domain_build_info_init_type(&c->b_info, LIBXL_DOMAIN_TYPE_HVM);
 	c->b_info.max_memkb = 1024 * 1024;
 	c->b_info.video_memkb = 8 * 1024;
-	c->b_info.u.hvm.mmio_hole_memkb = 0;    /* what libxl's defaults leave in a created domain */
+	/* What libxl_retrieve_domain_configuration gives for a domain created
+	 * without mmio_hole= (its stored JSON leaves the field out). */
+	c->b_info.u.hvm.mmio_hole_memkb = LIBXL_MEMKB_DEFAULT;
 	c->b_info.device_model_version = LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN;
 	c->b_info.u.hvm.vga.kind = LIBXL_VGA_INTERFACE_TYPE_CIRRUS;
 }

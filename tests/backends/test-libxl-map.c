@@ -319,7 +319,13 @@ static void test_real_xen(void)
 	char *before = slurp("info-pci-xen417-512-before-hvmloader.txt");
 
 	hvm_config(&c, 512, 8, 0);
-	tsd_libxl_model_input(&c, &in, &err);
+	/* read back from libxl: its JSON leaves mmio_hole out */
+	c.b_info.u.hvm.mmio_hole_memkb = LIBXL_MEMKB_DEFAULT;
+	tap_ok(tsd_libxl_model_input(&c, &in, &err) == MMIO_OK,
+	       "a configuration read back with no mmio_hole (LIBXL_MEMKB_DEFAULT) is no hole: %s",
+	       err.msg);
+	tap_ok(!in.hole_size_written && in.lowmem_end == 504 << 20,
+	       "... RAM below 4 GiB: 512 MiB less the 8 MiB of video memory");
 	libxl_domain_config_dispose(&c);
 	tap_ok(after && tsd_libxl_parse_info_pci(after, &bars, &n, &err) == MMIO_OK,
 	       "qemu-xen's info pci after hvmloader parses");
