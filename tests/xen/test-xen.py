@@ -192,8 +192,9 @@ def run_scenario(tap, h, d, scn, keep):
                            devices=scn.get("devices", []), objects=scn.get("objects", []),
                            extra_cfg=scn.get("xl"))
         row["boot_seconds"] = g.boot_seconds
-        tap.note("%s: domain %d, guest ready %.0f s after xl create" % (name, g.domid,
-                                                                         g.boot_seconds))
+        row["boot_cpu_seconds"] = g.boot_cpu_seconds
+        tap.note("%s: domain %d, guest ready %.0f s after xl create (QEMU CPU %s s)" % (
+            name, g.domid, g.boot_seconds, g.boot_cpu_seconds))
         w = g.windows()
         g.dump()
         info = g.info_pci()
@@ -244,13 +245,15 @@ def plug(tap, d, g, scn, i, p):
         raise xenrig.XenRigError("no BAR layout known for %s %s" % (drv, props))
     spec = tg.spec_of(decl)
     t0 = time.time()
+    cpu0 = d.h.cpu_seconds()
     rc, chk, txt = d.ctl("check", "--refresh", str(g.domid), spec)
     if rc not in (0, 1) or not chk or "fits" not in chk:
         raise xenrig.XenRigError("mmioctl check %s %s: rc %d: %s" % (g.domid, spec, rc, txt))
     pred_fits = chk["fits"]
     pred = tg.pred_map(chk["placement"])
-    r = g.plug(drv, sid, **props)
+    r = g.plug(drv, sid, timeout=300, **props)
     secs = round(time.time() - t0, 1)
+    cpu1 = d.h.cpu_seconds()
     gfits, mm = tg.compare(pred_fits, pred, r["bars"])
     guest_s = ", ".join("BAR%d %s" % (b["bar"], tg.fmt_addr(b["guest_start"] if b["assigned"] else None))
                         for b in r["bars"])
@@ -268,7 +271,8 @@ def plug(tap, d, g, scn, i, p):
         tap.point((exp == "fits") == gfits, "%s plug %d: the guest's outcome is the scenario's (%s)"
                   % (name, i, exp), diag)
     return {"id": sid, "driver": drv, "spec": spec, "pred_fits": pred_fits, "guest_fits": gfits,
-            "pred": pred_s, "guest": guest_s, "mismatch": mm, "seconds": secs}
+            "pred": pred_s, "guest": guest_s, "mismatch": mm, "seconds": secs,
+            "cpu_seconds": round(cpu1 - cpu0, 1) if cpu0 is not None and cpu1 is not None else None}
 
 
 def select(scns):
@@ -327,9 +331,12 @@ def main():
     except Exception:
         tap.point(False, "the rig runs", traceback.format_exc() + "\n" + h.tail("console.log"))
     finally:
+        cpu_total = h.cpu_seconds() if h.proc else None
         h.close()
     total = round(time.time() - t0, 1)
     summary = {"seconds": total, "dom0_seconds": getattr(h, "boot_seconds", None),
+               "cpu_seconds": cpu_total, "dom0_cpu_seconds": getattr(h, "boot_cpu_seconds", None),
+               "load_average": os.getloadavg()[0],
                "scenarios": rows}
     tap.note("summary: " + json.dumps(summary))
     if keep:
