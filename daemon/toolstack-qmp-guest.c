@@ -315,6 +315,36 @@ static void probe_facts(struct tsd_qmp_guest *g, struct tsd_qmp_op *op)
 	fact_ask(op, FACT_CPUS, "query-cpus-fast", NULL, NULL);
 }
 
+static void background_refresh(struct tsd_qmp_guest *g);
+
+/* A guest met before its firmware placed the boot devices: read it again
+ * after 2, 4 ... 64 s (OVMF takes a minute under TCG) until it has, so
+ * that its windows stop being assumed without waiting for a change. */
+static void settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tsd_qmp_guest *g = arg;
+	(void)fd;
+	(void)what;
+	if (g->st != G_UP || !g->unsettled)
+		return;
+	background_refresh(g);
+	g->settle_s *= 2;
+	if (g->settle_s <= 64) {
+		struct timeval tv = { .tv_sec = g->settle_s };
+		evtimer_add(g->settle_timer, &tv);
+	}
+}
+
+static void settle_start(struct tsd_qmp_guest *g)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	if (!g->unsettled ||
+	    (!g->settle_timer && !(g->settle_timer = evtimer_new(g->qb->base, settle_cb, g))))
+		return;
+	g->settle_s = 2;
+	evtimer_add(g->settle_timer, &tv);
+}
+
 static void probe_announce(struct tsd_qmp_op *op)
 {
 	struct tsd_qmp_guest *g = op->g;
@@ -329,6 +359,7 @@ static void probe_announce(struct tsd_qmp_op *op)
 	tsd_qmp_op_finish(op, TSD_OK, NULL);
 	if (qb->pub.host->guest_up)
 		qb->pub.host->guest_up(qb->pub.host->ud, &qb->pub, &g->info, &g->layout);
+	settle_start(g);
 }
 
 static void lpc_hotplug_reply(void *ud, json_object *ret, const char *cls, const char *desc)
@@ -581,6 +612,9 @@ static void guest_disconnect(struct tsd_qmp_guest *g, bool tell)
 	liveness_stop(g);
 	if (g->greeting_timer)
 		evtimer_del(g->greeting_timer);
+	if (g->settle_timer)
+		evtimer_del(g->settle_timer);
+	g->unsettled = false;
 	g->retry_at = now_mono();
 	/* The first refusal retries at the next scan (QEMU may have bound its
 	 * socket but not be listening yet); later ones every RETRY_S. */
@@ -623,6 +657,8 @@ void tsd_qmp_guest_remove(struct tsd_qmp *qb, struct tsd_qmp_guest *g, bool tell
 		event_free(g->greeting_timer);
 	if (g->liveness_timer)
 		event_free(g->liveness_timer);
+	if (g->settle_timer)
+		event_free(g->settle_timer);
 	free(g);
 }
 

@@ -59,6 +59,11 @@ struct tsd_qmp_guest {
 	uint8_t firmware;
 	char fw_pflash0[64], fw_bios[128];
 	uint64_t ovmf_mmio64_mb;
+	/* The firmware has not placed the boot devices yet (the windows are
+	 * assumed): read again after 2, 4 ... 64 s until it has. */
+	bool unsettled;
+	unsigned settle_s;
+	struct event *settle_timer;
 	char busy[MAX_BUSY][64];        /* slots ("0x5") / ports taken by attaches in flight */
 	struct tsd_qmp_op *probe;
 	/* QEMU did not answer an op in time and has sent nothing since */

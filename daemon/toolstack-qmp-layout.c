@@ -509,6 +509,9 @@ static void layout_finish(struct tsd_qmp_op *op)
 	}
 	tsd_layout_clear(&g->layout);
 	g->layout = copy;
+	g->unsettled = op->holes.boot_unplaced ||
+		       (g->machine == QMP_MACHINE_Q35 &&
+			(!op->holes.have_mcfg || op->holes.mcfg_base == UINT64_MAX || !op->holes.mcfg_size));
 	g->slots = op->slots;
 	op->base.have_layout = true;
 	if (next)
