@@ -303,6 +303,15 @@ static void bus_ctx_port(const struct tsd_port *p, struct bus_ctx *c)
 			c->win[c->nwin++] = p->win[w];
 }
 
+/* A boot BAR the guest's firmware leaves unassigned, for Linux to assign
+ * at boot: OVMF leaves every ROM BAR so (it may have mapped the ROM for a
+ * moment to read it: where QEMU last mapped it says nothing). */
+static bool fw_leaves(const struct tsd_layout *l, const struct tsd_live_bar *lb)
+{
+	return l->firmware == TSD_FW_OVMF && lb->arrival == TSD_ARRIVAL_BOOT &&
+	       lb->bar.index == MMIO_BAR_ROM && lb->addr == TSD_ADDR_UNASSIGNED;
+}
+
 /* Replays the devices of one bus; fills h->view for them and adds every
  * place a kept reading gives an inferred BAR to *used. */
 static int replay_bus(const struct tsd_layout *l, struct books_history *h, const struct group *g,
@@ -350,7 +359,9 @@ static int replay_bus(const struct tsd_layout *l, struct books_history *h, const
 		p->seq = g[k].seq;
 		for (unsigned j = 0; j < g[k].n; j++) {
 			const struct books_live_view *v = &h->view[g[k].bar[j]];
-			p->addr[j] = v->addr == TSD_ADDR_UNASSIGNED ? MMIO_ADDR_UNKNOWN : v->addr;
+			const struct tsd_live_bar *lb = &l->bars[g[k].bar[j]];
+			p->addr[j] = v->addr != TSD_ADDR_UNASSIGNED ? v->addr :
+				     fw_leaves(l, lb) ? MMIO_ADDR_FW_UNASSIGNED : MMIO_ADDR_UNKNOWN;
 		}
 	}
 	nlive = npd;
@@ -391,13 +402,18 @@ static int replay_bus(const struct tsd_layout *l, struct books_history *h, const
 	h->r.gaps += count_gaps(seqs, nseqs);
 	for (size_t d = 0; d < nlive; d++) {
 		const struct group *gg = &g[gidx[d]];
+		bool decodes = false;   /* the firmware ran and left the device decoding */
+		for (unsigned j = 0; j < gg->n; j++)
+			decodes |= l->bars[gg->bar[j]].addr != TSD_ADDR_UNASSIGNED;
 		for (unsigned j = 0; j < gg->n; j++) {
 			struct books_live_view *v = &h->view[gg->bar[j]];
 			const struct mmio_replay_bar *rb = &r.bars[d][j];
 			if (!rb->inferred)
 				continue;
 			if (rb->addr == MMIO_ADDR_UNKNOWN) {
-				h->r.unknown_boot++;
+				/* said only when the firmware has run: before, no
+				 * boot BAR is anywhere yet */
+				h->r.unknown_boot += decodes;
 				continue;
 			}
 			v->addr = rb->addr == MMIO_ADDR_NONE ? TSD_ADDR_UNASSIGNED : rb->addr;
@@ -439,7 +455,7 @@ static int read_present(const struct tsd_layout *l, const uint64_t *predicted, s
 			h->view[i] = (struct books_live_view){ lb->addr, TSD_SRC_TOOLSTACK };
 		else if (pr != TSD_ADDR_UNASSIGNED)
 			h->view[i] = (struct books_live_view){ pr, TSD_SRC_PREDICTED };
-		else if (lb->arrival == TSD_ARRIVAL_BOOT && lb->last_mapped)
+		else if (lb->arrival == TSD_ARRIVAL_BOOT && lb->last_mapped && !fw_leaves(l, lb))
 			/* where the firmware put it; Linux claims it there */
 			h->view[i] = (struct books_live_view){ lb->last_mapped, TSD_SRC_INFERRED };
 		else

@@ -501,6 +501,10 @@ enum mmio_status mmio_replay(const struct mmio_space_params *base, const struct 
 				if (shadowed(pd, i)) {
 					rb->addr = MMIO_ADDR_NONE;
 					rb->inferred = true;
+				} else if (rb->addr == MMIO_ADDR_UNKNOWN || rb->addr == MMIO_ADDR_FW_UNASSIGNED) {
+					/* a boot BAR nobody shows, somewhere the firmware put it */
+					rb->addr = MMIO_ADDR_UNKNOWN;
+					rb->inferred = true;
 				} else if (is_addr(rb->addr) && push_unique(out, rb->addr, size, &usedcap) < 0) {
 					goto nomem;
 				}

@@ -36,6 +36,8 @@ static struct tsd_live_bar bar(const char *dev, const char *slot, uint8_t index,
 	return b;
 }
 
+static uint8_t firmware = TSD_FW_SEABIOS;
+
 static void set(struct books *b, struct tsd_live_bar *bars, size_t n)
 {
 	struct tsd_layout l;
@@ -49,6 +51,7 @@ static void set(struct books *b, struct tsd_live_bar *bars, size_t n)
 	l.nbars = n;
 	l.bars = bars;
 	l.free_slots = -1;
+	l.firmware = firmware;
 	if (books_set_layout(b, &l, &err) != MMIO_OK) {
 		tap_diag("books_set_layout: %s", err.msg);
 		abort();
@@ -188,12 +191,55 @@ static void test_departure_and_gap(void)
 	books_free(&b);
 }
 
+/* OVMF leaves boot ROM BARs unassigned (where QEMU last mapped the ROM is
+ * where OVMF read it, no more); Linux assigns them at boot, all of the
+ * bus's in one sorted list, before any hot-plug.  Under SeaBIOS the same
+ * hidden ROM is somewhere the firmware put it: not known, not counted. */
+static void test_ovmf_boot_roms(void)
+{
+	struct books b;
+	struct tsd_live_bar l[] = {
+		bar("vga", "00:02.0", 0, MMIO_BAR_MEM32, true, 16 * M, 0x80000000, TSD_ARRIVAL_BOOT, 1),
+		bar("vga", "00:02.0", MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K, UNASS, TSD_ARRIVAL_BOOT, 1),
+		bar("nic", "00:03.0", 0, MMIO_BAR_MEM32, false, 128 * K, 0x81020000, TSD_ARRIVAL_BOOT, 2),
+		bar("nic", "00:03.0", MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 256 * K, UNASS, TSD_ARRIVAL_BOOT, 2),
+		bar("t", "00:04.0", 0, MMIO_BAR_MEM32, false, 4 * K, 0x81000000, TSD_ARRIVAL_BOOT, 3),
+		bar("t", "00:04.0", MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 32 * K, UNASS, TSD_ARRIVAL_BOOT, 3),
+		bar("h", "00:05.0", 0, MMIO_BAR_MEM32, false, 4 * K, UNASS, TSD_ARRIVAL_HOTPLUG, 4),
+	};
+	char note[512];
+
+	l[0].pci_class = 0x0300;
+	l[3].last_mapped = 0x80800000;  /* where OVMF read it */
+	firmware = TSD_FW_OVMF;
+	books_init(&b);
+	set(&b, l, 7);
+	tap_ok(view_is(&b, 1, UNASS, TSD_SRC_INFERRED), "OVMF: the boot VGA's ROM is shadowed");
+	tap_ok(view_is(&b, 3, LOW, TSD_SRC_INFERRED), "OVMF: the e1000's 256K boot ROM at the bottom of the low window");
+	tap_ok(view_is(&b, 5, LOW + 256 * K, TSD_SRC_INFERRED), "OVMF: the 32K boot ROM after it");
+	tap_ok(view_is(&b, 6, LOW + 288 * K, TSD_SRC_INFERRED), "OVMF: a hot-plug after boot goes above them");
+	books_history_note(&b, note, sizeof(note));
+	tap_ok(note[0] == '\0', "OVMF: nothing to say (\"%s\")", note);
+	books_free(&b);
+
+	firmware = TSD_FW_SEABIOS;
+	l[3].last_mapped = 0;
+	books_init(&b);
+	set(&b, l, 7);
+	tap_ok(view_is(&b, 3, UNASS, TSD_SRC_TOOLSTACK) && view_is(&b, 6, LOW, TSD_SRC_INFERRED),
+	       "SeaBIOS: a boot ROM nobody saw mapped is not known and not counted");
+	books_history_note(&b, note, sizeof(note));
+	tap_ok(strstr(note, "2 BAR(s) of boot devices hidden by QEMU") != NULL, "and the note says so (\"%s\")", note);
+	books_free(&b);
+}
+
 int main(void)
 {
 	test_others_slot();
 	test_slot_before_function0();
 	test_partial();
 	test_departure_and_gap();
+	test_ovmf_boot_roms();
 	tap_done();
 	return tap_exit();
 }

@@ -611,6 +611,13 @@ def plug_step(scn, i, stp, d, g, guest_id, objects, via, res, work, unpredictabl
         raise rig.RigError("mmioctl check %s %s: rc %d: %s" % (guest_id, spec, rc, txt))
     pred_fits = chk["fits"]
     pred = pred_map(chk["placement"])
+    if outside and not port and scn.get("machine") == "q35":
+        # pcie.0 takes no hot-plug: the other tool plugs behind the port
+        # mmiod chose (as an administrator asking mmiod first would)
+        chosen = {p["window"].split(":")[0] for p in chk["placement"]
+                  if p.get("placed") and ":" in (p.get("window") or "")}
+        if len(chosen) == 1:
+            props.update(bus=chosen.pop(), addr="0x0")
     qspec = qemu_spec(drv, props)
     how = "qmp"
     attach_note = ""
