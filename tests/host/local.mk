@@ -1,5 +1,5 @@
-# tests/host/: mmiod as an administrator installs it (docs/verification.md,
-# "The systemd host").  Not part of `make check`: scripts/check runs both
+# tests/host/: mmiod as an administrator installs it (docs/host.md,
+# sections 1 and 3).  Not part of `make check`: scripts/check runs both
 # targets as their own step (MMIOD_HOST_TEST=no skips them).
 #   make check-package  make install honours --prefix; `make deb`; lintian;
 #                       where each file lands in the packages

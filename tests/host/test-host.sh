@@ -8,7 +8,7 @@
 # cached).  The Debian packages of this tree (`make deb`) and
 # tests/host/in-vm.sh ride along in a second cpio archive; in-vm.sh runs as a
 # unit once the VM is up, installs the packages with dpkg and asserts
-# everything issue #18 lists (docs/verification.md, "The systemd host"), and
+# what docs/host.md (section 3) lists, and
 # prints TAP on the VM's second serial port, which this script renumbers into
 # its own.
 #
