@@ -29,6 +29,7 @@
 
 #include "books.h"
 #include "books-internal.h"
+#include "books-ports.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
 {

@@ -9,7 +9,21 @@
 #ifndef MMIOD_BOOKS_PAST_H
 #define MMIOD_BOOKS_PAST_H
 
-#include "books.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmio-model.h"
+#include "layout.h"
+
+/* Where the guest has one live BAR (layout.bars[i]), as the books read it:
+ * shown by the toolstack, predicted by mmiod (a device it attached), or
+ * inferred from the guest's history (books-past.c). */
+struct books_live_view {
+	uint64_t addr;          /* TSD_ADDR_UNASSIGNED: holds no space (not placed, a boot
+				 * VGA's shadowed ROM, or nobody can tell) */
+	uint8_t source;         /* enum tsd_source */
+};
 
 /* The devices seen leaving, and the reading of the present layout (cached
  * until the layout's generation or the predictions change). */

@@ -14,6 +14,7 @@
 
 #include "books.h"
 #include "books-internal.h"
+#include "books-ports.h"
 #include "strbuf.h"
 
 void books_bar_window_name(const struct books_entry *e, const struct books_bar *bb, char *buf,

@@ -18,6 +18,7 @@
 
 #include "mmio-model.h"
 #include "layout.h"
+#include "books-past.h"
 
 #define BOOKS_ID_MAX   64
 #define BOOKS_SPEC_MAX 256
@@ -223,15 +224,8 @@ struct books_port_view {
 /* Fills out[0..max) in port order; returns the number of ports. */
 size_t books_ports(const struct books *b, struct books_port_view *out, size_t max);
 
-/* Where the guest has one live BAR (layout.bars[i]), as the books read it:
- * shown by the toolstack, predicted by mmiod (a device it attached), or
- * inferred from the guest's history (books-past.c). */
-struct books_live_view {
-	uint64_t addr;          /* TSD_ADDR_UNASSIGNED: holds no space (not placed, a boot
-				 * VGA's shadowed ROM, or nobody can tell) */
-	uint8_t source;         /* enum tsd_source */
-};
-/* One view per layout.bars[i]; valid until the books change.  NULL before
+/* Where the guest has each live BAR (struct books_live_view, books-past.h):
+ * one view per layout.bars[i]; valid until the books change.  NULL before
  * the first layout or when out of memory. */
 const struct books_live_view *books_live_bars(const struct books *b);
 /* "" or what mmiod could not know about the guest's history (an order of

@@ -23,6 +23,7 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/layout.c \
 	daemon/books.h \
 	daemon/books-internal.h \
+	daemon/books-ports.h \
 	daemon/books.c \
 	daemon/books-ports.c \
 	daemon/books-admit.c \
