@@ -271,3 +271,31 @@ def start_qmp_daemon(env, qdir, extra_env=None):
         return "the qmp back end is not running in this build: " + \
             " | ".join(l for l in env.logtext().splitlines() if "qmp" in l)[-300:]
     return None
+
+
+def qemu_dir(env=None):
+    """A private bus (env, else a new busctx.Env) and the directory of QMP
+    sockets mmiod's qmp back end will watch; skips the whole test when QEMU
+    or its tools are missing."""
+    why = missing_tools()
+    if why:
+        t.skip_all(why)
+    env = env or t.Env()
+    qdir = os.path.join(env.dir, "qmp")
+    os.mkdir(qdir)
+    return env, qdir
+
+
+def qemu_env(nguests=1, names=None, extra_env=None, env=None, wait=True):
+    """qemu_dir, a stopped pc guest per name (vm1, vm2, ... by default) and
+    mmiod on the qmp back end; skips the whole test when something is
+    missing.  Returns env, qdir, {name: Guest}, {name: object path} (empty
+    unless wait: then every guest is on the bus)."""
+    env, qdir = qemu_dir(env)
+    names = names or ["vm%d" % (i + 1) for i in range(nguests)]
+    vms = {n: Guest(env, n, qdir) for n in names}
+    why = start_qmp_daemon(env, qdir, extra_env)
+    if why:
+        t.skip_all(why)
+    paths = {n: wait_guest(env, n) for n in names} if wait else {}
+    return env, qdir, vms, paths

@@ -13,17 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import busctx as t  # noqa: E402
 import qemuctx as q  # noqa: E402
 
-why = q.missing_tools()
-if why:
-    t.skip_all(why)
-
-env = t.Env()
-qdir = os.path.join(env.dir, "qmp")
-os.mkdir(qdir)
-vm = q.Guest(env, "vm1", qdir)
-why = q.start_qmp_daemon(env, qdir)
-if why:
-    t.skip_all(why)
+env, qdir, vms, _ = q.qemu_env(wait=False)
+vm = vms["vm1"]
 D = t.dbus
 SPEC = q.testdev_spec(q.M)
 DEV_BYTES = 4096 + q.M

@@ -15,13 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import busctx as t  # noqa: E402
 import qemuctx as q  # noqa: E402
 
-why = q.missing_tools()
-if why:
-    t.skip_all(why)
-
-env = t.Env()
-qdir = os.path.join(env.dir, "qmp")
-os.mkdir(qdir)
+env, qdir = q.qemu_dir()
 PORTS = ["-device", "pcie-root-port,id=rp1,chassis=1,addr=0x10",
          "-device", "pcie-root-port,id=rp2,chassis=2,addr=0x11,pref64-reserve=1G",
          "-device", "pcie-root-port,id=rp3,chassis=3,addr=0x12,io-reserve=0"]

@@ -65,22 +65,8 @@ def nfds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def qemu_env(nguests=1, names=None, extra_env=None):
-    """A private bus, real QEMU guests in a watched directory and mmiod on
-    the qmp back end; skips the whole test when something is missing."""
-    why = q.missing_tools()
-    if why:
-        t.skip_all(why)
-    env = t.Env()
-    qdir = os.path.join(env.dir, "qmp")
-    os.mkdir(qdir)
-    names = names or ["vm%d" % (i + 1) for i in range(nguests)]
-    vms = {n: q.Guest(env, n, qdir) for n in names}
-    why = q.start_qmp_daemon(env, qdir, extra_env)
-    if why:
-        t.skip_all(why)
-    paths = {n: q.wait_guest(env, n) for n in names}
-    return env, qdir, vms, paths
+# A private bus, real QEMU guests, mmiod on the qmp back end, every guest on the bus.
+qemu_env = q.qemu_env
 
 
 def todo(cond, name, why, diag=None):

@@ -70,14 +70,8 @@ class PolkitEnv(t.Env):
             t.top_srcdir = real
 
 
-env = PolkitEnv()
-qdir = os.path.join(env.dir, "qmp")
-os.mkdir(qdir)
-vm = q.Guest(env, "vm1", qdir)
-why = q.start_qmp_daemon(env, qdir)
-if why:
-    t.skip_all(why)
-path = q.wait_guest(env, "vm1")
+env, qdir, vms, paths = q.qemu_env(env=PolkitEnv())
+vm, path = vms["vm1"], paths["vm1"]
 mgr = env.manager()
 SPEC = q.testdev_spec(q.M)
 TD = {"qemu-device": "pci-testdev,membar=1M"}
