@@ -1,5 +1,6 @@
 # tests/: unit tests of lib/ (TAP).  Each test is one program.
 noinst_HEADERS = tests/tap.h
+EXTRA_DIST += tests/open-bus.conf
 TESTS += tests/test-place
 UNIT_TESTS += tests/test-place
 check_PROGRAMS += tests/test-place

@@ -112,22 +112,8 @@ NOT_RUNNING="mmioctl: the mmiod daemon is not running on the system bus (start i
 start_bus()
 {
 	command -v dbus-daemon >/dev/null || skip_all "dbus-daemon not installed"
-	cat >"$TMP/bus.conf" <<-CONF
-	<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
-	 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-	<busconfig>
-	  <type>system</type>
-	  <listen>unix:path=$TMP/bus</listen>
-	  <auth>EXTERNAL</auth>
-	  <policy context="default">
-	    <allow user="*"/>
-	    <allow own="org.mmiod1"/>
-	    <allow send_destination="*"/>
-	    <allow receive_sender="*"/>
-	  </policy>
-	</busconfig>
-	CONF
-	dbus-daemon --config-file="$TMP/bus.conf" --nofork --nopidfile \
+	dbus-daemon --config-file="$top_srcdir/tests/open-bus.conf" --address="unix:path=$TMP/bus" \
+		--nofork --nopidfile \
 		--print-address=3 3>"$TMP/bus.addr" &
 	track_pid $!
 	for _ in $(seq 100); do

@@ -243,24 +243,9 @@ class Daemon:
         later, after plugs mmiod never saw (a real host: mmiod started after
         the guest had devices from other tools)."""
         workdir = self.dir
-        conf = os.path.join(workdir, "bus.conf")
-        with open(conf, "w") as f:
-            f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=%s/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="org.mmiod1"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-""" % workdir)
         self.bus = track(subprocess.Popen(
-            ["dbus-daemon", "--config-file=" + conf, "--nofork", "--nopidfile", "--print-address"],
+            ["dbus-daemon", "--config-file=" + os.path.join(top_srcdir, "tests", "open-bus.conf"),
+             "--address=unix:path=%s/bus" % workdir, "--nofork", "--nopidfile", "--print-address"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
         self.address = self.bus.stdout.readline().strip()
         if not self.address:

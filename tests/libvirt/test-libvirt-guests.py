@@ -111,23 +111,9 @@ class Mmiod:
         self.dir = workdir
         self.uri = uri
         os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
-        conf = os.path.join(workdir, "bus.conf")
-        with open(conf, "w") as f:
-            f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=%s/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="org.mmiod1"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-""" % workdir)
-        self.bus = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork", "--nopidfile",
+        self.bus = subprocess.Popen(["dbus-daemon",
+                                     "--config-file=" + os.path.join(top_srcdir, "tests", "open-bus.conf"),
+                                     "--address=unix:path=%s/bus" % workdir, "--nofork", "--nopidfile",
                                      "--print-address"], stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL, text=True)
         self.address = self.bus.stdout.readline().strip()
