@@ -32,20 +32,16 @@ static void undo_reply(void *ud, json_object *ret, const char *cls, const char *
 	(void)ret;
 	(void)cls;
 	(void)desc;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	tsd_qmp_reply_leave(op);
 }
 
 static void add_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (!ret && !op->err_rc && op->int_retries < 16 && op->g &&
 	    qmp_map_typed_retry(op->add_args, desc)) {
 		/* one property at a time, as QEMU names them; bounded */
@@ -180,10 +176,8 @@ static void mismatch_del_reply(void *ud, json_object *ret, const char *cls, cons
 {
 	struct tsd_qmp_op *op = ud;
 	size_t n;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	n = strlen(op->base.res.msg);
 	if (ret)
 		snprintf(op->base.res.msg + n, sizeof(op->base.res.msg) - n,
@@ -479,10 +473,8 @@ static void detach_recheck(struct tsd_qmp_op *op)
 static void del_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (op->waiting_event)
 		tsd_op_deadline(&op->base, 0);  /* QEMU answered; the rest is the guest's */
 	/* "already in the process of unplug": an earlier request is pending,

@@ -146,10 +146,8 @@ static void name_reply(void *ud, json_object *ret, const char *cls, const char *
 {
 	struct tsd_qmp_op *op = ud;
 	json_object *v;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (op->g && ret && json_object_object_get_ex(ret, "name", &v) &&
 	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
 		snprintf(op->g->info.name, sizeof(op->g->info.name), "%s", json_object_get_string(v));
@@ -160,10 +158,8 @@ static void uuid_reply(void *ud, json_object *ret, const char *cls, const char *
 {
 	struct tsd_qmp_op *op = ud;
 	json_object *v;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	/* QEMU answers all zeros when -uuid was not given: that is no uuid. */
 	if (op->g && ret && json_object_object_get_ex(ret, "UUID", &v) &&
 	    json_object_is_type(v, json_type_string) &&
@@ -175,10 +171,8 @@ static void uuid_reply(void *ud, json_object *ret, const char *cls, const char *
 static void machine_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (op->g && ret && json_object_is_type(ret, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(ret); i++) {
 			json_object *p = json_object_array_get_idx(ret, i), *n, *t;
@@ -243,10 +237,8 @@ static void fact_reply(void *ud, json_object *ret, const char *cls, const char *
 	uint64_t u;
 
 	free(fr);
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	switch (g && ret ? what : -1) {
 	case FACT_TYPE:
 		g->machine_version = qmp_map_machine_version(str);
@@ -365,10 +357,8 @@ static void probe_announce(struct tsd_qmp_op *op)
 static void lpc_hotplug_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (op->g && ret && json_object_is_type(ret, json_type_boolean))
 		op->g->native_hotplug = !json_object_get_boolean(ret);
 	tsd_qmp_reply_leave(op);
@@ -402,10 +392,8 @@ static void probe_lpc(struct tsd_qmp_op *op)
 static void unattached_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (ret && json_object_is_type(ret, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(ret); i++) {
 			json_object *p = json_object_array_get_idx(ret, i), *n, *t;

@@ -152,6 +152,7 @@ void tsd_qmp_op_maybe_free(struct tsd_qmp_op *op);
 void tsd_qmp_op_finish(struct tsd_qmp_op *op, enum tsd_rc rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool tsd_qmp_op_refuse_unresponsive(struct tsd_qmp_op *op);
+/* false: the op finished and was released (do not touch it again) */
 bool tsd_qmp_reply_enter(struct tsd_qmp_op *op, const char *cls, const char *desc);
 void tsd_qmp_reply_leave(struct tsd_qmp_op *op);
 int tsd_qmp_op_send(struct tsd_qmp_op *op, const char *cmd, json_object *args, qmp_reply_fn cb);

@@ -40,10 +40,8 @@ static void prop_reply(void *ud, json_object *ret, const char *cls, const char *
 	int which = pr->which;
 	uint64_t v;
 	free(pr);
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	/* A missing property just leaves that window out. */
 	if (ret && qmp_map_u64(ret, &v)) {
 		struct qmp_holes *h = &op->holes;
@@ -66,10 +64,8 @@ static void prop_reply(void *ud, json_object *ret, const char *cls, const char *
 static void pci_reply(void *ud, json_object *ret, const char *cls, const char *desc)
 {
 	struct tsd_qmp_op *op = ud;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (ret) {
 		json_object_put(op->pci);
 		op->pci = json_object_get(ret);
@@ -87,10 +83,8 @@ static void mem_reply(void *ud, json_object *ret, const char *cls, const char *d
 {
 	struct tsd_qmp_op *op = ud;
 	json_object *v;
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	if (ret && json_object_object_get_ex(ret, "base-memory", &v) &&
 	    qmp_map_u64(v, &op->holes.ram_size))
 		op->holes.have_ram = true;
@@ -190,7 +184,6 @@ static void child_reply(void *ud, json_object *ret, const char *cls, const char 
 
 	if (!tsd_qmp_reply_enter(op, cls, desc)) {
 		free(cr);
-		tsd_qmp_op_maybe_free(op);
 		return;
 	}
 	c = child_find(op->g, cr->port, cr->index);
@@ -258,7 +251,6 @@ static void bus_list_reply(void *ud, json_object *ret, const char *cls, const ch
 
 	if (!tsd_qmp_reply_enter(op, cls, desc)) {
 		free(br);
-		tsd_qmp_op_maybe_free(op);
 		return;
 	}
 	g = op->g;
@@ -531,10 +523,8 @@ static void port_reply(void *ud, json_object *ret, const char *cls, const char *
 	struct tsd_qmp_op *op = pr->op;
 	unsigned idx = pr->idx;
 	free(pr);
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	/* A bus lists its devices as link properties "child[N]". */
 	if (ret && json_object_is_type(ret, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(ret); i++) {
@@ -553,10 +543,8 @@ static void port_io_reply(void *ud, json_object *ret, const char *cls, const cha
 	unsigned idx = pr->idx;
 	uint64_t v;
 	free(pr);
-	if (!tsd_qmp_reply_enter(op, cls, desc)) {
-		tsd_qmp_op_maybe_free(op);
+	if (!tsd_qmp_reply_enter(op, cls, desc))
 		return;
-	}
 	/* No such property (not a pcie-root-port): nothing to model. */
 	if (ret && qmp_map_u64(ret, &v) && v == 0 && idx < QMP_MAX_PORTS)
 		op->port_io_ro[idx] = true;

@@ -116,12 +116,15 @@ bool tsd_qmp_op_refuse_unresponsive(struct tsd_qmp_op *op)
 }
 
 /* Bookkeeping common to every reply: returns false when the op no longer
- * wants replies (finished, or its guest went away). */
+ * wants replies (it finished); it was then released and may be gone.  A
+ * guest that went away is an error the op finishes with (reply_leave). */
 bool tsd_qmp_reply_enter(struct tsd_qmp_op *op, const char *cls, const char *desc)
 {
 	op->base.pending--;
-	if (op->base.finished)
+	if (op->base.finished) {
+		tsd_qmp_op_maybe_free(op);
 		return false;
+	}
 	if (!op->g || (cls && strcmp(cls, "Disconnected") == 0)) {
 		if (!op->err_rc) {
 			op->err_rc = TSD_E_NOGUEST;
