@@ -61,7 +61,7 @@ tests_backends_test_libvirt_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
 tests_backends_test_libvirt_LDADD = $(MMIOD_LIBS)
 endif
 
-EXTRA_DIST += tests/backends/README.md tests/backends/node.xml \
+EXTRA_DIST += tests/backends/README.md tests/backends/fixture.h tests/backends/node.xml \
 	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
 	tests/backends/info-pci-xen417-512.txt tests/backends/info-pci-xen417-512-before-hvmloader.txt \
 	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json \

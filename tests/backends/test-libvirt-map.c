@@ -10,20 +10,7 @@
 
 #include "libvirt-map.h"
 #include "../tap.h"
-
-static char *slurp(const char *name)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", BACKENDS_FIXTURES, name);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *buf = calloc(1, 1 << 20);
-	if (buf && fread(buf, 1, (1 << 20) - 1, f) == 0)
-		buf[0] = '\0';
-	fclose(f);
-	return buf;
-}
+#include "fixture.h"
 
 /* What hand scanners trip over: a comment holding a tag, CDATA, an entity
  * in the name, the qemu: namespace, a <memoryBacking> before <memory>, and
@@ -163,8 +150,8 @@ static void qemu_layout(void)
 	struct tsd_libvirt_domain d;
 	struct mmio_error err;
 	struct tsd_layout l = { .free_slots = -1 };
-	char *xml = slurp("libvirt-q35-qemu72.xml");
-	char *js = slurp("query-pci-libvirt-q35-qemu72.json");
+	char *xml = fixture_read("libvirt-q35-qemu72.xml");
+	char *js = fixture_read("query-pci-libvirt-q35-qemu72.json");
 	json_object *pci = js ? json_tokener_parse(js) : NULL;
 	struct qmp_holes h = {
 		.machine = QMP_MACHINE_Q35, .have_hole = true, .hole_start = 0x20000000,

@@ -19,20 +19,7 @@
 
 #include "libxl-map.h"
 #include "../tap.h"
-
-static char *slurp(const char *name)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", BACKENDS_FIXTURES, name);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *buf = calloc(1, 65536);
-	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
-	(void)n;
-	fclose(f);
-	return buf;
-}
+#include "fixture.h"
 
 static void hvm_config(libxl_domain_config *c, uint64_t mem_mib, uint64_t video_mib,
 		       uint64_t hole_mib)
@@ -124,7 +111,7 @@ static const struct tsd_live_bar *find(const struct tsd_live_bar *b, size_t n, c
 
 static void test_info_pci(void)
 {
-	char *text = slurp("info-pci-qemu72-boot.txt");
+	char *text = fixture_read("info-pci-qemu72-boot.txt");
 	struct tsd_live_bar *bars = NULL;
 	size_t n = 0;
 	struct mmio_error err;
@@ -153,7 +140,7 @@ static void test_info_pci(void)
 	free(bars);
 	free(text);
 
-	text = slurp("info-pci-qemu72-hotplug.txt");
+	text = fixture_read("info-pci-qemu72-hotplug.txt");
 	if (!tap_ok(text != NULL, "hot-plug fixture readable"))
 		return;
 	tap_ok(tsd_libxl_parse_info_pci(text, &bars, &n, &err) == MMIO_OK, "hot-plug info pci parses");
@@ -367,7 +354,7 @@ static void test_rc(void)
  * guest slot mmiod chooses (libxl wants one for a multi-function device). */
 static void test_slot(void)
 {
-	char *text = slurp("info-pci-qemu72-hotplug.txt");
+	char *text = fixture_read("info-pci-qemu72-hotplug.txt");
 	char why[300];
 	struct mmio_bdf slot;
 	struct mmio_device d;

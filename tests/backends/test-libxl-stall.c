@@ -26,6 +26,7 @@
 #include "fake-libxl.h"
 #include "toolstack.h"
 #include "../tap.h"
+#include "fixture.h"
 
 #define CALL_MS 500
 #define ATTACH_MS 1000
@@ -115,17 +116,6 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = calloc(1, 1 << 16);
-	if (f && buf)
-		buf[fread(buf, 1, (1 << 16) - 1, f)] = '\0';
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 static int refresh(struct tsd_backend *be, const char *id, struct call *c)
 {
 	struct mmio_error err = { 0 };
@@ -143,7 +133,7 @@ int main(void)
 	struct tsd_backend *be = NULL;
 	struct mmio_error err = { 0 };
 	struct call c;
-	char *info = slurp(BACKENDS_FIXTURES "/info-pci-qemu72-boot.txt");
+	char *info = fixture_read("info-pci-qemu72-boot.txt");
 	static double lat[N_CALLS];
 
 	base = event_base_new();
