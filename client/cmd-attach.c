@@ -11,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "mmioctl.h"
 
 int cmd_attach(struct mmioctl *c, int argc, char **argv)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
-	struct place_list pl = { 0 };
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(place_list_free) struct place_list pl = { 0 };
 	const char *guest = argv[0], *attach_id;
 	char dev[MMIO_DEVICE_NAME_MAX + 256], what[sizeof(dev) + 256];
 	int r;
@@ -58,11 +59,7 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
-	if (r < 0) {
-		r = bus_report_errno(c, r, what);
-		goto out;
-	}
-	r = bus_call(c, m, true, what, &reply);
+	r = bus_call_built(c, m, r, true, what, &reply);
 	if (r) {
 		/* --json: mmiod's refusal as an object too, for the program
 		 * reading stdout (the sentence is on stderr as always); no
@@ -81,15 +78,13 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 			json_print(c, o);
 		}
 		sd_bus_error_free(&c->last_error);
-		goto out;
+		return r;
 	}
 	r = sd_bus_message_read(reply, "s", &attach_id);
 	if (r >= 0)
 		r = place_list_read(reply, &pl);
-	if (r < 0) {
-		r = bus_report_errno(c, r, what);
-		goto out;
-	}
+	if (r < 0)
+		return bus_report_errno(c, r, what);
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -106,18 +101,9 @@ int cmd_attach(struct mmioctl *c, int argc, char **argv)
 			       dev, guest, attach_id);
 		else
 			printf("Attached %s to %s (attach %s)\n", dev, guest, attach_id);
-		if (pl.n) {
-			if (c->legend)
-				printf("\n");
-			place_list_print(c, &pl, NULL);
-		}
+		place_list_print(c, &pl);
 	}
-	r = 0;
-out:
-	place_list_free(&pl);
-	sd_bus_message_unref(m);
-	sd_bus_message_unref(reply);
-	return r;
+	return 0;
 }
 
 /* {"guest": GUEST, KEY: VALUE} in JSON, else "DONE VALUE PREP GUEST". */
@@ -164,10 +150,10 @@ int cmd_detach(struct mmioctl *c, int argc, char **argv)
 
 int cmd_reserve(struct mmioctl *c, int argc, char **argv)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
-	struct place_list pl = { 0 };
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(place_list_free) struct place_list pl = { 0 };
+	_cleanup_(strv_freep) char **devs = NULL;
 	const char *guest = argv[0], *id;
-	char **devs = NULL;
 	int r;
 
 	if ((r = guest_validate(guest, "reserve")) ||
@@ -175,27 +161,21 @@ int cmd_reserve(struct mmioctl *c, int argc, char **argv)
 		return r;
 	r = bus_begin_devices_call(c, "Reserve", guest, devs, &m);
 	if (r)
-		goto out;
+		return r;
 	if (c->label)
 		r = bus_append_option_s(m, MMIOD_OPT_LABEL, c->label);
 	if (r >= 0)
 		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
-	if (r < 0) {
-		r = bus_report_errno(c, r, "reserve");
-		goto out;
-	}
-	r = bus_call(c, m, false, "reserve", &reply);
+	r = bus_call_built(c, m, r, false, "reserve", &reply);
 	if (r)
-		goto out;
+		return r;
 	r = sd_bus_message_read(reply, "s", &id);
 	if (r >= 0)
 		r = place_list_read(reply, &pl);
-	if (r < 0) {
-		r = bus_report_errno(c, r, "reserve");
-		goto out;
-	}
+	if (r < 0)
+		return bus_report_errno(c, r, "reserve");
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -206,19 +186,9 @@ int cmd_reserve(struct mmioctl *c, int argc, char **argv)
 		json_print(c, o);
 	} else {
 		printf("Reserved %s in %s\n", id, guest);
-		if (pl.n) {
-			if (c->legend)
-				printf("\n");
-			place_list_print(c, &pl, NULL);
-		}
+		place_list_print(c, &pl);
 	}
-	r = 0;
-out:
-	place_list_free(&pl);
-	sd_bus_message_unref(m);
-	sd_bus_message_unref(reply);
-	device_list_free(devs);
-	return r;
+	return 0;
 }
 
 int cmd_release(struct mmioctl *c, int argc, char **argv)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "mmioctl.h"
 
 struct plan_result {
@@ -184,8 +185,8 @@ static void plan_print(bool possible, const char *reason, const struct plan_resu
 int plan_call_and_print(struct mmioctl *c, const char *guest, char **devices, size_t ndev,
 			bool as_advice, json_object **json_out, bool *possible)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
-	struct plan_result p = { 0 };
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(plan_result_free) struct plan_result p = { 0 };
 	const char *reason;
 	int r, ok = 0;
 
@@ -196,71 +197,53 @@ int plan_call_and_print(struct mmioctl *c, const char *guest, char **devices, si
 		r = sd_bus_message_append(m, "s", guest ? guest : "");
 	if (r >= 0)
 		r = sd_bus_message_append(m, "a{sv}", 0);
-	if (r < 0) {
-		sd_bus_message_unref(m);
-		return bus_report_errno(c, r, "plan");
-	}
-	r = bus_call(c, m, false, "plan", &reply);
-	sd_bus_message_unref(m);
+	r = bus_call_built(c, m, r, false, "plan", &reply);
 	if (r)
 		return r;
 	r = sd_bus_message_read(reply, "bs", &ok, &reason);
 	if (r >= 0)
 		r = read_plan_result(reply, &p);
-	if (r < 0) {
-		r = bus_report_errno(c, r, "plan");
-		goto out;
-	}
+	if (r < 0)
+		return bus_report_errno(c, r, "plan");
 	*possible = ok;
 	if (json_out)
 		*json_out = plan_json(ok, reason, &p);
 	else
 		plan_print(ok, reason, &p, as_advice);
-	r = 0;
-out:
-	plan_result_free(&p);
-	sd_bus_message_unref(reply);
-	return r;
+	return 0;
 }
 
 int cmd_check(struct mmioctl *c, int argc, char **argv)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
-	struct place_list pl = { 0 };
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(place_list_free) struct place_list pl = { 0 };
+	_cleanup_(strv_freep) char **devs = NULL;
 	const char *guest = argv[0], *reason;
-	char **devs = NULL;
 	int r, fits = 0;
 
 	if ((r = guest_validate(guest, "check")) || (r = device_list_validate(argv + 1, (size_t)argc - 1, &devs, "check")))
 		return r;
 	if (c->port && !*c->port) {
 		mmioctl_usage_error("%s: --port: empty port name (see: mmioctl status %s)", c->verb, guest);
-		device_list_free(devs);
 		return MMIOCTL_EXIT_USAGE;
 	}
 	r = bus_begin_devices_call(c, "Check", guest, devs, &m);
 	if (r)
-		goto out;
+		return r;
 	if (c->refresh)
 		r = bus_append_option_b(m, MMIOD_OPT_REFRESH, true);
 	if (r >= 0 && c->port)
 		r = bus_append_option_s(m, MMIOD_OPT_PORT, c->port);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
-	if (r < 0) {
-		r = bus_report_errno(c, r, "check");
-		goto out;
-	}
-	r = bus_call(c, m, false, "check", &reply);
+	r = bus_call_built(c, m, r, false, "check", &reply);
 	if (r)
-		goto out;
+		return r;
 	r = sd_bus_message_read(reply, "bs", &fits, &reason);
 	if (r >= 0)
 		r = place_list_read(reply, &pl);
-	if (r < 0) {
-		r = bus_report_errno(c, r, "check");
-		goto out;
-	}
+	if (r < 0)
+		return bus_report_errno(c, r, "check");
 
 	if (c->json) {
 		json_object *o = json_object_new_object(), *advice = NULL;
@@ -286,11 +269,7 @@ int cmd_check(struct mmioctl *c, int argc, char **argv)
 			printf("%s: fits\n", guest);
 		else
 			printf("%s: does not fit: %s\n", guest, reason && *reason ? reason : "no space");
-		if (pl.n) {
-			if (c->legend)
-				printf("\n");
-			place_list_print(c, &pl, NULL);
-		}
+		place_list_print(c, &pl);
 		if (!fits) {
 			bool possible;
 
@@ -299,19 +278,13 @@ int cmd_check(struct mmioctl *c, int argc, char **argv)
 						  &possible);
 		}
 	}
-	r = fits ? MMIOCTL_EXIT_OK : MMIOCTL_EXIT_NO;
-out:
-	place_list_free(&pl);
-	sd_bus_message_unref(m);
-	sd_bus_message_unref(reply);
-	device_list_free(devs);
-	return r;
+	return fits ? MMIOCTL_EXIT_OK : MMIOCTL_EXIT_NO;
 }
 
 int cmd_plan(struct mmioctl *c, int argc, char **argv)
 {
+	_cleanup_(strv_freep) char **devs = NULL;
 	json_object *o = NULL;
-	char **devs = NULL;
 	bool possible = false;
 	int r;
 
@@ -324,7 +297,6 @@ int cmd_plan(struct mmioctl *c, int argc, char **argv)
 					&possible);
 	if (!r && o)
 		json_print(c, o);
-	device_list_free(devs);
 	if (r)
 		return r;
 	return possible ? MMIOCTL_EXIT_OK : MMIOCTL_EXIT_NO;

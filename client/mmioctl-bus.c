@@ -264,6 +264,15 @@ int bus_call(struct mmioctl *c, sd_bus_message *m, bool spin, const char *what,
 	return 0;
 }
 
+int bus_call_built(struct mmioctl *c, sd_bus_message *m, int r, bool spin, const char *what,
+		   sd_bus_message **reply)
+{
+	*reply = NULL;
+	if (r < 0)
+		return bus_report_errno(c, r, what);
+	return bus_call(c, m, spin, what, reply);
+}
+
 static int append_option(sd_bus_message *m, const char *key, char type, const void *v)
 {
 	char sig[2] = { type, 0 };
@@ -393,7 +402,5 @@ int bus_call_guest_what(struct mmioctl *c, const char *member, const char *guest
 		r = bus_append_option_b(m, MMIOD_OPT_INTERACTIVE, c->interactive);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
-	if (r < 0)
-		return bus_report_errno(c, r, doing);
-	return bus_call(c, m, spin, doing, &reply);
+	return bus_call_built(c, m, r, spin, doing, &reply);
 }

@@ -224,11 +224,16 @@ static bool place_is_slot(const struct place_list *l, const char *dev)
 	return false;
 }
 
-void place_list_print(struct mmioctl *c, const struct place_list *l, const char *indent)
+void place_list_print(struct mmioctl *c, const struct place_list *l)
 {
 	static const char *const hdr[] = { "DEVICE", "BAR", "KIND", "SIZE", "WINDOW", "ADDRESS" };
-	struct table *t = table_new(6, hdr);
+	struct table *t;
 
+	if (!l->n)
+		return;
+	if (c->legend)
+		printf("\n");
+	t = table_new(6, hdr);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct place *p = &l->v[i];
 		char bar[24], size[48], addr[24];
@@ -241,8 +246,7 @@ void place_list_print(struct mmioctl *c, const struct place_list *l, const char 
 		table_addf(t, p->device, place_bar_name(p->bar, place_is_slot(l, p->device), bar, sizeof(bar)),
 			   p->kind, size, p->window[0] ? p->window : "-", addr);
 	}
-	if (table_rows(t))
-		table_print(t, c->legend, indent);
+	table_print(t, c->legend, NULL);
 	table_free(t);
 }
 
@@ -459,9 +463,3 @@ int device_list_validate(char **argv, size_t n, char ***out, const char *what)
 	return 0;
 }
 
-void device_list_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}

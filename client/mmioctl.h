@@ -86,6 +86,10 @@ int bus_connect(struct mmioctl *c);
  * the exit code for it; on success returns 0 and *reply holds the reply. */
 int bus_call(struct mmioctl *c, sd_bus_message *m, bool spin, const char *what,
 	     sd_bus_message **reply);
+/* bus_call of m once building it went well: r is what the last step of
+ * building it returned (< 0: reported like a failed call). */
+int bus_call_built(struct mmioctl *c, sd_bus_message *m, int r, bool spin, const char *what,
+		   sd_bus_message **reply);
 /* Maps a D-Bus error to an exit code and prints it. */
 int bus_report_error(struct mmioctl *c, const sd_bus_error *e, const char *what);
 /* Prints a local failure (negative errno) of the bus layer, returns the exit code. */
@@ -140,7 +144,9 @@ void fmt_hex(uint64_t v, char *buf, size_t len);
 void fmt_bar(uint64_t total, uint64_t free, unsigned width, char *buf, size_t len);
 const char *bar_name(uint32_t bar, char *buf, size_t len); /* "0".."5", "rom" */
 
-void place_list_print(struct mmioctl *c, const struct place_list *l, const char *indent);
+/* The placement under a result line: nothing when there is none, else the
+ * table (after a blank line under --legend). */
+void place_list_print(struct mmioctl *c, const struct place_list *l);
 json_object *place_list_json(const struct place_list *l);
 void json_print(struct mmioctl *c, json_object *o); /* consumes o */
 json_object *json_u64(uint64_t v);
@@ -155,9 +161,9 @@ bool device_looks_like_spec(const char *spec);
 /* Non-empty, no control characters: "mmioctl: <what>: empty <noun>". */
 int name_validate(const char *name, const char *noun, const char *what);
 int guest_validate(const char *guest, const char *what);
-/* device_validate over a list; *out is a NULL-terminated copy to send. */
+/* device_validate over a list; *out is a NULL-terminated copy to send
+ * (strv_free it). */
 int device_list_validate(char **argv, size_t n, char ***out, const char *what);
-void device_list_free(char **v);
 
 /* ---- verbs ---- */
 int cmd_status(struct mmioctl *c, int argc, char **argv);
