@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
 #include "mmioctl.h"
 
 int cmd_attach(struct mmioctl *c, int argc, char **argv)

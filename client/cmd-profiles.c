@@ -13,24 +13,21 @@
 int cmd_profiles(struct mmioctl *c, int argc, char **argv)
 {
 	static const char *const hdr[] = { "PROFILE", "BARS", "DESCRIPTION" };
-	sd_bus_message *m = NULL, *reply = NULL;
-	json_object *arr = NULL;
-	struct table *t = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(json_object_putp) json_object *arr = NULL;
+	_cleanup_(table_freep) struct table *t = NULL;
 	int r;
 
 	r = bus_connect(c);
 	if (r)
 		return r;
 	r = bus_new_manager_call(c, "ListProfiles", &m);
-	if (r < 0)
-		return bus_report_errno(c, r, "profiles");
-	r = bus_call(c, m, false, "profiles", &reply);
-	sd_bus_message_unref(m);
+	r = bus_call_built(c, m, r, false, "profiles", &reply);
 	if (r)
 		return r;
 	r = sd_bus_message_enter_container(reply, 'a', "(ssss)");
 	if (r < 0)
-		goto fail;
+		return bus_report_errno(c, r, "profiles");
 	if (c->json)
 		arr = json_object_new_array();
 	else
@@ -40,7 +37,7 @@ int cmd_profiles(struct mmioctl *c, int argc, char **argv)
 
 		r = sd_bus_message_read(reply, "(ssss)", &name, &desc, &bars, &source);
 		if (r < 0)
-			goto fail;
+			return bus_report_errno(c, r, "profiles");
 		if (r == 0)
 			break;
 		if (arr) {
@@ -58,20 +55,12 @@ int cmd_profiles(struct mmioctl *c, int argc, char **argv)
 	if (arr) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "profiles", arr);
-		arr = NULL;
+		json_object_object_add(o, "profiles", TAKE_PTR(arr));
 		json_print(c, o);
 	} else if (table_rows(t)) {
 		table_print(t, c->legend, NULL);
 	} else if (c->legend) {
 		printf("No profiles in the catalogue.\n");
 	}
-	table_free(t);
-	sd_bus_message_unref(reply);
 	return 0;
-fail:
-	json_object_put(arr);
-	table_free(t);
-	sd_bus_message_unref(reply);
-	return bus_report_errno(c, r, "profiles");
 }

@@ -435,7 +435,7 @@ static int fetch_backend_status(struct mmioctl *c, struct guest_list *out)
 
 int fetch_guests(struct mmioctl *c, struct guest_list *out, const char *what)
 {
-	sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	int r;
 
 	r = bus_connect(c);
@@ -444,14 +444,10 @@ int fetch_guests(struct mmioctl *c, struct guest_list *out, const char *what)
 	r = sd_bus_message_new_method_call(c->bus, &m, MMIOD_BUS_NAME, MMIOD_PATH_MANAGER,
 					   "org.freedesktop.DBus.ObjectManager",
 					   "GetManagedObjects");
-	if (r < 0)
-		return bus_report_errno(c, r, what);
-	r = bus_call(c, m, false, what, &reply);
-	sd_bus_message_unref(m);
+	r = bus_call_built(c, m, r, false, what, &reply);
 	if (r)
 		return r;
 	r = read_managed_objects(reply, out);
-	sd_bus_message_unref(reply);
 	if (r >= 0)
 		r = fetch_backend_status(c, out);
 	if (r < 0) {

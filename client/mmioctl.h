@@ -16,6 +16,7 @@
 
 #include "mmio-model.h"
 #include "bus-util.h"
+#include "cleanup.h"
 #include "mmiod-names.h"
 #include "strv.h"
 
@@ -136,6 +137,8 @@ void table_add(struct table *t, const char *const *cells);
 void table_addf(struct table *t, ...); /* ncols const char * arguments */
 void table_print(const struct table *t, bool legend, const char *indent);
 void table_free(struct table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 size_t table_rows(const struct table *t);
 
 void fmt_size(uint64_t size, char *buf, size_t len);
