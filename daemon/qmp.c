@@ -453,17 +453,7 @@ void qmp_conn_free(struct qmp_conn *c)
 	c->st = C_DEAD;
 	/* Pending callbacks run now, exactly once; they may not free c again
 	 * (doomed), and further sends fail. */
-	while (c->head) {
-		struct qmp_pending *p = c->head;
-		c->head = p->next;
-		if (!c->head)
-			c->tail = NULL;
-		c->outstanding--;
-		free(p->text);
-		if (p->cb)
-			p->cb(p->ud, NULL, "Disconnected", "the QMP connection was closed");
-		free(p);
-	}
+	fail_pending(c, "the QMP connection was closed");
 	leave(c);
 }
 
