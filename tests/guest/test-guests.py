@@ -225,6 +225,43 @@ def real_layout(qdev):
 
 # ---- a private bus and mmiod ------------------------------------------------
 
+def start_bus(workdir, keep=lambda p: p):
+    """A private system bus open to everyone (tests/open-bus.conf) on
+    workdir/bus, its process handed to keep at once: (process, address,
+    the environment mmiod and mmioctl meet on it with)."""
+    bus = keep(subprocess.Popen(
+        ["dbus-daemon", "--config-file=" + os.path.join(top_srcdir, "tests", "open-bus.conf"),
+         "--address=unix:path=%s/bus" % workdir, "--nofork", "--nopidfile", "--print-address"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+    address = bus.stdout.readline().strip()
+    if not address:
+        raise RuntimeError("dbus-daemon did not start")
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address, LC_ALL="C")
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    return bus, address, env
+
+
+def mmioctl(env, *args, timeout=120):
+    """mmioctl --json ARGS: (exit status, its JSON or None, all it printed)."""
+    r = subprocess.run([MMIOCTL, "--json", "--timeout", str(timeout)] + list(args),
+                       env=env, capture_output=True, text=True, timeout=timeout + 30)
+    js = None
+    if r.stdout.strip():
+        try:
+            js = json.loads(r.stdout)
+        except ValueError:
+            pass
+    return r.returncode, js, (r.stdout + r.stderr).strip()
+
+
+def file_tail(path, n=3000):
+    try:
+        with open(path) as f:
+            return f.read()[-n:]
+    except OSError:
+        return ""
+
+
 class Daemon:
     def __init__(self, workdir, start=True):
         self.dir = workdir
@@ -243,15 +280,7 @@ class Daemon:
         later, after plugs mmiod never saw (a real host: mmiod started after
         the guest had devices from other tools)."""
         workdir = self.dir
-        self.bus = track(subprocess.Popen(
-            ["dbus-daemon", "--config-file=" + os.path.join(top_srcdir, "tests", "open-bus.conf"),
-             "--address=unix:path=%s/bus" % workdir, "--nofork", "--nopidfile", "--print-address"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
-        self.address = self.bus.stdout.readline().strip()
-        if not self.address:
-            raise RuntimeError("dbus-daemon did not start")
-        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C")
-        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self.bus, self.address, self.env = start_bus(workdir, track)
         self.log_path = os.path.join(workdir, "mmiod.log")
         self.log = open(self.log_path, "w")
         self.start_mmiod()
@@ -274,15 +303,7 @@ class Daemon:
         self.start_mmiod()
 
     def ctl(self, *args, timeout=120):
-        r = subprocess.run([MMIOCTL, "--json", "--timeout", str(timeout)] + list(args),
-                           env=self.env, capture_output=True, text=True, timeout=timeout + 30)
-        js = None
-        if r.stdout.strip():
-            try:
-                js = json.loads(r.stdout)
-            except ValueError:
-                pass
-        return r.returncode, js, (r.stdout + r.stderr).strip()
+        return mmioctl(self.env, *args, timeout=timeout)
 
     def wait_guest(self, name, timeout=60):
         end = time.monotonic() + timeout
@@ -300,11 +321,7 @@ class Daemon:
     def logtail(self, n=3000):
         if self.bus is None:
             return "(mmiod not started)"
-        try:
-            with open(self.log_path) as f:
-                return f.read()[-n:]
-        except OSError:
-            return ""
+        return file_tail(self.log_path, n)
 
     def close(self):
         if self.bus is None:

@@ -111,16 +111,7 @@ class Mmiod:
         self.dir = workdir
         self.uri = uri
         os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
-        self.bus = subprocess.Popen(["dbus-daemon",
-                                     "--config-file=" + os.path.join(top_srcdir, "tests", "open-bus.conf"),
-                                     "--address=unix:path=%s/bus" % workdir, "--nofork", "--nopidfile",
-                                     "--print-address"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, text=True)
-        self.address = self.bus.stdout.readline().strip()
-        if not self.address:
-            raise RuntimeError("dbus-daemon did not start")
-        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C")
-        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self.bus, self.address, self.env = tg.start_bus(workdir)
         self.log_path = os.path.join(workdir, "mmiod.log")
         self.proc = None
         self.watch = None
@@ -151,26 +142,14 @@ class Mmiod:
         self.proc = None
 
     def ctl(self, *args, timeout=120):
-        r = subprocess.run([MMIOCTL, "--json", "--timeout", str(timeout)] + list(args), env=self.env,
-                           capture_output=True, text=True, timeout=timeout + 30)
-        js = None
-        if r.stdout.strip():
-            try:
-                js = json.loads(r.stdout)
-            except ValueError:
-                pass
-        return r.returncode, js, (r.stdout + r.stderr).strip()
+        return tg.mmioctl(self.env, *args, timeout=timeout)
 
     def status(self, guest=None):
         rc, js, txt = self.ctl(*(["status"] + ([guest] if guest else [])), timeout=20)
         return js if rc == 0 else None
 
     def logtail(self, n=3000):
-        try:
-            with open(self.log_path) as f:
-                return f.read()[-n:]
-        except OSError:
-            return ""
+        return tg.file_tail(self.log_path, n)
 
     def close(self):
         if self.watch:
