@@ -24,6 +24,7 @@
 #include "fake-libxl.h"
 #include "toolstack.h"
 #include "../tap.h"
+#include "fixture.h"
 
 static struct event_base *base;
 static int nup, not_ready_logs;
@@ -64,17 +65,6 @@ static bool turn_until(const int *count, int want, int max_ms)
 	return *count >= want;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = calloc(1, 1 << 16);
-	if (f && buf)
-		buf[fread(buf, 1, (1 << 16) - 1, f)] = '\0';
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 struct call {
 	bool done;
 	enum tsd_rc rc;
@@ -92,8 +82,8 @@ int main(void)
 	struct tsd_host host;
 	struct tsd_backend *be = NULL;
 	struct mmio_error err = { 0 };
-	char *placed = slurp(BACKENDS_FIXTURES "/info-pci-xen417-512.txt");
-	char *unplaced = slurp(BACKENDS_FIXTURES "/info-pci-xen417-512-before-hvmloader.txt");
+	char *placed = fixture_read("info-pci-xen417-512.txt");
+	char *unplaced = fixture_read("info-pci-xen417-512-before-hvmloader.txt");
 
 	base = event_base_new();
 	host = (struct tsd_host){ .base = base, .call_timeout_ms = 10000,

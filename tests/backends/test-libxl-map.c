@@ -302,8 +302,8 @@ static void test_real_xen(void)
 	struct tsd_layout l;
 	struct mmio_error err;
 	char note[256];
-	char *after = slurp("info-pci-xen417-512.txt");
-	char *before = slurp("info-pci-xen417-512-before-hvmloader.txt");
+	char *after = fixture_read("info-pci-xen417-512.txt");
+	char *before = fixture_read("info-pci-xen417-512-before-hvmloader.txt");
 
 	hvm_config(&c, 512, 8, 0);
 	/* read back from libxl: its JSON leaves mmio_hole out */
