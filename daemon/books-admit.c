@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "books.h"
 #include "books-internal.h"
 #include "books-ports.h"
+#include "cleanup.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
@@ -86,12 +88,13 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 						const char *const *specs, size_t n, const char *want_port,
 						struct books_entry *out, struct mmio_error *err)
 {
+	_cleanup_free_ struct mmio_placement *pl = NULL;
+	_cleanup_free_ struct mmio_device *all = NULL;
 	const struct mmio_space *sp;
-	struct mmio_placement *pl = NULL;
-	struct mmio_device *all = NULL;
 	size_t nres = books_count_reserved(b);
 	enum mmio_status st;
 
+	assert(b && (devs || n == 0));
 	if (!b->have_layout)
 		return mmio_error_set(err, MMIO_E_UNSUPPORTED,
 				      "the guest's windows are not known yet (back end has not read them)");
@@ -102,21 +105,19 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 	if (st != MMIO_OK)
 		return st;
 	pl = mmio_placement_alloc(n ? n : 1);
-	if (!pl) {
-		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
-		goto out;
-	}
+	if (!pl)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
 	st = mmio_place(sp, devs, n, pl, err);
 	books_entries_fill(sp, devs, specs, n, pl, out);
-	if (st != MMIO_OK || nres == 0)
-		goto out;
+	if (st != MMIO_OK)
+		return st;
+	if (nres == 0)
+		return check_margin(b, pl, err);
 
 	/* Reservations are capacity promises: they must still fit after devs. */
 	all = malloc((n + nres) * sizeof(*all));
-	if (!all) {
-		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
-		goto out;
-	}
+	if (!all)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
 	memcpy(all, devs, n * sizeof(*all));
 	size_t k = n;
 	for (size_t i = 0; i < b->nres; i++)
@@ -135,17 +136,14 @@ static enum mmio_status place_with_reservations(const struct books *b, const str
 				break;
 			}
 		}
-		st = mmio_error_set(err, MMIO_E_NOSPACE,
-				    "fits only by breaking reservation %s: %s", rid, why.msg);
-	} else if (st != MMIO_OK) {
-		*err = why;
+		return mmio_error_set(err, MMIO_E_NOSPACE,
+				      "fits only by breaking reservation %s: %s", rid, why.msg);
 	}
-out:
-	if (st == MMIO_OK && pl)
-		st = check_margin(b, pl, err);
-	free(all);
-	free(pl);
-	return st;
+	if (st != MMIO_OK) {
+		*err = why;
+		return st;
+	}
+	return check_margin(b, pl, err);
 }
 
 enum mmio_status books_check(const struct books *b, const struct mmio_device *devs,
@@ -169,6 +167,7 @@ enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, con
 	struct books_attach a;
 	enum mmio_status st;
 
+	assert(b && dev && attach_id);
 	if (books_find_attach(b, attach_id) >= 0)
 		return mmio_error_set(err, MMIO_E_INVALID, "attach id %s is already in use", attach_id);
 	memset(&a, 0, sizeof(a));
@@ -185,17 +184,48 @@ enum mmio_status books_admit(struct books *b, const struct mmio_device *dev, con
 	return st;
 }
 
+/* A reservation on the root bus: all[0..k) placed as sequential hot-plugs
+ * (the nres devices of the reservations before it first) into ents; the
+ * margin counts only the new reservation's BARs (the old ones are in the
+ * space already). */
+static enum mmio_status reserve_on_root(const struct books *b, const struct mmio_device *all,
+				       const char *const *allspecs, size_t k, size_t nres,
+				       struct books_entry *ents, struct mmio_error *err)
+{
+	_cleanup_free_ struct mmio_placement *pl = NULL;
+	const struct mmio_space *sp;
+	enum mmio_status st;
+
+	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
+	if (st != MMIO_OK)
+		return st;
+	pl = mmio_placement_alloc(k);
+	if (!pl)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
+	st = mmio_place(sp, all, k, pl, err);
+	books_entries_fill(sp, all, allspecs, k, pl, ents);
+	if (st != MMIO_OK)
+		return st;
+	size_t m = 0;
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->items[i].device >= nres)
+			pl->items[m++] = pl->items[i];
+	pl->n = m;
+	return check_margin(b, pl, err);
+}
+
 enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 			       const char *const *specs, size_t n, const char *id,
 			       const char *label, struct mmio_error *err)
 {
 	size_t nres = books_count_reserved(b);
-	struct mmio_device *all = NULL;
-	const char **allspecs = NULL;
-	struct books_entry *ents = NULL;
+	_cleanup_free_ struct mmio_device *all = NULL;
+	_cleanup_free_ const char **allspecs = NULL;
+	_cleanup_free_ struct books_entry *ents = NULL;
 	struct books_reservation r;
 	enum mmio_status st;
 
+	assert(b && id && (devs || n == 0));
 	if (n == 0)
 		return mmio_error_set(err, MMIO_E_INVALID, "a reservation needs at least one device");
 	if (books_find_reservation(b, id) >= 0)
@@ -203,10 +233,8 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 	all = calloc(nres + n, sizeof(*all));
 	allspecs = calloc(nres + n, sizeof(*allspecs));
 	ents = calloc(nres + n, sizeof(*ents));
-	if (!all || !allspecs || !ents) {
-		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
-		goto out;
-	}
+	if (!all || !allspecs || !ents)
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a reservation");
 	size_t k = 0;
 	for (size_t i = 0; i < b->nres; i++)
 		for (size_t j = 0; j < b->res[i].n; j++) {
@@ -218,46 +246,16 @@ enum mmio_status books_reserve(struct books *b, const struct mmio_device *devs,
 		all[k++] = devs[i];
 	}
 	/* existing reservations first (creation order), then the new one */
-	if (books_port_mode(b)) {
+	if (books_port_mode(b))
 		st = books_place_in_ports(b, all, allspecs, k, ents, err);
-		if (st != MMIO_OK)
-			goto out;
-		goto add;
-	}
-	const struct mmio_space *sp;
-	st = books_space_ref(b, BOOKS_USE_LIVE | BOOKS_USE_HOLDS, &sp, err);
+	else
+		st = reserve_on_root(b, all, allspecs, k, nres, ents, err);
 	if (st != MMIO_OK)
-		goto out;
-	struct mmio_placement *pl = mmio_placement_alloc(k);
-	if (!pl) {
-		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
-		goto out;
-	}
-	st = mmio_place(sp, all, k, pl, err);
-	books_entries_fill(sp, all, allspecs, k, pl, ents);
-	if (st == MMIO_OK) {
-		/* the margin counts only the new reservation's BARs (the old ones
-		 * are in books_space(ALL) already) */
-		size_t m = 0;
-		for (size_t i = 0; i < pl->n; i++)
-			if (pl->items[i].device >= nres)
-				pl->items[m++] = pl->items[i];
-		pl->n = m;
-		st = check_margin(b, pl, err);
-	}
-	free(pl);
-	if (st != MMIO_OK)
-		goto out;
-add:
+		return st;
 	memset(&r, 0, sizeof(r));
 	copy_str(r.id, sizeof(r.id), id);
 	copy_str(r.label, sizeof(r.label), label);
 	r.n = n;
 	r.devs = ents + nres;
-	st = books_add_reservation(b, &r, err);
-out:
-	free(ents);
-	free(allspecs);
-	free(all);
-	return st;
+	return books_add_reservation(b, &r, err);
 }
