@@ -2,6 +2,7 @@
 /* layout.c — copying and clearing a guest layout (layout.h). */
 #include "config.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,34 +38,29 @@ void tsd_layout_clear(struct tsd_layout *l)
 	l->free_slots = -1;
 }
 
+/* A malloc'd copy of n elements of size bytes at src; NULL for none. */
+static void *copy_array(const void *src, size_t n, size_t size)
+{
+	void *p = n ? malloc(n * size) : NULL;
+
+	if (p)
+		memcpy(p, src, n * size);
+	return p;
+}
+
 int tsd_layout_copy(struct tsd_layout *dst, const struct tsd_layout *src)
 {
+	assert(dst && src);
 	*dst = *src;
-	dst->bars = NULL;
-	dst->clip = NULL;
-	dst->ports = NULL;
-	if (src->nports) {
-		dst->ports = malloc(src->nports * sizeof(*dst->ports));
-		if (!dst->ports)
-			goto fail;
-		memcpy(dst->ports, src->ports, src->nports * sizeof(*dst->ports));
-	}
-	if (src->nbars) {
-		dst->bars = malloc(src->nbars * sizeof(*dst->bars));
-		if (!dst->bars)
-			goto fail;
-		memcpy(dst->bars, src->bars, src->nbars * sizeof(*dst->bars));
-	}
-	if (src->nclip) {
-		dst->clip = malloc(src->nclip * sizeof(*dst->clip));
-		if (!dst->clip)
-			goto fail;
-		memcpy(dst->clip, src->clip, src->nclip * sizeof(*dst->clip));
+	dst->ports = copy_array(src->ports, src->nports, sizeof(*dst->ports));
+	dst->bars = copy_array(src->bars, src->nbars, sizeof(*dst->bars));
+	dst->clip = copy_array(src->clip, src->nclip, sizeof(*dst->clip));
+	if ((src->nports && !dst->ports) || (src->nbars && !dst->bars) || (src->nclip && !dst->clip)) {
+		free(dst->ports);
+		free(dst->bars);
+		free(dst->clip);
+		memset(dst, 0, sizeof(*dst));
+		return -1;
 	}
 	return 0;
-fail:
-	free(dst->bars);
-	free(dst->ports);
-	memset(dst, 0, sizeof(*dst));
-	return -1;
 }

@@ -2,12 +2,14 @@
 /* libxl-map.c — pure mappings of the libxenlight back end (see libxl-map.h). */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "hvmloader.h"
 #include "libxl-map.h"
 
@@ -207,13 +209,15 @@ static int parse_bar_line(const char *s, struct tsd_live_bar *out)
 enum mmio_status tsd_libxl_parse_info_pci(const char *text, struct tsd_live_bar **bars,
 					  size_t *nbars, struct mmio_error *err)
 {
-	struct tsd_live_bar *out = NULL;
+	_cleanup_free_ struct tsd_live_bar *out = NULL;
 	size_t n = 0, cap = 0;
 	struct info_dev dev = { "", 0 };
 	bool in_dev = false;
 	unsigned lineno = 0;
-	enum mmio_status st = MMIO_OK;
 
+	assert(text && bars && nbars);
+	*bars = NULL;
+	*nbars = 0;
 	for (const char *p = text; *p;) {
 		const char *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -231,32 +235,24 @@ enum mmio_status tsd_libxl_parse_info_pci(const char *text, struct tsd_live_bar 
 		const char *s = skip_ws(line);
 		unsigned bus, devno, fn;
 		if (sscanf(s, "Bus %u, device %u, function %u:", &bus, &devno, &fn) == 3) {
-			if (bus > 255 || devno > 31 || fn > 7) {
-				st = mmio_error_set(err, MMIO_E_INVALID,
-						    "info pci line %u: bad address \"%s\"",
-						    lineno, s);
-				goto fail;
-			}
+			if (bus > 255 || devno > 31 || fn > 7)
+				return mmio_error_set(err, MMIO_E_INVALID,
+						      "info pci line %u: bad address \"%s\"",
+						      lineno, s);
 			/* A device whose id line was missing keeps its slot
 			 * as its name (already set when its BARs were read). */
 			snprintf(dev.slot, sizeof(dev.slot), "%02x:%02x.%x", bus, devno, fn);
 			dev.first = n;
 			in_dev = true;
 		} else if (strncmp(s, "BAR", 3) == 0 && isdigit((unsigned char)s[3])) {
-			if (!in_dev) {
-				st = mmio_error_set(err, MMIO_E_INVALID,
-						    "info pci line %u: BAR outside a device", lineno);
-				goto fail;
-			}
-			if (grow(&out, n, &cap) < 0) {
-				st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-				goto fail;
-			}
-			if (parse_bar_line(s, &out[n]) < 0) {
-				st = mmio_error_set(err, MMIO_E_INVALID,
-						    "info pci line %u: cannot read \"%s\"", lineno, s);
-				goto fail;
-			}
+			if (!in_dev)
+				return mmio_error_set(err, MMIO_E_INVALID,
+						      "info pci line %u: BAR outside a device", lineno);
+			if (grow(&out, n, &cap) < 0)
+				return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
+			if (parse_bar_line(s, &out[n]) < 0)
+				return mmio_error_set(err, MMIO_E_INVALID,
+						      "info pci line %u: cannot read \"%s\"", lineno, s);
 			snprintf(out[n].guest_slot, sizeof(out[n].guest_slot), "%s", dev.slot);
 			snprintf(out[n].device, sizeof(out[n].device), "%s", dev.slot);
 			n++;
@@ -278,14 +274,9 @@ enum mmio_status tsd_libxl_parse_info_pci(const char *text, struct tsd_live_bar 
 		 * not occupancy of a root-bus window by itself: bridges'
 		 * devices are listed with their own BARs. */
 	}
-	*bars = out;
+	*bars = TAKE_PTR(out);
 	*nbars = n;
 	return MMIO_OK;
-fail:
-	free(out);
-	*bars = NULL;
-	*nbars = 0;
-	return st;
 }
 
 /* ---- windows ------------------------------------------------------------- */

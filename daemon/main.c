@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "cleanup.h"
 #include "daemon.h"
+#include "event-util.h"
 #include "log.h"
 #include "mmiod-names.h"
 #include "state.h"
@@ -414,6 +416,46 @@ static void load_state(struct daemon *d)
 	json_object_put(root);
 }
 
+/* Serves until SIGTERM or SIGINT: the objects, the back ends, the name,
+ * the signals and the watchdog.  0, or 1 when the bus would not have us. */
+static int serve(struct daemon *d, struct bus_ctx *bc)
+{
+	_cleanup_(event_freep) struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	_cleanup_(event_freep) struct event *ev_wd = NULL;
+	uint64_t wd_usec = 0;
+
+	/* objects first ... */
+	if (bus_service_start(bc, d) < 0)
+		return 1;
+	backends_open(d);
+
+	/* ... name last */
+	if (bus_service_own_name(bc) < 0)
+		return 1;
+
+	ev_term = evsignal_new(d->base, SIGTERM, sig_quit, d);
+	ev_int = evsignal_new(d->base, SIGINT, sig_quit, d);
+	ev_hup = evsignal_new(d->base, SIGHUP, sig_reload, d);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec) {
+		struct timeval tv = { (time_t)(wd_usec / 2 / 1000000u), (suseconds_t)(wd_usec / 2 % 1000000u) };
+		ev_wd = event_new(d->base, -1, EV_PERSIST, watchdog_cb, d);
+		event_add(ev_wd, &tv);
+	}
+
+	d->ready = true;
+	log_full(LOG_INFO, &(struct log_fields){ .message_id = MMIOD_MESSAGE_STARTUP },
+		 "mmiod %s ready on %s: %zu back end(s), %zu profile(s), state in %s", PACKAGE_VERSION,
+		 MMIOD_BUS_NAME, d->nbackends, d->have_cat ? d->cat.n : (size_t)0, d->cfg.state_dir);
+	sd_notifyf(0, "READY=1\nSTATUS=Running: %zu back end(s)", d->nbackends);
+
+	event_base_dispatch(d->base);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_BACKEND = 256, O_CATALOGUE, O_STATE, O_SYSFS, O_SESSION, O_ADDR, O_INTRO, O_VERSION, O_CONFIG };
@@ -509,45 +551,7 @@ int main(int argc, char **argv)
 	catalogue_load(d);
 	load_state(d);
 
-	/* objects first ... */
-	if (bus_service_start(&bc, d) < 0)
-		goto out;
-	backends_open(d);
-
-	/* ... name last */
-	if (bus_service_own_name(&bc) < 0)
-		goto out;
-
-	struct event *ev_term = evsignal_new(d->base, SIGTERM, sig_quit, d);
-	struct event *ev_int = evsignal_new(d->base, SIGINT, sig_quit, d);
-	struct event *ev_hup = evsignal_new(d->base, SIGHUP, sig_reload, d);
-	event_add(ev_term, NULL);
-	event_add(ev_int, NULL);
-	event_add(ev_hup, NULL);
-
-	struct event *ev_wd = NULL;
-	uint64_t wd_usec = 0;
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec) {
-		struct timeval tv = { (time_t)(wd_usec / 2 / 1000000u), (suseconds_t)(wd_usec / 2 % 1000000u) };
-		ev_wd = event_new(d->base, -1, EV_PERSIST, watchdog_cb, d);
-		event_add(ev_wd, &tv);
-	}
-
-	d->ready = true;
-	log_full(LOG_INFO, &(struct log_fields){ .message_id = MMIOD_MESSAGE_STARTUP },
-		 "mmiod %s ready on %s: %zu back end(s), %zu profile(s), state in %s", PACKAGE_VERSION,
-		 MMIOD_BUS_NAME, d->nbackends, d->have_cat ? d->cat.n : (size_t)0, d->cfg.state_dir);
-	sd_notifyf(0, "READY=1\nSTATUS=Running: %zu back end(s)", d->nbackends);
-
-	event_base_dispatch(d->base);
-	rc = 0;
-
-	if (ev_wd)
-		event_free(ev_wd);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
-out:
+	rc = serve(d, &bc);
 	backends_close(d);
 	/* after the back ends: their last calls (a connection's close) get a
 	 * moment; a call still blocked in a pool thread ends on its own */

@@ -24,8 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "qmp-map.h"
 #include "strbuf.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 /* QEMU's PCI I/O window on pc and q35 (the DSDT's _CRS offers 0x0d00-0xffff
  * above the config ports; the model clips it to MMIO_X86_MIN_IO). */
@@ -1081,7 +1084,7 @@ json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
 {
 	char item[512];
 	const char *p = spec;
-	json_object *args;
+	_cleanup_(json_object_putp) json_object *args = NULL;
 
 	if (!spec || !*spec) {
 		mmio_error_set(err, MMIO_E_INVALID, "empty QEMU device spec");
@@ -1096,7 +1099,7 @@ json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
 		p = spec_item(p, item, sizeof(item));
 		if (!p) {
 			mmio_error_set(err, MMIO_E_INVALID, "QEMU device spec \"%s\": item too long", spec);
-			goto fail;
+			return NULL;
 		}
 		char *eq = strchr(item, '=');
 		const char *key = item, *val;
@@ -1106,7 +1109,7 @@ json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
 		} else if (!eq) {
 			mmio_error_set(err, MMIO_E_INVALID,
 				       "QEMU device spec \"%s\": \"%s\" is not key=value", spec, item);
-			goto fail;
+			return NULL;
 		} else {
 			*eq = '\0';
 			val = eq + 1;
@@ -1117,33 +1120,30 @@ json_object *qmp_map_device_spec(const char *spec, struct mmio_error *err)
 			mmio_error_set(err, MMIO_E_INVALID,
 				       "QEMU device spec \"%s\": empty %s", spec,
 				       first ? "driver" : "key");
-			goto fail;
+			return NULL;
 		}
 		if (strcmp(key, "id") == 0) {
 			mmio_error_set(err, MMIO_E_INVALID,
 				       "QEMU device spec \"%s\": do not set id, mmiod names the device",
 				       spec);
-			goto fail;
+			return NULL;
 		}
 		if (json_object_object_get_ex(args, key, NULL)) {
 			mmio_error_set(err, MMIO_E_INVALID, "QEMU device spec \"%s\": \"%s\" given twice",
 				       spec, key);
-			goto fail;
+			return NULL;
 		}
 		json_object *v = json_object_new_string(val);
 		if (!v || json_object_object_add(args, key, v) != 0) {
 			json_object_put(v);
 			mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-			goto fail;
+			return NULL;
 		}
 		if (*p == '\0')
 			break;
 		p++;    /* the separating comma */
 	}
-	return args;
-fail:
-	json_object_put(args);
-	return NULL;
+	return TAKE_PTR(args);
 }
 
 /* ---- declared vs real BARs -------------------------------------------------- */
