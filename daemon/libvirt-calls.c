@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "libvirt-calls.h"
 
 /* libvirt's last error is per thread: this thread's. */
@@ -296,10 +297,9 @@ static bool qemu_layout(struct lv_facts *f, virDomainPtr dom, const struct tsd_l
 static enum tsd_rc read_domain(struct lv_read *r, virDomainPtr dom)
 {
 	struct tsd_guest *g = &r->g;
-	struct tsd_libvirt_domain d;
+	_cleanup_(tsd_libvirt_domain_clear) struct tsd_libvirt_domain d = { 0 };
 	struct mmio_error err;
 	char *xml;
-	enum tsd_rc rc = TSD_OK;
 
 	memset(g, 0, sizeof(*g));
 	r->have_layout = false;
@@ -317,24 +317,23 @@ static enum tsd_rc read_domain(struct lv_read *r, virDomainPtr dom)
 	if (st != MMIO_OK) {
 		snprintf(g->why_not, sizeof(g->why_not), "domain XML not understood: %.120s", err.msg);
 		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
-		rc = TSD_E_FAILED;
-		goto out;
+		return TSD_E_FAILED;
 	}
 	if (!r->active) {
 		snprintf(g->why_not, sizeof(g->why_not), "the domain is shut off (start it: "
 			 "virsh start %.80s)", g->name);
 		/* No windows while it is off: an empty layout, not the last one. */
 		r->have_layout = true;
-		goto out;
+		return TSD_OK;
 	}
 	g->can_attach = tsd_libvirt_attachable(&d, g->why_not, sizeof(g->why_not));
 	if (!g->can_attach || !r->want_layout)
-		goto out;
+		return TSD_OK;
 	if (r->is_qemu && strcmp(d.type, "xen") != 0 && d.chipset != TSD_LIBVIRT_CHIPSET_OTHER) {
 		char why[300];
 		if (qemu_layout(&r->facts, dom, &d, &r->layout, why, sizeof(why))) {
 			r->have_layout = true;
-			goto out;
+			return TSD_OK;
 		}
 		snprintf(r->note, sizeof(r->note), "guest %.60s: QEMU's own view unavailable, using "
 			 "QEMU's defaults for its machine type: %.250s", g->name, why);
@@ -343,12 +342,10 @@ static enum tsd_rc read_domain(struct lv_read *r, virDomainPtr dom)
 		/* Xen HVM through libvirt: the hvmloader model needs libxl's
 		 * view; without it the layout is unknown. */
 		tsd_layout_clear(&r->layout);
-		goto out;
+		return TSD_OK;
 	}
 	r->have_layout = true;
-out:
-	tsd_libvirt_domain_clear(&d);
-	return rc;
+	return TSD_OK;
 }
 
 void lv_read_domain(struct lv_read *r)

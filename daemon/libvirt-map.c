@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "libvirt-map.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlXPathObjectPtr, xmlXPathFreeObject)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlXPathContextPtr, xmlXPathFreeContext)
 
 #define GiB (UINT64_C(1) << 30)
 
@@ -199,27 +203,24 @@ static enum mmio_status read_hostdevs(xmlXPathContextPtr ctx, struct tsd_libvirt
 static enum mmio_status read_controllers(xmlXPathContextPtr ctx, struct tsd_libvirt_domain *d,
 					 struct mmio_error *err)
 {
-	xmlXPathObjectPtr cs = xp_nodes(ctx, NULL, "/domain/devices/controller[@type='pci']");
-	xmlXPathObjectPtr as = xp_nodes(ctx, NULL, "/domain/devices/*/address[@type='pci']");
-	enum mmio_status st = MMIO_OK;
+	_cleanup_(xmlXPathFreeObjectp) xmlXPathObjectPtr cs =
+		xp_nodes(ctx, NULL, "/domain/devices/controller[@type='pci']");
+	_cleanup_(xmlXPathFreeObjectp) xmlXPathObjectPtr as =
+		xp_nodes(ctx, NULL, "/domain/devices/*/address[@type='pci']");
 	int nc = xp_count(cs), na = xp_count(as);
 
 	if ((nc && !(d->controller = calloc((size_t)nc, sizeof(*d->controller)))) ||
-	    (na && !(d->addr = calloc((size_t)na, sizeof(*d->addr))))) {
-		st = mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-		goto out;
-	}
+	    (na && !(d->addr = calloc((size_t)na, sizeof(*d->addr)))))
+		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 	for (int i = 0; i < nc; i++) {
 		xmlNodePtr c = cs->nodesetval->nodeTab[i];
 		struct tsd_libvirt_controller *t = &d->controller[d->ncontroller];
 		char idx[16];
 		uint64_t v;
 
-		if (!xp_text(ctx, c, "@index", idx, sizeof(idx)) || !parse_u64(idx, &v) || v > 0xff) {
-			st = mmio_error_set(err, MMIO_E_INVALID,
-					    "domain XML: PCI <controller> without a valid index");
-			goto out;
-		}
+		if (!xp_text(ctx, c, "@index", idx, sizeof(idx)) || !parse_u64(idx, &v) || v > 0xff)
+			return mmio_error_set(err, MMIO_E_INVALID,
+					      "domain XML: PCI <controller> without a valid index");
 		t->index = (uint8_t)v;
 		xp_text(ctx, c, "@model", t->model, sizeof(t->model));
 		xp_text(ctx, c, "alias/@name", t->alias, sizeof(t->alias));
@@ -229,39 +230,30 @@ static enum mmio_status read_controllers(xmlXPathContextPtr ctx, struct tsd_libv
 	for (int i = 0; i < na; i++)
 		if (pci_addr(ctx, as->nodesetval->nodeTab[i], &d->addr[d->naddr]))
 			d->naddr++;
-out:
-	xmlXPathFreeObject(cs);
-	xmlXPathFreeObject(as);
-	return st;
+	return MMIO_OK;
 }
 
 static enum mmio_status read_domain(xmlDocPtr doc, struct tsd_libvirt_domain *d,
 				    struct mmio_error *err)
 {
-	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-	enum mmio_status st = MMIO_OK;
+	_cleanup_(xmlXPathFreeContextp) xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	enum mmio_status st;
 	char arch[32], fw[16];
 	bool found;
 
 	if (!ctx)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-	if (!xp_node(ctx, NULL, "/domain")) {
-		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: no <domain>");
-		goto out;
-	}
+	if (!xp_node(ctx, NULL, "/domain"))
+		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: no <domain>");
 	xp_text(ctx, NULL, "/domain/@type", d->type, sizeof(d->type));
 	xp_text(ctx, NULL, "/domain/name", d->name, sizeof(d->name));
-	if (!scaled_elem(ctx, "/domain/memory", &d->memory, &found) || !found) {
-		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: no readable <memory>");
-		goto out;
-	}
+	if (!scaled_elem(ctx, "/domain/memory", &d->memory, &found) || !found)
+		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: no readable <memory>");
 	/* On the root controller, where libvirt takes it (pci-root on
 	 * i440fx, pcie-root on q35). */
 	if (!scaled_elem(ctx, "/domain/devices/controller[@type='pci'][@index='0']/pcihole64",
-			 &d->pcihole64, &d->has_pcihole64)) {
-		st = mmio_error_set(err, MMIO_E_INVALID, "domain XML: unreadable <pcihole64>");
-		goto out;
-	}
+			 &d->pcihole64, &d->has_pcihole64))
+		return mmio_error_set(err, MMIO_E_INVALID, "domain XML: unreadable <pcihole64>");
 	xp_text(ctx, NULL, "/domain/os/type/@machine", d->machine, sizeof(d->machine));
 	xp_text(ctx, NULL, "/domain/os/type", d->os_type, sizeof(d->os_type));
 	xp_text(ctx, NULL, "/domain/os/type/@arch", arch, sizeof(arch));
@@ -275,11 +267,7 @@ static enum mmio_status read_domain(xmlDocPtr doc, struct tsd_libvirt_domain *d,
 		 strncmp(d->machine, "pc-", 3) == 0)
 		d->chipset = TSD_LIBVIRT_CHIPSET_I440FX; /* "pc-1.x" machines are i440fx too */
 	st = read_hostdevs(ctx, d, err);
-	if (st == MMIO_OK)
-		st = read_controllers(ctx, d, err);
-out:
-	xmlXPathFreeContext(ctx);
-	return st;
+	return st == MMIO_OK ? read_controllers(ctx, d, err) : st;
 }
 
 enum mmio_status tsd_libvirt_parse_domain(const char *xml, struct tsd_libvirt_domain *d,
