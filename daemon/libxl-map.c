@@ -355,6 +355,47 @@ static uint64_t model_low_start(const struct tsd_libxl_model_input *in,
 	return start;
 }
 
+static bool io_used(const struct tsd_layout *l, uint64_t start, uint64_t size)
+{
+	for (size_t i = 0; i < l->nbars; i++) {
+		const struct tsd_live_bar *b = &l->bars[i];
+		if (b->bar.kind == MMIO_BAR_IO && b->addr != TSD_ADDR_UNASSIGNED &&
+		    b->addr < start + size && start < b->addr + b->bar.size)
+			return true;
+	}
+	return false;
+}
+
+/* The PIIX3 IDE function's BAR4 (bus master): hvmloader places it, then the
+ * guest's unplug of the emulated disks through the Xen platform device
+ * resets the controller (qemu-xen), so qemu-xen shows it unassigned while
+ * Linux assigned it again at boot, first fit from PCIBIOS_MIN_IO in the I/O
+ * windows (0x1000 in every guest tests/xen made).  It is a boot BAR no
+ * hot-plug ever moves: placed here as Linux placed it, source inferred. */
+static void infer_ide_bar4(struct tsd_layout *l)
+{
+	for (size_t i = 0; i < l->nbars; i++) {
+		struct tsd_live_bar *b = &l->bars[i];
+		if (strcmp(b->guest_slot, "00:01.1") != 0 || b->bar.index != 4 ||
+		    b->bar.kind != MMIO_BAR_IO || b->addr != TSD_ADDR_UNASSIGNED || !b->bar.size)
+			continue;
+		for (unsigned w = 0; w < l->nwin; w++) {
+			const struct mmio_window *win = &l->win[w];
+			if (win->kind != MMIO_WIN_IO)
+				continue;
+			uint64_t at = win->start < MMIO_X86_MIN_IO ? MMIO_X86_MIN_IO : win->start;
+			at = (at + b->bar.size - 1) & ~(b->bar.size - 1);
+			for (; at + b->bar.size <= win->end; at += b->bar.size) {
+				if (!io_used(l, at, b->bar.size)) {
+					b->addr = at;
+					b->source = TSD_SRC_INFERRED;
+					return;
+				}
+			}
+		}
+	}
+}
+
 enum mmio_status tsd_libxl_layout(const struct tsd_libxl_model_input *in,
 				  const struct tsd_live_bar *bars, size_t nbars,
 				  struct tsd_layout *out, char *note, size_t notelen,
@@ -470,6 +511,7 @@ enum mmio_status tsd_libxl_layout(const struct tsd_libxl_model_input *in,
 			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
 		memcpy(out->bars, bars, nbars * sizeof(*out->bars));
 		out->nbars = nbars;
+		infer_ide_bar4(out);
 	}
 	return MMIO_OK;
 }

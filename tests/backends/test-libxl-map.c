@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "libxl-map.h"
 #include "../tap.h"
@@ -324,6 +325,13 @@ static void test_real_xen(void)
 	tap_is_u64(l.win[0].start, 0xF0000000, "low window as the guest's root bus resource");
 	tap_is_u64(l.win[0].end, 0xFC000000, "... to 0xfbffffff");
 	tap_is_u64(l.win[1].kind, MMIO_WIN_IO, "no 64-bit window (no 64-bit boot BAR)");
+	/* the guest: 1000-100f : 0000:00:01.1; qemu-xen: BAR4 unassigned */
+	for (size_t i = 0; i < l.nbars; i++)
+		if (strcmp(l.bars[i].guest_slot, "00:01.1") == 0 && l.bars[i].bar.index == 4) {
+			tap_is_u64(l.bars[i].addr, 0x1000, "the IDE BAR4 qemu-xen shows unassigned is "
+				   "where Linux put it at boot");
+			tap_is_u64(l.bars[i].source, TSD_SRC_INFERRED, "... inferred");
+		}
 	tsd_layout_clear(&l);
 	free(bars);
 	tap_ok(before && tsd_libxl_parse_info_pci(before, &bars, &n, &err) == MMIO_OK,
