@@ -13,14 +13,24 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/toolstack-qmp-attach.c \
 	daemon/toolstack-qmp.c
 
-# Pure mapping tests on replies captured from QEMU 7.2 (tests/qmp/*.json).
-TESTS += tests/qmp/test-qmp-map
-UNIT_TESTS += tests/qmp/test-qmp-map
-check_PROGRAMS += tests/qmp/test-qmp-map
-tests_qmp_test_qmp_map_SOURCES = tests/qmp/test-qmp-map.c
-tests_qmp_test_qmp_map_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
+# Pure mapping tests on replies captured from QEMU 7.2 (tests/qmp/*.json),
+# one program a concern: windows and holes, query-pci, hot-plug ports.
+QMP_MAP_TESTS = tests/qmp/test-qmp-map-windows tests/qmp/test-qmp-map-pci \
+	tests/qmp/test-qmp-map-ports
+TESTS += $(QMP_MAP_TESTS)
+UNIT_TESTS += $(QMP_MAP_TESTS)
+check_PROGRAMS += $(QMP_MAP_TESTS)
+QMP_MAP_TEST_CPPFLAGS = $(daemon_libmmiod_a_CPPFLAGS) \
 	-DQMP_FIXTURES='"$(abs_top_srcdir)/tests/qmp"'
-tests_qmp_test_qmp_map_LDADD = $(MMIOD_LIBS)
+tests_qmp_test_qmp_map_windows_SOURCES = tests/qmp/test-qmp-map-windows.c tests/qmp/qmp-fixture.h
+tests_qmp_test_qmp_map_windows_CPPFLAGS = $(QMP_MAP_TEST_CPPFLAGS)
+tests_qmp_test_qmp_map_windows_LDADD = $(MMIOD_LIBS)
+tests_qmp_test_qmp_map_pci_SOURCES = tests/qmp/test-qmp-map-pci.c tests/qmp/qmp-fixture.h
+tests_qmp_test_qmp_map_pci_CPPFLAGS = $(QMP_MAP_TEST_CPPFLAGS)
+tests_qmp_test_qmp_map_pci_LDADD = $(MMIOD_LIBS)
+tests_qmp_test_qmp_map_ports_SOURCES = tests/qmp/test-qmp-map-ports.c tests/qmp/qmp-fixture.h
+tests_qmp_test_qmp_map_ports_CPPFLAGS = $(QMP_MAP_TEST_CPPFLAGS)
+tests_qmp_test_qmp_map_ports_LDADD = $(MMIOD_LIBS)
 
 # Against real QEMUs (TCG, -S): not a unit test; skipped without qemu-system-x86_64.
 TESTS += tests/qmp/test-qmp-live
