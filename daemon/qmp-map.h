@@ -4,7 +4,10 @@
  * parsed by json-c) -> struct tsd_layout, and a QEMU device spec
  * ("pci-testdev,membar=1M") -> device_add arguments.  No I/O, no libevent:
  * everything here is unit-tested against replies captured from QEMU 7.2
- * (tests/qmp/ fixtures).
+ * (tests/qmp/ fixtures).  Three files implement it: qmp-map-windows.c (the
+ * machine, the host bridge's holes, the firmware's windows), qmp-map.c
+ * (query-pci and QOM -> BARs, ports, slots), qmp-map-spec.c (device specs,
+ * declared vs real BARs).
  */
 #ifndef MMIOD_QMP_MAP_H
 #define MMIOD_QMP_MAP_H

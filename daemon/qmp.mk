@@ -3,7 +3,9 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/qmp.h \
 	daemon/qmp.c \
 	daemon/qmp-map.h \
+	daemon/qmp-map-windows.c \
 	daemon/qmp-map.c \
+	daemon/qmp-map-spec.c \
 	daemon/sockdir.h \
 	daemon/sockdir.c \
 	daemon/toolstack-qmp-internal.h \
