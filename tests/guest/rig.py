@@ -74,12 +74,13 @@ def stack_components():
 
 
 def qemu_stack():
-    """(qemu binary, [-L dirs], version label) for the guests."""
+    """(qemu binary, [-L dirs], version label, module dir or None) for the
+    guests."""
     comp = stack_components().get("qemu")
     if comp and "MMIOD_QEMU" not in os.environ:
         info = fetch_stack().fetch(comp)
-        return info["qemu"], info["datadirs"], comp
-    return QEMU, [], None
+        return info["qemu"], info["datadirs"], comp, info.get("moddir")
+    return QEMU, [], None, None
 
 
 def ovmf_firmware():
@@ -320,7 +321,7 @@ class Guest:
 
     def start(self):
         self.image = guest_image()
-        self.qemu, self.datadirs, self.qemu_label = qemu_stack()
+        self.qemu, self.datadirs, self.qemu_label, moddir = qemu_stack()
         if self.firmware == "ovmf":
             self.ovmf = ovmf_firmware()
             self.vars_path = os.path.join(self.workdir, "OVMF_VARS.fd")
@@ -335,7 +336,9 @@ class Guest:
             json.dump(argv, f)
         t0 = time.time()
         self.qemu_log = open(os.path.join(self.workdir, "qemu.log"), "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+        # A fetched QEMU's modules (qxl) are its own, not the host QEMU's.
+        env = dict(os.environ, QEMU_MODULE_DIR=moddir) if moddir else None
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=self.qemu_log, stderr=subprocess.STDOUT)
         deadline = t0 + 20
         while not (os.path.exists(self.cmd_path) and os.path.exists(self.qmp_path)):
