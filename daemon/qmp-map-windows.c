@@ -22,8 +22,11 @@
 
 /* Where SeaBIOS and OVMF put MMCONFIG on q35 when QEMU still shows it
  * disabled (-S: the firmware has not run): Q35_HOST_BRIDGE_PCIEXBAR_ADDR
- * and OVMF's PcdPciExpressBaseAddress, 256 MiB for 256 buses. */
+ * and OVMF 2022.11's PcdPciExpressBaseAddress, 256 MiB for 256 buses;
+ * newer OVMF (2025.02, measured) puts it at 0xE0000000, after its 32-bit
+ * aperture. */
 #define QMP_Q35_MCFG_DEFAULT      UINT64_C(0xB0000000)
+#define QMP_Q35_MCFG_OVMF_NEW     UINT64_C(0xE0000000)
 #define QMP_Q35_MCFG_SIZE_DEFAULT UINT64_C(0x10000000)
 
 /* AMD's HyperTransport hole below 1 TiB (QEMU's AMD_HT_START/AMD_HT_SIZE). */
@@ -150,25 +153,53 @@ static bool default_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t 
 	return true;
 }
 
-uint64_t qmp_map_ovmf_aperture(const struct qmp_holes *h, uint64_t first_free, uint64_t *size)
+/* QEMU reserves AMD's HyperTransport hole in its E820 (fw_cfg etc/e820)
+ * for an AMD CPU with 40 or more phys-bits on a 7.1+ machine type. */
+static bool amd_ht_reserved(const struct qmp_holes *h)
 {
-	/* OvmfPkg PlatformInitLib (2022.11): PcdPciMmio64Size 32 GiB unless
-	 * X-PciMmio64Mb says otherwise; the base above RAM (first_free),
-	 * naturally aligned; PlatformDynamicMmioWindow: when the top eighth
-	 * of the phys-bits address space is larger, that instead, at its
-	 * top.  Measured: TCG's 40 bits -> 128 GiB at 0xe000000000;
-	 * X-PciMmio64Mb=131072 -> 0x2000000000, 262144 -> 0x4000000000. */
+	return h->cpu_amd && h->phys_bits >= 40 && h->phys_bits < 64 && h->machine_version >= 701;
+}
+
+uint64_t qmp_map_ovmf_aperture(const struct qmp_holes *h, uint64_t first_free, uint64_t *size,
+			       uint64_t *older)
+{
+	/* OvmfPkg PlatformInitLib: PcdPciMmio64Size 32 GiB unless
+	 * X-PciMmio64Mb says otherwise, at the first free address aligned to
+	 * 1 GiB and then to the size's highest power of two
+	 * (PlatformGetFirstNonAddress). */
 	uint64_t sz = h->ovmf_mmio64_mb ? h->ovmf_mmio64_mb << 20 : UINT64_C(32) << 30;
-	if (h->phys_bits >= 36 && h->phys_bits < 64) {
-		uint64_t space = UINT64_C(1) << h->phys_bits;
-		if (space >> 3 > sz) {
-			*size = space >> 3;
-			return space - (space >> 3);
+	sz = round_up_gib(sz);
+	uint64_t align = UINT64_C(1) << (63 - __builtin_clzll(sz | 1));
+	uint64_t base = (round_up_gib(first_free) + align - 1) & ~(align - 1);
+	/* PlatformAddressWidthFromCpuid trusts CPUID's phys-bits when above
+	 * 40, or 40 on AMD, or 36/39 on Intel (QEMU's TCG default of 40 on
+	 * an Intel model is not a real CPU's); above 46 it takes 46. */
+	unsigned pb = h->phys_bits < 64 ? h->phys_bits : 0;
+	bool valid = pb >= 41 || (pb == 40 && h->cpu_amd) || ((pb == 36 || pb == 39) && !h->cpu_amd);
+	if (pb > 46)
+		pb = 46;
+	*older = UINT64_MAX;
+	if (valid) {
+		/* PlatformDynamicMmioWindow: the top eighth of the address
+		 * space when larger and above the classic base.  Measured:
+		 * TCG's 40 bits -> 128 GiB at 0xe000000000 (2022.11);
+		 * X-PciMmio64Mb=131072 -> 0x2000000000, 262144 -> 0x4000000000. */
+		uint64_t space = UINT64_C(1) << pb, mmio = space >> 3;
+		if (sz < mmio && base + mmio < space) {
+			sz = mmio;
+			base = space - mmio;
+			/* Newer OVMF (2025.02, measured: 0xc000000000 with
+			 * 40 bits) moves the window below an E820 reservation
+			 * it overlaps, aligned to its size
+			 * (PlatformReservationConflictCB); 2022.11 does not. */
+			if (amd_ht_reserved(h) && base < QMP_AMD_HT_END && base + sz > QMP_AMD_HT_START) {
+				*older = base;
+				base = (QMP_AMD_HT_START - sz) & ~(sz - 1);
+			}
 		}
 	}
-	uint64_t align = sz & -sz;      /* its lowest set bit */
 	*size = sz;
-	return (first_free + align - 1) & ~(align - 1);
+	return base;
 }
 
 bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end,
@@ -204,11 +235,17 @@ bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end,
 	if (h->boot_read && h->boot_unplaced && h->firmware == TSD_FW_OVMF && have_default) {
 		/* Before OVMF ran: it will open its aperture and put the boot
 		 * devices' 64-bit BARs there, largest first from its base. */
-		uint64_t size;
-		*start = qmp_map_ovmf_aperture(h, ds, &size);
+		uint64_t size, older;
+		*start = qmp_map_ovmf_aperture(h, ds, &size, &older);
 		*end = round_up_gib(*start + h->hole64_size);
 		*src = TSD_SRC_ASSUMED;
-		if (note)
+		/* Which OVMF it is QEMU does not show: the newer one's
+		 * placement, and the older one's named. */
+		if (note && older != UINT64_MAX)
+			snprintf(note, notelen, "the 64-bit window is assumed: OVMF has not placed "
+				 "the boot devices yet (it opens its aperture at 0x%" PRIx64 ", OVMF "
+				 "2022.11 at 0x%" PRIx64 ")", *start, older);
+		else if (note)
 			snprintf(note, notelen, "the 64-bit window is assumed: OVMF has not placed "
 				 "the boot devices yet (it opens its aperture at 0x%" PRIx64 ")", *start);
 		return true;
@@ -391,6 +428,11 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 			if (h->have_mcfg && h->mcfg_base != UINT64_MAX && h->mcfg_size) {
 				mb = h->mcfg_base;
 				ms = h->mcfg_size;
+			} else if (h->firmware == TSD_FW_OVMF) {
+				/* which OVMF it is QEMU does not show */
+				mb = QMP_Q35_MCFG_OVMF_NEW;
+				ms = QMP_Q35_MCFG_SIZE_DEFAULT;
+				msrc = TSD_SRC_ASSUMED;
 			} else {
 				mb = QMP_Q35_MCFG_DEFAULT;
 				ms = QMP_Q35_MCFG_SIZE_DEFAULT;
@@ -422,10 +464,12 @@ enum mmio_status qmp_map_windows(const struct qmp_holes *h, struct tsd_layout *l
 			if (st != MMIO_OK)
 				return st;
 		}
-		/* AMD's HyperTransport hole, when the guest's E820 has it:
-		 * SeaBIOS passes QEMU's on, OVMF 2022.11 does not. */
-		if (e64 > s64 && h->cpu_amd && h->phys_bits >= 40 && h->machine_version >= 701 &&
-		    h->firmware != TSD_FW_OVMF && s64 < QMP_AMD_HT_END && e64 > QMP_AMD_HT_START) {
+		/* AMD's HyperTransport hole, when QEMU's E820 reserves it:
+		 * SeaBIOS and newer OVMF (2025.02) pass the reservation on,
+		 * OVMF 2022.11 does not; which OVMF it is QEMU does not
+		 * show, so it is kept out for OVMF too (conservative: only
+		 * a window reaching 0xfd00000000 loses space). */
+		if (e64 > s64 && amd_ht_reserved(h) && s64 < QMP_AMD_HT_END && e64 > QMP_AMD_HT_START) {
 			l->clip = malloc(sizeof(*l->clip));
 			if (!l->clip)
 				return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");

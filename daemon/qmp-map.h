@@ -113,8 +113,13 @@ bool qmp_map_hole64(const struct qmp_holes *h, uint64_t *start, uint64_t *end,
 
 /* Where OVMF (edk2 2022.11 and later) opens its 64-bit aperture, as far as
  * QEMU shows what decides it: X-PciMmio64Mb (default 32 GiB) aligned above
- * RAM, or, when larger, the top eighth of the phys-bits address space. */
-uint64_t qmp_map_ovmf_aperture(const struct qmp_holes *h, uint64_t first_free, uint64_t *size);
+ * RAM, or, when larger and OVMF trusts the CPU's phys-bits, the top eighth
+ * of the address space; newer OVMF (2025.02) moves that below AMD's
+ * HyperTransport hole when QEMU reserves it.  *older: where OVMF 2022.11
+ * opens it when that differs, else UINT64_MAX (QEMU does not show which
+ * OVMF the guest runs). */
+uint64_t qmp_map_ovmf_aperture(const struct qmp_holes *h, uint64_t first_free, uint64_t *size,
+			       uint64_t *older);
 
 /* The boot-time 64-bit ranges (struct qmp_holes) from a layout whose BARs
  * carry their arrival and last-mapped address (qmp_map_arrivals) and from

@@ -66,6 +66,15 @@ static void test_windows_q35(void)
 	tap_is_u64(l.win[2].end, 0x900000000, "q35: pci-hole64-end (32 GiB hole)");
 	tap_is_u64(l.win[3].end, 0x5658, "q35: vmport cut out of I/O");
 	tsd_layout_clear(&l);
+	/* OVMF before it ran: 2025.02 puts MMCONFIG at 0xe0000000 (measured:
+	 * [0x40000000, 0xdfffffff] and [0xf0000000, 0xfebfffff] with 1 GiB),
+	 * 2022.11 at 0xb0000000; QEMU does not show which: assumed. */
+	h.firmware = TSD_FW_OVMF;
+	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && l.win[0].end == 0xe0000000 &&
+	       l.win[1].start == 0xf0000000 && l.win_source[0] == TSD_SRC_ASSUMED &&
+	       l.win_source[1] == TSD_SRC_ASSUMED,
+	       "q35 -S, OVMF: MMCONFIG assumed at 0xe0000000 (OVMF 2025.02)");
+	tsd_layout_clear(&l);
 
 	holes_from("qom-q35-devs-bios.json", QMP_MACHINE_Q35, &h);
 	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK, "q35 after SeaBIOS windows map");
@@ -227,7 +236,7 @@ static void test_hole64_boot(void)
 	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && (w = high_window(&l)) &&
 	       w->start == 0xe000000000 && w->end == 0xe800000000 && l.nclip == 0 &&
 	       l.firmware == TSD_FW_OVMF,
-	       "windows OVMF q35: high window, no HyperTransport clip (OVMF's E820 has none)");
+	       "windows OVMF q35: high window, no HyperTransport clip (the window stays below it)");
 	/* pc + a 2 GiB boot BAR: exactly full (the pc case). */
 	holes_1g(&h, QMP_MACHINE_PC, UINT64_C(2) << 30);
 	h.firmware = TSD_FW_OVMF;
@@ -247,22 +256,53 @@ static void test_hole64_boot(void)
 	h.hole64_end = 0x1c0000000;
 	tap_ok(qmp_map_hole64(&h, &s, &e, &src, NULL, 0) && s == 0x100000000 && e == 0x180000000 &&
 	       src == TSD_SRC_TOOLSTACK, "hole64: nothing at boot -> QEMU's default window");
-	/* Before OVMF ran: its aperture, assumed. */
+	/* Before OVMF ran: its aperture, assumed.  TCG's AMD CPU with 40
+	 * phys-bits on a 7.2 machine: QEMU reserves the HyperTransport hole,
+	 * OVMF 2025.02 opens its 128 GiB at 0xc000000000 below it (measured:
+	 * pc [0xc000000000, 0xc07fffffff], q35 [0xc000000000, 0xc7ffffffff]),
+	 * 2022.11 at 0xe000000000 (measured); QEMU does not show which. */
 	h.boot_unplaced = true;
-	tap_ok(qmp_map_hole64(&h, &s, &e, &src, note, sizeof(note)) && s == 0xe000000000 &&
-	       e == 0xe080000000 && src == TSD_SRC_ASSUMED && strstr(note, "OVMF has not placed"),
-	       "hole64 before OVMF ran: the top eighth of 40 bits, assumed, said why");
-	struct { uint64_t mb, base; } ap[] = {
-		{ 65536, 0xe000000000 }, { 131072, 0x2000000000 }, { 262144, 0x4000000000 },
+	tap_ok(qmp_map_hole64(&h, &s, &e, &src, note, sizeof(note)) && s == 0xc000000000 &&
+	       e == 0xc080000000 && src == TSD_SRC_ASSUMED && strstr(note, "OVMF has not placed") &&
+	       strstr(note, "2022.11 at 0xe000000000"),
+	       "hole64 before OVMF ran: below the HyperTransport hole (2025.02), assumed, "
+	       "2022.11's base named");
+	uint64_t older;
+	tap_ok(qmp_map_ovmf_aperture(&h, 0x100000000, &size, &older) == 0xc000000000 &&
+	       size == UINT64_C(128) << 30 && older == 0xe000000000,
+	       "OVMF aperture, AMD 40 bits: 0xc000000000 (2025.02), 0xe000000000 (2022.11)");
+	struct { uint64_t mb, base, older; } ap[] = {
+		{ 65536, 0xc000000000, 0xe000000000 },  /* < the top eighth: still dynamic */
+		{ 131072, 0x2000000000, UINT64_MAX },   /* = it: the classic one, aligned */
+		{ 262144, 0x4000000000, UINT64_MAX },
 	};
 	for (size_t i = 0; i < sizeof(ap) / sizeof(ap[0]); i++) {
 		h.ovmf_mmio64_mb = ap[i].mb;
-		tap_is_u64(qmp_map_ovmf_aperture(&h, 0x100000000, &size), ap[i].base,
-			   "OVMF aperture with X-PciMmio64Mb (as measured)");
+		tap_ok(qmp_map_ovmf_aperture(&h, 0x100000000, &size, &older) == ap[i].base &&
+		       older == ap[i].older,
+		       "OVMF aperture with X-PciMmio64Mb=%" PRIu64 " (2022.11 measured)", ap[i].mb);
 	}
 	h.ovmf_mmio64_mb = 0;
+	/* No HyperTransport reservation (pc-*-7.0, or an Intel CPU): both
+	 * OVMFs agree. */
+	h.machine_version = 700;
+	tap_ok(qmp_map_ovmf_aperture(&h, 0x100000000, &size, &older) == 0xe000000000 &&
+	       older == UINT64_MAX, "OVMF aperture, pc-*-7.0: the top eighth, no move");
+	h.machine_version = 702;
+	/* OVMF trusts 40 phys-bits only from an AMD CPU: on an Intel one the
+	 * classic 32 GiB above RAM. */
+	h.cpu_amd = false;
+	tap_ok(qmp_map_ovmf_aperture(&h, 0x140000000, &size, &older) == 0x800000000 &&
+	       size == UINT64_C(32) << 30, "OVMF aperture, Intel 40 bits: classic, 32 GiB aligned");
+	h.phys_bits = 39;
+	tap_ok(qmp_map_ovmf_aperture(&h, 0x140000000, &size, &older) == 0x7000000000 &&
+	       size == UINT64_C(64) << 30, "OVMF aperture, Intel 39 bits: the top eighth");
+	h.phys_bits = 48;
+	tap_ok(qmp_map_ovmf_aperture(&h, 0x140000000, &size, &older) == 0x380000000000 &&
+	       size == UINT64_C(8) << 40, "OVMF aperture, 48 bits: capped at 46");
+	h.cpu_amd = true;
 	h.phys_bits = 36;
-	tap_ok(qmp_map_ovmf_aperture(&h, 0x140000000, &size) == 0x800000000 &&
+	tap_ok(qmp_map_ovmf_aperture(&h, 0x140000000, &size, &older) == 0x800000000 &&
 	       size == UINT64_C(32) << 30, "OVMF aperture, 36 bits: 32 GiB above RAM, aligned");
 	h.phys_bits = 40;
 	/* SeaBIOS before it ran: QEMU's default window, as before. */
@@ -287,6 +327,9 @@ static void test_hole64_boot(void)
 	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && (w = high_window(&l)) &&
 	       w->start == 0xe000000000 && w->end == UINT64_C(1) << 40,
 	       "windows: phys-bits 40 clips the high window at 1 TiB");
+	tap_ok(l.nclip == 1 && l.clip[0].start == 0xfd00000000,
+	       "windows: OVMF, AMD: the HyperTransport hole clips (2025.02 reserves it; which "
+	       "OVMF is not shown, so kept out)");
 	/* SeaBIOS passes QEMU's E820 on: the HyperTransport hole is clipped
 	 * out of the gaps (an AMD CPU, 40 bits, a 7.1+ machine). */
 	h.firmware = TSD_FW_SEABIOS;
