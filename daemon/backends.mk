@@ -46,6 +46,10 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/libvirt-map.c \
 	daemon/libvirt-calls.h \
 	daemon/libvirt-calls.c \
+	daemon/toolstack-libvirt-internal.h \
+	daemon/toolstack-libvirt-jobs.c \
+	daemon/toolstack-libvirt-guests.c \
+	daemon/toolstack-libvirt-conn.c \
 	daemon/toolstack-libvirt.c
 
 TESTS += tests/backends/test-libvirt-map tests/backends/test-libvirt
