@@ -72,6 +72,10 @@ def skip_all(why):
     sys.exit(0)
 
 
+# mmiod's toolstack_timeout in every test that does not set its own.
+HARNESS_TOOLSTACK_TIMEOUT_S = 60
+
+
 class Env:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="mmiod-test.")
@@ -123,7 +127,14 @@ class Env:
         e.update(env or {})
         e["MMIOD_CATALOGUE"] = e.get("MMIOD_CATALOGUE", os.path.join(top_srcdir, "data", "profiles.ini"))
         self.log = open(os.path.join(self.dir, "mmiod.log"), "a")
-        cmd = [MMIOD, "-v", "--state-dir", self.state_dir, "--config", "/dev/null"] + list(args)
+        # Toolstack deadlines far above what a loaded machine makes of a
+        # healthy QEMU's answer (5 s, the default, was reached under a load
+        # average of 15): a test about deadlines configures its own with
+        # --config, which comes later and wins.
+        conf = os.path.join(self.dir, "harness.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\ntoolstack_timeout = %d\n" % HARNESS_TOOLSTACK_TIMEOUT_S)
+        cmd = [MMIOD, "-v", "--state-dir", self.state_dir, "--config", conf] + list(args)
         # MMIOD_VALGRIND=DIR runs the daemon under valgrind, one log per
         # process in DIR; scripts/check then requires every log to be clean.
         vg = os.environ.get("MMIOD_VALGRIND")

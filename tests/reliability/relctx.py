@@ -1,9 +1,16 @@
 # SPDX-License-Identifier: MIT
 """Shared helpers of the reliability tests: reuse tests/daemon's private
 bus (busctx) and real QEMU guests (qemuctx), plus low-level calls with an
-explicit signature, a snapshot of a guest's books, and mmiod's RSS/fds."""
+explicit signature, a snapshot of a guest's books, and mmiod's RSS/fds;
+for the stall tests (test-unresponsive.py, tests/libvirt/test-libvirt-stall.py)
+timed calls, percentiles, the systemd watchdog's side of sd_notify and the
+clients that wait on a stopped guest."""
 import os
+import socket
+import subprocess
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
@@ -79,3 +86,100 @@ def todo(cond, name, why, diag=None):
             print("#   " + line)
     sys.stdout.flush()
     return cond
+
+
+def diag(text):
+    print("# " + text)
+    sys.stdout.flush()
+
+
+def timed(fn, *args, **kw):
+    """(error name or "ok", reply or message, elapsed ms) of a proxy call.
+    The time is printed by the tests, never asserted."""
+    t0 = time.monotonic()
+    try:
+        r = fn(*args, **kw)
+        return ("ok", r, (time.monotonic() - t0) * 1000.0)
+    except D.DBusException as e:
+        return (e.get_dbus_name(), e.get_dbus_message() or "", (time.monotonic() - t0) * 1000.0)
+
+
+def pct(v, p):
+    """The p-th percentile of v (0.0 when v is empty)."""
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p / 100))] if v else 0.0
+
+
+class Watchdog:
+    """systemd's side of sd_notify (the NOTIFY_SOCKET given to mmiod): the
+    times WATCHDOG=1 arrived."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.pings, self.stop = [], False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                if b"WATCHDOG=1" in self.sock.recv(4096):
+                    self.pings.append(time.monotonic())
+            except socket.timeout:
+                pass
+
+    def between(self, since, until=None):
+        """Pings that came in [since, until)."""
+        return [p for p in self.pings if p >= since and (until is None or p < until)]
+
+    def max_gap(self, since):
+        """(largest gap between pings since then in s, or None; how many)."""
+        p = self.between(since)
+        return max((b - a for a, b in zip(p, p[1:])), default=None), len(p)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+class Clients:
+    """mmioctl processes started together (say, on a guest that was just
+    stopped).  outstanding() is true while none has ended: an event seen
+    while it is true happened before any of their calls was answered."""
+
+    def __init__(self, argvs):
+        self.t0 = time.monotonic()
+        self.procs = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                      for a in argvs]
+        self.ended = {}             # proc -> ms after t0 when it was first seen ended
+        self.first_end = None       # monotonic time the first one was seen ended
+
+    def poll(self):
+        for p in self.procs:
+            if p not in self.ended and p.poll() is not None:
+                now = time.monotonic()
+                self.ended[p] = (now - self.t0) * 1000.0
+                if self.first_end is None:
+                    self.first_end = now
+        return len(self.ended) == len(self.procs)
+
+    def outstanding(self):
+        self.poll()
+        return not self.ended
+
+    def results(self):
+        """[(exit code, stderr stripped, ms)] once every one has ended."""
+        out = []
+        for p in self.procs:
+            err = p.communicate()[1].strip()
+            out.append((p.returncode, err, self.ended.get(p, (time.monotonic() - self.t0) * 1000.0)))
+        return out
+
+    def kill(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()

@@ -4,35 +4,43 @@
 """No guest can stall mmiod (issue #15), qmp back end, real QEMU.
 
 Two QEMU guests; vm1's QMP socket goes through a proxy (qmpfake.Proxy)
-so a stop can be placed exactly after device_add.  mmiod runs with
-toolstack_timeout = 2 s and attach_timeout = 3 s (short, for a short test;
-long enough that a call mmiod answers from memory, which takes under
-0.4 s even on a heavily loaded machine, cannot reach one by load alone).
+so a stop can be placed exactly after device_add and mmiod's commands to
+vm1 can be seen.  mmiod runs with toolstack_timeout = 30 s (far above
+what a loaded machine makes of a healthy QEMU's answer, so that only the
+stopped guest reaches it) and attach_timeout = 3 s (it runs from
+device_add, which only a withheld reply outlasts here).  Nothing is
+asserted about how long a call took: the order of events says whether a
+call waited for the stopped guest, and the latencies are printed.
 
 1. vm1's QEMU is stopped (SIGSTOP): four clients at once run `mmioctl
-   check --refresh vm1`; all fail with
-   org.mmiod1.Error.GuestUnresponsive at the deadline; vm1's Unresponsive
-   property turns true (PropertiesChanged: what `mmioctl watch` shows);
-   from then on Check, Attach, Detach and Reserve on it fail at once;
-   Release and the properties still work.
-2. Meanwhile, from the moment vm1 stops (while its re-reads are out),
-   and then 1,000 more: calls on vm2 (Check, Check with a re-read through
-   vm2's QEMU, status = GetAll) all answer.  Their latency is printed
-   (p50/p99/max, next to the same calls' before vm1 stopped; the figures
-   of an idle machine are in docs/reliability.md); what is asserted is
-   structural, not a speed: every call answered, and none took as long as
-   the toolstack deadline, i.e. none waited for the stopped guest.
+   check --refresh vm1` and one `mmioctl attach` on vm1 (its first step,
+   a re-read, waits in QEMU's socket); all fail with
+   org.mmiod1.Error.GuestUnresponsive when the deadline fires (not
+   before it; nothing of the attach admitted or held); vm1's
+   Unresponsive property turns true (PropertiesChanged: what `mmioctl
+   watch` shows); from then on Check, Attach and Reserve on it are
+   refused at once (GuestUnresponsive in the refusal's words, not the
+   deadline's); Release and the properties still work.
+2. Meanwhile, once mmiod's re-read of vm1 is out (the proxy saw it), calls
+   on vm2 (Check, Check with a re-read through vm2's QEMU, status =
+   GetAll): every one answered, and the first 100 (or all 1,000) were
+   answered while vm1's clients were still waiting, i.e. none waited for
+   the stopped guest; the rest of the 1,000 while vm1 is marked, every
+   50th with a Check on vm1 that must be refused.  Their latency is printed
+   (p50/p99/max, next to the same calls' before vm1 stopped).
 3. SIGCONT: vm1 answers again by itself (Unresponsive false), its books
    are what they were (windows, devices, reservation kept).  All the while
    mmiod runs with a systemd watchdog of 1 s (NOTIFY_SOCKET is the test's):
-   WATCHDOG=1 keeps coming from the main loop, never a gap of 1 s (when
-   systemd would kill the unit).
+   WATCHDOG=1 kept coming while vm1's calls were out, and no gap between
+   pings was anything like the time vm1 was stopped.
 4. An attach in flight: device_add reaches QEMU, then QEMU's replies are
    withheld (the proxy); the Attach fails GuestUnresponsive after the
    attach deadline, its hold stays (Attaches: in flight); when QEMU's
    replies come the attach is reconciled as attached (the device is in
    QEMU) and AttachFinished says so.  And an attach whose device_add never
-   left mmiod (QEMU stopped before the re-read) is released on recovery.
+   reached QEMU is settled as not attached once mmiod's own probe
+   (query-status, every toolstack_timeout while a guest is marked) finds
+   QEMU answering.
 5. Misbehaving QMP peers in the watched directory: one that never greets,
    one that sends garbage, one that sends an endless line (5 connections
    of it): mmiod keeps serving, announces none of them, and its RSS stays
@@ -40,15 +48,14 @@ long enough that a call mmiod answers from memory, which takes under
    being 4 MiB) and does not climb from one endless connection to the
    next.
 
-UNRESPONSIVE_CALLS (default 1000) scales part 2; MMIOD_SKIP_UNRESPONSIVE=1
-skips the whole test (the ASan pass)."""
+UNRESPONSIVE_CALLS (default 1000) scales part 2, UNRESPONSIVE_DEADLINE_S
+(default 30) sets toolstack_timeout; MMIOD_SKIP_UNRESPONSIVE=1 skips the
+whole test."""
 import json
 import os
 import signal
 import subprocess
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,8 +70,10 @@ if why:
     t.skip_all(why)
 
 CALLS = int(os.environ.get("UNRESPONSIVE_CALLS", "1000"))
-CALL_S, ATTACH_S = 2, 3
+CALL_S = int(os.environ.get("UNRESPONSIVE_DEADLINE_S", "30"))
+ATTACH_S = 3
 VICTIMS = 4     # clients asking about the stopped guest at once
+DURING = 100    # vm2's calls that must be answered while vm1's clients wait
 UNRESP = "org.mmiod1.Error.GuestUnresponsive"
 SPEC = q.testdev_spec(q.M)
 TD = "pci-testdev,membar=1M"
@@ -83,86 +92,40 @@ with open(conf, "w") as f:
     f.write("[daemon]\ntoolstack_timeout = %d\nattach_timeout = %d\n" % (CALL_S, ATTACH_S))
 
 
-class Watchdog:
-    """systemd's side of sd_notify: the times WATCHDOG=1 arrived."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.2)
-        self.pings = []
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop:
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            if b"WATCHDOG=1" in data:
-                self.pings.append(time.monotonic())
-
-    def max_gap(self, since):
-        t = [p for p in self.pings if p >= since]
-        return max((b - a for a, b in zip(t, t[1:])), default=None), len(t)
-
-    def close(self):
-        self.stop = True
-        self.thread.join(5)
-        self.sock.close()
-
-
 WATCHDOG_USEC = 1000000
-wd = Watchdog(os.path.join(env.dir, "notify.sock"))
+wd = R.Watchdog(os.path.join(env.dir, "notify.sock"))
 env.start_daemon("--backend", "qmp:" + qdir, "--config", conf,
                  env={"NOTIFY_SOCKET": os.path.join(env.dir, "notify.sock"),
                       "WATCHDOG_USEC": str(WATCHDOG_USEC)})
 sig = q.SignalBus(env.address)
 mgr = env.manager()
-peers = []
-
-
-def diag(text):
-    print("# " + text)
-    sys.stdout.flush()
+# part 5's peer that never greets, started now: mmiod says so once a
+# deadline (CALL_S) after connecting, which then has passed by part 5
+peers = [qmpfake.Peer(os.path.join(qdir, "silent.sock"), "silent")]
+diag, call, pct = R.diag, R.timed, R.pct
 
 
 def ms(t0):
     return (time.monotonic() - t0) * 1000.0
-
-
-def call(fn, *args, **kw):
-    """(error name or "ok", value, elapsed ms)."""
-    t0 = time.monotonic()
-    try:
-        r = fn(*args, **kw)
-        return ("ok", r, ms(t0))
-    except D.DBusException as e:
-        return (e.get_dbus_name(), e.get_dbus_message() or "", ms(t0))
+REFUSED = "is not answering"    # a call refused at once, not one that timed out
 
 
 def unresponsive(path):
     return bool(env.prop(path, t.GUEST, "Unresponsive"))
 
 
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(len(v) * p / 100))]
-
-
-def other_guest_calls(path, n, victim=None, until=None):
-    """n calls on vm2 (and more while until() is false): Check, Check with
-    a re-read, GetAll; every 50th a Check on the victim, which must fail
-    at once.  Latencies in ms: of the calls mmiod answers itself (Check,
-    GetAll), and of the re-reads (they wait for vm2's QEMU, whose speed is
-    the machine's, not mmiod's)."""
+def other_guest_calls(path, n, victim=None, stop=None):
+    """Up to n calls on vm2, fewer if stop() turns true (it is asked after
+    every call): Check, Check with a re-read, GetAll; every 50th a Check on
+    the victim, which must be refused at once.  Returns the latencies in ms
+    of the calls mmiod answers itself (Check, GetAll) and of the re-reads
+    (they wait for vm2's QEMU, whose speed is the machine's, not mmiod's),
+    the failures, the victim's latencies, and how many calls were answered
+    before stop() turned true."""
     lat, rlat, bad, victim_lat = [], [], [], []
     props = D.Interface(env.bus.get_object(t.BUS, path), "org.freedesktop.DBus.Properties")
-    i = -1
-    while i + 1 < n or (until and not until()):
-        i += 1
+    before_stop = 0
+    for i in range(n):
         k = i % 3
         if k == 0:
             r = call(mgr.Check, "vm2", ["profile:nvidia-t4"], {})
@@ -176,9 +139,12 @@ def other_guest_calls(path, n, victim=None, until=None):
         if victim and i % 50 == 0:
             v = call(mgr.Check, victim, [SPEC], {})
             victim_lat.append(v[2])
-            if v[0] != UNRESP:
+            if v[0] != UNRESP or REFUSED not in v[1]:
                 bad.append(("victim", v[:2]))
-    return lat, rlat, bad, victim_lat
+        if stop and stop():
+            break
+        before_stop += 1
+    return lat, rlat, bad, victim_lat, before_stop
 
 
 try:
@@ -190,7 +156,7 @@ try:
     before = R.snapshot(env, p1)
 
     # ---- baseline: the same calls on vm2 with every guest well ----
-    base_lat, base_rlat, base_bad, _ = other_guest_calls(p2, min(CALLS, 300))
+    base_lat, base_rlat, base_bad, _, _ = other_guest_calls(p2, min(CALLS, 300))
     t.ok(not base_bad, "baseline: %d calls on vm2 answered" % (len(base_lat) + len(base_rlat)),
          base_bad[:3])
 
@@ -201,47 +167,61 @@ try:
     if watch:
         env.procs.append(watch)  # vm1 turns unresponsive a deadline (CALL_S) from now
     sig.signals.clear()
+    seen = len(proxy.seen)
     stopped_at = time.monotonic()
     os.kill(vm1.proc.pid, signal.SIGSTOP)
-    victims = [subprocess.Popen([mmioctl, "check", "--refresh", "vm1", SPEC], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(VICTIMS)]
-    ended = {}
-
-    def victims_done():
-        for v in victims:
-            if v not in ended and v.poll() is not None:
-                ended[v] = (time.monotonic() - stopped_at) * 1000
-        return len(ended) == len(victims)
-    # vm2 while vm1's re-reads are out
-    lat0, rlat0, bad0, _ = other_guest_calls(p2, 0, until=victims_done)
-    outs = [(v.returncode, v.communicate()[1].strip()) for v in victims]
-    t.ok(all(rc == 4 and "guest vm1" in err and "answer" in err for rc, err in outs),
+    wait = ["--timeout", str(CALL_S * 3)]    # mmioctl's own: longer than the deadline
+    victims = R.Clients([[mmioctl] + wait + ["check", "--refresh", "vm1", SPEC]] * VICTIMS +
+                        [[mmioctl] + wait + ["attach", "--qemu-device", TD, "vm1", SPEC]])
+    # vm2 from the moment mmiod's re-read of vm1 is out (in the stopped
+    # QEMU's socket, behind the proxy): a call on vm2 answered while every
+    # client of vm1 still waits did not wait for vm1
+    q.wait_for(lambda: len(proxy.seen) > seen or victims.poll(), CALL_S * 2,
+               "mmiod's re-read of the stopped vm1")
+    out_at = time.monotonic()
+    lat0, rlat0, bad0, _, during = other_guest_calls(p2, CALLS, stop=lambda: not victims.outstanding())
+    q.wait_for(victims.poll, CALL_S * 3, "vm1's clients to fail")
+    outs = victims.results()
+    checks, attach = outs[:VICTIMS], outs[VICTIMS]
+    t.ok(all(rc == 4 and "guest vm1" in err and "answer" in err for rc, err, _ in checks),
          "stopped vm1: %d clients' Check --refresh at once fail GuestUnresponsive: %s"
-         % (VICTIMS, outs[0][1][:120]), outs)
-    diag("stopped vm1's %d clients failed after %s ms (deadline %d ms); vm2 meanwhile: %d calls, "
-         "%d of them Check --refresh" % (VICTIMS, ", ".join("%.0f" % ended[v] for v in victims),
-                                          CALL_S * 1000, len(lat0) + len(rlat0), len(rlat0)))
-    # generous: the deadline plus 5 s of a loaded machine
-    t.ok(all(CALL_S * 1000 - 50 <= ended[v] < CALL_S * 1000 + 5000 for v in victims),
-         "... at its deadline (%.0f ms the first)" % min(ended.values()))
+         % (VICTIMS, checks[0][1][:120]), outs)
+    diag("stopped vm1's clients failed after %s ms (deadline %d ms); vm2 meanwhile: %d calls "
+         "answered before the first of them ended, %d of them Check --refresh"
+         % (", ".join("%.0f" % x[2] for x in outs), CALL_S * 1000, during, len(rlat0)))
+    # the deadline fired, not anything before it; the upper bound only
+    # catches a deadline that never fires (then the clients' 25 s D-Bus
+    # timeout, or nothing, ends them)
+    t.ok(all(CALL_S * 1000 - 50 <= x[2] < CALL_S * 2000 for x in outs),
+         "... when the %d s deadline fired, not before (%.0f ms the first)"
+         % (CALL_S, min(x[2] for x in outs)), outs)
+    t.ok(attach[0] == 4 and "answer" in attach[1] and REFUSED not in attach[1] and
+         q.attaches(env, p1) == [],
+         "an attach sent while vm1 stopped unnoticed: GuestUnresponsive at its re-read's deadline, "
+         "nothing admitted or held: %s" % attach[1][:120], attach)
     t.ok(unresponsive(p1), "vm1's Unresponsive property is true")
     reason = str(env.prop(p1, t.GUEST, "UnresponsiveReason"))
     t.ok("QEMU" in reason, "UnresponsiveReason says why: %s" % reason)
-    q.wait_for(lambda: any(m == "PropertiesChanged" for m, a in sig.signals) or True, 1)
     fast = [call(mgr.Check, "vm1", [SPEC], {}),
             call(mgr.Attach, "vm1", SPEC, {"qemu-device": TD}),
             call(mgr.Reserve, "vm1", [SPEC], {})]
     t.ok(all(f[0] == UNRESP for f in fast), "Check, Attach, Reserve on it fail GuestUnresponsive",
          fast)
-    t.ok(max(f[2] for f in fast) < CALL_S * 1000,
-         "... at once (slowest %.1f ms)" % max(f[2] for f in fast))
+    t.ok(all(REFUSED in f[1] for f in fast), "... refused at once, without waiting for QEMU "
+         "(slowest %.1f ms): %s" % (max(f[2] for f in fast), fast[0][1][:100]), fast)
     t.ok(R.snapshot(env, p1) == before, "its books are kept as they were")
 
     # ---- 2. the other guest meanwhile ----
-    lat, rlat, bad, vlat = other_guest_calls(p2, CALLS, victim="vm1")
+    t.ok(not bad0 and during >= min(CALLS, DURING) and len(rlat0) > 0,
+         "%d calls on vm2 (%d re-reads through its QEMU) answered while vm1's clients still "
+         "waited: none waited for the stopped guest" % (during, len(rlat0)), (during, bad0[:3]))
+    # the rest of the CALLS (at least 300) while vm1 is marked, every 50th
+    # with a Check on vm1 that must be refused
+    lat, rlat, bad, vlat, _ = other_guest_calls(p2, max(min(CALLS, 300), CALLS - during),
+                                                victim="vm1")
     lat, rlat, bad = lat0 + lat, rlat0 + rlat, bad0 + bad
-    t.ok(not bad, "%d calls on vm2 all answered while vm1 is stopped; vm1's own %d failed "
-         "GuestUnresponsive" % (len(lat) + len(rlat), len(vlat)), bad[:3])
+    t.ok(not bad, "%d calls on vm2 all answered while vm1 is stopped; vm1's own %d meanwhile "
+         "refused GuestUnresponsive" % (len(lat) + len(rlat), len(vlat)), bad[:3])
     p50, p99, mx = pct(lat, 50), pct(lat, 99), max(lat)
     b99 = pct(base_lat, 99)
     diag("vm2 while vm1 is stopped: %d Check/status calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms "
@@ -249,8 +229,6 @@ try:
          "p99 %.2f ms (before: p99 %.2f ms); vm1's calls meanwhile: max %.2f ms"
          % (len(lat), p50, p99, mx, b99, len(rlat), pct(rlat, 50), pct(rlat, 99),
             pct(base_rlat, 99), max(vlat) if vlat else 0))
-    t.ok(mx < CALL_S * 1000, "none of them waited for the stopped guest: the slowest took %.1f ms, "
-         "less than its %d ms deadline (p99 %.2f ms)" % (mx, CALL_S * 1000, p99))
 
     if watch:
         st = subprocess.run([mmioctl, "status"], capture_output=True, text=True, timeout=30)
@@ -283,13 +261,15 @@ try:
         t.ok(len(lines) >= 2 and lines[0].startswith("unresponsive vm1 yes: QEMU") and
              lines[1] == "unresponsive vm1 no", "mmioctl watch told it: %s" % lines[:2], out[-800:])
     gap, n = wd.max_gap(stopped_at)
-    diag("watchdog: %d pings while vm1 was stopped and after, largest gap %.0f ms (WatchdogSec %d ms)"
-         % (n, (gap or 0) * 1000, WATCHDOG_USEC // 1000))
-    # structural: a loop waiting for the stopped guest would have missed
-    # pings for as long as it was stopped
-    t.ok(gap is not None and gap < stopped_for / 2,
-         "the watchdog ping kept coming from the loop while vm1 was stopped %.1f s (largest gap "
-         "%.0f ms)" % (stopped_for, (gap or 0) * 1000))
+    out_pings = len(wd.between(out_at, victims.first_end))
+    diag("watchdog: %d pings while vm1 was stopped and after, %d while its calls were out, largest "
+         "gap %.0f ms (WatchdogSec %d ms)" % (n, out_pings, (gap or 0) * 1000, WATCHDOG_USEC // 1000))
+    # structural: a loop waiting for the stopped guest would have sent no
+    # ping while its calls were out, and missed them for as long as it was
+    # stopped
+    t.ok(out_pings >= 2 and gap is not None and gap < stopped_for / 2,
+         "the watchdog ping kept coming from the loop while vm1's calls were out (%d pings) and "
+         "while it was stopped %.1f s (largest gap %.0f ms)" % (out_pings, stopped_for, (gap or 0) * 1000))
 
     # ---- 4a. an attach whose device_add reached QEMU, QEMU silent after ----
     sig.signals.clear()
@@ -317,24 +297,18 @@ try:
     aid = inflight[0][0] if inflight else None
     t.ok(len(inflight) == 1 and inflight[0][2] == "unsettled", "hold kept, unsettled", inflight)
     proxy.release()
-    # nothing is owed now: mmiod's own query-status finds QEMU answering
-    fin = sig.wait_signal("AttachFinished", lambda a: str(a[1]) == aid, timeout=15)
+    # nothing is owed now: mmiod's own query-status (every toolstack_timeout
+    # while vm1 is marked) finds QEMU answering
+    fin = sig.wait_signal("AttachFinished", lambda a: str(a[1]) == aid, timeout=CALL_S * 2 + 15)
     t.ok(not bool(fin[1][3]), "settled: the device is not in QEMU, the hold released "
          "(AttachFinished failure: %s)" % str(fin[1][5])[:100], fin)
     t.ok(R.snapshot(env, p1) == mid, "books as before that attach")
-    # an attach while QEMU is stopped and not yet known to be: its re-read
-    # (the first step) times out, nothing was admitted or held
-    os.kill(vm1.proc.pid, signal.SIGSTOP)
-    r = call(mgr.Attach, "vm1", SPEC, {"qemu-device": TD})
-    t.ok(r[0] == UNRESP and q.attaches(env, p1) == [],
-         "attach to a QEMU that stopped unnoticed: GuestUnresponsive at the re-read, nothing held", r)
-    os.kill(vm1.proc.pid, signal.SIGCONT)
-    q.wait_for(lambda: not unresponsive(p1), 15, "vm1 answering again")
 
     # ---- 5. misbehaving peers ----
     pid = env.daemon.pid
     rss0 = R.rss_kib(pid)
-    peers = [qmpfake.Peer(os.path.join(qdir, "%s.sock" % m), m) for m in ("silent", "garbage")]
+    garbage = qmpfake.Peer(os.path.join(qdir, "garbage.sock"), "garbage")
+    peers.append(garbage)
     endless = qmpfake.Peer(os.path.join(qdir, "endless.sock"), "endless")
     peers.append(endless)
     rss = []
@@ -356,12 +330,14 @@ try:
         t.ok(max(rss) - rss0 < 64 * 1024, "RSS bounded (+%d KiB at most)" % (max(rss) - rss0))
         t.ok(rss[-1] <= rss[1] + 8 * 1024, "RSS does not climb from one endless connection to the "
              "next", rss)
-    t.ok(peers[1].connections >= 1, "the garbage peer was tried (%d connections)" % peers[1].connections)
+    t.ok(garbage.connections >= 1, "the garbage peer was tried (%d connections)" % garbage.connections)
     names = sorted(str(g.get("Name")) for g in q.guests(env).values())
     t.ok(names == ["vm1", "vm2"], "none of the three is announced as a guest", names)
-    log = env.logtext()
-    t.ok("sent no greeting" in log, "the silent one is logged once as not greeting")
+    q.wait_for(lambda: "sent no greeting" in env.logtext(), CALL_S * 2 + 10, "the silent peer logged")
+    t.ok("sent no greeting" in env.logtext(), "the silent one is logged as not greeting")
 finally:
+    if "victims" in globals():
+        victims.kill()
     wd.close()
     for p in peers:
         p.close()
