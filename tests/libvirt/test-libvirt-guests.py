@@ -34,7 +34,6 @@ Skips when a system libvirtd cannot run here (not root, libvirt-daemon-system
 or its QEMU driver missing), or QEMU, dbus-daemon or the guest kernel are.
 """
 import glob
-import importlib.util
 import json
 import os
 import re
@@ -55,17 +54,11 @@ sys.path.insert(0, HERE)
 import rig  # noqa: E402
 import libvirtd  # noqa: E402
 
-# test-guests.py's declarations and comparison, not a second copy.
-_spec = importlib.util.spec_from_file_location("test_guests", os.path.join(GUEST_DIR, "test-guests.py"))
-tg = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tg)
+# tests/guest's declarations, comparison and bus/mmiod helpers, not a second copy.
+import guest_devices  # noqa: E402
+from guest_mmiod import CATALOGUE, MMIOCTL, MMIOD, file_tail, mmioctl, start_bus, top_srcdir  # noqa: E402
 
 SCN_DIR = os.path.join(HERE, "scenarios")
-top_srcdir = os.environ.get("top_srcdir", os.path.abspath(os.path.join(HERE, "..", "..")))
-top_builddir = os.environ.get("top_builddir", os.getcwd())
-MMIOD = os.environ.get("MMIOD", os.path.join(top_builddir, "daemon", "mmiod"))
-MMIOCTL = os.environ.get("MMIOCTL", os.path.join(top_builddir, "client", "mmioctl"))
-CATALOGUE = os.path.join(top_srcdir, "data", "profiles.ini")
 SYSFS = os.path.join(top_srcdir, "tests", "fixtures", "sysfs")
 M = 1 << 20
 
@@ -111,7 +104,7 @@ class Mmiod:
         self.dir = workdir
         self.uri = uri
         os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
-        self.bus, self.address, self.env = tg.start_bus(workdir)
+        self.bus, self.address, self.env = start_bus(workdir)
         self.log_path = os.path.join(workdir, "mmiod.log")
         self.proc = None
         self.watch = None
@@ -142,14 +135,14 @@ class Mmiod:
         self.proc = None
 
     def ctl(self, *args, timeout=120):
-        return tg.mmioctl(self.env, *args, timeout=timeout)
+        return mmioctl(self.env, *args, timeout=timeout)
 
     def status(self, guest=None):
         rc, js, txt = self.ctl(*(["status"] + ([guest] if guest else [])), timeout=20)
         return js if rc == 0 else None
 
     def logtail(self, n=3000):
-        return tg.file_tail(self.log_path, n)
+        return file_tail(self.log_path, n)
 
     def close(self):
         if self.watch:
@@ -417,7 +410,7 @@ def run_scenario(run, scn, work):
         if not ok(st is not None, "%s: mmiod serves %s (by its libvirt name)" % (name, gname), md.logtail()):
             return
         ok(st["id"] == g.uuid() and st["name"] == gname, "%s: id the domain's UUID, name its name" % name, st)
-        same, gm, mm = tg.guest_windows_match(w, st["windows"])
+        same, gm, mm = guest_devices.guest_windows_match(w, st["windows"])
         ok(same, "%s: mmiod's memory windows are the guest's root bus windows" % name,
            "guest: %s\nmmiod: %s" % ([(hex(a), hex(b)) for a, b in gm], [(hex(a), hex(b)) for a, b in mm]))
         # read when QEMU started, before the firmware ran: mmiod reads the
@@ -477,17 +470,17 @@ def plug(run, scn, i, stp, g, gname, via):
     how = stp["via"]
     if how == "attach-device":
         size = rig.parse_size(stp["size"])
-        decl = tg.layout("ivshmem-plain", {"memdev": "m"}, {"m": size})
+        decl = guest_devices.layout("ivshmem-plain", {"memdev": "m"}, {"m": size})
     else:
         props = dict(stp.get("props", {}))
-        decl = tg.layout(stp["driver"], props, {})
-    spec = tg.spec_of(decl)
+        decl = guest_devices.layout(stp["driver"], props, {})
+    spec = guest_devices.spec_of(decl)
     port_args = ["--port", port] if port else []
     rc, chk, txt = md.ctl("check", "--refresh", gname, spec, *port_args)
     if rc not in (0, 1) or not chk or "fits" not in chk:
         raise rig.RigError("mmioctl check %s %s: rc %d: %s" % (gname, spec, rc, txt))
     pred_fits = chk["fits"]
-    pred = tg.pred_map(chk["placement"])
+    pred = guest_devices.pred_map(chk["placement"])
     t0 = time.monotonic()
     if how == "attach-device":
         bus = int(port.split(".")[1]) if port else None
@@ -545,14 +538,15 @@ def plug(run, scn, i, stp, g, gname, via):
         raise rig.RigError("guest never saw %s at %s" % (sid, bdf))
     r = g.outcome(qid, enable=True)
     secs = round(time.monotonic() - t0, 1)
-    real = tg.real_layout(g.find_pci(qid))
+    real = guest_devices.real_layout(g.find_pci(qid))
     if real != sorted(decl):
         ok(False, "%s step %d: %s's declared BARs are what QEMU built" % (name, i, sid),
            "declared %s\nQEMU %s" % (sorted(decl), real))
-    gfits, mm = tg.compare(pred_fits, pred, r["bars"])
-    guest_s = ", ".join("BAR%d %s" % (b["bar"], tg.fmt_addr(b["guest_start"] if b["assigned"] else None))
+    gfits, mm = guest_devices.compare(pred_fits, pred, r["bars"])
+    guest_s = ", ".join("BAR%d %s" % (b["bar"],
+                                      guest_devices.fmt_addr(b["guest_start"] if b["assigned"] else None))
                         for b in r["bars"])
-    pred_s = ", ".join("BAR%d %s" % (b, tg.fmt_addr(a)) for b, a in sorted(pred.items()))
+    pred_s = ", ".join("BAR%d %s" % (b, guest_devices.fmt_addr(a)) for b, a in sorted(pred.items()))
     klog = [l for l in r.get("klog_dev", []) if re.search(r"assign|space|BAR|ROM|enabl", l)]
     diag = "\n".join(["mmiod: %s: %s%s" % ("fits" if pred_fits else "no-fit", pred_s,
                                           ("  (" + chk.get("reason", "") + ")") if chk.get("reason") else ""),
