@@ -9,24 +9,12 @@
 #include <unistd.h>
 
 #include "mmio-model.h"
-#include "tap.h"
+#include "tap-mmio.h"
 
 static const char *srcdir(void)
 {
 	const char *s = getenv("top_srcdir");
 	return s && *s ? s : ".";
-}
-
-static void expect_err(enum mmio_status st, const struct mmio_error *e, enum mmio_status code,
-		       const char *what, const char *want)
-{
-	char name[256];
-
-	snprintf(name, sizeof(name), "%s fails with %s", what, mmio_status_name(code));
-	if (!tap_ok(st == code, "%s", name))
-		tap_diag("  got %s: %s", mmio_status_name(st), st ? e->msg : "");
-	snprintf(name, sizeof(name), "%s: message names the problem", what);
-	tap_contains(st ? e->msg : "", want, name);
 }
 
 /* Compares two devices BAR by BAR, naming the first difference. */

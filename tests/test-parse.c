@@ -8,22 +8,9 @@
 #include <unistd.h>
 
 #include "mmio-model.h"
-#include "tap.h"
+#include "tap-mmio.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Expects failure with code and a message containing want. */
-static void expect_err(enum mmio_status st, const struct mmio_error *e, enum mmio_status code,
-		       const char *what, const char *want)
-{
-	char name[256];
-
-	snprintf(name, sizeof(name), "%s fails with %s", what, mmio_status_name(code));
-	if (!tap_ok(st == code, "%s", name))
-		tap_diag("  got %s: %s", mmio_status_name(st), st ? e->msg : "");
-	snprintf(name, sizeof(name), "%s: message names the problem", what);
-	tap_contains(st ? e->msg : "", want, name);
-}
 
 static void check_bar(const struct mmio_bar *b, unsigned index, const char *kind, uint64_t size,
 		      const char *what)
@@ -107,8 +94,9 @@ static void test_bdf(void)
 			for (unsigned f = 0; f < 8 && ok; f++) {
 				struct mmio_bdf in = { 0x1234, 0xa5, (uint8_t)d, (uint8_t)f }, outb;
 				mmio_bdf_format(&in, buf, sizeof(buf));
-				ok = mmio_bdf_parse(buf, &outb, &e) == MMIO_OK &&
-				     memcmp(&in, &outb, sizeof(in)) == 0;
+				/* field by field: memcmp would read the padding byte */
+				ok = mmio_bdf_parse(buf, &outb, &e) == MMIO_OK && in.domain == outb.domain &&
+				     in.bus == outb.bus && in.dev == outb.dev && in.fn == outb.fn;
 			}
 		tap_ok(ok, "BDF format/parse round trip for all 256 dev.fn");
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mmio-model.h"
+#include "rng.h"
 #include "tap.h"
 
 #define U   (UINT64_C(1) << 20)
@@ -197,22 +198,6 @@ static bool order_valid(const struct mmio_device *dev, const struct mmio_placeme
 }
 
 /* ---- random instances ------------------------------------------------------ */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 struct instance {
 	struct mmio_window w[3];

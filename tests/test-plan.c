@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "plan.h"
+#include "rng.h"
 #include "tap.h"
 #include "xen-devices.h"
 
@@ -250,14 +251,6 @@ static void test_qemu(void)
 /* A port started with mmio_plan_port's reservations holds the device
  * wherever the firmware puts the windows (1 MiB / 4 KiB aligned): checked
  * with the placement model on random devices and random window starts. */
-static uint64_t rnd(uint64_t *st)
-{
-	*st ^= *st << 13;
-	*st ^= *st >> 7;
-	*st ^= *st << 17;
-	return *st;
-}
-
 static void test_port_plan(void)
 {
 	const struct mmio_device testdev = { .name = "pci-testdev", .nbars = 3,
@@ -301,18 +294,18 @@ static void test_port_plan(void)
 
 	for (int it = 0; it < 20000; it++) {
 		struct mmio_device d = { .name = "random" };
-		unsigned nb = 1 + (unsigned)(rnd(&st) % 6);
+		unsigned nb = 1 + (unsigned)(xorshift64(&st) % 6);
 		bool io_only = it % 4 == 0;     /* I/O-heavy devices: the ISA alias rule */
 		for (unsigned i = 0; i < nb; i++) {
-			unsigned k = io_only ? 0 : (unsigned)(rnd(&st) % 5);
+			unsigned k = io_only ? 0 : (unsigned)(xorshift64(&st) % 5);
 			struct mmio_bar b = { .index = (uint8_t)i };
 			if (k == 0) {
 				b.kind = MMIO_BAR_IO;
-				b.size = UINT64_C(4) << (rnd(&st) % 7);
+				b.size = UINT64_C(4) << (xorshift64(&st) % 7);
 			} else {
 				b.kind = k >= 3 ? MMIO_BAR_MEM64 : MMIO_BAR_MEM32;
 				b.prefetch = k == 2 || k == 4;
-				b.size = UINT64_C(16) << (rnd(&st) % (b.kind == MMIO_BAR_MEM64 ? 32 : 24));
+				b.size = UINT64_C(16) << (xorshift64(&st) % (b.kind == MMIO_BAR_MEM64 ? 32 : 24));
 			}
 			d.bars[d.nbars++] = b;
 		}
@@ -320,21 +313,21 @@ static void test_port_plan(void)
 		struct mmio_window w[3];
 		unsigned nw = 0;
 		if (pp.io_reserve) {
-			uint64_t a = 0x1000 + (rnd(&st) % 8) * 0x1000;
+			uint64_t a = 0x1000 + (xorshift64(&st) % 8) * 0x1000;
 			w[nw++] = (struct mmio_window){ .kind = MMIO_WIN_IO, .flags = MMIO_WF_BRIDGE,
 							.start = a, .end = a + pp.io_reserve };
 			if (w[nw - 1].end > 0x10000)
 				nw--, w[nw] = (struct mmio_window){ 0 };
 		}
 		if (pp.mem_reserve) {
-			uint64_t a = 0x80000000 + (rnd(&st) % 512) * MiB;
+			uint64_t a = 0x80000000 + (xorshift64(&st) % 512) * MiB;
 			if (a + pp.mem_reserve > UINT64_C(0xfec00000))
 				continue;       /* larger than a 32-bit window can be */
 			w[nw++] = (struct mmio_window){ .kind = MMIO_WIN_LOW, .flags = MMIO_WF_BRIDGE,
 							.start = a, .end = a + pp.mem_reserve };
 		}
 		if (pp.pref64_reserve) {
-			uint64_t a = (UINT64_C(1) << 32) + (rnd(&st) % 4096) * MiB;
+			uint64_t a = (UINT64_C(1) << 32) + (xorshift64(&st) % 4096) * MiB;
 			w[nw++] = (struct mmio_window){ .kind = MMIO_WIN_HIGH,
 							.flags = MMIO_WF_BRIDGE | MMIO_WF_PREFETCH | MMIO_WF_MEM64,
 							.start = a, .end = a + pp.pref64_reserve };

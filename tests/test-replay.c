@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mmio-model.h"
+#include "rng.h"
 #include "tap.h"
 
 #define K   (UINT64_C(1) << 10)
@@ -40,6 +41,24 @@ static struct mmio_device testdev(const char *name, uint64_t membar, uint64_t ro
 	return d;
 }
 
+/* QEMU's VGA: BAR0 16M framebuffer, BAR2 4K registers, a 64K ROM. */
+static struct mmio_device std_vga(void)
+{
+	return (struct mmio_device){ .name = "vga", .nbars = 3,
+				     .bars = { mk(0, MMIO_BAR_MEM32, true, 16 * M),
+					       mk(2, MMIO_BAR_MEM32, false, 4 * K),
+					       mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K) } };
+}
+
+/* QEMU's e1000: BAR0 128K, BAR1 64 I/O ports, a ROM of rom bytes. */
+static struct mmio_device e1000(uint64_t rom)
+{
+	return (struct mmio_device){ .name = "e1000", .nbars = 3,
+				     .bars = { mk(0, MMIO_BAR_MEM32, false, 128 * K),
+					       mk(1, MMIO_BAR_IO, false, 64),
+					       mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, rom) } };
+}
+
 /* A pc guest with 512 MiB: QEMU 7.2's windows. */
 static const struct mmio_window pc512[] = {
 	{ .kind = MMIO_WIN_LOW, .start = 0x20000000, .end = 0xfec00000 },
@@ -58,6 +77,14 @@ static struct mmio_past_device past(const struct mmio_device *d, uint8_t arrival
 	for (unsigned i = 0; i < MMIO_MAX_DEVICE_BARS; i++)
 		p.addr[i] = UNK;
 	return p;
+}
+
+/* Where the device's first three BARs (in declaration order) were found. */
+static void found_at(struct mmio_past_device *p, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	p->addr[0] = a0;
+	p->addr[1] = a1;
+	p->addr[2] = a2;
 }
 
 static bool used_has(const struct mmio_replay *r, uint64_t start, uint64_t size)
@@ -125,26 +152,16 @@ static void test_not_enabled(void)
 static void test_boot_rom_and_vga(void)
 {
 	struct mmio_space_params p = params(pc512, 3);
-	struct mmio_device vga = { .name = "vga", .nbars = 3,
-				   .bars = { mk(0, MMIO_BAR_MEM32, true, 16 * M),
-					     mk(2, MMIO_BAR_MEM32, false, 4 * K),
-					     mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K) } };
-	struct mmio_device nic = { .name = "e1000", .nbars = 3,
-				   .bars = { mk(0, MMIO_BAR_MEM32, false, 128 * K),
-					     mk(1, MMIO_BAR_IO, false, 64),
-					     mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K) } };
+	struct mmio_device vga = std_vga();
+	struct mmio_device nic = e1000(64 * K);
 	struct mmio_past_device pd[2] = { past(&vga, MMIO_ARRIVAL_BOOT, 0),
 					  past(&nic, MMIO_ARRIVAL_BOOT, 0) };
 	struct mmio_replay r;
 
 	/* QEMU 7.2 + SeaBIOS, -device VGA + e1000 with a 64K romsize (verification.md) */
 	pd[0].vga = true;
-	pd[0].addr[0] = 0xfd000000;
-	pd[0].addr[1] = 0xfebe0000;
-	pd[0].addr[2] = 0xfebc0000;
-	pd[1].addr[0] = 0xfeba0000;
-	pd[1].addr[1] = 0xc100;
-	pd[1].addr[2] = 0xfebd0000;
+	found_at(&pd[0], 0xfd000000, 0xfebe0000, 0xfebc0000);
+	found_at(&pd[1], 0xfeba0000, 0xc100, 0xfebd0000);
 	run(&p, pd, 2, &r);
 	tap_ok(r.bars[0][2].addr == NONE && r.bars[0][2].inferred, "the boot VGA's ROM BAR holds nothing (shadowed)");
 	tap_ok(!used_has(&r, 0xfebc0000, 64 * K), "and is not counted");
@@ -284,14 +301,8 @@ static void test_slot(void)
 static void test_boot_pass(void)
 {
 	struct mmio_space_params p = params(pc512, 3);
-	struct mmio_device vga = { .name = "vga", .nbars = 3,
-				   .bars = { mk(0, MMIO_BAR_MEM32, true, 16 * M),
-					     mk(2, MMIO_BAR_MEM32, false, 4 * K),
-					     mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 64 * K) } };
-	struct mmio_device nic = { .name = "e1000", .nbars = 3,
-				   .bars = { mk(0, MMIO_BAR_MEM32, false, 128 * K),
-					     mk(1, MMIO_BAR_IO, false, 64),
-					     mk(MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 256 * K) } };
+	struct mmio_device vga = std_vga();
+	struct mmio_device nic = e1000(256 * K);
 	struct mmio_device t = testdev("t", 0, 32 * K);
 	struct mmio_device late = testdev("late", 0, 0);
 	struct mmio_past_device pd[4] = { past(&vga, MMIO_ARRIVAL_BOOT, 0), past(&nic, MMIO_ARRIVAL_BOOT, 0),
@@ -300,13 +311,9 @@ static void test_boot_pass(void)
 
 	/* 32-bit boot BARs from 0x80000000 as OVMF places them; ROMs hidden */
 	pd[0].vga = true;
-	pd[0].addr[0] = 0x80000000;
-	pd[0].addr[1] = 0x81000000;
-	pd[1].addr[0] = 0x81020000;
-	pd[1].addr[1] = 0x6000;
-	pd[2].addr[0] = 0x81001000;
-	pd[2].addr[1] = 0x6100;
-	pd[0].addr[2] = pd[1].addr[2] = pd[2].addr[2] = MMIO_ADDR_FW_UNASSIGNED;
+	found_at(&pd[0], 0x80000000, 0x81000000, MMIO_ADDR_FW_UNASSIGNED);
+	found_at(&pd[1], 0x81020000, 0x6000, MMIO_ADDR_FW_UNASSIGNED);
+	found_at(&pd[2], 0x81001000, 0x6100, MMIO_ADDR_FW_UNASSIGNED);
 	run(&p, pd, 3, &r);
 	tap_ok(r.exact && r.bars[0][2].addr == NONE, "boot pass: the VGA's ROM is shadowed, not assigned");
 	tap_ok(r.bars[1][2].addr == 0x20000000 && r.bars[1][2].inferred,
@@ -329,15 +336,7 @@ static void test_boot_pass(void)
 
 /* ---- random histories --------------------------------------------------------- */
 
-static uint64_t rng;
 static unsigned long stat_gone, stat_multi, stat_inferred;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 #define RN 8
 
@@ -481,7 +480,7 @@ int main(void)
 
 	for (unsigned long i = 0; i < (ss ? 1 : n); i++) {
 		uint64_t seed = ss ? strtoull(ss, NULL, 0) : 0x9e3779b97f4a7c15ull * (i + 1);
-		rng = seed | 1;
+		rng_state = seed | 1;
 		if (!random_history(seed))
 			bad++;
 	}
