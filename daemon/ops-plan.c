@@ -105,7 +105,7 @@ static void plan_ovmf(struct ops_plan *o, const struct mmio_device *devs, size_t
 	mmio_plan_ovmf(boot64, hole64, 0, l ? l->phys_bits : 0, &o->ovmf);
 	o->have_ovmf = true;
 	reason_append(o, "  %s%s", g ? "" : "If the guest boots OVMF (UEFI): ", o->ovmf.reason);
-	if (o->ovmf.libvirt_xml[0] && (!g || strcmp(g->bi->drv->name, "libvirt") == 0))
+	if (o->ovmf.libvirt_xml[0] && (!g || g->bi->drv->config_form == TSD_CONFIG_LIBVIRT_XML))
 		reason_append(o, " In libvirt's domain XML a <qemu:commandline> passes it on "
 			      "(<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>).");
 }
@@ -143,7 +143,7 @@ static enum mmio_status plan_qemu(struct ops_plan *o, const struct mmio_device *
 			 "  <pcihole64 unit='GiB'>%" PRIu64 "</pcihole64>\n"
 			 "</controller>", root, o->q.hole64_size >> 30);
 	}
-	bool libvirt = g && strcmp(g->bi->drv->name, "libvirt") == 0;
+	bool libvirt = g && g->bi->drv->config_form == TSD_CONFIG_LIBVIRT_XML;
 	if (g) {
 		reason_append(o, "QEMU (%s), counting the %zu device(s) guest %s has: ",
 			      o->machine == MMIO_QEMU_Q35 ? "q35" : "pc", nlive,

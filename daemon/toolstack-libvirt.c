@@ -504,6 +504,7 @@ static int tsd_libvirt_detach(struct tsd_backend *tbe, const char *guest_id,
 const struct tsd_driver tsd_libvirt_driver = {
 	.name = "libvirt",
 	.platform = TSD_PLATFORM_QEMU,
+	.config_form = TSD_CONFIG_LIBVIRT_XML,
 	.open = tsd_libvirt_open,
 	.close = tsd_libvirt_close,
 	.refresh = tsd_libvirt_refresh,

@@ -137,9 +137,17 @@ enum tsd_platform {
 	TSD_PLATFORM_XEN_HVM,   /* Xen's hvmloader: the MMIO hole below 4 GiB (mmio_hole) */
 };
 
+/* How a guest's configuration is written, which decides how Plan spells
+ * its advice. */
+enum tsd_config_form {
+	TSD_CONFIG_CMDLINE = 0, /* QEMU's command line, or xl.cfg */
+	TSD_CONFIG_LIBVIRT_XML, /* libvirt's domain XML */
+};
+
 struct tsd_driver {
 	const char *name;       /* "qmp", "libvirt", "libxl" */
 	enum tsd_platform platform;
+	enum tsd_config_form config_form;
 	/* arg: what follows "NAME:" in --backend (a directory, a URI), may be "".
 	 * Returns 0 (running; guests are announced through host), TSD_DECLINED,
 	 * or < 0 on a configuration error. */

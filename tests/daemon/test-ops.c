@@ -592,6 +592,19 @@ static void test_plan(void)
 	req.xen_version = "3.0";
 	tap_ok(ops_plan(&d, &req, &plan, &err) < 0 && err.code == OPS_E_INVALID_ARGS,
 	       "an unknown Xen version: InvalidArgs");
+
+	/* the advice is spelled by the back end's config_form, not its name */
+	static struct tsd_driver xml_driver;
+	const struct tsd_driver *was = bi.drv;
+	xml_driver = fake_driver;
+	xml_driver.config_form = TSD_CONFIG_LIBVIRT_XML;
+	req = (struct ops_plan_req){ .devices = one, .guest = "vm1", .machine = "q35" };
+	tap_ok(ops_plan(&d, &req, &plan, &err) == 0 && !strstr(plan.reason, "libvirt's domain XML"),
+	       "Plan for a guest whose back end takes a command line: no libvirt XML advice");
+	bi.drv = &xml_driver;
+	tap_ok(ops_plan(&d, &req, &plan, &err) == 0 && strstr(plan.reason, "libvirt's domain XML"),
+	       "Plan for a guest whose back end writes libvirt's domain XML: its advice too");
+	bi.drv = was;
 }
 
 /* ---- the state file first ----------------------------------------------------------- */
