@@ -100,3 +100,8 @@ int bus_reply_ops_error(sd_bus_message *m, const struct ops_error *err)
 {
 	return sd_bus_reply_method_errorf(m, bus_error_name(err), "%s", err->msg);
 }
+
+int bus_reply_unbuilt(sd_bus_message *m)
+{
+	return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED, "cannot build the reply");
+}

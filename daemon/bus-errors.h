@@ -27,5 +27,7 @@ const char *bus_error_name(const struct ops_error *err);
 int bus_error_set_ops(sd_bus_error *e, const struct ops_error *err);
 /* Answers a held call with err. */
 int bus_reply_ops_error(sd_bus_message *m, const struct ops_error *err);
+/* Answers a held call whose reply could not be built. */
+int bus_reply_unbuilt(sd_bus_message *m);
 
 #endif

@@ -10,112 +10,16 @@
 #include "config.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "authz.h"
-#include "bus-util.h"
 #include "bus-errors.h"
+#include "bus-options.h"
 #include "bus.h"
 #include "cleanup.h"
 #include "mmiod-names.h"
 #include "ops.h"
 #include "strv.h"
-
-/* ---- options ------------------------------------------------------------ */
-
-/* Plan's options: not in mmiod-names.h (the client does not send them yet). */
-#define OPT_MACHINE        "machine"
-#define OPT_XEN_MEMORY_MIB "xen-memory-mib"
-#define OPT_XEN_VERSION    "xen-version"
-#define OPT_FIRMWARE       "firmware"
-
-struct opts {
-	int refresh, wait, interactive, persistent, assignable;
-	char qemu_device[BOOKS_SPEC_MAX];
-	char reservation[BOOKS_ID_MAX];
-	char label[128];
-	char port[64];
-	char machine[16];
-	char xen_version[16];
-	char firmware[16];
-	uint32_t xen_memory_mib;
-	bool have_xen_memory;
-};
-
-struct opts_ctx {
-	const char *allowed;            /* space-separated keys */
-	struct opts *o;
-	sd_bus_error *error;
-};
-
-static int opt_entry(sd_bus_message *m, const char *key, void *ud)
-{
-	struct opts_ctx *c = ud;
-	struct opts *o = c->o;
-	char needle[64], hay[256];
-	char *sdst = NULL;
-	size_t slen = 0;
-	int *bdst = NULL;
-	uint32_t *udst = NULL;
-	const char *contents = NULL;
-	char type, want;
-	int r;
-
-	snprintf(needle, sizeof(needle), " %s ", key);
-	snprintf(hay, sizeof(hay), " %s ", c->allowed);
-	if (!strstr(hay, needle))
-		return sd_bus_error_setf(c->error, SD_BUS_ERROR_INVALID_ARGS,
-					 "unknown option \"%.200s\" (this method takes: %s)", key,
-					 c->allowed[0] ? c->allowed : "none");
-	if (strcmp(key, MMIOD_OPT_REFRESH) == 0) bdst = &o->refresh;
-	else if (strcmp(key, MMIOD_OPT_WAIT) == 0) bdst = &o->wait;
-	else if (strcmp(key, MMIOD_OPT_INTERACTIVE) == 0) bdst = &o->interactive;
-	else if (strcmp(key, MMIOD_OPT_PERSISTENT) == 0) bdst = &o->persistent;
-	else if (strcmp(key, MMIOD_OPT_ASSIGNABLE) == 0) bdst = &o->assignable;
-	else if (strcmp(key, MMIOD_OPT_QEMU_DEVICE) == 0) sdst = o->qemu_device, slen = sizeof(o->qemu_device);
-	else if (strcmp(key, MMIOD_OPT_RESERVATION) == 0) sdst = o->reservation, slen = sizeof(o->reservation);
-	else if (strcmp(key, MMIOD_OPT_LABEL) == 0) sdst = o->label, slen = sizeof(o->label);
-	else if (strcmp(key, MMIOD_OPT_PORT) == 0) sdst = o->port, slen = sizeof(o->port);
-	else if (strcmp(key, OPT_MACHINE) == 0) sdst = o->machine, slen = sizeof(o->machine);
-	else if (strcmp(key, OPT_XEN_VERSION) == 0) sdst = o->xen_version, slen = sizeof(o->xen_version);
-	else if (strcmp(key, OPT_FIRMWARE) == 0) sdst = o->firmware, slen = sizeof(o->firmware);
-	else if (strcmp(key, OPT_XEN_MEMORY_MIB) == 0) udst = &o->xen_memory_mib, o->have_xen_memory = true;
-	want = bdst ? 'b' : udst ? 'u' : 's';
-	r = sd_bus_message_peek_type(m, &type, &contents);
-	if (r < 0)
-		return r;
-	if (!contents || contents[0] != want || contents[1])
-		return sd_bus_error_setf(c->error, SD_BUS_ERROR_INVALID_ARGS,
-					 "option \"%s\" must be of type %c, got %s", key, want,
-					 contents ? contents : "?");
-	if (bdst)
-		return sd_bus_message_read(m, "v", "b", bdst);
-	if (udst)
-		return sd_bus_message_read(m, "v", "u", udst);
-	const char *s;
-	r = sd_bus_message_read(m, "v", "s", &s);
-	if (r >= 0 && strlen(s) >= slen)
-		return sd_bus_error_setf(c->error, SD_BUS_ERROR_INVALID_ARGS,
-					 "option \"%s\" is too long (%zu bytes, at most %zu)",
-					 key, strlen(s), slen - 1);
-	if (r >= 0)
-		snprintf(sdst, slen, "%s", s);
-	return r;
-}
-
-/* Reads a{sv}; accepts only the keys in `allowed` (space-separated). */
-static int read_opts(sd_bus_message *m, const char *allowed, struct opts *o, sd_bus_error *error)
-{
-	struct opts_ctx c = { allowed, o, error };
-
-	memset(o, 0, sizeof(*o));
-	o->wait = 1;
-	return bus_dict_read(m, opt_entry, &c);
-}
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -143,10 +47,8 @@ const char *const bus_counted_methods[BUS_COUNTED_METHODS] = {
 
 static int method_index(sd_bus_message *m)
 {
-	const char *member = sd_bus_message_get_member(m);
-
-	for (int i = 0; member && i < BUS_COUNTED_METHODS; i++)
-		if (strcmp(member, bus_counted_methods[i]) == 0)
+	for (int i = 0; i < BUS_COUNTED_METHODS; i++)
+		if (sd_bus_message_is_method_call(m, MMIOD_IFACE_MANAGER, bus_counted_methods[i]) > 0)
 			return i;
 	return -1;
 }
@@ -217,7 +119,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct held_call *, held_free);
 
 /* "(s guest, as devices, a{sv} options)": *h holds the call and its devices. */
 static int read_guest_devices(struct bus_ctx *bc, sd_bus_message *m, const char *allowed,
-			      const char **guest, struct held_call **h, struct opts *o,
+			      const char **guest, struct held_call **h, struct bus_opts *o,
 			      sd_bus_error *error)
 {
 	int r;
@@ -228,16 +130,16 @@ static int read_guest_devices(struct bus_ctx *bc, sd_bus_message *m, const char 
 	r = sd_bus_message_read(m, "s", guest);
 	if (r >= 0)
 		r = sd_bus_message_read_strv(m, &(*h)->devices);
-	return r < 0 ? r : read_opts(m, allowed, o, error);
+	return r < 0 ? r : bus_opts_read(m, allowed, o, error);
 }
 
 /* "(s guest, s what, a{sv} options)". */
 static int read_guest_what(sd_bus_message *m, const char *allowed, const char **guest,
-			   const char **what, struct opts *o, sd_bus_error *error)
+			   const char **what, struct bus_opts *o, sd_bus_error *error)
 {
 	int r = sd_bus_message_read(m, "ss", guest, what);
 
-	return r < 0 ? r : read_opts(m, allowed, o, error);
+	return r < 0 ? r : bus_opts_read(m, allowed, o, error);
 }
 
 /* Answers with err, or with what pack() appends to a method return. */
@@ -258,7 +160,7 @@ static void held_reply(struct held_call *h, const struct ops_error *err,
 			r = sd_bus_send(NULL, reply, NULL);
 		if (r < 0) {
 			count_error(h->bc, h->m);
-			sd_bus_reply_method_errorf(h->m, SD_BUS_ERROR_FAILED, "cannot build the reply");
+			bus_reply_unbuilt(h->m);
 		}
 	}
 	h->m = sd_bus_message_unref(h->m);
@@ -318,7 +220,7 @@ static int method_check(sd_bus_message *m, void *ud, sd_bus_error *error)
 	_cleanup_(held_freep) struct held_call *h = NULL;
 	struct ops_error err = { 0 };
 	const char *guest;
-	struct opts o;
+	struct bus_opts o;
 	int r = read_guest_devices(bc, m, MMIOD_OPT_REFRESH " " MMIOD_OPT_PORT, &guest, &h, &o, error);
 
 	if (r < 0)
@@ -361,7 +263,7 @@ static int method_attach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct bus_ctx *bc = ud;
 	struct ops_error err = { 0 };
 	const char *guest, *device;
-	struct opts o;
+	struct bus_opts o;
 	int r;
 
 	r = read_guest_what(m, MMIOD_OPT_QEMU_DEVICE " " MMIOD_OPT_RESERVATION " " MMIOD_OPT_PERSISTENT
@@ -410,7 +312,7 @@ static int method_detach(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct bus_ctx *bc = ud;
 	struct ops_error err = { 0 };
 	const char *guest, *device;
-	struct opts o;
+	struct bus_opts o;
 	int r;
 
 	r = read_guest_what(m, MMIOD_OPT_INTERACTIVE, &guest, &device, &o, error);
@@ -448,7 +350,7 @@ static int method_reserve(sd_bus_message *m, void *ud, sd_bus_error *error)
 	_cleanup_(held_freep) struct held_call *h = NULL;
 	struct ops_error err = { 0 };
 	const char *guest;
-	struct opts o;
+	struct bus_opts o;
 	int r = read_guest_devices(bc, m, MMIOD_OPT_LABEL " " MMIOD_OPT_INTERACTIVE, &guest, &h, &o,
 				   error);
 
@@ -471,7 +373,7 @@ static int method_release(sd_bus_message *m, void *ud, sd_bus_error *error)
 	struct bus_ctx *bc = ud;
 	struct ops_error err = { 0 };
 	const char *guest, *id;
-	struct opts o;
+	struct bus_opts o;
 	int r;
 
 	r = read_guest_what(m, MMIOD_OPT_INTERACTIVE, &guest, &id, &o, error);
@@ -545,14 +447,14 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 	_cleanup_free_ struct ops_plan *plan = NULL;
 	struct ops_error err = { 0 };
 	const char *guest;
-	struct opts o;
+	struct bus_opts o;
 	int r;
 
 	r = sd_bus_message_read_strv(m, &devices);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &guest);
 	if (r >= 0)
-		r = read_opts(m, OPT_MACHINE " " OPT_XEN_MEMORY_MIB " " OPT_XEN_VERSION " " OPT_FIRMWARE,
+		r = bus_opts_read(m, BUS_OPT_MACHINE " " BUS_OPT_XEN_MEMORY_MIB " " BUS_OPT_XEN_VERSION " " BUS_OPT_FIRMWARE,
 			      &o, error);
 	if (r < 0)
 		return r;
@@ -570,22 +472,6 @@ static int method_plan(sd_bus_message *m, void *ud, sd_bus_error *error)
 	return r < 0 ? r : 1;
 }
 
-static void bars_spec(const struct mmio_device *dev, char *buf, size_t len)
-{
-	size_t off = (size_t)snprintf(buf, len, "bars:");
-
-	for (unsigned i = 0; i < dev->nbars && off < len; i++) {
-		uint64_t s = dev->bars[i].size;
-		const char *u = "";
-		if (s >= (UINT64_C(1) << 40) && !(s & ((UINT64_C(1) << 40) - 1))) s >>= 40, u = "T";
-		else if (s >= (UINT64_C(1) << 30) && !(s & ((UINT64_C(1) << 30) - 1))) s >>= 30, u = "G";
-		else if (s >= (UINT64_C(1) << 20) && !(s & ((UINT64_C(1) << 20) - 1))) s >>= 20, u = "M";
-		else if (s >= 1024 && !(s & 1023)) s >>= 10, u = "K";
-		off += (size_t)snprintf(buf + off, len - off, "%s%s:%" PRIu64 "%s", i ? "," : "",
-					mmio_bar_kind_name(&dev->bars[i]), s, u);
-	}
-}
-
 static int method_list_profiles(sd_bus_message *m, void *ud, sd_bus_error *error)
 {
 	struct bus_ctx *bc = ud;
@@ -599,7 +485,7 @@ static int method_list_profiles(sd_bus_message *m, void *ud, sd_bus_error *error
 		r = sd_bus_message_open_container(reply, 'a', MMIOD_SIG_PROFILE);
 	for (size_t i = 0; r >= 0 && d->have_cat && i < d->cat.n; i++) {
 		const struct mmio_profile *p = &d->cat.profiles[i];
-		bars_spec(&p->device, spec, sizeof(spec));
+		mmio_bars_format(&p->device, spec, sizeof(spec));
 		r = sd_bus_message_append(reply, MMIOD_SIG_PROFILE, p->name, p->description, spec, p->source);
 	}
 	if (r >= 0)
@@ -661,16 +547,10 @@ static int get_backend_states(sd_bus *bus, const char *path, const char *iface, 
 	int r = sd_bus_message_open_container(reply, 'a', "(ssu)");
 
 	for (size_t k = 0; r >= 0 && d->cfg.backends && d->cfg.backends[k]; k++) {
-		const char *spec = d->cfg.backends[k];
-		const struct backend_inst *bi = NULL;
-		uint32_t guests = 0;
-
-		for (size_t i = 0; i < d->nbackends && !bi; i++)
-			if (strcmp(d->backends[i]->spec, spec) == 0 && d->backends[i]->be)
-				bi = d->backends[i];
-		for (size_t i = 0; bi && i < d->nguests; i++)
-			guests += d->guests[i]->bi == bi && !d->guests[i]->gone;
-		r = sd_bus_message_append(reply, "(ssu)", spec, bi ? "running" : "failed", guests);
+		uint32_t guests;
+		bool running = daemon_backend_state(d, d->cfg.backends[k], &guests);
+		r = sd_bus_message_append(reply, "(ssu)", d->cfg.backends[k], running ? "running" : "failed",
+					  guests);
 	}
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }

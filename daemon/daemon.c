@@ -631,6 +631,19 @@ bool daemon_backend_busy(const struct daemon *d, const struct backend_inst *bi)
 	return false;
 }
 
+bool daemon_backend_state(const struct daemon *d, const char *spec, uint32_t *guests)
+{
+	const struct backend_inst *bi = NULL;
+
+	*guests = 0;
+	for (size_t i = 0; i < d->nbackends && !bi; i++)
+		if (strcmp(d->backends[i]->spec, spec) == 0 && d->backends[i]->be)
+			bi = d->backends[i];
+	for (size_t i = 0; bi && i < d->nguests; i++)
+		*guests += d->guests[i]->bi == bi && !d->guests[i]->gone;
+	return bi != NULL;
+}
+
 void daemon_backend_drop_guests(struct daemon *d, struct backend_inst *bi)
 {
 	for (size_t i = d->nguests; i-- > 0;)

@@ -130,6 +130,9 @@ static inline bool daemon_guest_stale(const struct guest *g)
  * operations without calling back), and taking all its guests down as if
  * they went away (reservations are kept for their return). */
 bool daemon_backend_busy(const struct daemon *d, const struct backend_inst *bi);
+/* Whether the back end configured as spec is running (it opened), and how
+ * many of its guests are present. */
+bool daemon_backend_state(const struct daemon *d, const char *spec, uint32_t *guests);
 void daemon_backend_drop_guests(struct daemon *d, struct backend_inst *bi);
 
 /* ---- guests ---------------------------------------------------------------- */

@@ -48,6 +48,8 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/bus-errors.h \
 	daemon/bus-errors.c \
 	daemon/bus-manager.c \
+	daemon/bus-options.h \
+	daemon/bus-options.c \
 	daemon/bus-guest.c \
 	daemon/introspect.c
 

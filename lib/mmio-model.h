@@ -142,6 +142,9 @@ enum mmio_status mmio_size_parse(const char *s, uint64_t *out, struct mmio_error
  * index must not be below the next free register.  "rom" may appear
  * anywhere (at most once) and is stored last; bars[] is in index order. */
 enum mmio_status mmio_bars_parse(const char *s, struct mmio_device *out, struct mmio_error *err);
+/* The other way: "bars:mem64p:16G,mem32:16M" (sizes in the largest exact
+ * unit, no "@INDEX"), as ListProfiles shows a catalogue entry. */
+void mmio_bars_format(const struct mmio_device *dev, char *buf, size_t len);
 /* Checks a single BAR for the rules above (power of two, minimum sizes,
  * I/O at most 256 bytes).  Used by every path that builds a device. */
 enum mmio_status mmio_bar_validate(const struct mmio_bar *bar, struct mmio_error *err);

@@ -487,6 +487,22 @@ enum mmio_status mmio_bars_parse(const char *s, struct mmio_device *out, struct 
 	return MMIO_OK;
 }
 
+void mmio_bars_format(const struct mmio_device *dev, char *buf, size_t len)
+{
+	size_t off = (size_t)snprintf(buf, len, "bars:");
+
+	for (unsigned i = 0; i < dev->nbars && off < len; i++) {
+		uint64_t s = dev->bars[i].size;
+		const char *u = "";
+		if (s >= (UINT64_C(1) << 40) && !(s & ((UINT64_C(1) << 40) - 1))) s >>= 40, u = "T";
+		else if (s >= (UINT64_C(1) << 30) && !(s & ((UINT64_C(1) << 30) - 1))) s >>= 30, u = "G";
+		else if (s >= (UINT64_C(1) << 20) && !(s & ((UINT64_C(1) << 20) - 1))) s >>= 20, u = "M";
+		else if (s >= 1024 && !(s & 1023)) s >>= 10, u = "K";
+		off += (size_t)snprintf(buf + off, len - off, "%s%s:%" PRIu64 "%s", i ? "," : "",
+					mmio_bar_kind_name(&dev->bars[i]), s, u);
+	}
+}
+
 /* ---- sysfs -------------------------------------------------------------- */
 
 /* Reads "0x" and hex digits into *v; returns the end or NULL. */

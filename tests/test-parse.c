@@ -317,6 +317,10 @@ static void test_bars(void)
 	tap_ok(d.bars[4].kind == MMIO_BAR_MEM32 && d.bars[4].prefetch,
 	       "ROM is MEM32 and prefetchable");
 	tap_ok(d.bars[2].kind == MMIO_BAR_IO && !d.bars[2].prefetch, "io BAR kind");
+	char back[128];
+	mmio_bars_format(&d, back, sizeof(back));
+	tap_is_str(back, "bars:mem64p:256M,mem64p:2M,io:256,mem32:1M,rom:128K",
+		   "mmio_bars_format: the list back, ROM last, sizes in their largest exact unit");
 
 	/* Explicit indices. */
 	st = mmio_bars_parse("bars:mem64p:16M,mem64p:32K@3,rom:512K@6", &d, &e);
