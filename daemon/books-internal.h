@@ -11,17 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "range-vector.h"
+
 struct books;
 struct books_entry;
-struct mmio_range;
 
-/* A growing list of used ranges. */
-struct rangev {
-	size_t n, cap;
-	struct mmio_range *v;
-};
-/* Appends [start, start + size); a zero size is skipped.  -1 when out of memory. */
-int books_rangev_push(struct rangev *rv, uint64_t start, uint64_t size);
 /* Appends the placed BARs of e. */
 int books_push_entry(struct rangev *rv, const struct books_entry *e);
 /* How many devices all reservations hold. */

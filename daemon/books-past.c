@@ -30,6 +30,8 @@
 #include <string.h>
 
 #include "books-past.h"
+#include "cleanup.h"
+#include "range-vector.h"
 #include "strbuf.h"
 
 /* Devices that left, kept for the replay (the oldest are forgotten). */
@@ -60,28 +62,6 @@ struct books_history {
 	struct mmio_range *used;        /* every range the live devices may hold */
 	struct history_reading r;
 };
-
-/* A growing list of ranges. */
-struct ranges {
-	size_t n, cap;
-	struct mmio_range *v;
-};
-
-static int ranges_push(struct ranges *rv, uint64_t start, uint64_t size)
-{
-	if (!size || start == TSD_ADDR_UNASSIGNED)
-		return 0;
-	if (rv->n == rv->cap) {
-		size_t cap = rv->cap ? rv->cap * 2 : 32;
-		struct mmio_range *v = realloc(rv->v, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		rv->v = v;
-		rv->cap = cap;
-	}
-	rv->v[rv->n++] = (struct mmio_range){ start, start + size };
-	return 0;
-}
 
 struct books_history *history_new(void)
 {
@@ -315,23 +295,22 @@ static bool fw_leaves(const struct tsd_layout *l, const struct tsd_live_bar *lb)
 /* Replays the devices of one bus; fills h->view for them and adds every
  * place a kept reading gives an inferred BAR to *used. */
 static int replay_bus(const struct tsd_layout *l, struct books_history *h, const struct group *g,
-		      ssize_t ng, const struct bus_ctx *bc, const struct ranges *fixed,
-		      struct ranges *used)
+		      ssize_t ng, const struct bus_ctx *bc, const struct rangev *fixed,
+		      struct rangev *used)
 {
 	size_t cap = (size_t)(ng > 0 ? ng : 0) + h->npast + 1;
-	struct mmio_past_device *pd = calloc(cap, sizeof(*pd));
-	size_t *gidx = calloc(cap, sizeof(*gidx));
-	uint32_t *seqs = calloc(cap * MMIO_MAX_FUNCTIONS, sizeof(*seqs));
-	struct ranges base = { 0 };
-	struct mmio_replay r = { 0 };
+	_cleanup_free_ struct mmio_past_device *pd = calloc(cap, sizeof(*pd));
+	_cleanup_free_ size_t *gidx = calloc(cap, sizeof(*gidx));
+	_cleanup_free_ uint32_t *seqs = calloc(cap * MMIO_MAX_FUNCTIONS, sizeof(*seqs));
+	_cleanup_(rangev_clear) struct rangev base = { 0 };
+	_cleanup_(mmio_replay_free) struct mmio_replay r = { 0 };
 	size_t npd = 0, nlive, nseqs = 0;
-	int ret = -1;
 
 	if (!pd || !gidx || !seqs)
-		goto out;
+		return -1;
 	for (size_t i = 0; i < fixed->n; i++)
-		if (ranges_push(&base, fixed->v[i].start, fixed->v[i].end - fixed->v[i].start) < 0)
-			goto out;
+		if (rangev_push(&base, fixed->v[i].start, fixed->v[i].end - fixed->v[i].start) < 0)
+			return -1;
 	for (ssize_t k = 0; k < ng; k++) {
 		const struct tsd_live_bar *f = g[k].first;
 		if (g[k].bus != bc->bus)
@@ -346,8 +325,8 @@ static int replay_bus(const struct tsd_layout *l, struct books_history *h, const
 			for (unsigned j = 0; j < g[k].n; j++) {
 				const struct books_live_view *v = &h->view[g[k].bar[j]];
 				if (v->addr != TSD_ADDR_UNASSIGNED &&
-				    ranges_push(&base, v->addr, l->bars[g[k].bar[j]].bar.size) < 0)
-					goto out;
+				    rangev_push(&base, v->addr, l->bars[g[k].bar[j]].bar.size) < 0)
+					return -1;
 			}
 			continue;
 		}
@@ -365,10 +344,8 @@ static int replay_bus(const struct tsd_layout *l, struct books_history *h, const
 		}
 	}
 	nlive = npd;
-	if (!nlive) {
-		ret = 0;
-		goto out;
-	}
+	if (!nlive)
+		return 0;
 	/* the devices that left this bus, as the books last had them */
 	for (size_t i = 0; i < h->npast; i++) {
 		const struct past_dev *q = &h->past[i];
@@ -393,7 +370,7 @@ static int replay_bus(const struct tsd_layout *l, struct books_history *h, const
 		.clip = l->clip, .nclip = l->nclip, .min_mem = l->min_mem,
 	};
 	if (mmio_replay(&sp, pd, npd, &r, NULL) != MMIO_OK)
-		goto out;
+		return -1;
 	h->r.replayed = true;
 	h->r.readings += r.readings;
 	h->r.kept += r.kept;
@@ -421,28 +398,21 @@ static int replay_bus(const struct tsd_layout *l, struct books_history *h, const
 		}
 	}
 	for (size_t i = 0; i < r.nused; i++)
-		if (ranges_push(used, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
-			goto out;
-	ret = 0;
-out:
-	mmio_replay_free(&r);
-	free(base.v);
-	free(pd);
-	free(gidx);
-	free(seqs);
-	return ret;
+		if (rangev_push(used, r.used[i].start, r.used[i].end - r.used[i].start) < 0)
+			return -1;
+	return 0;
 }
 
 static int read_present(const struct tsd_layout *l, const uint64_t *predicted, struct books_history *h)
 {
-	struct group *g = NULL;
+	_cleanup_free_ struct group *g = NULL;
 	ssize_t ng = group_bars(l, &g);
-	struct ranges ports = { 0 }, none = { 0 }, used = { 0 }, all = { 0 };
-	int ret = -1;
+	_cleanup_(rangev_clear) struct rangev ports = { 0 }, used = { 0 }, all = { 0 };
+	const struct rangev none = { 0 };
 
 	h->view = calloc(l->nbars ? l->nbars : 1, sizeof(*h->view));
 	if (ng < 0 || !h->view)
-		goto out;
+		return -1;
 	memset(&h->r, 0, sizeof(h->r));
 	h->r.exact = true;
 	/* What the toolstack shows, or mmiod predicted for its attaches, or
@@ -465,13 +435,13 @@ static int read_present(const struct tsd_layout *l, const uint64_t *predicted, s
 	for (size_t i = 0; i < l->nports; i++)
 		for (unsigned w = 0; w < 3; w++)
 			if (l->ports[i].windows_known && l->ports[i].present[w] &&
-			    ranges_push(&ports, l->ports[i].win[w].start,
+			    rangev_push(&ports, l->ports[i].win[w].start,
 					l->ports[i].win[w].end - l->ports[i].win[w].start) < 0)
-				goto out;
+				return -1;
 	struct bus_ctx root = { .bus = 0, .nwin = l->nwin };
 	memcpy(root.win, l->win, sizeof(root.win));
 	if (replay_bus(l, h, g, ng, &root, &ports, &used) < 0)
-		goto out;
+		return -1;
 	/* Behind every programmed port: its windows. */
 	for (size_t i = 0; i < l->nports; i++) {
 		struct bus_ctx pc;
@@ -479,29 +449,23 @@ static int read_present(const struct tsd_layout *l, const uint64_t *predicted, s
 			continue;
 		bus_ctx_port(&l->ports[i], &pc);
 		if (replay_bus(l, h, g, ng, &pc, &none, &used) < 0)
-			goto out;
+			return -1;
 	}
 	/* Used: every shown, predicted or inferred live BAR, and the other
 	 * places the readings give an uncertain one. */
 	for (size_t i = 0; i < l->nbars; i++)
-		if (ranges_push(&all, h->view[i].addr, l->bars[i].bar.size) < 0)
-			goto out;
+		if (h->view[i].addr != TSD_ADDR_UNASSIGNED &&
+		    rangev_push(&all, h->view[i].addr, l->bars[i].bar.size) < 0)
+			return -1;
 	for (size_t i = 0; i < used.n; i++)
-		if (ranges_push(&all, used.v[i].start, used.v[i].end - used.v[i].start) < 0)
-			goto out;
-	h->used = all.v;
+		if (rangev_push(&all, used.v[i].start, used.v[i].end - used.v[i].start) < 0)
+			return -1;
 	h->nused = all.n;
-	all.v = NULL;
+	h->used = TAKE_PTR(all.v);
 	h->r.view = h->view;
 	h->r.used = h->used;
 	h->r.nused = h->nused;
-	ret = 0;
-out:
-	free(ports.v);
-	free(used.v);
-	free(all.v);
-	free(g);
-	return ret;
+	return 0;
 }
 
 const struct history_reading *history_read(struct books_history *h, const struct tsd_layout *l, uint64_t gen,

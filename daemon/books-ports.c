@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "books.h"
+#include "cleanup.h"
 #include "books-internal.h"
 #include "books-ports.h"
 #include "strbuf.h"
@@ -65,7 +66,7 @@ struct port_ctx {
 static void port_ctx_free(struct port_ctx *pc)
 {
 	for (size_t i = 0; pc->extra && i < pc->n; i++)
-		free(pc->extra[i].v);
+		rangev_clear(&pc->extra[i]);
 	free(pc->extra);
 	free(pc->taken);
 	free(pc->resized);
@@ -102,9 +103,8 @@ static enum mmio_status port_space(const struct books *b, const struct port_ctx 
 {
 	const struct tsd_port *p = &b->layout.ports[pi];
 	struct mmio_window w[3];
-	struct rangev used = { 0 };
+	_cleanup_(rangev_clear) struct rangev used = { 0 };
 	unsigned n = 0;
-	enum mmio_status st;
 
 	for (unsigned i = 0; i < 3; i++)
 		if (p->present[i]) {
@@ -122,21 +122,17 @@ static enum mmio_status port_space(const struct books *b, const struct port_ctx 
 			    attach_present(b, &b->attaches[i]))
 				r = books_push_entry(&used, &b->attaches[i].e);
 		for (size_t i = 0; r == 0 && pc && i < pc->extra[pi].n; i++)
-			r = books_rangev_push(&used, pc->extra[pi].v[i].start,
+			r = rangev_push(&used, pc->extra[pi].v[i].start,
 					pc->extra[pi].v[i].end - pc->extra[pi].v[i].start);
-		if (r < 0) {
-			free(used.v);
+		if (r < 0)
 			return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-		}
 	}
 	struct mmio_space_params prm = {
 		.windows = w, .nwin = n, .used = used.v, .nused = used.n,
 		.clip = b->layout.clip, .nclip = b->layout.nclip,
 		.min_mem = b->layout.min_mem,
 	};
-	st = mmio_space_init(sp, &prm, err);
-	free(used.v);
-	return st;
+	return mmio_space_init(sp, &prm, err);
 }
 
 /* ---- native PCIe hot-plug ------------------------------------------------------ */
@@ -173,14 +169,13 @@ static enum mmio_status pciehp_place(const struct books *b, const struct port_ct
 				     const struct mmio_device *dev, struct mmio_placement *pl,
 				     struct mmio_pciehp *res, struct mmio_error *err)
 {
-	struct rangev used = { 0 };
+	_cleanup_(rangev_clear) struct rangev used = { 0 };
 	struct mmio_bridge port;
-	enum mmio_status st;
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < b->layout.nbars; i++)
 		if (b->layout.bars[i].addr != TSD_ADDR_UNASSIGNED)
-			r = books_rangev_push(&used, b->layout.bars[i].addr, b->layout.bars[i].bar.size);
+			r = rangev_push(&used, b->layout.bars[i].addr, b->layout.bars[i].bar.size);
 	for (size_t i = 0; r == 0 && i < b->nattach; i++)
 		if (books_attach_holds(b, &b->attaches[i]))
 			r = books_push_entry(&used, &b->attaches[i].e);
@@ -191,20 +186,16 @@ static enum mmio_status pciehp_place(const struct books *b, const struct port_ct
 		port_windows_now(b, pc, q, &w);
 		for (unsigned k = 0; r == 0 && k < 3; k++)
 			if (w.present[k])
-				r = books_rangev_push(&used, w.win[k].start, w.win[k].end - w.win[k].start);
+				r = rangev_push(&used, w.win[k].start, w.win[k].end - w.win[k].start);
 	}
-	if (r < 0) {
-		free(used.v);
+	if (r < 0)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-	}
 	struct mmio_space_params root = {
 		.windows = b->layout.win, .nwin = b->layout.nwin, .used = used.v, .nused = used.n,
 		.clip = b->layout.clip, .nclip = b->layout.nclip, .min_mem = b->layout.min_mem,
 	};
 	port_windows_now(b, pc, pi, &port);
-	st = mmio_place_pciehp(&root, &port, dev, pl, res, err);
-	free(used.v);
-	return st;
+	return mmio_place_pciehp(&root, &port, dev, pl, res, err);
 }
 
 /* out from a pciehp placement behind port p. */
@@ -241,7 +232,7 @@ static void port_take(struct port_ctx *pc, const struct tsd_port *p, size_t pi,
 	}
 	for (size_t k = 0; pl && k < pl->n; k++)
 		if (pl->items[k].placed)
-			(void)books_rangev_push(&pc->extra[pi], pl->items[k].addr, pl->items[k].size);
+			(void)rangev_push(&pc->extra[pi], pl->items[k].addr, pl->items[k].size);
 }
 
 

@@ -19,6 +19,7 @@
 #include "books.h"
 #include "books-internal.h"
 #include "books-past.h"
+#include "cleanup.h"
 #include "table.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
@@ -132,26 +133,10 @@ enum mmio_status books_set_layout(struct books *b, const struct tsd_layout *l, s
 
 /* ---- used ranges ----------------------------------------------------------- */
 
-int books_rangev_push(struct rangev *rv, uint64_t start, uint64_t size)
-{
-	if (!size)
-		return 0;
-	if (rv->n == rv->cap) {
-		size_t cap = rv->cap ? rv->cap * 2 : 16;
-		struct mmio_range *v = realloc(rv->v, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		rv->v = v;
-		rv->cap = cap;
-	}
-	rv->v[rv->n++] = (struct mmio_range){ start, start + size };
-	return 0;
-}
-
 int books_push_entry(struct rangev *rv, const struct books_entry *e)
 {
 	for (unsigned i = 0; i < e->nbars; i++)
-		if (e->bars[i].placed && books_rangev_push(rv, e->bars[i].addr, e->bars[i].bar.size) < 0)
+		if (e->bars[i].placed && rangev_push(rv, e->bars[i].addr, e->bars[i].bar.size) < 0)
 			return -1;
 	return 0;
 }
@@ -262,7 +247,7 @@ int books_push_live(const struct books *b, struct rangev *rv)
 	if (!(r = reading(b)))
 		return -1;
 	for (size_t i = 0; i < r->nused; i++)
-		if (books_rangev_push(rv, r->used[i].start, r->used[i].end - r->used[i].start) < 0)
+		if (rangev_push(rv, r->used[i].start, r->used[i].end - r->used[i].start) < 0)
 			return -1;
 	return 0;
 }
@@ -316,7 +301,7 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 			continue;
 		if (done)
 			done[(size_t)it->device * MMIO_MAX_DEVICE_BARS + it->bar] = true;
-		r = books_rangev_push(rv, it->addr, it->size);
+		r = rangev_push(rv, it->addr, it->size);
 	}
 	if (st != MMIO_OK) {
 		/* what did not fit keeps its stored address */
@@ -326,7 +311,7 @@ static int push_reservations(const struct books *b, unsigned base_use, struct ra
 				const struct books_entry *e = &b->res[i].devs[j];
 				for (unsigned x = 0; r == 0 && x < e->nbars; x++)
 					if (e->bars[x].placed && !(done && done[k * MMIO_MAX_DEVICE_BARS + x]))
-						r = books_rangev_push(rv, e->bars[x].addr, e->bars[x].bar.size);
+						r = rangev_push(rv, e->bars[x].addr, e->bars[x].bar.size);
 			}
 	}
 	free(done);
@@ -342,7 +327,7 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 	for (size_t i = 0; (use & BOOKS_USE_LIVE) && i < b->layout.nports; i++)
 		for (unsigned w = 0; w < 3; w++)
 			if (b->layout.ports[i].windows_known && b->layout.ports[i].present[w] &&
-			    books_rangev_push(rv, b->layout.ports[i].win[w].start,
+			    rangev_push(rv, b->layout.ports[i].win[w].start,
 					b->layout.ports[i].win[w].end - b->layout.ports[i].win[w].start) < 0)
 				return -1;
 	/* Shown, predicted for mmiod's attaches, inferred for the others
@@ -360,7 +345,7 @@ static int collect_used(const struct books *b, unsigned use, struct rangev *rv)
 		 * counted through the layout until the guest is read again) */
 		for (unsigned w = 0; (use & BOOKS_USE_HOLDS) && held && a->e.port_resized && w < 3; w++)
 			if (a->e.port_after.present[w] &&
-			    books_rangev_push(rv, a->e.port_after.win[w].start,
+			    rangev_push(rv, a->e.port_after.win[w].start,
 					      a->e.port_after.win[w].end - a->e.port_after.win[w].start) < 0)
 				return -1;
 	}
@@ -401,15 +386,13 @@ static struct mmio_space_params space_params(const struct books *b, const struct
 enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_space *sp,
 			     struct mmio_error *err)
 {
-	struct rangev rv = { 0 };
+	_cleanup_(rangev_clear) struct rangev rv = { 0 };
 	enum mmio_status st = used_ranges(b, use, &rv, err);
 
 	if (st != MMIO_OK)
 		return st;
 	struct mmio_space_params p = space_params(b, &rv);
-	st = mmio_space_init(sp, &p, err);
-	free(rv.v);
-	return st;
+	return mmio_space_init(sp, &p, err);
 }
 
 /* The space for `use`: the cached one when it is current; else a new one,
@@ -417,7 +400,7 @@ enum mmio_status books_space(const struct books *b, unsigned use, struct mmio_sp
 static enum mmio_status space_get(const struct books *b, unsigned use, const struct mmio_space **out,
 				  struct mmio_space *tmp, struct mmio_error *err)
 {
-	struct rangev rv = { 0 };
+	_cleanup_(rangev_clear) struct rangev rv = { 0 };
 	struct books_cache_slot *slot = NULL;
 	struct books *mb = (struct books *)b; /* the cache is not part of the books' value */
 	/* Keyed by content, not by who changed what: attach states are also
@@ -431,38 +414,30 @@ static enum mmio_status space_get(const struct books *b, unsigned use, const str
 		slot = mb->cache->slot[use % CACHE_SLOTS];
 	if (slot && slot->valid && slot->layout_gen == b->layout_gen && slot->nused == rv.n &&
 	    (rv.n == 0 || memcmp(slot->used, rv.v, rv.n * sizeof(*rv.v)) == 0)) {
-		free(rv.v);
 		*out = &slot->sp;
 		return MMIO_OK;
 	}
 	struct mmio_space_params p = space_params(b, &rv);
 	if (tmp) {
 		st = mmio_space_init(tmp, &p, err);
-		free(rv.v);
 		if (st == MMIO_OK)
 			*out = tmp;
 		return st;
 	}
-	if (!mb->cache && !(mb->cache = calloc(1, sizeof(*mb->cache)))) {
-		free(rv.v);
+	if (!mb->cache && !(mb->cache = calloc(1, sizeof(*mb->cache))))
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for the space cache");
-	}
-	if (!slot && !(slot = mb->cache->slot[use % CACHE_SLOTS] = calloc(1, sizeof(*slot)))) {
-		free(rv.v);
+	if (!slot && !(slot = mb->cache->slot[use % CACHE_SLOTS] = calloc(1, sizeof(*slot))))
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for the space cache");
-	}
 	if (slot->valid) {
 		mmio_space_free(&slot->sp);
 		free(slot->used);
 		slot->valid = false;
 	}
 	st = mmio_space_init(&slot->sp, &p, err);
-	if (st != MMIO_OK) {
-		free(rv.v);
+	if (st != MMIO_OK)
 		return st;
-	}
-	slot->used = rv.v;
 	slot->nused = rv.n;
+	slot->used = TAKE_PTR(rv.v);
 	slot->layout_gen = b->layout_gen;
 	slot->valid = true;
 	*out = &slot->sp;

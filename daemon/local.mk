@@ -29,6 +29,8 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/books-admit.c \
 	daemon/books-past.h \
 	daemon/books-past.c \
+	daemon/range-vector.h \
+	daemon/range-vector.c \
 	daemon/state.h \
 	daemon/state.c \
 	daemon/log.h \
