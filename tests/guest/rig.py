@@ -345,6 +345,11 @@ class Guest:
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RigError("QEMU failed to start: " + self._qemu_log_tail())
             time.sleep(0.02)
+        return self._boot_wait(t0)
+
+    def _boot_wait(self, t0):
+        """Connects to the command channel and QMP once their sockets are
+        there, and waits for the guest's @@READY (started at t0)."""
         self.ser = connect_unix(self.cmd_path)
         self.qmp = QMP(self.qmp_path)
         # OVMF leaves terminal escapes without a newline on this port; the
@@ -355,9 +360,12 @@ class Guest:
         self.boot_seconds = time.time() - t0
         return self
 
+    def qemu_log_path(self):
+        return os.path.join(self.workdir, "qemu.log")
+
     def _qemu_log_tail(self):
         try:
-            with open(os.path.join(self.workdir, "qemu.log"), "rb") as f:
+            with open(self.qemu_log_path(), "rb") as f:
                 return f.read()[-2000:].decode(errors="replace")
         except OSError:
             return ""

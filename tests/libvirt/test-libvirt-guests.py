@@ -322,20 +322,10 @@ class LibvirtGuest(rig.Guest):
             if time.time() > deadline:
                 raise rig.RigError("the domain's sockets never appeared")
             time.sleep(0.05)
-        self.ser = rig.connect_unix(self.cmd_path)
-        self.qmp = rig.QMP(self.qmp_path)
-        line = self._readline_until(lambda l: "@@READY" in l, self.boot_timeout)
-        line = line[line.index("@@READY"):]
-        self.kernel_release = line.split()[1] if len(line.split()) > 1 else None
-        self.boot_seconds = time.time() - t0
-        return self
+        return self._boot_wait(t0)
 
-    def _qemu_log_tail(self):
-        try:
-            with open(os.path.join(self.lv.dir, "log", "qemu", self.name + ".log"), "rb") as f:
-                return f.read()[-2000:].decode(errors="replace")
-        except OSError:
-            return ""
+    def qemu_log_path(self):
+        return os.path.join(self.lv.dir, "log", "qemu", self.name + ".log")
 
     def close(self):
         if self.qmp:
