@@ -218,63 +218,76 @@ static void test_bad(void)
 	tsd_layout_clear(&l);
 }
 
+/* tsd_spec_value(spec, key, buf, len): found (value != NULL) with exactly
+ * that value, or not found; buf is a heap block of exactly len bytes. */
 static void test_spec_value(void)
 {
-	char buf[64];
-
-	tap_ok(tsd_spec_value("pci-testdev,bus=rp1,membar=1M", "bus", buf, sizeof(buf)) &&
-	       strcmp(buf, "rp1") == 0, "spec_value: bus=rp1 found");
-	tap_ok(tsd_spec_value("pci-testdev,bus=rp1,membar=1M", "membar", buf, sizeof(buf)) &&
-	       strcmp(buf, "1M") == 0, "spec_value: the last item");
-	tap_ok(!tsd_spec_value("pci-testdev,membar=1M", "bus", buf, sizeof(buf)),
-	       "spec_value: an absent key");
-	tap_ok(!tsd_spec_value("pci-testdev,busx=1", "bus", buf, sizeof(buf)),
-	       "spec_value: bus does not match busx=1");
-	tap_ok(tsd_spec_value("pci-testdev,busx=1,bus=rp2", "bus", buf, sizeof(buf)) &&
-	       strcmp(buf, "rp2") == 0, "spec_value: bus after busx=1");
-	tap_ok(tsd_spec_value("pci-testdev,busx=1,bus=rp2", "busx", buf, sizeof(buf)) &&
-	       strcmp(buf, "1") == 0, "spec_value: busx itself");
-	tap_ok(!tsd_spec_value("pci-testdev,xbus=1", "bus", buf, sizeof(buf)),
-	       "spec_value: bus does not match xbus=1");
-	tap_ok(tsd_spec_value("e1000,romfile=a,,b,bus=rp1", "romfile", buf, sizeof(buf)) &&
-	       strcmp(buf, "a,b") == 0, "spec_value: \",,\" is a literal comma in the value");
-	tap_ok(tsd_spec_value("e1000,romfile=a,,b,bus=rp1", "bus", buf, sizeof(buf)) &&
-	       strcmp(buf, "rp1") == 0, "spec_value: the item after a \",,\" value");
-	tap_ok(!tsd_spec_value("e1000,romfile=a,,bus=rp1", "bus", buf, sizeof(buf)),
-	       "spec_value: \",,bus=rp1\" is inside romfile's value, no bus");
-	tap_ok(tsd_spec_value("e1000,romfile=a,,bus=rp1", "romfile", buf, sizeof(buf)) &&
-	       strcmp(buf, "a,bus=rp1") == 0, "spec_value: and romfile has it all");
-	tap_ok(tsd_spec_value("e1000,romfile=a,,,bus=rp1", "bus", buf, sizeof(buf)) &&
-	       strcmp(buf, "rp1") == 0, "spec_value: \",,,\" = a comma, then the next item");
-	tap_ok(tsd_spec_value("e1000,romfile=a,,,bus=rp1", "romfile", buf, sizeof(buf)) &&
-	       strcmp(buf, "a,") == 0, "spec_value: ... whose value ends in a comma");
-	tap_ok(tsd_spec_value("e1000,romfile=", "romfile", buf, sizeof(buf)) && buf[0] == '\0',
-	       "spec_value: an empty value is found, empty");
-	tap_ok(tsd_spec_value("pci-testdev,bus=rp1,", "bus", buf, sizeof(buf)) &&
-	       strcmp(buf, "rp1") == 0, "spec_value: a trailing comma");
-	tap_ok(tsd_spec_value("pci-testdev,bus=rp1,bus=rp2", "bus", buf, sizeof(buf)) &&
-	       strcmp(buf, "rp1") == 0, "spec_value: the first of two");
-	/* the driver (first item, no '=') never matches */
-	tap_ok(!tsd_spec_value("pci-testdev,bus=rp1", "pci-testdev", buf, sizeof(buf)),
-	       "spec_value: the driver is no key");
-	tap_ok(!tsd_spec_value("bus,membar=1M", "bus", buf, sizeof(buf)),
-	       "spec_value: a driver named like the key is no key");
-	tap_ok(!tsd_spec_value("pci-testdev", "bus", buf, sizeof(buf)), "spec_value: a driver alone");
-	tap_ok(!tsd_spec_value("", "bus", buf, sizeof(buf)), "spec_value: an empty spec");
-	/* buf sizes */
-	char small[4];
-	memset(small, 'x', sizeof(small));
-	tap_ok(tsd_spec_value("d,bus=rp1", "bus", small, sizeof(small)) && strcmp(small, "rp1") == 0,
-	       "spec_value: a value that exactly fits (3 + NUL in 4)");
-	memset(small, 'x', sizeof(small));
-	tap_ok(!tsd_spec_value("d,bus=rp10", "bus", small, sizeof(small)),
-	       "spec_value: a value one byte too long -> false");
-	tap_ok(!tsd_spec_value("d,romfile=a,,bc", "romfile", small, sizeof(small)),
-	       "spec_value: too long after unescaping \",,\" -> false");
-	tap_ok(tsd_spec_value("d,romfile=a,,b", "romfile", small, sizeof(small)) &&
-	       strcmp(small, "a,b") == 0, "spec_value: \"a,,b\" unescaped fits in 4");
-	tap_ok(!tsd_spec_value("d,bus=rp1", "bus", small, 0), "spec_value: len 0 -> false");
-	char big[300];
+	static const struct {
+		const char *spec, *key;
+		size_t len;
+		const char *value;	/* NULL: not found (or does not fit) */
+		const char *name;
+	} cases[] = {
+		{ "pci-testdev,bus=rp1,membar=1M", "bus", 64, "rp1",
+		  "spec_value: bus=rp1 found" },
+		{ "pci-testdev,bus=rp1,membar=1M", "membar", 64, "1M",
+		  "spec_value: the last item" },
+		{ "pci-testdev,membar=1M", "bus", 64, NULL,
+		  "spec_value: an absent key" },
+		{ "pci-testdev,busx=1", "bus", 64, NULL,
+		  "spec_value: bus does not match busx=1" },
+		{ "pci-testdev,busx=1,bus=rp2", "bus", 64, "rp2",
+		  "spec_value: bus after busx=1" },
+		{ "pci-testdev,busx=1,bus=rp2", "busx", 64, "1",
+		  "spec_value: busx itself" },
+		{ "pci-testdev,xbus=1", "bus", 64, NULL,
+		  "spec_value: bus does not match xbus=1" },
+		{ "e1000,romfile=a,,b,bus=rp1", "romfile", 64, "a,b",
+		  "spec_value: \",,\" is a literal comma in the value" },
+		{ "e1000,romfile=a,,b,bus=rp1", "bus", 64, "rp1",
+		  "spec_value: the item after a \",,\" value" },
+		{ "e1000,romfile=a,,bus=rp1", "bus", 64, NULL,
+		  "spec_value: \",,bus=rp1\" is inside romfile's value, no bus" },
+		{ "e1000,romfile=a,,bus=rp1", "romfile", 64, "a,bus=rp1",
+		  "spec_value: and romfile has it all" },
+		{ "e1000,romfile=a,,,bus=rp1", "bus", 64, "rp1",
+		  "spec_value: \",,,\" = a comma, then the next item" },
+		{ "e1000,romfile=a,,,bus=rp1", "romfile", 64, "a,",
+		  "spec_value: ... whose value ends in a comma" },
+		{ "e1000,romfile=", "romfile", 64, "",
+		  "spec_value: an empty value is found, empty" },
+		{ "pci-testdev,bus=rp1,", "bus", 64, "rp1",
+		  "spec_value: a trailing comma" },
+		{ "pci-testdev,bus=rp1,bus=rp2", "bus", 64, "rp1",
+		  "spec_value: the first of two" },
+		/* the driver (first item, no '=') never matches */
+		{ "pci-testdev,bus=rp1", "pci-testdev", 64, NULL,
+		  "spec_value: the driver is no key" },
+		{ "bus,membar=1M", "bus", 64, NULL,
+		  "spec_value: a driver named like the key is no key" },
+		{ "pci-testdev", "bus", 64, NULL,
+		  "spec_value: a driver alone" },
+		{ "", "bus", 64, NULL,
+		  "spec_value: an empty spec" },
+		/* buffer sizes */
+		{ "d,bus=rp1", "bus", 4, "rp1",
+		  "spec_value: a value that exactly fits (3 + NUL in 4)" },
+		{ "d,bus=rp10", "bus", 4, NULL,
+		  "spec_value: a value one byte too long -> false" },
+		{ "d,romfile=a,,bc", "romfile", 4, NULL,
+		  "spec_value: too long after unescaping \",,\" -> false" },
+		{ "d,romfile=a,,b", "romfile", 4, "a,b",
+		  "spec_value: \"a,,b\" unescaped fits in 4" },
+		{ "d,bus=rp1", "bus", 0, NULL,
+		  "spec_value: len 0 -> false" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = malloc(cases[i].len ? cases[i].len : 1);
+		bool found = tsd_spec_value(cases[i].spec, cases[i].key, buf, cases[i].len);
+		tap_ok(cases[i].value ? found && strcmp(buf, cases[i].value) == 0 : !found, "%s", cases[i].name);
+		free(buf);
+	}
+	char buf[64], big[300];
 	memset(big, 'v', sizeof(big));
 	memcpy(big, "d,bus=", 6);
 	big[sizeof(big) - 1] = '\0';
