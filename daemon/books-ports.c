@@ -248,14 +248,11 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 				       struct mmio_error *err)
 {
 	enum mmio_status st = MMIO_OK;
-	struct mmio_placement *pl = mmio_placement_alloc(1);
-	struct mmio_placement *first_pl = mmio_placement_alloc(1);
+	_cleanup_free_ struct mmio_placement *pl = mmio_placement_alloc(1);
+	_cleanup_free_ struct mmio_placement *first_pl = mmio_placement_alloc(1);
 
-	if (!pl || !first_pl) {
-		free(pl);
-		free(first_pl);
+	if (!pl || !first_pl)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory for a placement");
-	}
 	for (size_t d = 0; d < n; d++) {
 		const char *want = d == 0 ? want_port : NULL;
 		char why[sizeof(err->msg)] = "";
@@ -355,8 +352,6 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 				}
 				tried++;
 			} else {
-				free(pl);
-				free(first_pl);
 				if (err)
 					*err = e;
 				return ps;
@@ -401,8 +396,6 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 							       p->id);
 					tried++;
 				} else {
-					free(pl);
-					free(first_pl);
 					if (err)
 						*err = e;
 					return ps;
@@ -433,8 +426,6 @@ static enum mmio_status place_in_ports(const struct books *b, struct port_ctx *p
 						    "pcie-root-port,id=...)");
 		}
 	}
-	free(pl);
-	free(first_pl);
 	return st;
 }
 
@@ -466,7 +457,7 @@ enum mmio_status books_check_in_ports(const struct books *b, const struct mmio_d
 				       const char *const *specs, size_t n, const char *want_port,
 				       struct books_entry *out, struct mmio_error *err)
 {
-	struct port_ctx pc = { 0 };
+	_cleanup_(port_ctx_free) struct port_ctx pc = { 0 };
 	enum mmio_status st;
 
 	if (port_ctx_init(b, &pc) < 0)
@@ -477,7 +468,6 @@ enum mmio_status books_check_in_ports(const struct books *b, const struct mmio_d
 	 * the root bus, where the port's windows were used already. */
 	if (st == MMIO_OK && b->nres && books_port_mode(b))
 		st = place_reservations_in_ports(b, &pc, err);
-	port_ctx_free(&pc);
 	return st;
 }
 
@@ -485,20 +475,17 @@ enum mmio_status books_place_in_ports(const struct books *b, const struct mmio_d
 				      const char *const *specs, size_t n, struct books_entry *out,
 				      struct mmio_error *err)
 {
-	struct port_ctx pc = { 0 };
-	enum mmio_status st;
+	_cleanup_(port_ctx_free) struct port_ctx pc = { 0 };
 
 	if (port_ctx_init(b, &pc) < 0)
 		return mmio_error_set(err, MMIO_E_NOMEM, "out of memory");
-	st = place_in_ports(b, &pc, devs, specs, n, NULL, out, err);
-	port_ctx_free(&pc);
-	return st;
+	return place_in_ports(b, &pc, devs, specs, n, NULL, out, err);
 }
 
 size_t books_ports(const struct books *b, struct books_port_view *out, size_t max)
 {
-	struct port_ctx pc = { 0 };
-	const char **res_by = calloc(b->layout.nports + 1, sizeof(*res_by));
+	_cleanup_(port_ctx_free) struct port_ctx pc = { 0 };
+	_cleanup_free_ const char **res_by = calloc(b->layout.nports + 1, sizeof(*res_by));
 
 	if (res_by && books_port_mode(b) && port_ctx_init(b, &pc) == 0) {
 		/* which port each reservation's devices would take now */
@@ -512,7 +499,6 @@ size_t books_ports(const struct books *b, struct books_port_view *out, size_t ma
 					if (strcmp(b->layout.ports[k].id, e.port) == 0 && !res_by[k])
 						res_by[k] = b->res[i].id;
 			}
-		port_ctx_free(&pc);
 	}
 	for (size_t i = 0; i < b->layout.nports && i < max; i++) {
 		const struct tsd_port *p = &b->layout.ports[i];
@@ -537,6 +523,5 @@ size_t books_ports(const struct books *b, struct books_port_view *out, size_t ma
 			out[i].state = "empty";
 		}
 	}
-	free(res_by);
 	return b->layout.nports;
 }

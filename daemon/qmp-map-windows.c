@@ -67,34 +67,32 @@ const struct qmp_fixed_ports *qmp_machine_fixed_ports(enum qmp_machine m, size_t
 	return NULL;
 }
 
+/* The QOM names of each machine's host bridge and root bus. */
+static const struct machine_names {
+	const char *host_path, *root_bus, *root_bus_path;
+} machine_names[] = {
+	[QMP_MACHINE_PC] = { "/machine/i440fx", "pci.0", "/machine/i440fx/pci.0" },
+	[QMP_MACHINE_Q35] = { "/machine/q35", "pcie.0", "/machine/q35/pcie.0" },
+};
+
+static const struct machine_names *names_of(enum qmp_machine m)
+{
+	return m == QMP_MACHINE_PC || m == QMP_MACHINE_Q35 ? &machine_names[m] : NULL;
+}
+
 const char *qmp_machine_host_path(enum qmp_machine m)
 {
-	switch (m) {
-	case QMP_MACHINE_PC: return "/machine/i440fx";
-	case QMP_MACHINE_Q35: return "/machine/q35";
-	case QMP_MACHINE_UNKNOWN: break;
-	}
-	return NULL;
+	return names_of(m) ? names_of(m)->host_path : NULL;
 }
 
 const char *qmp_machine_root_bus(enum qmp_machine m)
 {
-	switch (m) {
-	case QMP_MACHINE_PC: return "pci.0";
-	case QMP_MACHINE_Q35: return "pcie.0";
-	case QMP_MACHINE_UNKNOWN: break;
-	}
-	return NULL;
+	return names_of(m) ? names_of(m)->root_bus : NULL;
 }
 
 const char *qmp_machine_root_bus_path(enum qmp_machine m)
 {
-	switch (m) {
-	case QMP_MACHINE_PC: return "/machine/i440fx/pci.0";
-	case QMP_MACHINE_Q35: return "/machine/q35/pcie.0";
-	case QMP_MACHINE_UNKNOWN: break;
-	}
-	return NULL;
+	return names_of(m) ? names_of(m)->root_bus_path : NULL;
 }
 
 bool qmp_map_u64(json_object *v, uint64_t *out)
