@@ -52,15 +52,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cat > "$work/bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=$work/bus.sock</listen><auth>EXTERNAL</auth>
-<limit name="max_message_size">134217728</limit>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/>
-<allow receive_sender="*"/></policy></busconfig>
-EOC
-dbus-daemon --config-file="$work/bus.conf" --nofork & pids="$pids $!"
+dbus-daemon --config-file="$top/bench/bench-bus.conf" --address="unix:path=$work/bus.sock" \
+	--nofork & pids="$pids $!"
 addr="unix:path=$work/bus.sock"
 i=0; until [ -S "$work/bus.sock" ]; do i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.05; done
 "$b/bench/echo-service" "$addr" org.mmiod1bench.Echo & pids="$pids $!"

@@ -27,7 +27,7 @@ bench_echo_service_LDADD = $(LIBSYSTEMD_LIBS)
 bench_bench_dbus_SOURCES = bench/bench-dbus.c
 bench_bench_dbus_CPPFLAGS = $(AM_CPPFLAGS) $(LIBSYSTEMD_CFLAGS)
 bench_bench_dbus_LDADD = $(LIBSYSTEMD_LIBS)
-EXTRA_DIST += bench/bench-dbus.sh
+EXTRA_DIST += bench/bench-dbus.sh bench/bench-bus.conf
 bench: bench-dbus
 bench-dbus: daemon/mmiod client/mmioctl bench/echo-service bench/bench-dbus
 	top_srcdir=$(abs_top_srcdir) $(SHELL) $(abs_top_srcdir)/bench/bench-dbus.sh || true
