@@ -102,15 +102,8 @@ def main():
     os.makedirs(sdir, exist_ok=True)
     qdir = os.path.join(work, "qmp")
     os.mkdir(qdir)
-    conf = os.path.join(work, "bus.conf")
-    with open(conf, "w") as f:
-        f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=%s/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/>
-<allow receive_sender="*"/></policy></busconfig>
-""" % work)
-    bus = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address"],
+    bus = subprocess.Popen(["dbus-daemon", "--config-file=" + os.path.join(TOP, "bench", "bench-bus.conf"),
+                            "--address=unix:path=%s/bus" % work, "--nofork", "--print-address"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     procs.append(bus)
     addr = bus.stdout.readline().strip()
