@@ -223,6 +223,135 @@ static bool q35_native_hotplug(virDomainPtr dom)
 	return native;
 }
 
+/* A qom-get's value (a new reference: put it), NULL when QEMU would not say. */
+static json_object *qom_get(virDomainPtr dom, const char *path, const char *prop)
+{
+	json_object *cmd = json_object_new_object(), *args = json_object_new_object(), *r;
+	char msg[200];
+
+	if (!cmd || !args) {
+		json_object_put(cmd);
+		json_object_put(args);
+		return NULL;
+	}
+	json_object_object_add(cmd, "execute", json_object_new_string(prop ? "qom-get" : "qom-list"));
+	json_object_object_add(args, "path", json_object_new_string(path));
+	if (prop)
+		json_object_object_add(args, "property", json_object_new_string(prop));
+	json_object_object_add(cmd, "arguments", args);
+	r = qmp_call(dom, json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN), msg,
+		     sizeof(msg));
+	json_object_put(cmd);
+	return r;
+}
+
+static const char *json_str(json_object *v)
+{
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* The machine type's version, the firmware, the CPU's phys-bits and vendor:
+ * fixed while the domain runs, read once per run (QMP back end:
+ * toolstack-qmp-guest.c probe_facts).  A missing answer leaves the fact
+ * unknown. */
+static void qemu_facts(struct lv_facts *f, virDomainPtr dom, const struct tsd_libvirt_domain *d)
+{
+	int id = virDomainGetID(dom);
+	char msg[200];
+
+	if (f->fw_known && f->fw_domid == id)
+		return;
+	f->fw_known = true;
+	f->fw_domid = id;
+	json_object *type = qom_get(dom, "/machine", "type");
+	json_object *pflash0 = qom_get(dom, "/machine", "pflash0");
+	json_object *bios = qom_get(dom, "/machine", "firmware");
+	f->machine_version = qmp_map_machine_version(json_str(type));
+	f->firmware = qmp_map_firmware(json_str(pflash0), json_str(bios));
+	if (f->firmware == TSD_FW_UNKNOWN && d->efi)
+		f->firmware = TSD_FW_OVMF;
+	json_object_put(type);
+	json_object_put(pflash0);
+	json_object_put(bios);
+	f->phys_bits = 0;
+	f->cpu_amd = false;
+	json_object *cpus = qmp_call(dom, "{\"execute\":\"query-cpus-fast\"}", msg, sizeof(msg)), *qp;
+	/* the first vCPU speaks for all */
+	if (cpus && json_object_is_type(cpus, json_type_array) && json_object_array_length(cpus) &&
+	    json_object_object_get_ex(json_object_array_get_idx(cpus, 0), "qom-path", &qp) &&
+	    json_str(qp)) {
+		json_object *pb = qom_get(dom, json_str(qp), "phys-bits");
+		json_object *vendor = qom_get(dom, json_str(qp), "vendor");
+		uint64_t u;
+		if (pb && qmp_map_u64(pb, &u) && u < 64)
+			f->phys_bits = (unsigned)u;
+		f->cpu_amd = json_str(vendor) && strcmp(json_str(vendor), "AuthenticAMD") == 0;
+		json_object_put(pb);
+		json_object_put(vendor);
+	}
+	json_object_put(cpus);
+}
+
+/* The devices on one bus as QOM shows them: order of arrival, boot or
+ * hot-plug, where their ROMs and BARs were last mapped (the QMP back end's
+ * children_read, one call at a time).  Appends to *devs. */
+static void qom_bus_devices(virDomainPtr dom, const char *bus, const char *port,
+			    struct qmp_qom_dev **devs, size_t *n)
+{
+	json_object *list = qom_get(dom, bus, NULL);
+	unsigned idx[256];
+	size_t nidx = list ? qmp_map_bus_children(list, idx, 256) : 0;
+
+	json_object_put(list);
+	for (size_t i = 0; i < nidx && i < 256; i++) {
+		char prop[32], path[128], mr_path[200], rom_mr[64] = "", names[QMP_QOM_MAX_MRS][64];
+		uint64_t v;
+		snprintf(prop, sizeof(prop), "child[%u]", idx[i]);
+		json_object *p = qom_get(dom, bus, prop);
+		bool ok = json_str(p) && strlen(json_str(p)) < sizeof(path);
+		if (ok)
+			snprintf(path, sizeof(path), "%s", json_str(p));
+		json_object_put(p);
+		struct qmp_qom_dev *grown = ok ? realloc(*devs, (*n + 1) * sizeof(**devs)) : NULL;
+		if (!grown)
+			continue;
+		*devs = grown;
+		struct qmp_qom_dev *q = &grown[(*n)++];
+		*q = (struct qmp_qom_dev){ .index = idx[i], .devfn = -1, .hotplugged = -1 };
+		snprintf(q->port, sizeof(q->port), "%s", port);
+		json_object *r = qom_get(dom, path, "addr");
+		if (r && qmp_map_u64(r, &v) && v < 256)
+			q->devfn = (int)v;
+		json_object_put(r);
+		r = qom_get(dom, path, "hotplugged");
+		if (r && json_object_is_type(r, json_type_boolean))
+			q->hotplugged = json_object_get_boolean(r);
+		json_object_put(r);
+		r = qom_get(dom, path, NULL);
+		bool has_rom = r && qmp_map_rom_region(r, rom_mr, sizeof(rom_mr));
+		q->nmr = r ? (unsigned)qmp_map_bar_regions(r, names, QMP_QOM_MAX_MRS) : 0;
+		json_object_put(r);
+		if (has_rom) {
+			snprintf(mr_path, sizeof(mr_path), "%s/%s", path, rom_mr);
+			r = qom_get(dom, mr_path, "addr");
+			if (r && qmp_map_u64(r, &v))
+				q->rom_mapped = v;
+			json_object_put(r);
+		}
+		for (unsigned m = 0; m < q->nmr; m++) {
+			snprintf(mr_path, sizeof(mr_path), "%s/%s", path, names[m]);
+			r = qom_get(dom, mr_path, "size");
+			if (r && qmp_map_u64(r, &v))
+				q->mr[m].size = v;
+			json_object_put(r);
+			r = qom_get(dom, mr_path, "addr");
+			if (r && qmp_map_u64(r, &v))
+				q->mr[m].addr = v;
+			json_object_put(r);
+		}
+	}
+}
+
 /* The guest's layout as QEMU has it (the same reading as the QMP back
  * end: the host bridge's holes, RAM, query-pci), in libvirt's terms
  * (tsd_libvirt_qemu_layout).  false with msg when QEMU would not say. */
@@ -257,6 +386,12 @@ static bool qemu_layout(struct lv_facts *f, virDomainPtr dom, const struct tsd_l
 		h.mcfg_size = have[6] ? v[6] : 0;
 	}
 	qom_u64(dom, "/machine", "device-memory-region-size", &h.devmem_size);
+	qemu_facts(f, dom, d);
+	h.firmware = f->firmware;
+	h.phys_bits = f->phys_bits;
+	h.cpu_amd = f->cpu_amd;
+	h.machine_version = f->machine_version;
+	h.ovmf_mmio64_mb = d->ovmf_mmio64_mb;
 	r = qmp_call(dom, "{\"execute\":\"query-memory-size-summary\"}", msg, msglen);
 	json_object *bm;
 	if (r && json_object_object_get_ex(r, "base-memory", &bm) && qmp_map_u64(bm, &h.ram_size))
@@ -274,6 +409,23 @@ static bool qemu_layout(struct lv_facts *f, virDomainPtr dom, const struct tsd_l
 	}
 	enum mmio_status st = tsd_libvirt_qemu_layout(d, &h, pci, f->native_hotplug, l, &err);
 	json_object_put(pci);
+	if (st == MMIO_OK && h.firmware == TSD_FW_OVMF) {
+		/* OVMF's guest has its 64-bit window where OVMF put the boot
+		 * devices' 64-bit BARs: QOM's devices say which those are and
+		 * where they were (qmp_map_qom_apply, as the QMP back end).
+		 * SeaBIOS guests keep the live reading (fewer calls). */
+		struct qmp_qom_dev *devs = NULL;
+		size_t ndev = 0;
+		char bus[160];
+		qom_bus_devices(dom, qmp_machine_root_bus_path(h.machine), "", &devs, &ndev);
+		for (size_t i = 0; i < l->nports; i++) {
+			snprintf(bus, sizeof(bus), "/machine/peripheral/%s/%s", l->ports[i].id,
+				 l->ports[i].id);
+			qom_bus_devices(dom, bus, l->ports[i].id, &devs, &ndev);
+		}
+		st = qmp_map_qom_apply(&h, l, devs, ndev, &err);
+		free(devs);
+	}
 	if (st != MMIO_OK) {
 		snprintf(msg, msglen, "%.250s", err.msg);
 		return false;

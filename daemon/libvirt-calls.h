@@ -65,6 +65,12 @@ void lv_conns_free(struct lv_conns *p);
 struct lv_facts {
 	int domid;                      /* the run they were read in; -1 none */
 	bool lpc_known, native_hotplug; /* q35: pciehp behind root ports */
+	/* What decides the 64-bit window besides the host bridge (as the QMP
+	 * back end reads them), for the run fw_domid. */
+	int fw_domid;
+	bool fw_known, cpu_amd;
+	uint8_t firmware;               /* TSD_FW_* */
+	unsigned phys_bits, machine_version;
 };
 
 /* Read one domain (by uuid): the guest and its layout when it runs, whether

@@ -233,6 +233,32 @@ static enum mmio_status read_controllers(xmlXPathContextPtr ctx, struct tsd_libv
 	return MMIO_OK;
 }
 
+/* OVMF's X-PciMmio64Mb as libvirt passes it: <qemu:commandline> arguments
+ * (-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=N, read as QEMU's command
+ * line) or <sysinfo type='fwcfg'><entry name='opt/ovmf/X-PciMmio64Mb'>N.
+ * 0 when neither says. */
+static uint64_t read_mmio64_mb(xmlXPathContextPtr ctx)
+{
+	_cleanup_(xmlXPathFreeObjectp) xmlXPathObjectPtr args =
+		xp_nodes(ctx, NULL, "/domain/*[local-name()='commandline']/*[local-name()='arg']/@value");
+	char argv[4096], v[512], e[32];
+	size_t n = 0;
+	uint64_t mb = 0;
+
+	for (int i = 0; i < xp_count(args); i++) {
+		if (!node_text(args->nodesetval->nodeTab[i], v, sizeof(v)) ||
+		    n + strlen(v) + 1 > sizeof(argv))
+			continue;
+		memcpy(argv + n, v, strlen(v) + 1);
+		n += strlen(v) + 1;
+	}
+	mb = n ? qmp_map_cmdline_mmio64_mb(argv, n) : 0;
+	if (xp_text(ctx, NULL, "/domain/sysinfo[@type='fwcfg']/entry[@name='opt/ovmf/X-PciMmio64Mb']",
+		    e, sizeof(e)) && !parse_u64(e, &mb))
+		mb = 0;
+	return mb < (UINT64_C(1) << 40) ? mb : 0;
+}
+
 static enum mmio_status read_domain(xmlDocPtr doc, struct tsd_libvirt_domain *d,
 				    struct mmio_error *err)
 {
@@ -259,6 +285,7 @@ static enum mmio_status read_domain(xmlDocPtr doc, struct tsd_libvirt_domain *d,
 	xp_text(ctx, NULL, "/domain/os/type/@arch", arch, sizeof(arch));
 	d->efi = (xp_text(ctx, NULL, "/domain/os/@firmware", fw, sizeof(fw)) &&
 		  strcmp(fw, "efi") == 0) || xp_node(ctx, NULL, "/domain/os/loader[@type='pflash']");
+	d->ovmf_mmio64_mb = read_mmio64_mb(ctx);
 	if (arch[0] && strcmp(arch, "x86_64") != 0 && strcmp(arch, "i686") != 0)
 		d->chipset = TSD_LIBVIRT_CHIPSET_OTHER;
 	else if (strncmp(d->machine, "pc-q35", 6) == 0 || strcmp(d->machine, "q35") == 0)
@@ -426,7 +453,13 @@ enum mmio_status tsd_libvirt_model_layout(const struct tsd_libvirt_domain *d,
 		out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_HIGH,
 							    .flags = MMIO_WF_MEM64,
 							    .start = h64, .end = h64 + hole64 };
-		out->win_source[out->nwin++] = TSD_SRC_MODEL;
+		/* OVMF's guest has its 64-bit window where OVMF put the boot
+		 * devices' 64-bit BARs (its aperture), which only QEMU shows. */
+		out->win_source[out->nwin++] = d->efi ? TSD_SRC_ASSUMED : TSD_SRC_MODEL;
+		if (d->efi)
+			snprintf(out->window_note, sizeof(out->window_note),
+				 "the 64-bit window is assumed: an OVMF guest's follows the 64-bit "
+				 "BARs OVMF placed at boot, which QEMU's view (not readable) shows");
 	}
 	out->win[out->nwin] = (struct mmio_window){ .kind = MMIO_WIN_IO, .start = 0x0D00,
 						    .end = 0x10000 };

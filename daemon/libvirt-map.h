@@ -59,6 +59,7 @@ struct tsd_libvirt_domain {
 	char machine[64];               /* <type machine=...> */
 	enum tsd_libvirt_chipset chipset;
 	bool efi;                       /* <os firmware='efi'> or a pflash <loader> */
+	uint64_t ovmf_mmio64_mb;        /* X-PciMmio64Mb given to OVMF (qemu:commandline, fwcfg); 0 none */
 	uint64_t memory;                /* bytes, <memory> (maximum) */
 	uint64_t pcihole64;             /* bytes, <pcihole64> on the root controller; 0 = absent */
 	bool has_pcihole64;

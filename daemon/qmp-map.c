@@ -467,6 +467,36 @@ void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size
 	}
 }
 
+bool qmp_map_boot_left(const struct qmp_qom_dev *devs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned below = 0;
+		if (devs[i].hotplugged != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(devs[j].port, devs[i].port) == 0 && devs[j].index < devs[i].index)
+				below++;
+		if (below < devs[i].index)
+			return true;
+	}
+	return false;
+}
+
+enum mmio_status qmp_map_qom_apply(struct qmp_holes *h, struct tsd_layout *l,
+				   struct qmp_qom_dev *devs, size_t n, struct mmio_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		devs[i].bus = 0;
+		for (size_t p = 0; devs[i].port[0] && p < l->nports; p++)
+			if (strcmp(l->ports[p].id, devs[i].port) == 0)
+				devs[i].bus = l->ports[p].secondary ? l->ports[p].secondary : -1;
+	}
+	qmp_map_arrivals(l, devs, n);
+	qmp_map_boot64(l, devs, n, h);
+	h->boot_left = qmp_map_boot_left(devs, n);
+	return h->machine == QMP_MACHINE_UNKNOWN ? MMIO_OK : qmp_map_windows(h, l, err);
+}
+
 static bool has_device(json_object *devs, const char *id, int depth)
 {
 	if (!json_object_is_type(devs, json_type_array) || depth > 16)

@@ -189,6 +189,7 @@ void qmp_map_port_io_model(struct tsd_layout *l, size_t i);
  * it was last mapped at: where SeaBIOS put the ROM of a boot device when it
  * ran it (query-pci shows every ROM unmapped). */
 struct qmp_qom_dev {
+	char port[64];          /* the port (tsd_port id) whose bus it is on; "" = the root bus */
 	int bus;                /* the guest's bus number: 0 root, a port's secondary; -1 unknown */
 	unsigned index;         /* N of child[N] */
 	int devfn;              /* its "addr" property: slot << 3 | function; -1 unknown */
@@ -212,6 +213,18 @@ size_t qmp_map_bar_regions(json_object *qom_list, char (*names)[64], size_t max)
  * region of its size, see struct qmp_qom_mr) of the device at that bus
  * and devfn. */
 void qmp_map_arrivals(struct tsd_layout *l, const struct qmp_qom_dev *devs, size_t n);
+/* Whether a device present at boot has left its bus: QEMU numbers a bus's
+ * child[N] in the order devices arrive and never reuses N, and the boot
+ * devices come first, so a missing N below a boot device's is one. */
+bool qmp_map_boot_left(const struct qmp_qom_dev *devs, size_t n);
+/* QOM's devices onto a layout mapped from query-pci (qmp_map_windows +
+ * qmp_map_pci): each device's bus from its port's secondary number, the
+ * BARs' arrivals (qmp_map_arrivals), what they say about the 64-bit window
+ * the guest's _CRS has (qmp_map_boot64, qmp_map_boot_left, into h), and the
+ * windows mapped again.  Every back end that reads QEMU over QMP (the QMP
+ * one, libvirt's monitor pass-through) infers the windows through this. */
+enum mmio_status qmp_map_qom_apply(struct qmp_holes *h, struct tsd_layout *l,
+				   struct qmp_qom_dev *devs, size_t n, struct mmio_error *err);
 
 /* Whether query-pci's reply lists a device with this qdev id (anywhere). */
 bool qmp_map_has_device(json_object *reply, const char *qdev_id);

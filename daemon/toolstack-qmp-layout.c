@@ -326,51 +326,23 @@ static void children_read(struct tsd_qmp_op *op, const char *port)
 	op->base.pending++;
 }
 
-/* Whether a device present at boot has left a bus: QEMU numbers a bus's
- * child[N] in the order devices arrive and never reuses N, and the boot
- * devices come first, so a missing N below a boot device's is one. */
-static bool boot_device_left(const struct tsd_qmp_guest *g)
-{
-	for (size_t i = 0; i < g->nchildren; i++) {
-		const struct qom_child *c = &g->children[i];
-		unsigned below = 0;
-		if (c->q.hotplugged != 0)
-			continue;
-		for (size_t j = 0; j < g->nchildren; j++)
-			if (strcmp(g->children[j].port, c->port) == 0 &&
-			    g->children[j].q.index < c->q.index)
-				below++;
-		if (below < c->q.index)
-			return true;
-	}
-	return false;
-}
-
 /* The facts QOM gave, onto the layout's BARs (a port's bus by the number
  * the firmware gave it), and what they say about the 64-bit window the
  * guest's _CRS has (qmp_map_boot64): the windows are mapped again. */
 static enum mmio_status children_apply(struct tsd_qmp_op *op, struct mmio_error *err)
 {
 	struct tsd_qmp_guest *g = op->g;
-	struct tsd_layout *l = &op->base.layout;
 	struct qmp_qom_dev *q = g->nchildren ? malloc(g->nchildren * sizeof(*q)) : NULL;
 
-	for (size_t i = 0; q && i < g->nchildren; i++) {
-		q[i] = g->children[i].q;
-		q[i].bus = 0;
-		for (size_t p = 0; g->children[i].port[0] && p < l->nports; p++)
-			if (strcmp(l->ports[p].id, g->children[i].port) == 0)
-				q[i].bus = l->ports[p].secondary ? l->ports[p].secondary : -1;
-	}
-	qmp_map_arrivals(l, q, q ? g->nchildren : 0);
-	if (g->nchildren && !q) {
-		free(q);
+	if (g->nchildren && !q)
 		return MMIO_OK;         /* out of memory: the windows as QOM has them */
+	for (size_t i = 0; i < g->nchildren; i++) {
+		q[i] = g->children[i].q;
+		snprintf(q[i].port, sizeof(q[i].port), "%s", g->children[i].port);
 	}
-	qmp_map_boot64(l, q, g->nchildren, &op->holes);
-	op->holes.boot_left = boot_device_left(g);
+	enum mmio_status st = qmp_map_qom_apply(&op->holes, &op->base.layout, q, g->nchildren, err);
 	free(q);
-	return g->machine == QMP_MACHINE_UNKNOWN ? MMIO_OK : qmp_map_windows(&op->holes, l, err);
+	return st;
 }
 
 static void layout_mapped(struct tsd_qmp_op *op);

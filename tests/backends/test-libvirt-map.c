@@ -84,8 +84,29 @@ static void domain_xml(void)
 	tap_is_u64(l.win[2].start, 0x180000000, "hole64 above 2 GiB of high RAM (4 GiB + 2 GiB)");
 	tap_is_u64(l.win[2].end, 0x180000000 + (UINT64_C(64) << 30), "pcihole64 size");
 	tap_ok(l.ports_only && l.win_source[0] == TSD_SRC_MODEL, "ports only; source: model");
+	tap_ok(l.win_source[2] == TSD_SRC_ASSUMED && strstr(l.window_note, "OVMF"),
+	       "EFI: without QEMU's view the 64-bit window is assumed, and said why");
+	tap_is_u64(d.ovmf_mmio64_mb, 0, "no X-PciMmio64Mb among the qemu:commandline arguments");
 	tsd_layout_clear(&l);
 	tsd_libvirt_domain_clear(&d);
+
+	/* X-PciMmio64Mb as libvirt passes it to OVMF: qemu:commandline, or
+	 * a <sysinfo type='fwcfg'> entry. */
+	static const char *const mmio64[] = {
+		"<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<memory>1048576</memory><os firmware='efi'><type machine='pc-q35-10.0'>hvm</type></os>"
+		"<qemu:commandline><qemu:arg value='-fw_cfg'/>"
+		"<qemu:arg value='name=opt/ovmf/X-PciMmio64Mb,string=131072'/></qemu:commandline></domain>",
+		"<domain type='kvm'><memory>1048576</memory><os firmware='efi'>"
+		"<type machine='pc-q35-10.0'>hvm</type></os><sysinfo type='fwcfg'>"
+		"<entry name='opt/ovmf/X-PciMmio64Mb'>131072</entry></sysinfo></domain>",
+	};
+	for (size_t i = 0; i < sizeof(mmio64) / sizeof(mmio64[0]); i++) {
+		tap_ok(tsd_libvirt_parse_domain(mmio64[i], &d, &err) == MMIO_OK &&
+		       d.ovmf_mmio64_mb == 131072, "X-PciMmio64Mb=131072 from %s",
+		       i ? "sysinfo fwcfg" : "qemu:commandline");
+		tsd_libvirt_domain_clear(&d);
+	}
 
 	const char *pc = "<domain type='test'><memory>1048576</memory><os><type machine=\"pc-i440fx-7.2\">hvm</type></os>"
 			 "<devices><controller type='pci' index='0' model='pci-root'/>"

@@ -213,7 +213,8 @@ class LibvirtGuest(rig.Guest):
 
     def __init__(self, lv, name, scn, workdir):
         super().__init__(machine=scn.get("machine", "pc"), memory=scn.get("memory", "512M"),
-                         workdir=workdir, append=scn.get("append", ""))
+                         workdir=workdir, append=scn.get("append", ""),
+                         firmware=scn.get("firmware"))
         self.lv = lv
         self.name = name
         self.scn = scn
@@ -250,6 +251,14 @@ class LibvirtGuest(rig.Guest):
                                 (k, rig.parse_size(v)) for k, v in c["props"].items())
                 overrides.append("<qemu:device alias='%s'><qemu:frontend>%s</qemu:frontend></qemu:device>" %
                                  (c["alias"], props))
+        loader = ""
+        if self.scn.get("firmware") == "ovmf":
+            # UEFI from a pflash pair, as virt-install sets it up; libvirt
+            # copies the VARS template into the nvram file.
+            fw = rig.ovmf_firmware()
+            loader = ("<loader readonly='yes' type='pflash'>%s</loader>"
+                      "<nvram template='%s'>%s/OVMF_VARS.fd</nvram>" % (
+                          xml_escape(fw["code"]), xml_escape(fw["vars"]), xml_escape(self.workdir)))
         cmdline = ("console=ttyS0 quiet panic=-1 8250.nr_uarts=2 tsc=reliable no_timer_check "
                    "mitigations=off " + self.append).strip()
         return """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
@@ -258,6 +267,7 @@ class LibvirtGuest(rig.Guest):
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='%(machine)s'>hvm</type>
+    %(loader)s
     <kernel>%(kernel)s</kernel>
     <initrd>%(initrd)s</initrd>
     <cmdline>%(cmdline)s</cmdline>
@@ -282,7 +292,7 @@ class LibvirtGuest(rig.Guest):
 </domain>
 """ % {"name": self.name, "mem": mem, "machine": self.machine, "kernel": xml_escape(img["kernel"]),
        "initrd": xml_escape(img["initramfs"]), "cmdline": xml_escape(cmdline), "root": root,
-       "ctrls": "\n    ".join(ctrls), "wd": xml_escape(self.workdir),
+       "ctrls": "\n    ".join(ctrls), "wd": xml_escape(self.workdir), "loader": loader,
        "override": "<qemu:override>%s</qemu:override>" % "".join(overrides) if overrides else ""}
 
     class _Proc:

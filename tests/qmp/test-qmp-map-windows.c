@@ -416,6 +416,66 @@ static void test_boot64(void)
 	l.ports = NULL;
 }
 
+/* QOM's devices onto a layout (qmp_map_qom_apply, both QMP-speaking back
+ * ends): pc + OVMF 2022.11, a 2 GiB boot BAR OVMF put at 0xe000000000 (the
+ * guest no longer decodes it: query-pci shows it unassigned), a device
+ * hot-plugged behind a pci-bridge with secondary bus 1. */
+static void test_qom_apply(void)
+{
+	struct tsd_layout l = { 0 };
+	struct tsd_live_bar bars[2] = { 0 };
+	struct tsd_port port = { 0 };
+	struct qmp_qom_dev devs[3] = { 0 };
+	struct mmio_error err = { 0 };
+	struct qmp_holes h;
+	const struct mmio_window *w;
+
+	holes_1g(&h, QMP_MACHINE_PC, UINT64_C(2) << 30);
+	h.firmware = TSD_FW_OVMF;
+	snprintf(bars[0].device, sizeof(bars[0].device), "gpu");
+	snprintf(bars[0].guest_slot, sizeof(bars[0].guest_slot), "00:02.0");
+	bars[0].bar = (struct mmio_bar){ .index = 2, .kind = MMIO_BAR_MEM64, .prefetch = true,
+					 .size = UINT64_C(2) << 30 };
+	bars[0].addr = TSD_ADDR_UNASSIGNED;
+	snprintf(bars[1].device, sizeof(bars[1].device), "nic");
+	snprintf(bars[1].guest_slot, sizeof(bars[1].guest_slot), "01:01.0");
+	bars[1].bar = (struct mmio_bar){ .index = 0, .kind = MMIO_BAR_MEM32, .size = 0x20000 };
+	bars[1].addr = 0x40000000;
+	snprintf(port.id, sizeof(port.id), "br1");
+	snprintf(port.guest_slot, sizeof(port.guest_slot), "00:03.0");
+	port.secondary = 1;
+	port.windows_known = true;     /* programmed by OVMF: no 64-bit window */
+	l.bars = bars;
+	l.nbars = 2;
+	l.ports = &port;
+	l.nports = 1;
+	devs[0] = (struct qmp_qom_dev){ .index = 0, .devfn = 2 << 3, .hotplugged = 0, .nmr = 1 };
+	devs[0].mr[0] = (struct qmp_qom_mr){ UINT64_C(2) << 30, 0xe000000000 };
+	devs[1] = (struct qmp_qom_dev){ .index = 1, .devfn = 3 << 3, .hotplugged = 0 };
+	devs[2] = (struct qmp_qom_dev){ .port = "br1", .index = 0, .devfn = 1 << 3, .hotplugged = 1 };
+	tap_ok(qmp_map_qom_apply(&h, &l, devs, 3, &err) == MMIO_OK && devs[2].bus == 1 &&
+	       devs[0].bus == 0 && bars[1].arrival == TSD_ARRIVAL_HOTPLUG &&
+	       bars[0].arrival == TSD_ARRIVAL_BOOT && bars[0].last_mapped == 0xe000000000,
+	       "qom apply: a port's devices on its secondary bus, arrivals, last mapped");
+	tap_ok((w = high_window(&l)) && w->start == 0xe000000000 && w->end == 0xe080000000 &&
+	       !h.boot_left && !l.window_note[0],
+	       "qom apply, OVMF pc: the 64-bit window from where OVMF put the boot BAR");
+	/* A boot device left the root bus (child[1] gone, child[0]... kept):
+	 * the window stays but is assumed. */
+	devs[1].index = 2;
+	devs[1].hotplugged = 0;
+	tap_ok(qmp_map_qom_apply(&h, &l, devs, 3, &err) == MMIO_OK && h.boot_left &&
+	       (w = high_window(&l)) && w->start == 0xe000000000 &&
+	       strstr(l.window_note, "has left"),
+	       "qom apply: a gap below a boot device's child[N] -> a boot device left, assumed");
+	tap_ok(!qmp_map_boot_left(devs + 2, 1), "boot left: a hot-plugged device alone, none");
+	l.bars = NULL;
+	l.nbars = 0;
+	l.ports = NULL;
+	l.nports = 0;
+	tsd_layout_clear(&l);
+}
+
 static void test_facts(void)
 {
 	static const char cmd[] = "qemu-system-x86_64\0-m\0001G\0-fw_cfg\0"
@@ -446,6 +506,7 @@ int main(void)
 	test_hole64_drift();
 	test_hole64_boot();
 	test_boot64();
+	test_qom_apply();
 	test_facts();
 	tap_done();
 	return tap_exit();
