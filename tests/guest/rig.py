@@ -73,6 +73,41 @@ def stack_components():
     return out
 
 
+_system_qemu = None
+
+
+def stack_labels():
+    """The components the guests run on, by fetch-stack's names: those
+    MMIOD_GUEST_STACK names, and for the QEMU not named the installed one's
+    ("qemu-7.2" on Debian 12)."""
+    global _system_qemu
+    labels = set(stack_components().values())
+    if not any(c.startswith("qemu-") for c in labels):
+        if _system_qemu is None:
+            try:
+                out = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout
+                m = re.search(r"version (\d+)\.(\d+)", out)
+                _system_qemu = "qemu-%s.%s" % m.groups() if m else ""
+            except OSError:
+                _system_qemu = ""
+        if _system_qemu:
+            labels.add(_system_qemu)
+    return labels
+
+
+def on_stack(scn):
+    """The scenario as it runs on this stack: a step's "on_stack":
+    {"qemu-10.0": {...}} replaces that step's fields (expect, expect_bars,
+    props, ...) when the guests run on that component, where the guest
+    does something else ("why" says what and is not applied)."""
+    labels = stack_labels()
+    for stp in scn.get("steps", []):
+        for comp, alt in sorted((stp.get("on_stack") or {}).items()):
+            if comp in labels:
+                stp.update({k: v for k, v in alt.items() if k != "why"})
+    return scn
+
+
 def qemu_stack():
     """(qemu binary, [-L dirs], version label, module dir or None) for the
     guests."""
