@@ -623,7 +623,7 @@ class Guest:
             props = {k: qmp_value(k, v) for k, v in props.items()}
             props.update(bus=bus, addr="0x%x.%x" % (slot, fn))
             if fn == 0:
-                props["multifunction"] = "on"
+                props["multifunction"] = True     # QEMU 10 wants the JSON boolean
             self.qmp.cmd("device_add", driver=driver, id=ids[fn], **props)
         d = self.find_pci(ids[0])
         if d is None:
