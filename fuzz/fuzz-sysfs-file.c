@@ -7,40 +7,22 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "../tests/sysfs-tree.h"
 
 static char root[PATH_MAX], dev_dir[PATH_MAX], res_path[PATH_MAX];
 
 static void cleanup(void)
 {
-	char p[PATH_MAX];
-
 	unlink(res_path);
-	rmdir(dev_dir);
-	snprintf(p, sizeof(p), "%s/bus/pci/devices", root);
-	rmdir(p);
-	snprintf(p, sizeof(p), "%s/bus/pci", root);
-	rmdir(p);
-	snprintf(p, sizeof(p), "%s/bus", root);
-	rmdir(p);
-	rmdir(root);
+	sysfs_tree_remove(root, "0000:03:00.0");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
-	char p[PATH_MAX];
 
 	snprintf(root, sizeof(root), "%s/mmiod-fuzz-sysfs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
-		abort();
-	snprintf(p, sizeof(p), "%s/bus", root);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/bus/pci", root);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/bus/pci/devices", root);
-	mkdir(p, 0700);
-	snprintf(dev_dir, sizeof(dev_dir), "%s/bus/pci/devices/0000:03:00.0", root);
-	if (mkdir(dev_dir, 0700) != 0)
+	if (!mkdtemp(root) || sysfs_tree_make(root, "0000:03:00.0", dev_dir, sizeof(dev_dir)) != 0)
 		abort();
 	snprintf(res_path, sizeof(res_path), "%s/resource", dev_dir);
 	atexit(cleanup);

@@ -1,5 +1,5 @@
 # tests/: unit tests of lib/ (TAP).  Each test is one program.
-noinst_HEADERS = tests/tap.h tests/tap-mmio.h tests/rng.h tests/xen-devices.h
+noinst_HEADERS = tests/tap.h tests/tap-mmio.h tests/rng.h tests/sysfs-tree.h tests/xen-devices.h
 EXTRA_DIST += tests/open-bus.conf
 TESTS += tests/test-place
 UNIT_TESTS += tests/test-place

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mmio-model.h"
+#include "sysfs-tree.h"
 #include "tap-mmio.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -535,14 +536,7 @@ static void test_sysfs_broken(void)
 		tap_ok(0, "mkdtemp: %s", strerror(errno));
 		return;
 	}
-	snprintf(dir, sizeof(dir), "%s/bus", root);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/bus/pci", root);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/bus/pci/devices", root);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/bus/pci/devices/0000:01:00.0", root);
-	mkdir(dir, 0700);
+	sysfs_tree_make(root, "0000:01:00.0", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/resource", dir);
 
 	/* Device directory without a resource file. */
@@ -612,15 +606,7 @@ static void test_sysfs_broken(void)
 		   "too many sysfs lines", "more than 32 lines");
 
 	unlink(path);
-	snprintf(dir, sizeof(dir), "%s/bus/pci/devices/0000:01:00.0", root);
-	rmdir(dir);
-	snprintf(dir, sizeof(dir), "%s/bus/pci/devices", root);
-	rmdir(dir);
-	snprintf(dir, sizeof(dir), "%s/bus/pci", root);
-	rmdir(dir);
-	snprintf(dir, sizeof(dir), "%s/bus", root);
-	rmdir(dir);
-	rmdir(root);
+	sysfs_tree_remove(root, "0000:01:00.0");
 }
 
 /* ---- resolver (without a catalogue: test-catalogue covers profiles) ----- */
