@@ -48,13 +48,8 @@ def stop(p, sig=signal.SIGTERM, wait=5):
         return
     if isinstance(p, rig.Guest):
         p.close()
-    elif p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(wait)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    else:
+        rig.end_process(p, sig, wait)
     untrack(p)
 
 

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -200,6 +201,20 @@ def parse_optstr(s):
         k, _, v = p.partition("=")
         props[k] = v
     return parts[0], props
+
+
+def end_process(p, sig=signal.SIGTERM, wait=5):
+    """Ends the process p if it still runs: sig (None: it was already asked
+    to leave), up to wait seconds, then SIGKILL; reaped either way."""
+    if p is None or p.poll() is not None:
+        return
+    if sig is not None:
+        p.send_signal(sig)
+    try:
+        p.wait(wait)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def connect_unix(path, timeout=20):
@@ -411,11 +426,7 @@ class Guest:
                 self.qmp.cmd("quit", timeout=5)
             except Exception:
                 pass
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            end_process(self.proc, None, 5)
         if self.qmp:
             self.qmp.close()
         if self.ser:

@@ -123,13 +123,7 @@ class Mmiod:
             time.sleep(0.1)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rig.end_process(self.proc, signal.SIGTERM, 15)
         if self.proc:
             self.log.close()
         self.proc = None
@@ -192,12 +186,7 @@ class Watch:
             return [ev for _, ev in self.lines]
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        rig.end_process(self.proc, signal.SIGINT, 5)
 
 
 # ---- a guest defined in libvirt -----------------------------------------------------
