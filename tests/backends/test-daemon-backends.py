@@ -36,15 +36,6 @@ if "libvirt" not in have and "libxl" not in have:
     t.skip_all("mmiod built without the libvirt and libxl back ends (have: %s)" % have.strip())
 
 env = t.Env()
-D = t.dbus
-
-
-def err_of(fn):
-    try:
-        fn()
-        return None
-    except D.DBusException as e:
-        return e.get_dbus_name(), e.get_dbus_message()
 
 
 def mmioctl_json(*args):
@@ -153,7 +144,7 @@ try:
         path = q.guest_path(env, "pc-small")
         before = q.windows(env, path)
         chk_before = mgr.Check("pc-small", ["0000:18:00.0"], {})
-        e = err_of(lambda: mgr.Attach("pc-small", "0000:18:00.0", {}, timeout=60))
+        e = t.dbus_error(lambda: mgr.Attach("pc-small", "0000:18:00.0", {}, timeout=60))
         t.ok(e is not None and e[0] in ("org.mmiod1.Error.NotSupported", "org.mmiod1.Error.ToolstackFailed"),
              "libvirt: Attach on the test driver refused (NotSupported/ToolstackFailed)", e)
         t.ok(e is not None and "libvirt" in e[1] and "not supported" in e[1],
@@ -166,7 +157,7 @@ try:
         t.ok(len(pl) == 6 and sorted(int(p[1]) // 8 for p in pl) == [0, 0, 0, 0, 0, 1],
              "libvirt: Check of a host slot (0000:65:00 from the fixture sysfs): BARs of both functions",
              (fits, reason, pl))
-        e = err_of(lambda: mgr.Attach("pc-small", "0000:65:00", {}, timeout=60))
+        e = t.dbus_error(lambda: mgr.Attach("pc-small", "0000:65:00", {}, timeout=60))
         t.ok(e is not None and e[0] == "org.mmiod1.Error.NotSupported" and "function 0 only" in e[1] and
              q.attaches(env, path) == [], "libvirt: Attach of a slot: NotSupported, nothing held", e)
         t.ok(q.windows(env, path) == before, "libvirt: refused Attach: Windows unchanged",

@@ -67,6 +67,15 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+def dbus_error(fn):
+    """(name, message) of the D-Bus error fn() raises, or None."""
+    try:
+        fn()
+        return None
+    except dbus.DBusException as e:
+        return e.get_dbus_name(), e.get_dbus_message()
+
+
 def skip_all(why):
     print("1..0 # SKIP " + why)
     sys.exit(0)

@@ -18,15 +18,6 @@ env, qdir, vms, _ = q.qemu_env(wait=False)
 vm = vms["vm1"]
 sig = q.SignalBus(env.address)
 mgr = env.manager()
-D = t.dbus
-
-
-def err_name(fn):
-    try:
-        fn()
-        return None
-    except D.DBusException as e:
-        return e.get_dbus_name(), e.get_dbus_message()
 
 
 try:
@@ -90,7 +81,7 @@ try:
 
     # ---- a failing attach releases its hold ---------------------------------------------
     before = q.windows(env, path)
-    e = err_name(lambda: mgr.Attach("vm1", "bars:mem32:4K", {"qemu-device": "no-such-device-xyz"},
+    e = t.dbus_error(lambda: mgr.Attach("vm1", "bars:mem32:4K", {"qemu-device": "no-such-device-xyz"},
                                     timeout=120))
     t.ok(e and e[0] == "org.mmiod1.Error.ToolstackFailed",
          "failing attach (unknown QEMU device) -> ToolstackFailed", e)
@@ -165,7 +156,7 @@ try:
     sig.wait_signal("GuestRemoved", lambda a: str(a[0]) == gid)
     t.ok(True, "killing QEMU: GuestRemoved(%s)" % gid)
     t.ok(q.guest_path(env, "vm1") is None, "and the guest object is gone")
-    e = err_name(lambda: mgr.Check("vm1", ["bars:mem32:4K"], {}))
+    e = t.dbus_error(lambda: mgr.Check("vm1", ["bars:mem32:4K"], {}))
     t.ok(e and e[0] == "org.mmiod1.Error.NoSuchGuest", "Check on it -> NoSuchGuest", e)
     t.ok(env.stop_daemon(signal.SIGTERM) == 0, "mmiod exits cleanly", env.logtext()[-2000:])
 except Exception as e:  # a failure mid-way must still print the plan and clean up
