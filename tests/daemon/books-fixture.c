@@ -84,3 +84,14 @@ const struct books_attach *attach(const struct books *b, const char *id)
 	ssize_t i = books_find_attach(b, id);
 	return i >= 0 ? &b->attaches[i] : NULL;
 }
+
+struct books_attach *attached_as(struct books *b, const char *id, const char *tsd_id)
+{
+	ssize_t i = books_find_attach(b, id);
+	if (i < 0)
+		abort();
+	struct books_attach *a = &b->attaches[i];
+	a->state = BOOKS_ATTACH_ATTACHED;
+	snprintf(a->tsd_id, sizeof(a->tsd_id), "%s", tsd_id);
+	return a;
+}

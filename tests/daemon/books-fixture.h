@@ -28,5 +28,7 @@ enum mmio_status admit(struct books *b, const char *spec, const char *id, struct
 enum mmio_status reserve(struct books *b, const char *spec, const char *id, struct mmio_error *err);
 struct books_window_view low_view(const struct books *b);
 const struct books_attach *attach(const struct books *b, const char *id);
+/* The admitted attach id as its back end finished it: attached under tsd_id. */
+struct books_attach *attached_as(struct books *b, const char *id, const char *tsd_id);
 
 #endif

@@ -603,9 +603,7 @@ static void test_slots(void)
 	       "slot: D-Bus numbers F*8+index");
 
 	tap_ok(admit(&b, spec, "s1", &err) == MMIO_OK, "slot: admitted");
-	struct books_attach *a = &b.attaches[books_find_attach(&b, "s1")];
-	a->state = BOOKS_ATTACH_ATTACHED;
-	snprintf(a->tsd_id, sizeof(a->tsd_id), "s1");
+	struct books_attach *a = attached_as(&b, "s1", "s1");
 	struct tsd_live_bar bars[3] = {
 		live_vga,
 		{ .device = "s1", .guest_slot = "00:05.0",

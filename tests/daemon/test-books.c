@@ -192,11 +192,9 @@ static void test_predicted(void)
 
 	books_with_guest(&b);
 	tap_ok(admit(&b, "bars:mem32:2M", "a1", &err) == MMIO_OK, "attach a1 admitted");
-	struct books_attach *a = &b.attaches[books_find_attach(&b, "a1")];
 	/* the back end attached it under its own id; QEMU shows the BAR
 	 * unassigned (all-ones) until the guest driver enables decode */
-	a->state = BOOKS_ATTACH_ATTACHED;
-	snprintf(a->tsd_id, sizeof(a->tsd_id), "mmiod-a1");
+	attached_as(&b, "a1", "mmiod-a1");
 	struct tsd_live_bar bars[2] = {
 		live_vga,
 		{ .device = "mmiod-a1", .guest_slot = "00:04.0",
