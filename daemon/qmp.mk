@@ -16,9 +16,9 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/toolstack-qmp.c
 
 # Pure mapping tests on replies captured from QEMU 7.2 (tests/qmp/*.json),
-# one program a concern: windows and holes, query-pci, hot-plug ports.
-QMP_MAP_TESTS = tests/qmp/test-qmp-map-windows tests/qmp/test-qmp-map-pci \
-	tests/qmp/test-qmp-map-ports
+# one program a source: QOM (windows, holes, machine facts) and query-pci
+# (BARs, slots, hot-plug ports).
+QMP_MAP_TESTS = tests/qmp/test-qmp-map-windows tests/qmp/test-qmp-map-pci
 TESTS += $(QMP_MAP_TESTS)
 UNIT_TESTS += $(QMP_MAP_TESTS)
 check_PROGRAMS += $(QMP_MAP_TESTS)
@@ -30,9 +30,6 @@ tests_qmp_test_qmp_map_windows_LDADD = $(MMIOD_LIBS)
 tests_qmp_test_qmp_map_pci_SOURCES = tests/qmp/test-qmp-map-pci.c tests/qmp/qmp-fixture.h
 tests_qmp_test_qmp_map_pci_CPPFLAGS = $(QMP_MAP_TEST_CPPFLAGS)
 tests_qmp_test_qmp_map_pci_LDADD = $(MMIOD_LIBS)
-tests_qmp_test_qmp_map_ports_SOURCES = tests/qmp/test-qmp-map-ports.c tests/qmp/qmp-fixture.h
-tests_qmp_test_qmp_map_ports_CPPFLAGS = $(QMP_MAP_TEST_CPPFLAGS)
-tests_qmp_test_qmp_map_ports_LDADD = $(MMIOD_LIBS)
 
 # Against real QEMUs (TCG, -S): not a unit test; skipped without qemu-system-x86_64.
 TESTS += tests/qmp/test-qmp-live

@@ -497,6 +497,28 @@ static void test_facts(void)
 	tap_ok(qmp_map_firmware(NULL, NULL) == TSD_FW_UNKNOWN, "firmware: unknown");
 }
 
+/* q35 guests hot-plug only behind ports (pcie.0 takes none). */
+static void test_ports_only(void)
+{
+	struct qmp_holes h;
+	struct tsd_layout l = { 0 };
+	struct mmio_error err = { 0 };
+
+	holes_from("qom-q35-devs-bios.json", QMP_MACHINE_Q35, &h);
+	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && l.ports_only, "q35 (bios): ports_only");
+	tsd_layout_clear(&l);
+	holes_from("qom-q35-S.json", QMP_MACHINE_Q35, &h);
+	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && l.ports_only, "q35 (-S): ports_only");
+	/* mapping pc windows into the same layout clears it again */
+	holes_from("qom-pc-S.json", QMP_MACHINE_PC, &h);
+	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && !l.ports_only,
+	       "pc (-S): not ports_only (even over a q35 layout)");
+	tsd_layout_clear(&l);
+	holes_from("qom-pc-devs-bios.json", QMP_MACHINE_PC, &h);
+	tap_ok(qmp_map_windows(&h, &l, &err) == MMIO_OK && !l.ports_only, "pc (bios): not ports_only");
+	tsd_layout_clear(&l);
+}
+
 int main(void)
 {
 	test_u64();
@@ -507,6 +529,7 @@ int main(void)
 	test_hole64_boot();
 	test_boot64();
 	test_qom_apply();
+	test_ports_only();
 	test_facts();
 	tap_done();
 	return tap_exit();
