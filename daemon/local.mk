@@ -111,7 +111,7 @@ PY_LOG_DRIVER = $(LOG_DRIVER)
 TESTS += tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
 dist_check_SCRIPTS += tests/daemon/run-py \
 	tests/daemon/test-introspect.py tests/daemon/test-bus-basic.py
-EXTRA_DIST += tests/daemon/busctx.py
+EXTRA_DIST += tests/daemon/busctx.py tests/daemon/system-bus.conf
 # With real QEMU guests (qemu-system-x86_64, TCG, stopped with -S) through
 # the qmp back end; skipped when QEMU or the back end is missing.
 TESTS += tests/daemon/test-qemu.py tests/daemon/test-qemu-abort.py tests/daemon/test-qemu-q35.py tests/daemon/test-reload.py

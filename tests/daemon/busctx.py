@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """A private system bus and a real mmiod for integration tests (TAP).
 
-Starts dbus-daemon with a generated config that has the system bus's
+Starts dbus-daemon with tests/daemon/system-bus.conf: the system bus's
 deny-by-default shape plus dbus/org.mmiod1.conf, exports
 DBUS_SYSTEM_BUS_ADDRESS, starts mmiod with a temporary --state-dir and
 waits until Manager.Version answers (no fixed sleeps).  Everything started
@@ -98,33 +98,9 @@ class Env:
         self.start_bus()
 
     def start_bus(self):
-        conf = os.path.join(self.dir, "bus.conf")
-        policy = os.path.join(top_srcdir, "dbus", "org.mmiod1.conf")
-        with open(conf, "w") as f:
-            f.write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=%s/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>%s</include>
-</busconfig>
-""" % (self.dir, policy))
-        p = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address"],
+        conf = os.path.join(top_srcdir, "tests", "daemon", "system-bus.conf")
+        p = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--address=unix:path=%s/bus" % self.dir,
+                              "--nofork", "--print-address"],
                              stdout=subprocess.PIPE, text=True)
         self.procs.append(p)
         self.address = p.stdout.readline().strip()

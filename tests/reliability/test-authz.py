@@ -44,10 +44,11 @@ if why:
 
 class PolkitEnv(t.Env):
     """busctx's bus plus what a real system bus says about polkit: root
-    may own org.freedesktop.PolicyKit1, everyone may call it.  busctx
-    includes $top_srcdir/dbus/org.mmiod1.conf; it gets a stand-in that
-    includes the real file and the polkit rules.  The bus directory is
-    opened to other users (the socket is all they can reach in it)."""
+    may own org.freedesktop.PolicyKit1, everyone may call it.  busctx's
+    tests/daemon/system-bus.conf includes ../../dbus/org.mmiod1.conf; a
+    copy of it in a stand-in tree includes a stand-in that includes the
+    real file and the polkit rules.  The bus directory is opened to other
+    users (the socket is all they can reach in it)."""
 
     def start_bus(self):
         os.chmod(self.dir, 0o711)
@@ -62,6 +63,9 @@ class PolkitEnv(t.Env):
   <policy context="default"><allow send_destination="%s"/></policy>
 </busconfig>
 """ % (os.path.join(t.top_srcdir, "dbus", "org.mmiod1.conf"), PK, PK))
+        os.makedirs(os.path.join(fake, "tests", "daemon"))
+        shutil.copy(os.path.join(t.top_srcdir, "tests", "daemon", "system-bus.conf"),
+                    os.path.join(fake, "tests", "daemon"))
         real = t.top_srcdir
         t.top_srcdir = fake
         try:
