@@ -37,6 +37,8 @@ except ImportError:
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "daemon"))
+from busctx import end_all  # noqa: E402
 TOP = os.environ.get("top_srcdir", os.path.join(HERE, ".."))
 B = os.environ.get("top_builddir", os.getcwd())
 MMIOD = os.path.join(B, "daemon", "mmiod")
@@ -48,14 +50,7 @@ sdir = tempfile.mkdtemp(prefix="bench-attach-state.", dir=STATE_PARENT) if STATE
 
 
 def cleanup():
-    for p in reversed(procs):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    end_all(procs)
     shutil.rmtree(work, ignore_errors=True)
     if STATE_PARENT:
         shutil.rmtree(sdir, ignore_errors=True)

@@ -67,6 +67,19 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+def end_all(procs, wait=5):
+    """Ends every process in procs still running, the last started first:
+    SIGTERM, up to wait seconds each, then SIGKILL; all reaped."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
 def dbus_error(fn):
     """(name, message) of the D-Bus error fn() raises, or None."""
     try:
@@ -174,14 +187,7 @@ class Env:
         return o.Introspect(dbus_interface="org.freedesktop.DBus.Introspectable")
 
     def cleanup(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        end_all(self.procs)
         if os.environ.get("MMIOD_TEST_KEEP"):
             sys.stderr.write("kept %s\n" % self.dir)
         else:
