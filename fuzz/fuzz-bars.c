@@ -22,9 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(s + 5, data, size);
 		s[size + 5] = '\0';
 	}
-	fuzz_err_poison(&err);
-	st = mmio_bars_parse(s, &d, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_bars_parse(s, &d, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID);
 	if (st == MMIO_OK) {
 		fuzz_device_check(&d);

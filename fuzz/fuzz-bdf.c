@@ -10,9 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mmio_error err;
 	enum mmio_status st;
 
-	fuzz_err_poison(&err);
-	st = mmio_bdf_parse(s, &b, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_bdf_parse(s, &b, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID);
 	if (st == MMIO_OK) {
 		char buf[16];

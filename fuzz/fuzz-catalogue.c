@@ -11,9 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mmio_error err;
 	enum mmio_status st;
 
-	fuzz_err_poison(&err);
-	st = mmio_catalogue_load_string(s, "fuzz.ini", &cat, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_catalogue_load_string(s, "fuzz.ini", &cat, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID);
 	if (st == MMIO_OK) {
 		FUZZ_CHECK(cat.n >= 1 && cat.profiles);

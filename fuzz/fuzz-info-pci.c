@@ -17,9 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mmio_error err;
 	enum mmio_status st;
 
-	fuzz_err_poison(&err);
-	st = tsd_libxl_parse_info_pci(s, &bars, &nbars, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, tsd_libxl_parse_info_pci(s, &bars, &nbars, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID);
 	if (st == MMIO_OK) {
 		struct tsd_libxl_model_input in;
@@ -51,9 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			in.dm_version = LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN_TRADITIONAL;
 			break;
 		}
-		fuzz_err_poison(&err);
-		st = tsd_libxl_layout(&in, bars, nbars, &l, note, sizeof(note), &err);
-		fuzz_err_check(st, &err);
+		st = FUZZ_ERR_CALL(err, tsd_libxl_layout(&in, bars, nbars, &l, note, sizeof(note), &err));
 		FUZZ_CHECK(st == MMIO_OK);
 		FUZZ_CHECK(memchr(note, '\0', sizeof(note)));
 		fuzz_layout_check(&l);

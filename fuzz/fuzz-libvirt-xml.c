@@ -15,9 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mmio_error err;
 	enum mmio_status st;
 
-	fuzz_err_poison(&err);
-	st = tsd_libvirt_parse_domain(s, &d, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, tsd_libvirt_parse_domain(s, &d, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID || st == MMIO_E_UNSUPPORTED);
 	if (st == MMIO_OK) {
 		char why[160];

@@ -360,9 +360,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned d = 0; d < ndev; d++)
 		decode_device(&r, &devs[d], d);
 
-	fuzz_err_poison(&err);
-	st = mmio_space_init(&sp, &p, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_space_init(&sp, &p, &err));
 	if (st != MMIO_OK)
 		return 0;
 
@@ -370,9 +368,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pl = mmio_placement_alloc(ndev);
 	if (!pl)
 		abort();
-	fuzz_err_poison(&err);
-	st = mmio_place(&sp, devs, ndev, pl, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_place(&sp, devs, ndev, pl, &err));
 	check_placement(&sp, &p, devs, ndev, pl, st, &err);
 	free(pl);
 
@@ -380,9 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pl = mmio_placement_alloc(1);
 	if (!pl)
 		abort();
-	fuzz_err_poison(&err);
-	st = mmio_place(&sp, devs, 1, pl, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_place(&sp, devs, 1, pl, &err));
 	check_placement(&sp, &p, devs, 1, pl, st, &err);
 	FUZZ_CHECK(mmio_place(&sp, devs, 1, NULL, NULL) == st);
 	if (sp.closed_form_exact)

@@ -52,13 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			h.mcfg_base = UINT64_C(0xB0000000);
 			h.mcfg_size = UINT64_C(0x10000000);
 		}
-		fuzz_err_poison(&err);
-		st = qmp_map_windows(&h, &l, &err);
-		fuzz_err_check(st, &err);
+		st = FUZZ_ERR_CALL(err, qmp_map_windows(&h, &l, &err));
 		FUZZ_CHECK(st == MMIO_OK);
-		fuzz_err_poison(&err);
-		st = qmp_map_pci(reply, &l, &slots, &err);
-		fuzz_err_check(st, &err);
+		st = FUZZ_ERR_CALL(err, qmp_map_pci(reply, &l, &slots, &err));
 		if (st == MMIO_OK) {
 			int f;
 

@@ -49,9 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	json_object *reply = json_tokener_parse(s);
 	if (reply) {
-		fuzz_err_poison(&err);
-		st = tsd_libvirt_qemu_layout(&d, &h, reply, size & 4, &l, &err);
-		fuzz_err_check(st, &err);
+		st = FUZZ_ERR_CALL(err, tsd_libvirt_qemu_layout(&d, &h, reply, size & 4, &l, &err));
 		FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID || st == MMIO_E_UNSUPPORTED ||
 			   st == MMIO_E_NOMEM);
 		if (st == MMIO_OK) {

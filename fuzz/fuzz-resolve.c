@@ -23,9 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		*nl = '\0';
 		have_cat = mmio_catalogue_load_string(nl + 1, NULL, &cat, NULL) == MMIO_OK;
 	}
-	fuzz_err_poison(&err);
-	st = mmio_device_resolve(s, FUZZ_SYSFS_ROOT, have_cat ? &cat : NULL, &d, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_device_resolve(s, FUZZ_SYSFS_ROOT, have_cat ? &cat : NULL, &d, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID || st == MMIO_E_NOTFOUND);
 	if (st == MMIO_OK) {
 		/* a slot ("A+B+..."): function 0 is the first part */

@@ -12,9 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum mmio_status st;
 	uint64_t v = 0, v2 = 0;
 
-	fuzz_err_poison(&err);
-	st = mmio_size_parse(s, &v, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_size_parse(s, &v, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID);
 	if (st == MMIO_OK) {
 		char buf[64];

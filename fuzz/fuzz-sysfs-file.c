@@ -43,9 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (fclose(f) != 0)
 		abort();
-	fuzz_err_poison(&err);
-	st = mmio_sysfs_read_device(root, &bdf, &d, &err);
-	fuzz_err_check(st, &err);
+	st = FUZZ_ERR_CALL(err, mmio_sysfs_read_device(root, &bdf, &d, &err));
 	FUZZ_CHECK(st == MMIO_OK || st == MMIO_E_INVALID);
 	if (st == MMIO_OK) {
 		/* A region in the upper half of a 64-bit BAR is refused

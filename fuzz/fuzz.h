@@ -64,6 +64,17 @@ static inline void fuzz_err_check(enum mmio_status st, const struct mmio_error *
 	FUZZ_CHECK(mmio_status_name(st) != NULL);
 }
 
+static inline enum mmio_status fuzz_err_checked(enum mmio_status st, const struct mmio_error *err)
+{
+	fuzz_err_check(st, err);
+	return st;
+}
+
+/* The status of call, which reports into err, with the error contract
+ * checked: err poisoned before, untouched on success, filled after a
+ * failure. */
+#define FUZZ_ERR_CALL(err, call) (fuzz_err_poison(&(err)), fuzz_err_checked((call), &(err)))
+
 /* A device as every parser must leave it: at most 7 BARs, each valid,
  * indices strictly increasing (the ROM last), a terminated name; with
  * regs, also no BAR in the upper register of a 64-bit BAR (the rule of
