@@ -14,26 +14,31 @@
 
 #include "mmioctl.h"
 
+/* "mmioctl: MESSAGE" and tail on stderr. */
+__attribute__((format(printf, 2, 0)))
+static void report(const char *tail, const char *fmt, va_list ap)
+{
+	fputs("mmioctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+}
+
 void mmioctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("mmioctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	report(" (see mmioctl --help)\n", fmt, ap);
 	va_end(ap);
-	fputs(" (see mmioctl --help)\n", stderr);
 }
 
 void mmioctl_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("mmioctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	report("\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 struct table {
