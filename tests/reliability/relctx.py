@@ -6,6 +6,7 @@ for the stall tests (test-unresponsive.py, tests/libvirt/test-libvirt-stall.py)
 timed calls, percentiles, the systemd watchdog's side of sd_notify and the
 clients that wait on a stopped guest."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -112,23 +113,34 @@ def pct(v, p):
 
 class Watchdog:
     """systemd's side of sd_notify (the NOTIFY_SOCKET given to mmiod): the
-    times WATCHDOG=1 arrived."""
+    times WATCHDOG=1 arrived, and every other message (READY=1 after a
+    SIGHUP's reload, ...)."""
 
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
         self.sock.settimeout(0.2)
-        self.pings, self.stop = [], False
+        self.pings, self.msgs, self.stop = [], [], False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
         while not self.stop:
             try:
-                if b"WATCHDOG=1" in self.sock.recv(4096):
-                    self.pings.append(time.monotonic())
+                data = self.sock.recv(4096)
             except socket.timeout:
-                pass
+                continue
+            if b"WATCHDOG=1" in data:
+                self.pings.append(time.monotonic())
+            else:
+                self.msgs.append((time.monotonic(), data.decode(errors="replace")))
+
+    def reload(self, pid, timeout=60):
+        """SIGHUP to mmiod, then waits for the READY=1 that ends its reload:
+        what the reload changed applies from then on."""
+        n = len(self.msgs)
+        os.kill(pid, signal.SIGHUP)
+        q.wait_for(lambda: any("READY=1" in m for _, m in self.msgs[n:]), timeout, "mmiod's reload")
 
     def between(self, since, until=None):
         """Pings that came in [since, until)."""
