@@ -61,8 +61,10 @@ if [ -x "$PY" ] && "$PY" -c 'import dbus' 2>/dev/null; then
 	start=$(date +%s%N)
 	expect 3 "silent daemon: --timeout 0.5 status" --timeout 0.5 status
 	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-	check "silent daemon: gave up after about 0.5 s (took ${elapsed_ms} ms)" \
-		test "$elapsed_ms" -lt 5000
+	# the time is printed; asserted is only that --timeout, not the 10 s
+	# a read-only verb waits by default, ended the wait
+	check "silent daemon: gave up at --timeout 0.5, before the default 10 s (took ${elapsed_ms} ms)" \
+		test "$elapsed_ms" -lt 10000
 	check "silent daemon: one sentence" test "$err" = \
 		"mmioctl: status: the mmiod daemon did not answer within 0.5 s (see: systemctl status mmiod)"
 	expect 3 "silent daemon: --timeout 0.3 attach" --timeout 0.3 attach vm1 bars:mem32:4K
