@@ -241,8 +241,25 @@ fi
 "$MMIOCTL" --json watch >"$TMP/watch.out" 2>"$TMP/watch.err" &
 watch_pid=$!
 track_pid $watch_pid
-# watch is live once its matches are in; give it the Version round trip
-sleep 0.5
+# watch is live once its five match rules are in (it adds them before its
+# first call): the bus daemon's statistics say so; a bus without them gets
+# a moment instead
+watch_live() {
+	local name n
+	for _ in $(seq 600); do
+		for name in $(busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" --no-pager list --no-legend 2>/dev/null |
+			awk -v p="$1" '$2 == p && $1 ~ /^:/ { print $1 }'); do
+			n=$(busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" call org.freedesktop.DBus /org/freedesktop/DBus \
+				org.freedesktop.DBus.Debug.Stats GetConnectionStats s "$name" 2>/dev/null |
+				grep -o '"MatchRules" u [0-9]*' | awk '{ print $3 }')
+			[ -n "$n" ] || { sleep 0.5; return 0; }
+			[ "$n" -ge 5 ] && return 0
+		done
+		sleep 0.05
+	done
+	return 1
+}
+check "watch: its match rules are in" watch_live "$watch_pid"
 if $have_guest && start_guest vm2; then
 	for _ in $(seq 100); do grep -q '"guest-added"' "$TMP/watch.out" && break; sleep 0.1; done
 	check "watch: guest-added for vm2" grep -q '"event":"guest-added","guest":"vm2"' "$TMP/watch.out"
