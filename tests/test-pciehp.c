@@ -26,6 +26,13 @@ static struct mmio_bar mk(uint8_t fn, uint8_t index, uint8_t kind, bool pref, ui
 	return (struct mmio_bar){ .index = index, .kind = kind, .prefetch = pref, .size = size, .fn = fn };
 }
 
+/* d emptied and named, for the next case's BARs. */
+static void fresh(struct mmio_device *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+}
+
 /* ---- the guest the cases were measured on ---------------------------------- */
 
 /* q35, 512 MiB, two pcie-root-ports (rp1 at 00:10.0, rp2 at 00:11.0): the root
@@ -82,8 +89,7 @@ static void test_guest_cases(void)
 	struct mmio_device d;
 
 	/* fits the current windows: the first pass, nothing re-sized */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "t1");
+	fresh(&d, "t1");
 	testdev(&d, 0, 1 * U);
 	tap_ok(mmio_place_pciehp(&q35, &rp1, &d, pl, &r, &err) == MMIO_OK && r.tries == 1,
 	       "pci-testdev membar=1M fits rp1's windows as they are");
@@ -91,8 +97,7 @@ static void test_guest_cases(void)
 	tap_ok(!r.resized[0] && !r.resized[1] && !r.resized[2], "  no window re-sized");
 
 	/* 13-q35-rp-pciehp: a 256M BAR: pref window released, 256M, above 4 GiB */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "t1");
+	fresh(&d, "t1");
 	testdev(&d, 0, 256 * U);
 	tap_ok(mmio_place_pciehp(&q35, &rp1, &d, pl, &r, &err) == MMIO_OK && r.tries == 2,
 	       "membar=256M fits after re-sizing");
@@ -104,8 +109,7 @@ static void test_guest_cases(void)
 	       r.after.win[2].kind == MMIO_WIN_HIGH, "  new pref window [0x100000000-0x10fffffff]");
 
 	/* a 32-bit prefetchable BAR releases the non-prefetchable window */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "v1");
+	fresh(&d, "v1");
 	d.bars[d.nbars++] = mk(0, 0, MMIO_BAR_MEM32, true, 64 * U);
 	d.bars[d.nbars++] = mk(0, 2, MMIO_BAR_MEM32, false, 4 * K);
 	tap_ok(mmio_place_pciehp(&q35, &rp1, &d, pl, &r, &err) == MMIO_OK && r.tries == 2,
@@ -118,8 +122,7 @@ static void test_guest_cases(void)
 
 	/* 2M pref32 fits the 2M mem window, the 4K BAR then does not: the mem
 	 * window is re-sized to 2M + 4K rounded to 1M = 3M (no hot-plug extra) */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "v1");
+	fresh(&d, "v1");
 	d.bars[d.nbars++] = mk(0, 0, MMIO_BAR_MEM32, true, 2 * U);
 	d.bars[d.nbars++] = mk(0, 2, MMIO_BAR_MEM32, false, 4 * K);
 	tap_ok(mmio_place_pciehp(&q35, &rp1, &d, pl, &r, &err) == MMIO_OK && r.tries == 2,
@@ -130,8 +133,7 @@ static void test_guest_cases(void)
 	tap_is_u64(at(&d, pl, 0, 2), 0x20200000, "  BAR2 at 0x20200000 (the guest)");
 
 	/* a ROM that does not fit is dropped, no re-sizing */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "e1");
+	fresh(&d, "e1");
 	d.bars[d.nbars++] = mk(0, 0, MMIO_BAR_MEM32, false, 128 * K);
 	d.bars[d.nbars++] = mk(0, 1, MMIO_BAR_IO, false, 64);
 	d.bars[d.nbars++] = mk(0, MMIO_BAR_ROM, MMIO_BAR_MEM32, true, 4 * U);
@@ -142,8 +144,7 @@ static void test_guest_cases(void)
 	tap_contains(err.msg, "e1 ROM [mem size 0x400000 pref]: can't assign", "  reason names the ROM");
 
 	/* two windows re-sized at once: fn0 a 64M pref32 (mem window), fn1 a 1G pref64 */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "two");
+	fresh(&d, "two");
 	d.nfn = 2;
 	d.fns[1].fn = 1;
 	d.bars[d.nbars++] = mk(0, 0, MMIO_BAR_MEM32, true, 64 * U);
@@ -159,8 +160,7 @@ static void test_guest_cases(void)
 	       "  every BAR where the guest put it");
 
 	/* does not fit even then: 64G in a 32G 64-bit window */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "0000:01:00.0");
+	fresh(&d, "0000:01:00.0");
 	testdev(&d, 0, 64 * G);
 	tap_ok(mmio_place_pciehp(&q35, &rp1, &d, pl, &r, &err) == MMIO_E_NOSPACE && r.tries == 2,
 	       "membar=64G does not fit even after re-sizing");
@@ -174,8 +174,7 @@ static void test_guest_cases(void)
 		     "  and what the root windows have");
 
 	/* a slot of three functions behind the port (512M, 512M, 1G) */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.name, sizeof(d.name), "slot");
+	fresh(&d, "slot");
 	d.nfn = 3;
 	for (unsigned f = 0; f < 3; f++)
 		d.fns[f].fn = (uint8_t)f;
