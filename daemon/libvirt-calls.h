@@ -5,8 +5,8 @@
  * libvirtd, which may itself wait for a guest's QEMU).  Each function runs
  * on a worker pool thread (worker.h): it takes everything it needs in its
  * argument and leaves everything it learnt there, never touching the back
- * end's state; toolstack-libvirt.c hands the argument out and takes the
- * result back on the loop.  libvirt is thread-safe: a connection may be
+ * end's state; the back end (toolstack-libvirt-jobs.c) hands the argument
+ * out and takes the result back on the loop.  libvirt is thread-safe: a connection may be
  * used from several threads at once (each call holds a reference).
  *
  * Messages are built here, logging is the loop's: a call leaves what the

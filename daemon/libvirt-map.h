@@ -2,7 +2,7 @@
 /*
  * libvirt-map.h — the pure half of the libvirt back end: domain XML -> the
  * facts mmiod needs (libxml2, XPath), QEMU's defaults -> model windows,
- * QEMU's own replies (query-pci, qom-get, through the qmp-map.c mappings)
+ * QEMU's own replies (query-pci, qom-get, through the qmp-map.h mappings)
  * + the domain -> the guest's layout with its hot-plug ports named by
  * libvirt alias, the <hostdev> XML of an attach, libvirt error numbers ->
  * enum tsd_rc.  No connection, no I/O.

@@ -150,7 +150,7 @@ static void check_now(struct check_ctx *c)
 		/* An answer that rests on a guessed history says so (books-past.c). */
 		char note[512], reason[sizeof(err.msg) + sizeof(note) + 4];
 		books_history_note(&c->call.g->books, note, sizeof(note));
-		/* ... and one that rests on an assumed window too (qmp-map.c) */
+		/* ... and one that rests on an assumed window too (qmp-map-windows.c) */
 		const char *wn = c->call.g->books.layout.window_note;
 		if (wn[0] && strlen(note) + strlen(wn) + 3 < sizeof(note))
 			snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s%s",
