@@ -7,7 +7,7 @@
 #
 #     <id> <command> [args...]
 #
-# and each answer is framed:
+# and each answer is framed (/lib/cmdloop.sh, tests/guest/cmdloop.sh):
 #
 #     @@BEGIN <id>
 #     ...payload lines...
@@ -96,7 +96,11 @@ waitfor() { # $1 = present|gone, $2 = bdf, $3 = seconds
     return 1
 }
 
+. /lib/cmdloop.sh
+
+# handle "COMMAND ARGS": ARGS split into words
 handle() {
+    set -- $1
     cmd=$1
     shift
     case "$cmd" in
@@ -131,20 +135,4 @@ if [ ! -c $CMDTTY ]; then
     echo "init: no $CMDTTY; using console"
     CMDTTY=/dev/console
 fi
-stty -F $CMDTTY 115200 raw -echo -icrnl -onlcr -opost 2>/dev/null
-exec 3<>$CMDTTY
-# A fresh line first: the firmware may have left a partial one on this port
-# (OVMF writes terminal escapes without a newline).
-printf '\n@@READY %s\n' "$(uname -r)" >&3
-while :; do
-    if ! read -r id rest <&3; then
-        usleep 100000
-        continue
-    fi
-    [ -n "$id" ] || continue
-    {
-        echo "@@BEGIN $id"
-        handle $rest
-        echo "@@END $id rc=$?"
-    } >&3 2>&1
-done
+serve_commands $CMDTTY "@@READY $(uname -r)"

@@ -1,5 +1,5 @@
 # tests/guest/local.mk
-EXTRA_DIST += tests/guest/build-initramfs tests/guest/fetch-stack tests/guest/init.sh tests/guest/rig.py \
+EXTRA_DIST += tests/guest/build-initramfs tests/guest/fetch-stack tests/guest/init.sh tests/guest/cmdloop.sh tests/guest/rig.py \
 	tests/guest/guest_devices.py tests/guest/guest_mmiod.py tests/guest/guest_steps.py \
 	tests/guest/run-scenarios tests/guest/run-matrix tests/guest/scenarios
 

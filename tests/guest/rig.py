@@ -149,7 +149,7 @@ def guest_image(rebuild=False):
     if comp:
         return fetch_stack().fetch(comp)
     cur = os.path.join(cache_dir(), "current.json")
-    init_mtime = os.path.getmtime(os.path.join(HERE, "init.sh"))
+    init_mtime = fetch_stack().build_initramfs_module().init_mtime()
     if not rebuild and os.path.exists(cur):
         with open(cur) as f:
             info = json.load(f)
@@ -231,6 +231,91 @@ def connect_unix(path, timeout=20):
             if time.time() > deadline:
                 raise
             time.sleep(0.05)
+
+
+class CommandChannel:
+    """The framed command protocol of tests/guest/cmdloop.sh (the test
+    guest's init and the Xen rig's dom0 both serve it) on a QEMU socket
+    chardev: a line "<tag> <command>" out, "@@BEGIN <tag>", the output and
+    "@@END <tag> rc=<status>" back.  proc is the QEMU process behind the
+    socket (its exit ends every wait); exit_text() says why it went."""
+
+    def __init__(self, sock, proc, what, exit_text, error=RigError):
+        self.sock = sock
+        self.proc = proc
+        self.what = what
+        self.exit_text = exit_text
+        self.error = error
+        self.buf = b""
+        self.seq = 0
+
+    def readline(self, timeout):
+        deadline = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise self.error("timeout waiting for %s" % self.what)
+            if self.proc.poll() is not None:
+                raise self.error("QEMU exited rc=%s: %s" % (self.proc.returncode,
+                                                          self.exit_text()))
+            self.sock.settimeout(min(left, 1.0))
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                raise self.error("the command channel of %s closed" % self.what)
+            self.buf += d
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace").rstrip("\r")
+
+    def readline_until(self, pred, timeout):
+        deadline = time.time() + timeout
+        while True:
+            line = self.readline(max(0.1, deadline - time.time()))
+            if pred(line):
+                return line
+
+    def command(self, text, timeout=60):
+        """One command (one line); (rc, output lines)."""
+        if "\n" in text:
+            raise ValueError("commands are one line")
+        self.seq += 1
+        tag = "c%d" % self.seq
+        self.sock.sendall(("%s %s\n" % (tag, text)).encode())
+        self.readline_until(lambda l: l == "@@BEGIN " + tag, timeout)
+        out = []
+        while True:
+            line = self.readline(timeout)
+            rc = frame_end(line, tag)
+            if rc is not None:
+                return rc, out
+            out.append(line)
+
+    def close(self):
+        self.sock.close()
+
+
+def frame_end(line, tag):
+    """The status of "@@END <tag> rc=<status>", else None."""
+    m = re.match(r"^@@END %s rc=(\d+)$" % re.escape(tag), line)
+    return int(m.group(1)) if m else None
+
+
+def unframe(lines, tag):
+    """The output and status of one framed answer among other lines (a
+    command relayed through another channel); status None if it is cut."""
+    out, inside = [], False
+    for line in lines:
+        if line == "@@BEGIN " + tag:
+            inside = True
+            continue
+        rc = frame_end(line, tag)
+        if rc is not None:
+            return rc, out
+        if inside:
+            out.append(line)
+    return None, out
 
 
 class QMP:
@@ -330,9 +415,7 @@ class Guest:
         os.makedirs(self.workdir, exist_ok=True)
         self.proc = None
         self.qmp = None
-        self.ser = None
-        self.sbuf = b""
-        self.seq = 0
+        self.chan = None
         self.boot_seconds = None
         self.kernel_release = None
         self.image = None
@@ -400,11 +483,13 @@ class Guest:
     def _boot_wait(self, t0):
         """Connects to the command channel and QMP once their sockets are
         there, and waits for the guest's @@READY (started at t0)."""
-        self.ser = connect_unix(self.cmd_path)
+        self.chan = CommandChannel(
+            connect_unix(self.cmd_path), self.proc, "guest (console: %s)" %
+            os.path.join(self.workdir, "console.log"), self._qemu_log_tail)
         self.qmp = QMP(self.qmp_path)
         # OVMF leaves terminal escapes without a newline on this port; the
         # guest announces itself on a fresh line, but take it anywhere.
-        line = self._readline_until(lambda l: "@@READY" in l, self.boot_timeout)
+        line = self.chan.readline_until(lambda l: "@@READY" in l, self.boot_timeout)
         line = line[line.index("@@READY"):]
         self.kernel_release = line.split()[1] if len(line.split()) > 1 else None
         self.boot_seconds = time.time() - t0
@@ -429,8 +514,8 @@ class Guest:
             end_process(self.proc, None, 5)
         if self.qmp:
             self.qmp.close()
-        if self.ser:
-            self.ser.close()
+        if self.chan:
+            self.chan.close()
         if getattr(self, "qemu_log", None):
             self.qemu_log.close()
         if not self.keep_workdir:
@@ -453,47 +538,9 @@ class Guest:
             return None
 
     # ---- command channel -------------------------------------------------
-    def _readline(self, timeout):
-        deadline = time.time() + timeout
-        while b"\n" not in self.sbuf:
-            left = deadline - time.time()
-            if left <= 0:
-                raise RigError("timeout waiting for guest (console: %s)" %
-                               os.path.join(self.workdir, "console.log"))
-            if self.proc.poll() is not None:
-                raise RigError("QEMU exited rc=%s: %s" % (self.proc.returncode,
-                                                          self._qemu_log_tail()))
-            self.ser.settimeout(min(left, 1.0))
-            try:
-                d = self.ser.recv(65536)
-            except socket.timeout:
-                continue
-            if not d:
-                raise RigError("command channel closed")
-            self.sbuf += d
-        line, _, self.sbuf = self.sbuf.partition(b"\n")
-        return line.decode(errors="replace").rstrip("\r")
-
-    def _readline_until(self, pred, timeout):
-        deadline = time.time() + timeout
-        while True:
-            l = self._readline(max(0.1, deadline - time.time()))
-            if pred(l):
-                return l
-
     def command(self, text, timeout=60):
         """Run one guest command; return (rc, payload lines)."""
-        self.seq += 1
-        tag = "c%d" % self.seq
-        self.ser.sendall(("%s %s\n" % (tag, text)).encode())
-        self._readline_until(lambda l: l == "@@BEGIN " + tag, timeout)
-        out = []
-        while True:
-            l = self._readline(timeout)
-            m = re.match(r"^@@END %s rc=(\d+)$" % tag, l)
-            if m:
-                return int(m.group(1)), out
-            out.append(l)
+        return self.chan.command(text, timeout)
 
     # ---- guest views -----------------------------------------------------
     def windows(self):

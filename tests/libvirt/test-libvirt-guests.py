@@ -330,9 +330,9 @@ class LibvirtGuest(rig.Guest):
         if self.qmp:
             self.qmp.close()
             self.qmp = None
-        if self.ser:
-            self.ser.close()
-            self.ser = None
+        if self.chan:
+            self.chan.close()
+            self.chan = None
         if self.lv.running():
             self.lv.virsh("destroy", self.name, check=False, timeout=30)
             self.lv.virsh("undefine", self.name, check=False, timeout=30)

@@ -6,7 +6,7 @@
 #
 #     <id> <command> [text]
 #
-# each answer framed as the test guest's (tests/guest/init.sh):
+# each answer framed as the test guest's (/lib/cmdloop.sh, tests/guest/cmdloop.sh):
 #
 #     @@BEGIN <id>
 #     ...output...
@@ -100,6 +100,8 @@ expect() {
 	return $rc
 }
 
+. /lib/cmdloop.sh
+
 # handle "COMMAND TEXT": TEXT as the command takes it (not split by the shell)
 handle() {
 	cmd=${1%% *}
@@ -120,19 +122,4 @@ cat /proc/tty/driver/serial
 dmesg | grep -iE 'tty|serial|8250|virtio'
 # a shell on the console for a person (xenrig.py: console.sock)
 setsid sh -c 'while :; do sh </dev/hvc0 >/dev/hvc0 2>&1; done' &
-CMDTTY=/dev/ttyS1
-stty -F $CMDTTY 115200 raw -echo -icrnl -onlcr -opost 2>/dev/null
-exec 3<>$CMDTTY
-printf '\n@@READY dom0 %s problems:%s\n' "$(uname -r)" "${problems:- none}" >&3
-while :; do
-	if ! read -r id rest <&3; then
-		usleep 100000
-		continue
-	fi
-	[ -n "$id" ] || continue
-	{
-		echo "@@BEGIN $id"
-		handle "$rest"
-		echo "@@END $id rc=$?"
-	} >&3 2>&1 </dev/null
-done
+serve_commands /dev/ttyS1 "@@READY dom0 $(uname -r) problems:${problems:- none}"

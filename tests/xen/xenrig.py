@@ -284,6 +284,7 @@ def build_dom0(out, mmiod, mmioctl, catalogue):
     img.file(bb, "bin/busybox", 0o755)
     img.symlink("bin/sh", "busybox")
     img.file(os.path.join(HERE, "dom0-init.sh"), "init", 0o755)
+    img.file(os.path.join(HERE, "..", "guest", "cmdloop.sh"), "lib/cmdloop.sh", 0o644)
     for b, p in zip(XEN_BINS, xbins):
         img.file(p, b)
     for n in XENSTORE_LINKS:
@@ -344,9 +345,7 @@ class Host:
         self.keep = keep
         self.boot_timeout = boot_timeout or int(os.environ.get("MMIOD_XEN_BOOT_TIMEOUT", "600"))
         self.proc = None
-        self.sock = None
-        self.sbuf = b""
-        self.seq = 0
+        self.agent = None
         self.guests = {}
         os.makedirs(workdir, exist_ok=True)
         self.console = os.path.join(workdir, "console.log")
@@ -401,8 +400,10 @@ class Host:
             if self.proc.poll() is not None or time.time() > deadline:
                 raise XenRigError("QEMU did not start: " + self.tail("qemu.log"))
             time.sleep(0.05)
-        self.sock = rig.connect_unix(self.agent_path)
-        line = self._readline_until(lambda l: "@@READY" in l, self.boot_timeout)
+        self.agent = rig.CommandChannel(
+            rig.connect_unix(self.agent_path), self.proc, "dom0 (console: %s)" % self.console,
+            lambda: self.tail("console.log"), XenRigError)
+        line = self.agent.readline_until(lambda l: "@@READY" in l, self.boot_timeout)
         self.boot_seconds = round(time.time() - t0, 1)
         self.boot_cpu_seconds = self.cpu_seconds()
         self.ready_line = line[line.index("@@READY"):]
@@ -445,9 +446,9 @@ class Host:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.sock:
-            self.sock.close()
-            self.sock = None
+        if self.agent:
+            self.agent.close()
+            self.agent = None
         if getattr(self, "qemu_log", None):
             self.qemu_log.close()
             self.qemu_log = None
@@ -461,48 +462,9 @@ class Host:
         self.close()
 
     # ---- the agent channel ----------------------------------------------
-    def _readline(self, timeout):
-        deadline = time.time() + timeout
-        while b"\n" not in self.sbuf:
-            left = deadline - time.time()
-            if left <= 0:
-                raise XenRigError("timeout waiting for dom0 (console: %s)" % self.console)
-            if self.proc.poll() is not None:
-                raise XenRigError("QEMU exited rc=%s: %s" % (
-                    self.proc.returncode, self.tail("console.log")))
-            self.sock.settimeout(min(left, 1.0))
-            try:
-                d = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not d:
-                raise XenRigError("agent channel closed")
-            self.sbuf += d
-        line, _, self.sbuf = self.sbuf.partition(b"\n")
-        return line.decode(errors="replace").rstrip("\r")
-
-    def _readline_until(self, pred, timeout):
-        deadline = time.time() + timeout
-        while True:
-            line = self._readline(max(0.1, deadline - time.time()))
-            if pred(line):
-                return line
-
     def command(self, text, timeout=120):
         """One agent command; (rc, output lines)."""
-        if "\n" in text:
-            raise ValueError("agent commands are one line")
-        self.seq += 1
-        tag = "a%d" % self.seq
-        self.sock.sendall(("%s %s\n" % (tag, text)).encode())
-        self._readline_until(lambda l: l == "@@BEGIN " + tag, timeout)
-        out = []
-        while True:
-            line = self._readline(timeout)
-            m = re.match(r"^@@END %s rc=(\d+)$" % tag, line)
-            if m:
-                return int(m.group(1)), out
-            out.append(line)
+        return self.agent.command(text, timeout)
 
     def sh(self, script, timeout=120, check=True):
         """A shell command line in dom0; its output (stdout + stderr)."""
@@ -527,10 +489,10 @@ class Host:
             f.write(base64.b64decode("".join(out)))
 
     # ---- guests -----------------------------------------------------------
-    def create_guest(self, name, **kw):
+    def create_guest(self, name, wait_ready=True, **kw):
         g = XenGuest(self, name, **kw)
         self.guests[name] = g
-        g.create()
+        g.create(wait_ready)
         return g
 
 
@@ -640,7 +602,9 @@ class XenGuest(rig.Guest):
         cfg.update(self.extra_cfg)
         return "".join("%s = %s\n" % (k, xl_value(v)) for k, v in cfg.items() if v is not None)
 
-    def create(self):
+    def create(self, wait_ready=True):
+        """xl create; then, unless wait_ready is false, until the test
+        guest's init answers (minutes under TCG)."""
         h = self.host
         b = self.base
         h.sh("mkdir -p /run/rig && rm -f %s.* && mkfifo %s.cmd.in %s.cmd.out %s.qmp.in %s.qmp.out"
@@ -659,6 +623,8 @@ class XenGuest(rig.Guest):
         # qemu-xen answers from here on; the guest's firmware is still to run
         self.qmp = PipeQMP(h, b + ".qmp")
         self.info_pci_at_create = self.info_pci()
+        if not wait_ready:
+            return self
         rc, out = h.command("expect %s.cmd %d @@READY" % (b, self.boot_timeout),
                             self.boot_timeout + 60)
         if rc != 0:
@@ -682,18 +648,7 @@ class XenGuest(rig.Guest):
         if rc != 0:
             raise XenRigError("guest %s: no answer to %s: %s" % (self.name, text,
                                                                   "\n".join(out[-5:])))
-        lines, inside, grc = [], False, None
-        for l in out:
-            if l == "@@BEGIN " + tag:
-                inside = True
-                continue
-            m = re.match(r"^@@END %s rc=(\d+)$" % re.escape(tag), l)
-            if m:
-                grc = int(m.group(1))
-                break
-            if inside:
-                lines.append(l)
-        return grc, lines
+        return rig.unframe(out, tag)
 
     def console_tail(self, n=3000):
         rc, out = self.host.sh("tail -c %d %s.console 2>&1" % (n, self.base), check=False)
