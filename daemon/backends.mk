@@ -68,6 +68,7 @@ endif
 EXTRA_DIST += tests/backends/README.md tests/backends/fixture.h tests/backends/node.xml \
 	tests/backends/info-pci-qemu72-boot.txt tests/backends/info-pci-qemu72-hotplug.txt \
 	tests/backends/info-pci-xen417-512.txt tests/backends/info-pci-xen417-512-before-hvmloader.txt \
+	tests/backends/info-pci-xen417-boot64.txt \
 	tests/backends/query-pci-pc-qemu72.json tests/backends/query-pci-q35-qemu72.json \
 	tests/backends/libvirt-q35-qemu72.xml tests/backends/query-pci-libvirt-q35-qemu72.json
 

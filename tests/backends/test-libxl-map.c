@@ -342,6 +342,49 @@ static void test_real_xen(void)
 	free(before);
 }
 
+/* A real domain with a 64-bit boot BAR hvmloader could not keep low: 3 GiB
+ * (RAM to 0xbf800000, the hole from 0xc0000000), a pci-testdev with a 1 GiB
+ * 64-bit BAR added through device_model_args_hvm; tests/xen's xen-boot64,
+ * qemu-xen's info pci after the guest booted. */
+static void test_real_xen_boot64(void)
+{
+	libxl_domain_config c;
+	struct tsd_libxl_model_input in;
+	struct tsd_live_bar *bars = NULL;
+	size_t n = 0;
+	struct tsd_layout l;
+	struct mmio_error err;
+	char note[256];
+	char *text = fixture_read("info-pci-xen417-boot64.txt");
+
+	hvm_config(&c, 3072, 8, 0);
+	c.b_info.u.hvm.mmio_hole_memkb = LIBXL_MEMKB_DEFAULT;
+	tap_ok(tsd_libxl_model_input(&c, &in, &err) == MMIO_OK, "3 GiB, no mmio_hole: %s", err.msg);
+	libxl_domain_config_dispose(&c);
+	tap_ok(text && tsd_libxl_parse_info_pci(text, &bars, &n, &err) == MMIO_OK,
+	       "qemu-xen's info pci with a relocated 64-bit BAR parses");
+	tap_ok(tsd_libxl_firmware_done(bars, n), "hvmloader has placed the BARs");
+	tap_ok(tsd_libxl_layout(&in, bars, n, &l, note, sizeof(note), &err) == MMIO_OK,
+	       "its layout: %s", err.msg);
+	/* the guest kernel: root bus resource [mem 0xc0000000-0xfbffffff window]
+	 * and [mem 0x100000000-0x1ffffffff window] */
+	const struct mmio_window *low = NULL, *high = NULL;
+	for (unsigned i = 0; i < l.nwin; i++) {
+		if (l.win[i].kind == MMIO_WIN_LOW)
+			low = &l.win[i];
+		else if (l.win[i].kind == MMIO_WIN_HIGH)
+			high = &l.win[i];
+	}
+	tap_ok(low && low->start == 0xC0000000 && low->end == 0xFC000000,
+	       "low window [0xc0000000, 0xfc000000) as the guest's root bus resource");
+	tap_ok(high && high->start == 0x100000000 && high->end == 0x200000000,
+	       "64-bit window [4 GiB, 8 GiB): the relocated BAR's start, the end rounded up to "
+	       "its alignment, as the guest's root bus resource");
+	tsd_layout_clear(&l);
+	free(bars);
+	free(text);
+}
+
 static void test_rc(void)
 {
 	tap_is_u64(tsd_libxl_rc(0), TSD_OK, "0 -> ok");
@@ -395,6 +438,7 @@ int main(void)
 	test_info_pci();
 	test_layout();
 	test_real_xen();
+	test_real_xen_boot64();
 	test_rc();
 	test_slot();
 	tap_done();
