@@ -22,12 +22,18 @@
 #include "../tap.h"
 #include "fixture.h"
 
+/* An empty domain config of that type (dispose it). */
+static void typed_config(libxl_domain_config *c, libxl_domain_type type)
+{
+	libxl_domain_config_init(c);
+	c->c_info.type = type;
+	libxl_domain_build_info_init_type(&c->b_info, type);
+}
+
 static void hvm_config(libxl_domain_config *c, uint64_t mem_mib, uint64_t video_mib,
 		       uint64_t hole_mib)
 {
-	libxl_domain_config_init(c);
-	c->c_info.type = LIBXL_DOMAIN_TYPE_HVM;
-	libxl_domain_build_info_init_type(&c->b_info, LIBXL_DOMAIN_TYPE_HVM);
+	typed_config(c, LIBXL_DOMAIN_TYPE_HVM);
 	c->b_info.max_memkb = mem_mib * 1024;
 	c->b_info.video_memkb = video_mib * 1024;
 	c->b_info.u.hvm.mmio_hole_memkb = hole_mib * 1024;
@@ -79,18 +85,14 @@ static void test_config(void)
 	tap_ok(in.allow_memory_relocate, "qemu-traditional in dom0 relocates RAM");
 	libxl_domain_config_dispose(&c);
 
-	libxl_domain_config_init(&c);
-	c.c_info.type = LIBXL_DOMAIN_TYPE_PV;
-	libxl_domain_build_info_init_type(&c.b_info, LIBXL_DOMAIN_TYPE_PV);
+	typed_config(&c, LIBXL_DOMAIN_TYPE_PV);
 	tap_ok(!tsd_libxl_attachable(&c, why, sizeof(why)), "PV guest refused");
 	tap_contains(why, "PV guest", "PV reason names the type");
 	tap_ok(tsd_libxl_model_input(&c, &in, &err) == MMIO_E_UNSUPPORTED, "PV: no model input");
 	tap_contains(err.msg, "HVM guests only", "PV: the error says why");
 	libxl_domain_config_dispose(&c);
 
-	libxl_domain_config_init(&c);
-	c.c_info.type = LIBXL_DOMAIN_TYPE_PVH;
-	libxl_domain_build_info_init_type(&c.b_info, LIBXL_DOMAIN_TYPE_PVH);
+	typed_config(&c, LIBXL_DOMAIN_TYPE_PVH);
 	tap_ok(!tsd_libxl_attachable(&c, why, sizeof(why)), "PVH guest refused");
 	tap_contains(why, "PVH guest", "PVH reason names the type");
 	libxl_domain_config_dispose(&c);
