@@ -60,14 +60,20 @@ def balance(extra=0):
     return R.used_bytes(env, path, KINDS), base_used + res + extra
 
 
+def leave_one(spec):
+    """Reserves all but one of the places spec fits on vm1 (up to 8): how
+    many fit, and the reservation's id (None when one or none fits)."""
+    k = 0
+    while k < 8 and mgr.Check("vm1", [spec] * (k + 1), {})[0]:
+        k += 1
+    return k, str(mgr.Reserve("vm1", [spec] * (k - 1), {"label": "eat"})[0]) if k > 1 else None
+
+
 try:
     base_used = R.used_bytes(env, path, KINDS)
     base_snap = R.snapshot(env, path)
     # leave exactly one free 1 GiB block
-    k = 0
-    while k < 8 and mgr.Check("vm1", [BLOCK] * (k + 1), {})[0]:
-        k += 1
-    eat = str(mgr.Reserve("vm1", [BLOCK] * (k - 1), {"label": "eat"})[0]) if k > 1 else None
+    k, eat = leave_one(BLOCK)
     t.ok(mgr.Check("vm1", [BLOCK], {})[0] and not mgr.Check("vm1", [BLOCK] * 2, {})[0],
          "setup: %d free 1 GiB blocks, all but one reserved" % k)
     used, want = balance()
@@ -106,10 +112,7 @@ try:
     big = q.testdev_spec(q.G)
     if eat:
         mgr.Release("vm1", eat, {})
-    k = 0
-    while k < 8 and mgr.Check("vm1", [big] * (k + 1), {})[0]:
-        k += 1
-    eat = str(mgr.Reserve("vm1", [big] * (k - 1), {"label": "eat"})[0]) if k > 1 else None
+    k, eat = leave_one(big)
     t.ok(mgr.Check("vm1", [big], {})[0] and not mgr.Check("vm1", [big] * 2, {})[0],
          "setup: room for %d 1 GiB pci-testdevs, all but one reserved" % k)
     abad = []
