@@ -34,6 +34,14 @@ def _listen(path):
     return s
 
 
+def _accepted(srv, stopped):
+    """The connections to srv, one at a time, until stopped() (asked every 0.2 s)."""
+    while not stopped():
+        r, _, _ = select.select([srv], [], [], 0.2)
+        if r:
+            yield srv.accept()[0]
+
+
 class Proxy:
     def __init__(self, listen_path, target_path):
         self.listen_path = listen_path
@@ -64,11 +72,7 @@ class Proxy:
             c.sendall(data)
 
     def _serve(self):
-        while not self.stop:
-            r, _, _ = select.select([self.srv], [], [], 0.2)
-            if not r:
-                continue
-            client, _ = self.srv.accept()
+        for client in _accepted(self.srv, lambda: self.stop):
             try:
                 upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 upstream.connect(self.target_path)
@@ -133,11 +137,7 @@ class Peer:
         self.thread.start()
 
     def _serve(self):
-        while not self.stop:
-            r, _, _ = select.select([self.srv], [], [], 0.2)
-            if not r:
-                continue
-            c, _ = self.srv.accept()
+        for c in _accepted(self.srv, lambda: self.stop):
             self.connections += 1
             try:
                 getattr(self, "_" + self.mood)(c)
