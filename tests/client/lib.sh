@@ -107,6 +107,15 @@ expect()
 # The daemon-down sentence, exactly as mmioctl(1) documents it.
 NOT_RUNNING="mmioctl: the mmiod daemon is not running on the system bus (start it with: systemctl start mmiod)"
 
+# harness_conf: an mmiod.conf whose toolstack deadline is far above what a
+# loaded machine makes of a healthy QEMU's answer (the default 5 s was
+# reached under a load average of 15); prints its path.
+harness_conf()
+{
+	printf '[daemon]\ntoolstack_timeout = 60\n' >"$TMP/harness.conf"
+	echo "$TMP/harness.conf"
+}
+
 # start_bus: a private dbus-daemon on $TMP/bus; exports
 # DBUS_SYSTEM_BUS_ADDRESS so mmioctl and mmiod meet there.
 start_bus()

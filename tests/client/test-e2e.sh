@@ -41,7 +41,7 @@ start_daemon()
 {
 	"$MMIOD" --bus-address="$DBUS_SYSTEM_BUS_ADDRESS" --state-dir="$TMP/state" \
 		--backend "qmp:$TMP/qmp" --catalogue="$top_srcdir/data/profiles.ini" \
-		--config=/dev/null >>"$TMP/mmiod.log" 2>&1 &
+		--config="$(harness_conf)" >>"$TMP/mmiod.log" 2>&1 &
 	mmiod_pid=$!
 	track_pid $mmiod_pid
 	# ready means the Version property answers: no sleeps for luck
@@ -261,10 +261,10 @@ watch_live() {
 }
 check "watch: its match rules are in" watch_live "$watch_pid"
 if $have_guest && start_guest vm2; then
-	for _ in $(seq 100); do grep -q '"guest-added"' "$TMP/watch.out" && break; sleep 0.1; done
+	for _ in $(seq 300); do grep -q '"guest-added"' "$TMP/watch.out" && break; sleep 0.1; done
 	check "watch: guest-added for vm2" grep -q '"event":"guest-added","guest":"vm2"' "$TMP/watch.out"
 	kill -TERM "$qemu_vm2"
-	for _ in $(seq 100); do grep -q '"guest-removed"' "$TMP/watch.out" && break; sleep 0.1; done
+	for _ in $(seq 300); do grep -q '"guest-removed"' "$TMP/watch.out" && break; sleep 0.1; done
 	check "watch: guest-removed for vm2" grep -q '"event":"guest-removed","guest":"vm2"' "$TMP/watch.out"
 fi
 stop_daemon

@@ -16,7 +16,7 @@ mkdir -p "$TMP/qmp" "$TMP/state"
 track_pid $!
 "$MMIOD" --bus-address="$DBUS_SYSTEM_BUS_ADDRESS" --state-dir="$TMP/state" \
 	--backend "qmp:$TMP/qmp" --backend "libxl:" \
-	--catalogue="$top_srcdir/data/profiles.ini" --config=/dev/null >"$TMP/mmiod.log" 2>&1 &
+	--catalogue="$top_srcdir/data/profiles.ini" --config="$(harness_conf)" >"$TMP/mmiod.log" 2>&1 &
 track_pid $!
 for _ in $(seq 200); do
 	ctl --no-legend list-guests
