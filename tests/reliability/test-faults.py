@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import relctx as R  # noqa: E402
@@ -37,6 +36,21 @@ def status():
         return "(mmioctl not built)"
     p = subprocess.run([MMIOCTL, "status"], capture_output=True, text=True, timeout=30)
     return "rc=%d\n%s%s" % (p.returncode, p.stdout, p.stderr)
+
+
+def calls_of(method):
+    """How many calls of method mmiod has run (Manager.Calls): it counts a
+    call once its handler ran, which for an Attach sent the re-read."""
+    return dict((str(m), int(n)) for m, n, _ in env.prop(t.MANAGER_PATH, t.MANAGER, "Calls")).get(method, 0)
+
+
+def attach_reached_mmiod(n0, timeout=60):
+    """Turns the signal loop until mmiod has run an Attach beyond the n0th:
+    its re-read is then out to QEMU (instead of a second's sleep)."""
+    def ran():
+        q.Loop.iterate()
+        return calls_of("Attach") > n0
+    q.wait_for(ran, timeout, "mmiod to take the Attach")
 
 
 def wait_reply(res, timeout=60):
@@ -113,11 +127,9 @@ try:
         sig.signals.clear()
         if variant.startswith("3a"):
             os.kill(vm.proc.pid, signal.SIGSTOP)
+            n0 = calls_of("Attach")
             res = sig.call_async("Attach", "vm1", SPEC, {"qemu-device": TD}, timeout=60)
-            end = time.monotonic() + 1.0
-            while time.monotonic() < end:       # give the call time to reach QEMU's socket
-                q.Loop.iterate()
-                time.sleep(0.02)
+            attach_reached_mmiod(n0)        # its re-read now waits in QEMU's socket
             t.ok(not res, "%s: the Attach waits for QEMU" % variant, res)
         else:
             pid = vm.proc.pid
@@ -155,11 +167,9 @@ try:
     # ---- 5. the guest quits mid-attach --------------------------------------------------------
     os.kill(vm.proc.pid, signal.SIGSTOP)
     sig.signals.clear()
+    n0 = calls_of("Attach")
     res = sig.call_async("Attach", "vm1", SPEC, {"qemu-device": TD}, timeout=60)
-    end = time.monotonic() + 1.0
-    while time.monotonic() < end:       # mmiod's re-read now waits in QEMU's socket
-        q.Loop.iterate()
-        time.sleep(0.02)
+    attach_reached_mmiod(n0)            # mmiod's re-read now waits in QEMU's socket
     vm.qmp.f.write(json.dumps({"execute": "quit"}) + "\n")
     vm.qmp.f.flush()
     os.kill(vm.proc.pid, signal.SIGCONT)
