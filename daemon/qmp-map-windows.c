@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qmp-map.h"
+#include "qmp-map-windows.h"
 
 /* QEMU's PCI I/O window on pc and q35 (the DSDT's _CRS offers 0x0d00-0xffff
  * above the config ports; the model clips it to MMIO_X86_MIN_IO). */

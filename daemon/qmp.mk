@@ -3,6 +3,7 @@ daemon_libmmiod_a_SOURCES += \
 	daemon/qmp.h \
 	daemon/qmp.c \
 	daemon/qmp-map.h \
+	daemon/qmp-map-windows.h \
 	daemon/qmp-map-windows.c \
 	daemon/qmp-map.c \
 	daemon/qmp-map-spec.c \
