@@ -55,7 +55,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "reliability"))
 import libvirtd  # noqa: E402
 import relctx as R  # noqa: E402
-from relctx import t, q, D  # noqa: E402
+from relctx import t, q  # noqa: E402
 
 if os.environ.get("MMIOD_SKIP_UNRESPONSIVE"):
     t.skip_all("MMIOD_SKIP_UNRESPONSIVE is set")
@@ -67,8 +67,7 @@ CALLS = int(os.environ.get("UNRESPONSIVE_CALLS", "1000"))
 VICTIMS = 4     # clients asking about the stopped guest at once
 CALL_S = int(os.environ.get("UNRESPONSIVE_DEADLINE_S", "30"))
 DURING = 50     # vm2's calls that must be answered while vm1's clients wait (hundreds are)
-UNRESP = "org.mmiod1.Error.GuestUnresponsive"
-REFUSED = "is not answering"    # a call refused at once, not one that timed out
+UNRESP, REFUSED = R.UNRESP, R.REFUSED
 SPEC = "bars:mem32:16M"
 WATCHDOG_USEC = 1000000
 DOMAIN = """<domain type='qemu'>
@@ -105,32 +104,11 @@ def unresponsive(name):
 
 
 def calls_on(name, n, victim=None, stop=None):
-    """Up to n calls on a guest, fewer if stop() turns true (asked after
-    every call): Check and GetAll, one in twenty a Check --refresh (through
-    libvirtd and the guest's QEMU: the slow ones); every 50th a Check on
-    the victim, which must be refused at once.  Returns the latencies (ms)
-    of the Check/GetAll calls and of the re-reads, the failures, the
-    victim's latencies and how many calls were answered before stop()."""
-    mgr = env.manager()
-    path = q.guest_path(env, name)
-    props = D.Interface(env.bus.get_object(t.BUS, path), "org.freedesktop.DBus.Properties")
-    lat, rlat, bad, vlat = [], [], [], []
-    before_stop = 0
-    for i in range(n):
-        k = i % 20
-        r = call(mgr.Check, name, [SPEC], {"refresh": k == 5}) if k < 10 else call(props.GetAll, t.GUEST)
-        (rlat if k == 5 else lat).append(r[2])
-        if r[0] != "ok":
-            bad.append(r[:2])
-        if victim and i % 50 == 0:
-            v = call(mgr.Check, victim, [SPEC], {})
-            vlat.append(v[2])
-            if v[0] != UNRESP or REFUSED not in v[1]:
-                bad.append(("victim", v[:2]))
-        if stop and stop():
-            break
-        before_stop += 1
-    return lat, rlat, bad, vlat, before_stop
+    """Calls on a guest (R.guest_calls): Check and GetAll, one in twenty a
+    Check --refresh (through libvirtd and the guest's QEMU: the slow ones)."""
+    return R.guest_calls(env, name, n, lambda i: ("refresh" if i % 20 == 5 else "check", [SPEC])
+                         if i % 20 < 10 else ("status", None),
+                         victim=victim, victim_spec=SPEC, stop=stop)
 
 
 class PoolSampler:

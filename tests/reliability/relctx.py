@@ -111,6 +111,45 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p / 100))] if v else 0.0
 
 
+UNRESP = "org.mmiod1.Error.GuestUnresponsive"
+REFUSED = "is not answering"    # a call refused at once, not one that timed out
+
+
+def guest_calls(env, name, n, schedule, victim=None, victim_spec=None, stop=None):
+    """Up to n calls on guest name, fewer if stop() turns true (it is asked
+    after every call).  schedule(i) says what call i is: ("check", devices),
+    ("refresh", devices) (a Check that re-reads the guest through its
+    toolstack) or ("status", None) (the guest's GetAll).  Every 50th call
+    is followed by a Check of victim_spec on victim, which must be refused
+    at once.  Returns the latencies in ms of the calls mmiod answers itself
+    and of the re-reads (they wait for the toolstack, whose speed is the
+    machine's, not mmiod's), the failures, the victim's latencies, and how
+    many calls were answered before stop() turned true."""
+    mgr = env.manager()
+    path = q.guest_path(env, name)
+    props = D.Interface(env.bus.get_object(t.BUS, path), "org.freedesktop.DBus.Properties")
+    lat, rlat, bad, vlat = [], [], [], []
+    before_stop = 0
+    for i in range(n):
+        kind, devices = schedule(i)
+        if kind == "status":
+            r = timed(props.GetAll, t.GUEST)
+        else:
+            r = timed(mgr.Check, name, devices, {"refresh": kind == "refresh"})
+        (rlat if kind == "refresh" else lat).append(r[2])
+        if r[0] != "ok":
+            bad.append(r[:2])
+        if victim and i % 50 == 0:
+            v = timed(mgr.Check, victim, [victim_spec], {})
+            vlat.append(v[2])
+            if v[0] != UNRESP or REFUSED not in v[1]:
+                bad.append(("victim", v[:2]))
+        if stop and stop():
+            break
+        before_stop += 1
+    return lat, rlat, bad, vlat, before_stop
+
+
 class Watchdog:
     """systemd's side of sd_notify (the NOTIFY_SOCKET given to mmiod): the
     times WATCHDOG=1 arrived, and every other message (READY=1 after a

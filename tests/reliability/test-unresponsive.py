@@ -61,7 +61,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmpfake  # noqa: E402
 import relctx as R  # noqa: E402
-from relctx import t, q, D  # noqa: E402
+from relctx import t, q  # noqa: E402
 
 if os.environ.get("MMIOD_SKIP_UNRESPONSIVE"):
     t.skip_all("MMIOD_SKIP_UNRESPONSIVE is set")
@@ -74,7 +74,7 @@ CALL_S = int(os.environ.get("UNRESPONSIVE_DEADLINE_S", "30"))
 ATTACH_S = 3
 VICTIMS = 4     # clients asking about the stopped guest at once
 DURING = 50     # vm2's calls that must be answered while vm1's clients wait (hundreds are)
-UNRESP = "org.mmiod1.Error.GuestUnresponsive"
+UNRESP, REFUSED = R.UNRESP, R.REFUSED
 SPEC = q.testdev_spec(q.M)
 TD = "pci-testdev,membar=1M"
 
@@ -107,7 +107,6 @@ diag, call, pct = R.diag, R.timed, R.pct
 
 def ms(t0):
     return (time.monotonic() - t0) * 1000.0
-REFUSED = "is not answering"    # a call refused at once, not one that timed out
 
 
 def unresponsive(path):
@@ -115,36 +114,11 @@ def unresponsive(path):
 
 
 def other_guest_calls(path, n, victim=None, stop=None):
-    """Up to n calls on vm2, fewer if stop() turns true (it is asked after
-    every call): Check, Check with a re-read, GetAll; every 50th a Check on
-    the victim, which must be refused at once.  Returns the latencies in ms
-    of the calls mmiod answers itself (Check, GetAll) and of the re-reads
-    (they wait for vm2's QEMU, whose speed is the machine's, not mmiod's),
-    the failures, the victim's latencies, and how many calls were answered
-    before stop() turned true."""
-    lat, rlat, bad, victim_lat = [], [], [], []
-    props = D.Interface(env.bus.get_object(t.BUS, path), "org.freedesktop.DBus.Properties")
-    before_stop = 0
-    for i in range(n):
-        k = i % 3
-        if k == 0:
-            r = call(mgr.Check, "vm2", ["profile:nvidia-t4"], {})
-        elif k == 1:
-            r = call(mgr.Check, "vm2", [SPEC], {"refresh": True})
-        else:
-            r = call(props.GetAll, t.GUEST)
-        (rlat if k == 1 else lat).append(r[2])
-        if r[0] != "ok":
-            bad.append(r[:2])
-        if victim and i % 50 == 0:
-            v = call(mgr.Check, victim, [SPEC], {})
-            victim_lat.append(v[2])
-            if v[0] != UNRESP or REFUSED not in v[1]:
-                bad.append(("victim", v[:2]))
-        if stop and stop():
-            break
-        before_stop += 1
-    return lat, rlat, bad, victim_lat, before_stop
+    """Calls on vm2 (R.guest_calls): Check, Check with a re-read through
+    vm2's QEMU, GetAll, in turn."""
+    return R.guest_calls(env, "vm2", n, lambda i: (("check", ["profile:nvidia-t4"]),
+                                                   ("refresh", [SPEC]), ("status", None))[i % 3],
+                         victim=victim, victim_spec=SPEC, stop=stop)
 
 
 try:
