@@ -555,6 +555,16 @@ size_t tsd_libxl_unassigned(const struct tsd_live_bar *bars, size_t nbars, const
 	return count;
 }
 
+size_t tsd_libxl_bar_count(const struct tsd_live_bar *bars, size_t nbars, const char *device)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < nbars; i++)
+		if (strcmp(bars[i].device, device) == 0 && bars[i].bar.index != MMIO_BAR_ROM)
+			count++;
+	return count;
+}
+
 void tsd_libxl_pt_id(const struct mmio_bdf *bdf, char *buf, size_t len)
 {
 	snprintf(buf, len, "pci-pt-%02x_%02x.%01x", bdf->bus, bdf->dev, bdf->fn);

@@ -99,6 +99,14 @@ bool tsd_libxl_firmware_done(const struct tsd_live_bar *bars, size_t nbars);
 size_t tsd_libxl_unassigned(const struct tsd_live_bar *bars, size_t nbars, const char *device,
 			    char *msg, size_t msglen);
 
+/* How many BARs, ROMs excepted, the device with the given id has.  When the
+ * guest left all of them unassigned in qemu-xen's view it has most likely
+ * not enabled the device yet (qemu-xen shows a BAR only while its decode is
+ * enabled, and Linux enables a device when a driver takes it), not failed
+ * to place it: on a real Xen guest, pci-testdev passed through from dom0 sat
+ * placed in the guest and unassigned in info pci. */
+size_t tsd_libxl_bar_count(const struct tsd_live_bar *bars, size_t nbars, const char *device);
+
 /* The qdev id libxl gives a passthrough device: "pci-pt-03_00.0"
  * (libxl_pci.c pci_add_qmp_device_add).  buf >= 16 bytes. */
 void tsd_libxl_pt_id(const struct mmio_bdf *bdf, char *buf, size_t len);

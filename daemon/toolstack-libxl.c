@@ -430,12 +430,21 @@ static void step_settled(struct tsd_libxl_op *op)
 		return;
 	}
 	size_t n = tsd_libxl_unassigned(bars, nbars, qdev, which, sizeof(which));
+	size_t total = tsd_libxl_bar_count(bars, nbars, qdev);
 	free(bars);
 	if (n && ++op->tries < TSD_LIBXL_SETTLE_TRIES) {
 		op_then(op, step_settle, TSD_LIBXL_SETTLE_MS);
 		return;
 	}
-	if (n) {
+	if (n && n == total) {
+		/* Every BAR unassigned: the guest has not enabled the device yet
+		 * (no driver, or a slow guest), which hides where it put them. */
+		op->base.res.rc = TSD_OK;
+		snprintf(op->base.res.msg, sizeof(op->base.res.msg), "%s attached to domain %" PRIu32
+			 "; the guest has not enabled it within %d s (qemu-xen shows its BARs only "
+			 "then): placement not verified", qdev, op->domid,
+			 TSD_LIBXL_SETTLE_TRIES * TSD_LIBXL_SETTLE_MS / 1000);
+	} else if (n) {
 		op->base.res.rc = TSD_E_UNASSIGNED;
 		snprintf(op->base.res.msg, sizeof(op->base.res.msg), "%s attached to domain %" PRIu32 ", but the "
 			 "guest left %zu BAR%s unassigned after %d s: %s", qdev, op->domid, n,

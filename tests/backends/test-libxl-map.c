@@ -154,6 +154,8 @@ static void test_info_pci(void)
 		   "three unassigned BARs on hot0");
 	tap_contains(msg, "BAR2 (mem64p, 64 MiB)", "message names BAR2");
 	tap_contains(msg, "BAR1 (io, 256 B)", "message names the I/O BAR");
+	tap_is_u64(tsd_libxl_bar_count(bars, n, "hot0"), 3,
+		   "hot0 has three BARs: all unassigned is a device the guest has not enabled");
 	free(bars);
 	free(text);
 
