@@ -145,9 +145,16 @@ class Daemon:
 
     def start_mmiod(self):
         workdir = self.dir
+        # A toolstack deadline far above what a loaded machine makes of a
+        # healthy QEMU's answer under TCG (the 5 s default was reached at a
+        # load average of 15): these scenarios are about placements, not
+        # deadlines (tests/reliability has those).
+        conf = os.path.join(workdir, "mmiod.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\ntoolstack_timeout = 60\n")
         self.mmiod = track(subprocess.Popen(
             [MMIOD, "-v", "--bus-address=" + self.address, "--state-dir",
-             os.path.join(workdir, "state"), "--config", "/dev/null",
+             os.path.join(workdir, "state"), "--config", conf,
              "--sysfs-root", self.sysfs,
              "--backend", "qmp:" + self.qmpdir, "--catalogue", CATALOGUE],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=self.env))
