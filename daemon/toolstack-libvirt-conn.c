@@ -357,6 +357,7 @@ void lv_conn_done(struct tsd_libvirt *be, struct lv_connect *c)
 	memcpy(be->ids, c->ids, sizeof(be->ids));
 	be->close_cb = c->close_cb;
 	be->is_qemu = c->is_qemu;
+	be->calls_share = c->share;
 	lv_conns_share(be->conns, c->conn, c->share);
 	be->backoff = 0;
 	event_del(be->reconnect);

@@ -75,6 +75,7 @@ struct tsd_libvirt {
 	int ids[4];
 	bool close_cb;
 	bool is_qemu;                   /* the connection's driver is QEMU */
+	bool calls_share;               /* calls run on the back end's connection (test://) */
 	bool connecting;                /* a connect job is out */
 	bool was_connected;             /* a reconnection re-reads every guest */
 	bool gave_up;                   /* a URI no driver takes: not tried again */

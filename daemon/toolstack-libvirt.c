@@ -278,7 +278,15 @@ static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum tsd_op_kind 
 			      t->unresponsive_msg);
 		return op;
 	}
-	if (!be->conn) {
+	/* The back end's own connection down (lost, being made again) does
+	 * not stop a call: every call runs on a connection of its own
+	 * (lv_conns), so the first call after libvirtd answers again is
+	 * answered, instead of repeating why the old connection went until
+	 * the reconnection is through (a libvirtd resumed after a hang longer
+	 * than keepalive).  Refused: before any connection (is_qemu unknown),
+	 * a URI given up, a driver whose calls share the back end's
+	 * connection (test://). */
+	if (!be->conn && (!be->was_connected || be->gave_up || be->calls_share)) {
 		tsd_op_finish(&op->base, TSD_E_FAILED, "libvirt: %s",
 			      be->down_msg[0] ? be->down_msg : "not connected");
 		return op;

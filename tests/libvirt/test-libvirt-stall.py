@@ -35,7 +35,11 @@ stopped guest, and the latencies are printed.
    own properties answer meanwhile; its RSS is sampled and must stay
    within 8 MiB of where it was (nothing piles up: one call per guest is
    out, later ones are refused).  SIGCONT: both guests answer again,
-   Check --refresh works, the books are as they were.
+   Check --refresh works, the books are as they were.  Then libvirtd
+   stopped again, until keepalive (5 s x 3) closes mmiod's connection:
+   a Check --refresh on each guest made then, and the first ones right
+   after SIGCONT, are answered (calls run on connections of their own),
+   not failed with the lost connection's message until mmiod reconnects.
 4. The watchdog ping kept coming while vm1's calls were out and never
    paused for a deadline's length.
 
@@ -101,6 +105,12 @@ stopped = []        # pids to SIGCONT whatever happens
 def unresponsive(name):
     p = q.guest_path(env, name)
     return p is not None and bool(env.prop(p, t.GUEST, "Unresponsive"))
+
+
+def calls_of(method):
+    """How many calls of method mmiod has taken (Manager.Calls: counted
+    once its handler ran)."""
+    return dict((str(m), int(n)) for m, n, _ in env.prop(t.MANAGER_PATH, t.MANAGER, "Calls")).get(method, 0)
 
 
 def calls_on(name, n, victim=None, stop=None):
@@ -310,6 +320,41 @@ try:
     rr = [call(mgr.Check, nm, [SPEC], {"refresh": True}) for nm in ("vm1", "vm2")]
     t.ok(all(x[0] == "ok" for x in rr), "Check --refresh works on both", rr)
     t.ok(R.snapshot(env, p1) == before, "vm1's books as they were")
+
+    phase("libvirtd stopped past keepalive")
+    # ---- 3b. libvirtd stopped longer than libvirt's keepalive (5 s x 3),
+    # no call out: keepalive closes the back end's connection, and the
+    # reconnection waits for libvirtd.  Calls made then (one Check
+    # --refresh per guest, the 30 s deadline back) wait for libvirtd on
+    # connections of their own and are answered once it runs again, not
+    # failed with the lost connection's message until mmiod has
+    # reconnected; so are the first calls right after SIGCONT.
+    logpos = len(env.logtext())
+    os.kill(lpid, signal.SIGSTOP)
+    stopped.append(lpid)
+    q.wait_for(lambda: "keepalive timed out" in env.logtext()[logpos:], 120,
+               "keepalive to close mmiod's connection")
+    checks0 = calls_of("Check")
+    during = R.Clients([[mmioctl] + wait + ["check", "--refresh", n, SPEC] for n in ("vm1", "vm2")])
+    q.wait_for(lambda: calls_of("Check") >= checks0 + 2 or during.poll(), 60, "both calls taken")
+    os.kill(lpid, signal.SIGCONT)
+    stopped.remove(lpid)
+    rr = [call(mgr.Check, nm, [SPEC], {"refresh": True}) for nm in ("vm1", "vm2")]
+    q.wait_for(during.poll, CALL_S * 3, "the calls made while libvirtd hung")
+    outs = during.results()
+    diag("libvirtd stopped past keepalive: the calls made then %s (%s ms); right after SIGCONT %s"
+         % (", ".join(str(x[0]) for x in outs), ", ".join("%.0f" % x[2] for x in outs),
+            ", ".join(x[0] for x in rr)))
+    t.ok(all(rc == 0 for rc, _, _ in outs), "libvirtd stopped past keepalive (mmiod's connection "
+         "closed): a Check --refresh on each guest waits for it and is answered after SIGCONT, not "
+         "failed with the lost connection's message", outs)
+    t.ok(all(x[0] == "ok" for x in rr), "... so are the first ones right after SIGCONT", rr)
+    q.wait_for(lambda: ("connected to " + lv.uri) in env.logtext()[logpos:], CALL_S * 2,
+               "the back end to reconnect")
+    q.wait_for(lambda: not unresponsive("vm1") and not unresponsive("vm2"), CALL_S * 2, "both answering")
+    rr = [call(mgr.Check, nm, [SPEC], {"refresh": True}) for nm in ("vm1", "vm2")]
+    t.ok(all(x[0] == "ok" for x in rr), "... and after the reconnection too", rr)
+    t.ok(R.snapshot(env, p1) == before, "vm1's books as they were")
     gap, pings = wd.max_gap(t0)
     out_pings = len(wd.between(out_at, victims.first_end))
     diag("watchdog: %d pings, %d while vm1's calls were out, %d while libvirtd was stopped, largest "
@@ -323,7 +368,7 @@ try:
     # under ASan a leak makes this exit status non-zero
     t.ok(env.stop_daemon() == 0, "mmiod exits cleanly", env.logtext()[-2000:])
 finally:
-    for c in ("victims", "firsts"):
+    for c in ("victims", "firsts", "during"):
         if c in globals():
             globals()[c].kill()
     for p in stopped:
