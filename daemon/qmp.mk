@@ -44,4 +44,6 @@ EXTRA_DIST += tests/qmp/README.md \
 	tests/qmp/qom-q35-S.json tests/qmp/qom-q35-devs-bios.json \
 	tests/qmp/query-pci-pc-S.json tests/qmp/query-pci-pc-devs-S.json \
 	tests/qmp/query-pci-pc-devs-bios.json tests/qmp/query-pci-pc-hotplug-S.json \
-	tests/qmp/query-pci-q35-S.json tests/qmp/query-pci-q35-devs-bios.json
+	tests/qmp/query-pci-q35-S.json tests/qmp/query-pci-q35-devs-bios.json \
+	tests/qmp/qom-q35-ovmf2025-S.json tests/qmp/qom-q35-ovmf2025.json \
+	tests/qmp/query-pci-q35-ovmf2025.json

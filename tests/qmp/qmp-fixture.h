@@ -40,6 +40,8 @@ static inline void holes_from(const char *name, enum qmp_machine m, struct qmp_h
 		h->have_hole64 = qmp_map_u64(v, &h->hole64_start);
 	if (json_object_object_get_ex(o, "pci-hole64-end", &v))
 		qmp_map_u64(v, &h->hole64_end);
+	if (json_object_object_get_ex(o, "pci-hole64-size", &v))
+		h->have_hole64_size = qmp_map_u64(v, &h->hole64_size);
 	if (json_object_object_get_ex(o, "MCFG", &v))
 		h->have_mcfg = qmp_map_u64(v, &h->mcfg_base);
 	if (json_object_object_get_ex(o, "mcfg_size", &v))

@@ -476,6 +476,61 @@ static void test_qom_apply(void)
 	tsd_layout_clear(&l);
 }
 
+/* q35, -m 1G, a 1 GiB 64-bit boot BAR (pci-testdev on pcie.0) under OVMF
+ * 2025.02 on QEMU 10.0.2, captured before (-S) and after the firmware ran
+ * (tests/qmp/README.md): before, mmiod predicts the windows 2025.02 then
+ * makes (assumed); after, it reads the same ones from QEMU. */
+static void test_ovmf2025_capture(void)
+{
+	struct qmp_holes h;
+	struct tsd_layout before = { .free_slots = -1 }, after = { .free_slots = -1 };
+	struct qmp_pci_slots slots;
+	struct mmio_error err = { 0 };
+	struct qmp_qom_dev dev = { .index = 0, .devfn = 5 << 3, .hotplugged = 0, .nmr = 2 };
+	const struct mmio_window *w;
+
+	holes_from("qom-q35-ovmf2025-S.json", QMP_MACHINE_Q35, &h);
+	h.have_ram = true;
+	h.ram_size = 0x40000000;        /* -m 1G (query-memory-size-summary) */
+	h.firmware = TSD_FW_OVMF;
+	h.phys_bits = 40;               /* TCG's qemu64: AMD, 40 bits */
+	h.cpu_amd = true;
+	h.machine_version = 1000;
+	h.boot_read = h.boot_unplaced = true;   /* QOM: the BAR not mapped yet */
+	tap_ok(qmp_map_windows(&h, &before, &err) == MMIO_OK && before.nwin >= 3 &&
+	       before.win[0].start == 0x40000000 && before.win[0].end == 0xe0000000 &&
+	       before.win[1].start == 0xf0000000 && before.win[1].end == 0xfec00000 &&
+	       (w = high_window(&before)) && w->start == 0xc000000000 && w->end == 0xc800000000 &&
+	       before.win_source[0] == TSD_SRC_ASSUMED && before.win_source[2] == TSD_SRC_ASSUMED,
+	       "OVMF 2025.02 capture, -S: MMCONFIG at 0xe0000000 and [0xc000000000, "
+	       "0xc800000000) predicted, assumed");
+	holes_from("qom-q35-ovmf2025.json", QMP_MACHINE_Q35, &h);
+	h.have_ram = true;
+	h.ram_size = 0x40000000;
+	h.firmware = TSD_FW_OVMF;
+	h.phys_bits = 40;
+	h.cpu_amd = true;
+	h.machine_version = 1000;
+	json_object *pci = load("query-pci-q35-ovmf2025.json");
+	dev.mr[0] = (struct qmp_qom_mr){ 0x40000000, 0xc000000000 };   /* QOM's membar region */
+	dev.mr[1] = (struct qmp_qom_mr){ 0x1000, 0x80001000 };
+	tap_ok(pci && qmp_map_windows(&h, &after, &err) == MMIO_OK &&
+	       qmp_map_pci(pci, &after, &slots, &err) == MMIO_OK &&
+	       qmp_map_qom_apply(&h, &after, &dev, 1, &err) == MMIO_OK,
+	       "OVMF 2025.02 capture, after the firmware: maps (%s)", err.msg);
+	tap_ok(h.have_boot64 && h.boot64_start == 0xc000000000 && !h.boot_unplaced,
+	       "OVMF 2025.02 capture: the boot BAR at 0xc000000000 (below the HyperTransport hole)");
+	bool same = after.nwin == before.nwin;
+	for (size_t i = 0; same && i < after.nwin; i++)
+		same = after.win[i].start == before.win[i].start && after.win[i].end == before.win[i].end;
+	tap_ok(same && after.win_source[0] == TSD_SRC_TOOLSTACK &&
+	       after.win_source[2] == TSD_SRC_TOOLSTACK && !after.window_note[0],
+	       "OVMF 2025.02 capture: read from QEMU, the windows are the ones predicted at -S");
+	json_object_put(pci);
+	tsd_layout_clear(&before);
+	tsd_layout_clear(&after);
+}
+
 static void test_facts(void)
 {
 	static const char cmd[] = "qemu-system-x86_64\0-m\0001G\0-fw_cfg\0"
@@ -529,6 +584,7 @@ int main(void)
 	test_hole64_boot();
 	test_boot64();
 	test_qom_apply();
+	test_ovmf2025_capture();
 	test_ports_only();
 	test_facts();
 	tap_done();
