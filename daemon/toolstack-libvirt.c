@@ -42,7 +42,8 @@
  * reports the guest answering again.  A libvirtd that hangs is the same
  * for every guest, and keepalive (5 s x 3) closes its connection: the back
  * end is then disconnected (Stale) and reconnects with back-off, one
- * attempt at a time.
+ * attempt at a time; ops still run meanwhile, each call on a connection
+ * of its own (op_start).
  */
 #include "config.h"
 
@@ -258,8 +259,8 @@ static void op_result(struct tsd_libvirt *be, struct lv_job *j)
 }
 
 /* An op and its call.  A guest that does not answer gets an op that
- * fails at once, delivered from the loop; a back end that is not
- * connected one that fails (its guests are stale). */
+ * fails at once, delivered from the loop; so does a back end that has no
+ * connection a call could run on (see below). */
 static struct tsd_libvirt_op *op_start(struct tsd_libvirt *be, enum tsd_op_kind kind,
 				       const char *uuid, struct lv_job **jobp, struct mmio_error *err)
 {
