@@ -7,7 +7,7 @@
 # cannot run (no QEMU, no libxl back end, no network on the first run).
 TESTS += tests/xen/test-xen.py
 dist_check_SCRIPTS += tests/xen/test-xen.py
-EXTRA_DIST += tests/xen/xenrig.py tests/xen/dom0-init.sh tests/xen/scenarios.json
+EXTRA_DIST += tests/xen/xenrig.py tests/xen/dom0-init.sh tests/xen/scenarios.json tests/xen/try-passthrough
 
 check-xen: all
 	MMIOD_XEN_SCENARIOS=$${MMIOD_XEN_SCENARIOS:-all}; export MMIOD_XEN_SCENARIOS; \
