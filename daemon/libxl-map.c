@@ -54,6 +54,24 @@ bool tsd_libxl_attachable(const libxl_domain_config *cfg, char *why, size_t whyl
 	return true;
 }
 
+bool tsd_libxl_passthrough(const libxl_domain_config *cfg, char *why, size_t whylen)
+{
+	if (whylen)
+		why[0] = '\0';
+#ifdef LIBXL_HAVE_CREATEINFO_PASSTHROUGH
+	if (cfg->c_info.passthrough == LIBXL_PASSTHROUGH_DISABLED) {
+		snprintf(why, whylen, "the domain was created with passthrough disabled (no pci= "
+			 "and no passthrough= in its xl config): Xen gave it no IOMMU context and "
+			 "libxl refuses every host device (\"no IOMMU?\"); create it with "
+			 "passthrough=\"enabled\" or a pci= list");
+		return false;
+	}
+#else
+	(void)cfg;
+#endif
+	return true;
+}
+
 enum mmio_status tsd_libxl_model_input(const libxl_domain_config *cfg,
 				       struct tsd_libxl_model_input *in, struct mmio_error *err)
 {

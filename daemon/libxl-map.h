@@ -58,6 +58,14 @@ struct tsd_libxl_model_input {
  * when not: PV and PVH guests, HVM guests without a device model. */
 bool tsd_libxl_attachable(const libxl_domain_config *cfg, char *why, size_t whylen);
 
+/* Can host devices be passed through to this domain?  Fills why (the
+ * cause and the fix) when not: a domain created without pci= and without
+ * passthrough= has c_info.passthrough "disabled" (libxl decides at create),
+ * Xen gave it no IOMMU context and libxl refuses every PCI device ("cannot
+ * be assigned - no IOMMU?"; seen on Xen 4.17, verification.md section 9).
+ * "default" (a hand-built configuration) is taken as possible. */
+bool tsd_libxl_passthrough(const libxl_domain_config *cfg, char *why, size_t whylen);
+
 /* Fills in from the configuration.  MMIO_E_UNSUPPORTED for a non-HVM
  * domain (with the reason of tsd_libxl_attachable). */
 enum mmio_status tsd_libxl_model_input(const libxl_domain_config *cfg,

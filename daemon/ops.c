@@ -72,6 +72,23 @@ static void fail_refresh(struct ops_error *e, const struct guest *g, enum tsd_rc
 		ops_fail_toolstack(e, rc, msg);
 }
 
+/* Whether a device is (or has a function that is) a host device, which
+ * needs passthrough; bars: and profile: devices are declarations. */
+static bool device_is_host(const struct mmio_device *dev)
+{
+	if (dev->has_bdf)
+		return true;
+	for (unsigned i = 0; i < dev->nfn && i < MMIO_MAX_FUNCTIONS; i++)
+		if (dev->fns[i].has_bdf)
+			return true;
+	return false;
+}
+
+static const char *guest_name(const struct guest *g)
+{
+	return g->info.name[0] ? g->info.name : g->id;
+}
+
 /* A call's devices, resolved. */
 struct dev_set {
 	char *const *specs;
@@ -148,13 +165,34 @@ static void check_now(struct check_ctx *c)
 		c->cb(c->call.ud, &oe, false, NULL, NULL, 0);
 	} else {
 		/* An answer that rests on a guessed history says so (books-past.c). */
-		char note[512], reason[sizeof(err.msg) + sizeof(note) + 4];
+		char note[1024], reason[sizeof(err.msg) + sizeof(note) + 4];
 		books_history_note(&c->call.g->books, note, sizeof(note));
 		/* ... and one that rests on an assumed window too (qmp-map-windows.c) */
 		const char *wn = c->call.g->books.layout.window_note;
 		if (wn[0] && strlen(note) + strlen(wn) + 3 < sizeof(note))
 			snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s%s",
 				 note[0] ? "; " : "", wn);
+		/* A guest that takes no host device (Xen, passthrough disabled):
+		 * a host device does not fit whatever the space; declared BARs
+		 * are answered for space, with the warning. */
+		const char *no_host = c->call.g->info.why_no_host;
+		size_t host = c->call.ds.n;
+		for (size_t i = 0; no_host[0] && i < c->call.ds.n; i++)
+			if (device_is_host(&c->call.ds.devs[i])) {
+				host = i;
+				break;
+			}
+		if (host < c->call.ds.n) {
+			snprintf(reason, sizeof(reason), "%.200s cannot be attached to guest %.128s: %s",
+				 c->call.ds.specs[host], guest_name(c->call.g), no_host);
+			c->cb(c->call.ud, NULL, false, reason, ents, c->call.ds.n);
+			free(ents);
+			return;
+		}
+		if (no_host[0])
+			snprintf(note + strlen(note), sizeof(note) - strlen(note),
+				 "%sno host device could be attached to this guest: %s",
+				 note[0] ? "; " : "", no_host);
 		snprintf(reason, sizeof(reason), "%s%s%s%s", st == MMIO_OK ? "" : err.msg,
 			 st != MMIO_OK && note[0] ? " (" : "", note,
 			 st != MMIO_OK && note[0] ? ")" : "");
@@ -465,6 +503,11 @@ static struct guest *attach_check(struct daemon *d, const struct ops_attach_req 
 		ops_fail(err, OPS_E_NOT_SUPPORTED, "guest %s cannot take hot-plugged devices: %s",
 			 g->info.name[0] ? g->info.name : g->id,
 			 g->info.why_not[0] ? g->info.why_not : "the back end says so");
+		return NULL;
+	}
+	if (g->info.why_no_host[0] && device_is_host(dev)) {
+		ops_fail(err, OPS_E_NOT_SUPPORTED, "%.200s cannot be attached to guest %.128s: %s",
+			 req->device, guest_name(g), g->info.why_no_host);
 		return NULL;
 	}
 	if (!g->bi->drv->attach) {

@@ -378,6 +378,7 @@ static void step_config(struct tsd_libxl_op *op)
 		 LIBXL_UUID_BYTES(op->cfg.c_info.uuid));
 	op->guest.can_attach = tsd_libxl_attachable(&op->cfg, op->guest.why_not,
 						    sizeof(op->guest.why_not));
+	tsd_libxl_passthrough(&op->cfg, op->guest.why_no_host, sizeof(op->guest.why_no_host));
 	if (!op->guest.can_attach) {
 		/* PV and PVH guests are listed, with the reason; no layout. */
 		op_finish(op);

@@ -51,6 +51,11 @@ struct tsd_guest {
 	char uuid[40];          /* "" if the toolstack has none */
 	bool can_attach;        /* false for PV/PVH Xen guests, inactive domains, ... */
 	char why_not[160];      /* the reason when !can_attach */
+	/* Why no host device (a BDF: passthrough) can be attached although the
+	 * guest takes hot-plugs ("" when it can): a Xen guest created with
+	 * passthrough disabled.  Declared devices (bars:) may still be checked
+	 * for space. */
+	char why_no_host[256];
 };
 
 /* Result codes of asynchronous operations; the D-Bus layer maps them to errors. */

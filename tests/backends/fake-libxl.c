@@ -156,6 +156,7 @@ static void fill_config(struct fake_domain *d, libxl_domain_config *c)
 	c->c_info.name = strdup(d->name);
 	memset(&c->c_info.uuid, 0, sizeof(c->c_info.uuid));
 	c->c_info.uuid.uuid[15] = (uint8_t)d->domid;
+	c->c_info.passthrough = d->passthrough;
 	libxl_domain_build_info_init_type(&c->b_info, LIBXL_DOMAIN_TYPE_HVM);
 	c->b_info.max_memkb = 1024 * 1024;
 	c->b_info.video_memkb = 8 * 1024;

@@ -21,6 +21,7 @@ struct fake_domain {
 	 * retrievals fail (ERROR_FAIL) before one works; then this many
 	 * monitor commands fail (ERROR_FAIL: no QMP socket yet). */
 	unsigned config_fails, dm_fails;
+	libxl_passthrough passthrough;  /* c_info.passthrough (0: "default") */
 };
 
 struct fake_libxl_stats {

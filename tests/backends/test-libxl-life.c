@@ -28,7 +28,7 @@
 
 static struct event_base *base;
 static int nup, not_ready_logs;
-static char up_id[64];
+static char up_id[64], up_why_no_host[256];
 static struct tsd_layout up_layout;
 static bool up_had_layout;
 
@@ -37,6 +37,7 @@ static void on_up(void *ud, struct tsd_backend *be, const struct tsd_guest *g,
 {
 	nup++;
 	snprintf(up_id, sizeof(up_id), "%s", g->id);
+	snprintf(up_why_no_host, sizeof(up_why_no_host), "%s", g->why_no_host);
 	up_had_layout = l != NULL;
 	tsd_layout_clear(&up_layout);
 	if (l)
@@ -110,6 +111,16 @@ int main(void)
 	tap_is_u64(up_layout.nwin ? up_layout.win[0].start : 0, 0xF0000000,
 		   "... the low window hvmloader made ([0xf0000000, 0xfc000000))");
 	tap_is_u64(up_layout.nwin ? up_layout.win[0].end : 0, 0xFC000000, "... to 0xfc000000");
+	tap_is_str(up_why_no_host, "", "... taking host devices (passthrough \"default\")");
+
+	/* ---- a domain created with passthrough disabled (no pci=, no passthrough=) ---- */
+	struct fake_domain *nopt = fake_libxl_add(4, "no-passthrough", placed);
+	nopt->passthrough = LIBXL_PASSTHROUGH_DISABLED;
+	tap_ok(turn_until(&nup, 2, 8000), "a domain with passthrough disabled is announced");
+	tap_is_str(up_id, "4", "... as domain 4");
+	tap_ok(up_had_layout && up_layout.nwin >= 2, "... with its windows (it takes hot-plugs)");
+	tap_contains(up_why_no_host, "passthrough disabled",
+		     "... saying why no host device can be attached");
 
 	/* ---- close with a call in flight ---- */
 	fake_libxl_stop(3);

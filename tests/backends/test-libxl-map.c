@@ -101,6 +101,24 @@ static void test_config(void)
 	c.b_info.device_model_version = LIBXL_DEVICE_MODEL_VERSION_UNKNOWN;
 	tap_ok(!tsd_libxl_attachable(&c, why, sizeof(why)), "HVM without device model refused");
 	libxl_domain_config_dispose(&c);
+
+	/* verification.md section 9 stage 4: created without pci= and
+	 * passthrough=, every xl pci-attach fails "no IOMMU?" */
+	char why_host[256];
+	hvm_config(&c, 1024, 8, 0);
+	tap_ok(tsd_libxl_passthrough(&c, why_host, sizeof(why_host)) && !why_host[0],
+	       "passthrough \"default\" (a hand-built configuration): host devices possible");
+	c.c_info.passthrough = LIBXL_PASSTHROUGH_DISABLED;
+	tap_ok(tsd_libxl_attachable(&c, why, sizeof(why)),
+	       "passthrough disabled: the guest still takes hot-plugs (its windows stay visible)");
+	tap_ok(!tsd_libxl_passthrough(&c, why_host, sizeof(why_host)),
+	       "passthrough disabled: no host device");
+	tap_contains(why_host, "passthrough disabled", "... the reason names the cause");
+	tap_contains(why_host, "passthrough=\"enabled\" or a pci= list", "... and the fix");
+	c.c_info.passthrough = LIBXL_PASSTHROUGH_SYNC_PT;
+	tap_ok(tsd_libxl_passthrough(&c, why_host, sizeof(why_host)) && !why_host[0],
+	       "passthrough enabled (sync_pt, as libxl stores \"enabled\"): host devices");
+	libxl_domain_config_dispose(&c);
 }
 
 static const struct tsd_live_bar *find(const struct tsd_live_bar *b, size_t n, const char *dev,

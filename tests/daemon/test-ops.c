@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -571,6 +572,77 @@ static void test_validation(void)
 	tap_ok(ops_attach_validate(&d, &req, &err) == 0, "a good attach validates");
 }
 
+/* ---- a guest that takes no host device (Xen, passthrough disabled) ----------------- */
+
+static void test_no_host(const char *dir)
+{
+	char sys[600], path[700];
+	struct ops_error err = { 0 };
+	struct guest *g = the_guest();
+	FILE *f;
+
+	/* a host device 0000:03:00.0 with one 1 MiB BAR, in a sysfs of our own */
+	snprintf(sys, sizeof(sys), "%s/sys", dir);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:03:00.0", sys);
+	mkdir(sys, 0700);
+	for (char *p = path + strlen(sys) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		mkdir(path, 0700);
+		*p = '/';
+	}
+	mkdir(path, 0700);
+	strcat(path, "/resource");
+	f = fopen(path, "w");
+	if (!f)
+		abort();
+	fputs("0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200\n", f);
+	for (int i = 1; i < 7; i++)
+		fputs("0x0000000000000000 0x0000000000000000 0x0000000000000000\n", f);
+	fclose(f);
+	d.cfg.sysfs_root = sys;
+
+	char *host[] = { (char *)"0000:03:00.0", NULL };
+	char *declared[] = { (char *)"bars:mem32:1M", NULL };
+	struct ops_check_req cr = { .guest = "vm1", .devices = host };
+	struct ops_attach_req ar = { .guest = "vm1", .device = "0000:03:00.0" };
+
+	memset(&ck, 0, sizeof(ck));
+	tap_ok(ops_check(&d, &cr, ck_done, NULL, &err) == 0 && ck.done && ck.fits,
+	       "Check of a host device into a guest that takes them: fits");
+	tap_ok(ops_attach_validate(&d, &ar, &err) == 0, "... and its Attach validates");
+
+	snprintf(g->info.why_no_host, sizeof(g->info.why_no_host),
+		 "the domain was created with passthrough disabled; create it with "
+		 "passthrough=\"enabled\"");
+	memset(&ck, 0, sizeof(ck));
+	tap_ok(ops_check(&d, &cr, ck_done, NULL, &err) == 0 && ck.done && !ck.fits,
+	       "passthrough disabled: Check of a host device does not fit");
+	tap_contains(ck.reason, "0000:03:00.0 cannot be attached to guest vm1",
+		     "... naming the device and the guest");
+	tap_contains(ck.reason, "passthrough=\"enabled\"", "... with the back end's cause and fix");
+	tap_ok(ops_attach_validate(&d, &ar, &err) < 0 && err.code == OPS_E_NOT_SUPPORTED,
+	       "... its Attach: NotSupported");
+	tap_contains(err.msg, "passthrough disabled", "... with the reason");
+
+	cr.devices = declared;
+	memset(&ck, 0, sizeof(ck));
+	tap_ok(ops_check(&d, &cr, ck_done, NULL, &err) == 0 && ck.done && ck.fits,
+	       "... a declared device (bars:) is still answered for space");
+	tap_contains(ck.reason, "no host device could be attached to this guest",
+		     "... saying a host device could not be attached");
+	ar.device = "bars:mem32:1M";
+	tap_ok(ops_attach_validate(&d, &ar, &err) == 0, "... and a declared device's Attach validates");
+	tap_ok(g->info.can_attach, "the guest still takes hot-plugs (its windows stay shown)");
+
+	g->info.why_no_host[0] = '\0';
+	d.cfg.sysfs_root = (char *)"/nonexistent";
+	unlink(path);
+	for (char *p; (p = strrchr(path, '/')) != NULL && (size_t)(p - path) > strlen(dir);) {
+		*p = '\0';
+		rmdir(path);    /* the device's directory up to <dir>/sys */
+	}
+}
+
 /* ---- plan ---------------------------------------------------------------------------- */
 
 static void test_plan(void)
@@ -633,6 +705,7 @@ int main(void)
 		return 1;
 	setup(dir);
 	test_validation();
+	test_no_host(dir);
 	test_attach();
 	test_hold();
 	test_backend_failure();
