@@ -102,7 +102,19 @@ static void plan_ovmf(struct ops_plan *o, const struct mmio_device *devs, size_t
 		mmio_plan_port(&devs[i], &pp);
 		boot64 += pp.pref64_reserve ? pp.pref64_reserve : OVMF_PORT_PREF64_DEFAULT;
 	}
-	mmio_plan_ovmf(boot64, hole64, 0, l ? l->phys_bits : 0, &o->ovmf);
+	/* QEMU reserves AMD's HyperTransport hole for an AMD CPU with >= 40
+	 * phys-bits on 7.1+ machine types; the layout tells neither vendor nor
+	 * machine version, so with >= 40 bits the advice assumes it may be
+	 * (then it must do for OVMF 2022.11 and 2025.02 alike), unless the
+	 * 64-bit window QEMU showed after the firmware ran tells which
+	 * aperture rule the guest's OVMF followed. */
+	unsigned pb = l ? l->phys_bits : 0;
+	bool ht = pb == 0 || pb >= 40;
+	enum mmio_ovmf_rule rule = MMIO_OVMF_RULE_UNKNOWN;
+	for (size_t i = 0; l && rule == MMIO_OVMF_RULE_UNKNOWN && i < l->nwin; i++)
+		if (l->win_source[i] == TSD_SRC_TOOLSTACK && l->win[i].start >= MMIO_4G)
+			rule = mmio_ovmf_rule_seen(l->win[i].start, pb, ht);
+	mmio_plan_ovmf(boot64, hole64, 0, pb, ht, rule, &o->ovmf);
 	o->have_ovmf = true;
 	reason_append(o, "  %s%s", g ? "" : "If the guest boots OVMF (UEFI): ", o->ovmf.reason);
 	if (o->ovmf.libvirt_xml[0] && (!g || g->bi->drv->config_form == TSD_CONFIG_LIBVIRT_XML))

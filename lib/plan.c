@@ -533,21 +533,68 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* AMD's HyperTransport hole, which QEMU reserves in its E820. */
+#define OVMF_HT_START UINT64_C(0xfd00000000)
+#define OVMF_HT_END   UINT64_C(0x10000000000)
+
+/* Whether a window from base, window long, stays usable: below 2^phys-bits
+ * (Linux cuts the rest) and, with the hole reserved, below it or past it. */
+static bool ovmf_window_fits(uint64_t base, uint64_t window, uint64_t space, bool ht)
+{
+	if (ht && base < OVMF_HT_END && base + window > OVMF_HT_START)
+		return false;
+	return base + window <= space;
+}
+
+/* 2025.02's top-eighth aperture, moved below the hole it overlaps
+ * (PlatformReservationConflictCB); the top eighth itself when it does not. */
+static uint64_t ovmf_base_below_ht(uint64_t top, uint64_t size, bool ht)
+{
+	if (ht && top < OVMF_HT_END && top + size > OVMF_HT_START && OVMF_HT_START >= size)
+		return (OVMF_HT_START - size) & ~(size - 1);
+	return top;
+}
+
+static unsigned ovmf_phys_bits(unsigned phys_bits)
+{
+	return phys_bits >= 36 && phys_bits <= 52 ? phys_bits : 40;
+}
+
+enum mmio_ovmf_rule mmio_ovmf_rule_seen(uint64_t window_start, unsigned phys_bits, bool ht_reserved)
+{
+	const uint64_t def = UINT64_C(32) << 30, space = UINT64_C(1) << ovmf_phys_bits(phys_bits);
+	const uint64_t eighth = space >> 3, top = space - eighth;
+	if (eighth <= def)
+		return MMIO_OVMF_RULE_UNKNOWN;
+	uint64_t moved = ovmf_base_below_ht(top, eighth, ht_reserved);
+	if (moved == top)
+		return MMIO_OVMF_RULE_UNKNOWN;
+	if (window_start >= moved && window_start < moved + eighth)
+		return MMIO_OVMF_RULE_BELOW_HT;
+	if (window_start >= top && window_start < space)
+		return MMIO_OVMF_RULE_TOP;
+	return MMIO_OVMF_RULE_UNKNOWN;
+}
+
 void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, unsigned phys_bits,
-		    struct mmio_ovmf_plan *out)
+		    bool ht_reserved, enum mmio_ovmf_rule rule, struct mmio_ovmf_plan *out)
 {
 	const uint64_t gib = UINT64_C(1) << 30, def = UINT64_C(32) << 30;
 	char a[32], b[32], w[32];
 
 	memset(out, 0, sizeof(*out));
-	out->phys_bits = phys_bits >= 36 && phys_bits <= 52 ? phys_bits : 40;
+	out->phys_bits = ovmf_phys_bits(phys_bits);
 	const uint64_t space = UINT64_C(1) << out->phys_bits, eighth = space >> 3;
 	const uint64_t first_free = align_up(MMIO_4G + ram_above_4g, gib);
+	const bool ht = ht_reserved && space > OVMF_HT_START;
 	out->boot64 = boot64;
 	out->window = boot64 > hole64 ? boot64 : hole64;
 	if (eighth > def) {
 		out->aperture_size = eighth;
 		out->aperture_base = space - eighth;
+		uint64_t moved = ovmf_base_below_ht(out->aperture_base, eighth, ht);
+		if (moved != out->aperture_base)
+			out->aperture_base_below_ht = moved;
 	} else {
 		out->aperture_size = def;
 		out->aperture_base = align_up(first_free, def);
@@ -560,16 +607,43 @@ void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, uns
 			 "default one and OVMF's aperture does not matter.");
 		return;
 	}
-	if (boot64 <= out->aperture_size && out->aperture_base + out->window <= space) {
+	/* Which OVMF the guest runs is not visible (docs/verification.md V1):
+	 * unless the window read after its firmware ran tells the rule, the
+	 * advice must do for both; the newer's aperture is the lower one, so
+	 * it fits whenever the older's does. */
+	char lim[64];
+	snprintf(lim, sizeof(lim), "2^%u%s", out->phys_bits,
+		 ht ? " or AMD's HyperTransport hole at 0xfd00000000" : "");
+	const uint64_t moved = out->aperture_base_below_ht;
+	const bool holds = boot64 <= out->aperture_size;
+	const bool top_fits = holds && ovmf_window_fits(out->aperture_base, out->window, space, ht);
+	const bool moved_fits = holds && moved && ovmf_window_fits(moved, out->window, space, ht);
+	const bool need_top = rule != MMIO_OVMF_RULE_BELOW_HT || !moved;
+	const bool need_moved = moved && rule != MMIO_OVMF_RULE_TOP;
+	char gens[192] = "";
+	if (moved && rule == MMIO_OVMF_RULE_UNKNOWN)
+		snprintf(gens, sizeof(gens), " (OVMF 2025.02 moves it below AMD's HyperTransport "
+			 "hole, to 0x%" PRIx64 "; QEMU does not show which OVMF the guest runs)", moved);
+	else if (moved && rule == MMIO_OVMF_RULE_BELOW_HT)
+		snprintf(gens, sizeof(gens), " (below AMD's HyperTransport hole, as OVMF 2025.02 "
+			 "does: where its 64-bit window was read after the firmware ran)");
+	else if (moved)
+		snprintf(gens, sizeof(gens), " (the top eighth, as OVMF 2022.11 does: where its "
+			 "64-bit window was read after the firmware ran)");
+	const uint64_t own_base = need_top ? out->aperture_base : moved;
+	if ((!need_top || top_fits) && (!need_moved || moved_fits)) {
 		snprintf(out->reason, sizeof(out->reason),
-			 "OVMF: its %s aperture at 0x%" PRIx64 " holds the %s of 64-bit ranges it "
+			 "OVMF: its %s aperture at 0x%" PRIx64 "%s holds the %s of 64-bit ranges it "
 			 "places at boot, and the guest's 64-bit window (%s from there) stays below "
-			 "2^%u: no X-PciMmio64Mb needed.", a, out->aperture_base,
-			 (mmio_size_format(boot64, b, sizeof(b)), b), w, out->phys_bits);
+			 "%s: no X-PciMmio64Mb needed.", a, own_base, gens,
+			 (mmio_size_format(boot64, b, sizeof(b)), b), w, lim);
 		return;
 	}
+	out->newer_needs_none = need_top && need_moved && moved_fits;
 	/* The smallest size that takes effect (not below the top eighth) and
-	 * holds the boot ranges; its base is RAM's end aligned to it. */
+	 * holds the boot ranges; its base is RAM's end aligned to it, for
+	 * both generations (the move below the hole is only the top
+	 * eighth's). */
 	uint64_t size = pow2_ceil(boot64);
 	if (size < def)
 		size = def;
@@ -577,7 +651,7 @@ void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, uns
 		size = eighth;
 	for (; size && size <= space; size <<= 1) {
 		uint64_t base = align_up(first_free, size);
-		if (base + out->window <= space) {
+		if (ovmf_window_fits(base, out->window, space, ht)) {
 			out->mmio64_mb = size >> 20;
 			out->new_base = base;
 			break;
@@ -585,10 +659,11 @@ void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, uns
 	}
 	if (!out->mmio64_mb) {
 		out->impossible = true;
+		out->newer_needs_none = false;
 		snprintf(out->reason, sizeof(out->reason),
-			 "OVMF: no aperture leaves room for a %s 64-bit window below 2^%u (the "
+			 "OVMF: no aperture leaves room for a %s 64-bit window below %s (the "
 			 "guest's phys-bits): give the guest more (-cpu ...,phys-bits=N or "
-			 "host-phys-bits=on) or a smaller pci-hole64-size.", w, out->phys_bits);
+			 "host-phys-bits=on) or a smaller pci-hole64-size.", w, lim);
 		return;
 	}
 	snprintf(out->qemu_args, sizeof(out->qemu_args),
@@ -603,12 +678,20 @@ void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, uns
 	if (eighth > def)
 		snprintf(below, sizeof(below), " (smaller values than %" PRIu64 " change nothing "
 			 "with %u phys-bits)", eighth >> 20, out->phys_bits);
+	char newer[224] = "";
+	if (out->newer_needs_none)
+		snprintf(newer, sizeof(newer), " OVMF 2025.02 would not need it: its own aperture "
+			 "at 0x%" PRIx64 " holds the window; OVMF 2022.11 does, and QEMU does not show "
+			 "which one the guest runs, so the value is for both.", moved);
 	snprintf(out->reason, sizeof(out->reason),
-		 "OVMF: by itself it opens a %s aperture at 0x%" PRIx64 "; %s. X-PciMmio64Mb=%" PRIu64
-		 " (%s) moves it to 0x%" PRIx64 ", where the %s window fits below 2^%u%s.",
-		 a, out->aperture_base,
-		 boot64 > out->aperture_size ? "the 64-bit ranges it places at boot do not fit"
-					     : "the guest's 64-bit window from there would pass the "
-					       "phys-bits limit, where Linux cuts it",
-		 out->mmio64_mb, b, out->new_base, w, out->phys_bits, below);
+		 "OVMF: by itself it opens a %s aperture at 0x%" PRIx64 "%s; %s. X-PciMmio64Mb=%" PRIu64
+		 " (%s) moves it to 0x%" PRIx64 " with either OVMF, where the %s window fits below "
+		 "%s%s.%s",
+		 a, need_top ? out->aperture_base : moved, out->newer_needs_none ? "" : gens,
+		 !holds ? "the 64-bit ranges it places at boot do not fit"
+		 : ht	? "the guest's 64-bit window from there would pass the phys-bits limit, "
+			  "where Linux cuts it, or reach AMD's HyperTransport hole"
+			: "the guest's 64-bit window from there would pass the phys-bits limit, "
+			  "where Linux cuts it",
+		 out->mmio64_mb, b, out->new_base, w, lim, below, newer);
 }

@@ -114,23 +114,43 @@ enum mmio_status mmio_plan_qemu(enum mmio_qemu_machine machine, const struct mmi
  * phys-bits address space at its top (0xe000000000 with 40 bits).  Linux
  * drops the part of a window at or above 2^phys-bits, so a window starting
  * that high holds at most an eighth of the address space.  An
- * X-PciMmio64Mb no larger than that eighth changes nothing. */
+ * X-PciMmio64Mb no larger than that eighth changes nothing.  OVMF 2025.02
+ * moves that top-eighth aperture below an E820 reservation it overlaps,
+ * aligned to its size: below AMD's HyperTransport hole [0xfd00000000,
+ * 1 TiB), which QEMU reserves for an AMD CPU with >= 40 phys-bits on 7.1+
+ * machine types (0xc000000000 with 40 bits; docs/verification.md V1).  An
+ * X-PciMmio64Mb that takes effect gives both the same classic aperture. */
+enum mmio_ovmf_rule {
+	MMIO_OVMF_RULE_UNKNOWN,     /* either: the advice must do for both */
+	MMIO_OVMF_RULE_TOP,         /* the top eighth (2022.11, or no reservation) */
+	MMIO_OVMF_RULE_BELOW_HT,    /* moved below the HyperTransport hole (2025.02) */
+};
 struct mmio_ovmf_plan {
 	unsigned phys_bits;         /* the ones assumed (40 when not told: QEMU's default) */
 	uint64_t aperture_size, aperture_base;         /* what OVMF does by itself */
+	uint64_t aperture_base_below_ht; /* 2025.02's base when it differs, else 0 */
 	uint64_t boot64;            /* what it must place there: BARs, ports' windows */
 	uint64_t window;            /* the 64-bit window the guest needs: max(boot64, hole64) */
 	uint64_t mmio64_mb;         /* X-PciMmio64Mb to set; 0 = none needed */
 	uint64_t new_base;          /* the aperture with it */
 	bool impossible;            /* no X-PciMmio64Mb gets the window below 2^phys-bits */
+	bool newer_needs_none;      /* advised for 2022.11; 2025.02's own aperture does */
 	char qemu_args[96];         /* -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=N */
 	char libvirt_xml[384];      /* the same as <qemu:commandline> */
-	char reason[640];
+	char reason[1024];
 };
 /* boot64: the 64-bit ranges at boot (sum); hole64: the pci-hole64-size the
- * guest runs with; ram_above_4g: bytes; phys_bits: 0 = unknown. */
+ * guest runs with; ram_above_4g: bytes; phys_bits: 0 = unknown; ht_reserved:
+ * QEMU may reserve the HyperTransport hole (then the guest's window also
+ * stays below it); rule: which aperture rule the guest's OVMF follows, when
+ * known (mmio_ovmf_rule_seen). */
 void mmio_plan_ovmf(uint64_t boot64, uint64_t hole64, uint64_t ram_above_4g, unsigned phys_bits,
-		    struct mmio_ovmf_plan *out);
+		    bool ht_reserved, enum mmio_ovmf_rule rule, struct mmio_ovmf_plan *out);
+/* The rule a guest's OVMF followed, from where its 64-bit window starts as
+ * read after the firmware ran (the lowest boot range OVMF placed): inside
+ * 2025.02's moved aperture or inside the top eighth.  UNKNOWN when the two
+ * coincide or the start is in neither. */
+enum mmio_ovmf_rule mmio_ovmf_rule_seen(uint64_t window_start, unsigned phys_bits, bool ht_reserved);
 
 /* ---- a hot-plug port's reservations (q35 pcie-root-port) ---------------- */
 

@@ -359,36 +359,102 @@ static void test_ovmf(void)
 	const uint64_t G = UINT64_C(1) << 30;
 
 	/* nothing 64-bit at boot: QEMU's default window, no setting */
-	mmio_plan_ovmf(0, 32 * G, 0, 40, &o);
+	mmio_plan_ovmf(0, 32 * G, 0, 40, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(o.mmio64_mb == 0 && !o.impossible && strstr(o.reason, "does not matter"),
 	       "ovmf: no 64-bit range at boot -> nothing to set");
 	/* 40 bits: the top eighth, 128 GiB at 0xe000000000, holds a 1 GiB BAR
 	 * and a 32 GiB window (tests/guest ovmf-02) */
-	mmio_plan_ovmf(G + 512 * MMIO_1M, 32 * G, 0, 40, &o);
+	mmio_plan_ovmf(G + 512 * MMIO_1M, 32 * G, 0, 40, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(o.aperture_base == 0xe000000000 && o.aperture_size == 128 * G && o.mmio64_mb == 0,
 	       "ovmf: 40 bits, 128 GiB aperture at 0xe000000000, enough");
 	/* a 256 GiB window from 0xe000000000 would pass 1 TiB: Linux cuts it.
 	 * 131072 (the smallest that takes effect) moves the aperture to
 	 * 0x2000000000 (measured). */
-	mmio_plan_ovmf(G, 256 * G, 0, 40, &o);
+	mmio_plan_ovmf(G, 256 * G, 0, 40, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(o.mmio64_mb == 131072 && o.new_base == 0x2000000000 &&
 	       strstr(o.qemu_args, "X-PciMmio64Mb,string=131072") &&
 	       strstr(o.libvirt_xml, "<qemu:arg value='-fw_cfg'/>") &&
 	       strstr(o.reason, "smaller values than 131072 change nothing"),
 	       "ovmf: a window past 2^40 -> X-PciMmio64Mb=131072 at 0x2000000000 (%s)", o.qemu_args);
 	/* more boot ranges than the aperture holds */
-	mmio_plan_ovmf(200 * G, 32 * G, 0, 40, &o);
+	mmio_plan_ovmf(200 * G, 32 * G, 0, 40, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(o.mmio64_mb == 262144 && o.new_base == 0x4000000000,
 	       "ovmf: 200 GiB at boot -> a 256 GiB aperture at 0x4000000000");
 	/* 36 bits (64 GiB): OVMF's 32 GiB aperture above RAM; a 64 GiB window
 	 * cannot fit anywhere */
-	mmio_plan_ovmf(G, 64 * G, 0, 36, &o);
+	mmio_plan_ovmf(G, 64 * G, 0, 36, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(o.impossible && strstr(o.reason, "phys-bits"), "ovmf: 36 bits, 64 GiB window: impossible");
-	mmio_plan_ovmf(G, 8 * G, 0, 36, &o);
+	mmio_plan_ovmf(G, 8 * G, 0, 36, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(!o.impossible && o.mmio64_mb == 0 && o.aperture_base == 32 * G,
 	       "ovmf: 36 bits, 32 GiB aperture at 32 GiB, an 8 GiB window fits");
-	mmio_plan_ovmf(G, 32 * G, 0, 0, &o);
+	mmio_plan_ovmf(G, 32 * G, 0, 0, false, MMIO_OVMF_RULE_UNKNOWN, &o);
 	tap_ok(o.phys_bits == 40, "ovmf: unknown phys-bits -> QEMU's default 40");
+}
+
+/* OVMF 2022.11 and 2025.02 (docs/verification.md V1): with AMD's
+ * HyperTransport hole reserved, 2025.02 opens the top-eighth aperture at
+ * 0xc000000000 instead of 0xe000000000; the advice must do for both unless
+ * the window read after the firmware ran tells the rule. */
+static void test_ovmf_generations(void)
+{
+	struct mmio_ovmf_plan o;
+	const uint64_t G = UINT64_C(1) << 30;
+	const uint64_t pc_boot = G, q35_boot = G + 512 * MMIO_1M; /* BAR (+ a port's 512 MiB) */
+
+	/* pc, 32 GiB window: both hold it, no setting; both bases named */
+	mmio_plan_ovmf(pc_boot, 32 * G, 0, 40, true, MMIO_OVMF_RULE_UNKNOWN, &o);
+	tap_ok(o.mmio64_mb == 0 && o.aperture_base == 0xe000000000 &&
+	       o.aperture_base_below_ht == 0xc000000000 &&
+	       strstr(o.reason, "at 0xe000000000 (OVMF 2025.02 moves it below AMD's HyperTransport "
+			       "hole, to 0xc000000000; QEMU does not show which OVMF"),
+	       "ovmf gens: pc, HT reserved, 32 GiB window: none needed, both bases named");
+	/* q35, 200 GiB window: from 0xe000000000 it reaches the hole, from
+	 * 0xc000000000 it ends at 0xf200000000: only 2022.11 needs 131072 */
+	mmio_plan_ovmf(q35_boot, 200 * G, 0, 40, true, MMIO_OVMF_RULE_UNKNOWN, &o);
+	tap_ok(o.mmio64_mb == 131072 && o.new_base == 0x2000000000 && o.newer_needs_none &&
+	       strstr(o.reason, "opens a 128 GiB aperture at 0xe000000000;") &&
+	       strstr(o.reason, "reach AMD's HyperTransport hole") &&
+	       strstr(o.reason, "with either OVMF") &&
+	       strstr(o.reason, "OVMF 2025.02 would not need it: its own aperture at "
+			       "0xc000000000 holds the window; OVMF 2022.11 does"),
+	       "ovmf gens: q35, HT, 200 GiB window, OVMF unknown: 131072, 2025.02 would not need it");
+	/* the same guest whose window QEMU showed at 0xc000000000 after the
+	 * firmware ran: 2025.02's rule, nothing to set */
+	tap_ok(mmio_ovmf_rule_seen(0xc000000000, 40, true) == MMIO_OVMF_RULE_BELOW_HT,
+	       "ovmf gens: window seen at 0xc000000000 -> 2025.02's rule");
+	mmio_plan_ovmf(q35_boot, 200 * G, 0, 40, true, MMIO_OVMF_RULE_BELOW_HT, &o);
+	tap_ok(o.mmio64_mb == 0 && !o.impossible &&
+	       strstr(o.reason, "aperture at 0xc000000000 (below AMD's HyperTransport hole, as "
+			       "OVMF 2025.02 does"),
+	       "ovmf gens: q35, HT, 200 GiB window, 2025.02 seen: none needed");
+	/* ... seen at 0xe000000000 (plus the first BAR's offset): 2022.11's */
+	tap_ok(mmio_ovmf_rule_seen(0xe000000000 + 4 * G, 40, true) == MMIO_OVMF_RULE_TOP,
+	       "ovmf gens: window seen in the top eighth -> 2022.11's rule");
+	mmio_plan_ovmf(q35_boot, 200 * G, 0, 40, true, MMIO_OVMF_RULE_TOP, &o);
+	tap_ok(o.mmio64_mb == 131072 && !o.newer_needs_none &&
+	       !strstr(o.reason, "would not need it"),
+	       "ovmf gens: q35, HT, 200 GiB window, 2022.11 seen: 131072, no note");
+	/* pc, 120 GiB: 2022.11's 0xe000000000 + 120 GiB reaches the hole */
+	mmio_plan_ovmf(pc_boot, 120 * G, 0, 40, true, MMIO_OVMF_RULE_UNKNOWN, &o);
+	tap_ok(o.mmio64_mb == 131072 && o.newer_needs_none,
+	       "ovmf gens: pc, HT, 120 GiB window: 131072 for 2022.11 only");
+	/* without the reservation both open it at 0xe000000000: 120 GiB fits */
+	mmio_plan_ovmf(pc_boot, 120 * G, 0, 40, false, MMIO_OVMF_RULE_UNKNOWN, &o);
+	tap_ok(o.mmio64_mb == 0 && o.aperture_base_below_ht == 0 &&
+	       !strstr(o.reason, "2025.02") && !strstr(o.reason, "HyperTransport"),
+	       "ovmf gens: pc, no HT, 120 GiB window: none needed, one base");
+	mmio_plan_ovmf(q35_boot, 200 * G, 0, 40, false, MMIO_OVMF_RULE_UNKNOWN, &o);
+	tap_ok(o.mmio64_mb == 131072 && !o.newer_needs_none && !strstr(o.reason, "2025.02"),
+	       "ovmf gens: q35, no HT, 200 GiB window: 131072 for both");
+	tap_ok(mmio_ovmf_rule_seen(0xc000000000, 40, false) == MMIO_OVMF_RULE_UNKNOWN &&
+	       mmio_ovmf_rule_seen(0x2000000000, 40, true) == MMIO_OVMF_RULE_UNKNOWN &&
+	       mmio_ovmf_rule_seen(0xc000000000, 41, true) == MMIO_OVMF_RULE_UNKNOWN,
+	       "ovmf gens: no reservation, classic aperture or 41 bits: the rule is not told");
+	/* q35, 250 GiB: more than the 244 GiB below the hole from 0xc000000000,
+	 * so both need it */
+	mmio_plan_ovmf(q35_boot, 250 * G, 0, 40, true, MMIO_OVMF_RULE_UNKNOWN, &o);
+	tap_ok(o.mmio64_mb == 131072 && !o.newer_needs_none && strstr(o.reason, "0xc000000000"),
+	       "ovmf gens: q35, HT, 250 GiB window: 131072 for both");
 }
 
 int main(void)
@@ -403,6 +469,7 @@ int main(void)
 	test_qemu();
 	test_port_plan();
 	test_ovmf();
+	test_ovmf_generations();
 	tap_done();
 	return tap_exit();
 }
