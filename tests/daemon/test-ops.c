@@ -677,6 +677,29 @@ static void test_plan(void)
 	tap_ok(ops_plan(&d, &req, &plan, &err) == 0 && strstr(plan.reason, "libvirt's domain XML"),
 	       "Plan for a guest whose back end writes libvirt's domain XML: its advice too");
 	bi.drv = was;
+
+	/* OVMF's aperture rule: unknown, the advice names both generations;
+	 * a 64-bit window QEMU showed after the firmware ran tells the rule */
+	struct tsd_layout *l = &the_guest()->books.layout;
+	const struct tsd_layout saved = *l;
+	l->phys_bits = 40;
+	req = (struct ops_plan_req){ .devices = one, .guest = "vm1", .machine = "q35",
+				     .firmware = "ovmf" };
+	tap_ok(ops_plan(&d, &req, &plan, &err) == 0 && plan.have_ovmf &&
+	       plan.ovmf.aperture_base_below_ht == 0xc000000000 && strstr(plan.reason, "OVMF 2025.02"),
+	       "Plan, OVMF guest, 40 phys-bits: OVMF 2022.11's and 2025.02's apertures both weighed");
+	const uint64_t starts[] = { 0xc000000000, 0xe000000000 };
+	const char *says[] = { "as OVMF 2025.02 does", "as OVMF 2022.11 does" };
+	for (int i = 0; i < 2 && l->nwin < MMIO_MAX_WINDOWS; i++) {
+		l->win[l->nwin] = (struct mmio_window){ .start = starts[i], .end = starts[i] + (UINT64_C(32) << 30) };
+		l->win_source[l->nwin] = TSD_SRC_TOOLSTACK;
+		l->nwin++;
+		tap_ok(ops_plan(&d, &req, &plan, &err) == 0 && strstr(plan.reason, says[i]),
+		       "Plan, OVMF guest whose 64-bit window was read at 0x%" PRIx64 ": %s", starts[i],
+		       says[i]);
+		l->nwin--;
+	}
+	*l = saved;
 }
 
 /* ---- the state file first ----------------------------------------------------------- */
