@@ -66,8 +66,6 @@ from guest_devices import guest_windows_match, make_rom  # noqa: E402
 from guest_mmiod import MMIOCTL, MMIOD, Daemon, end_all_at_exit, stop, track  # noqa: E402
 from guest_steps import (occupancy_point, plug_slot_step, plug_step, setup_plug,  # noqa: E402
                          setup_slot)
-# tests/xen/test-xen.py reads the comparison through this module (tg.layout ...)
-from guest_devices import compare, fmt_addr, layout, pred_map, spec_of  # noqa: E402,F401
 
 SCN_DIR = os.path.join(HERE, "scenarios")
 

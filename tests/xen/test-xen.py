@@ -168,19 +168,29 @@ def windows_text(ws):
     return ", ".join("[%#x-%#x)" % (a, b) for a, b in ws)
 
 
+def new_row(scn, results):
+    """A scenario's summary row; `results` names its list ("plugs", "checks")."""
+    return {"name": scn["name"], "memory": scn["memory"], "mmio_hole": scn.get("mmio_hole"),
+            "devices": scn.get("devices", []), results: []}
+
+
+def create_guest(h, scn, wait_ready=True):
+    """`xl create` of the scenario's guest (its name from the scenario's)."""
+    return h.create_guest(scn.get("guest", "g" + re.sub(r"[^a-z0-9]", "", scn["name"])[:10]),
+                          memory=scn["memory"], mmio_hole=scn.get("mmio_hole"),
+                          devices=scn.get("devices", []), objects=scn.get("objects", []),
+                          extra_cfg=scn.get("xl"), wait_ready=wait_ready)
+
+
 def run_scenario(tap, h, d, scn, keep):
     if scn.get("guest_kernel", True) is False:
         return run_firmware_only(tap, h, d, scn)
     name = scn["name"]
     t0 = time.time()
-    row = {"name": name, "memory": scn["memory"], "mmio_hole": scn.get("mmio_hole"),
-           "devices": scn.get("devices", []), "plugs": []}
+    row = new_row(scn, "plugs")
     g = None
     try:
-        g = h.create_guest(scn.get("guest", "g" + re.sub(r"[^a-z0-9]", "", name)[:10]),
-                           memory=scn["memory"], mmio_hole=scn.get("mmio_hole"),
-                           devices=scn.get("devices", []), objects=scn.get("objects", []),
-                           extra_cfg=scn.get("xl"))
+        g = create_guest(h, scn)
         row["boot_seconds"] = g.boot_seconds
         row["boot_cpu_seconds"] = g.boot_cpu_seconds
         tap.note("%s: domain %d, guest ready %.0f s after xl create (QEMU CPU %s s)" % (
@@ -234,14 +244,10 @@ def run_firmware_only(tap, h, d, scn):
     name = scn["name"]
     t0 = time.time()
     cpu0 = h.cpu_seconds()
-    row = {"name": name, "memory": scn["memory"], "mmio_hole": scn.get("mmio_hole"),
-           "devices": scn.get("devices", []), "checks": []}
+    row = new_row(scn, "checks")
     g = None
     try:
-        g = h.create_guest(scn.get("guest", "g" + re.sub(r"[^a-z0-9]", "", name)[:10]),
-                           memory=scn["memory"], mmio_hole=scn.get("mmio_hole"),
-                           devices=scn.get("devices", []), objects=scn.get("objects", []),
-                           extra_cfg=scn.get("xl"), wait_ready=False)
+        g = create_guest(h, scn, wait_ready=False)
         st = d.wait_guest(g.domid)
         row["announced_seconds"] = round(time.time() - t0, 1)
         tap.note("%s: domain %d announced with windows %.0f s after xl create" % (
