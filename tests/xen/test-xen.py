@@ -182,6 +182,16 @@ def create_guest(h, scn, wait_ready=True):
                           extra_cfg=scn.get("xl"), wait_ready=wait_ready)
 
 
+def destroy_and_forget(tap, d, g, name):
+    """`xl destroy`, then mmiod must forget the domain (within 2 minutes)."""
+    g.destroy()
+    end = time.time() + 120
+    while time.time() < end and d.guest(g.domid) is not None:
+        time.sleep(1)
+    tap.point(d.guest(g.domid) is None, "%s: mmiod forgets domain %d after xl destroy" % (
+        name, g.domid))
+
+
 def run_scenario(tap, h, d, scn, keep):
     if scn.get("guest_kernel", True) is False:
         return run_firmware_only(tap, h, d, scn)
@@ -216,12 +226,7 @@ def run_scenario(tap, h, d, scn, keep):
         same, gm, mm = tg.guest_windows_match(w, st["windows"] if st else [])
         tap.point(same, "%s: mmiod's memory windows stay the guest's after the plugs" % name,
                   "guest: %s\nmmiod: %s" % (windows_text(gm), windows_text(mm)))
-        g.destroy()
-        end = time.time() + 120
-        while time.time() < end and d.guest(g.domid) is not None:
-            time.sleep(2)
-        tap.point(d.guest(g.domid) is None, "%s: mmiod forgets domain %d after xl destroy" % (
-            name, g.domid))
+        destroy_and_forget(tap, d, g, name)
     except Exception as e:
         tap.point(False, "%s: runs to the end" % name,
                   traceback.format_exc() + "\nmmiod log:\n" + d.logtail(1500) +
@@ -277,12 +282,7 @@ def run_firmware_only(tap, h, d, scn):
             tap.point(not bad, "%s check %d: %s - mmiod %s, as the guest kernel in a full run (%s)" % (
                 name, i, spec, "fits" if chk["fits"] else "no-fit", c["expect"]),
                 "\n".join(bad + ["mmiod: " + pred_s, chk.get("reason", "")]))
-        g.destroy()
-        end = time.time() + 120
-        while time.time() < end and d.guest(g.domid) is not None:
-            time.sleep(1)
-        tap.point(d.guest(g.domid) is None, "%s: mmiod forgets domain %d after xl destroy" % (
-            name, g.domid))
+        destroy_and_forget(tap, d, g, name)
     except Exception as e:
         tap.point(False, "%s: runs to the end" % name,
                   traceback.format_exc() + "\nmmiod log:\n" + d.logtail(1500))
